@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Every linter and type checker, in one command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+py=.venv/bin
+"$py/ruff" format --check server tests
+"$py/ruff" check server tests
+"$py/mypy"
+echo "lint: clean" >&2

@@ -1,0 +1,768 @@
+"""The `runyard` command line: a thin face over `runyard.core`."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import os
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from runyard.cli.output import emit_json, fmt_duration, fmt_time, fmt_value, info, table
+from runyard.core import runs
+from runyard.core.errors import RunyardError, UsageError
+from runyard.core.project import Project, find_project
+from runyard.core.store import STATUSES, Run, Store, json_number
+
+STATUS_MARK = {
+    "queued": "…",
+    "preparing": "…",
+    "running": "▶",
+    "completed": "✓",
+    "failed": "✗",
+    "canceled": "■",
+    "lost": "?",
+}
+
+
+# ---- helpers ----------------------------------------------------------------------------
+
+
+def _project(args: argparse.Namespace) -> Project:
+    return find_project(Path(args.project) if getattr(args, "project", None) else None)
+
+
+def _store(project: Project) -> Store:
+    return runs.open_store(project)
+
+
+def _reconcile(project: Project, store: Store) -> None:
+    with contextlib.suppress(RunyardError):  # a read-only store can still be listed
+        runs.reconcile(project, store)
+
+
+def _parse_kv(items: Sequence[str] | None, what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"{what} {item!r} is not KEY=VALUE.", hint=f"for example {what} A=1")
+        out[key] = value
+    return out
+
+
+def _follow_log(project: Project, store: Store, run_id: str, out: Any) -> Run:
+    """Copy the run's log to `out` as it grows, until the run ends. Returns the run."""
+    offset = 0
+    last_check = 0.0
+    checks = 0
+    while True:
+        data, offset = runs.read_log(project, run_id, offset)
+        if data:
+            out.write(data)
+            out.flush()
+        now = time.monotonic()
+        if now - last_check >= 0.2:
+            last_check = now
+            checks += 1
+            if checks % 5 == 0:
+                runs.reconcile(project, store)
+            run = store.get_run(run_id)
+            if not run.live:
+                data, offset = runs.read_log(project, run_id, offset)
+                if data:
+                    out.write(data)
+                    out.flush()
+                return run
+        time.sleep(0.02 if not data else 0.0)
+
+
+def _say_outcome(run: Run) -> None:
+    mark = STATUS_MARK.get(run.status, "")
+    line = f"run {run.id} {mark} {run.status}"
+    if run.duration is not None:
+        line += f" in {fmt_duration(run.duration)}"
+    if run.reason:
+        line += f": {run.reason}"
+    info(line)
+
+
+# ---- init, targets, jobs ----------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from runyard.core import config
+
+    folder = Path(args.dir or ".").resolve()
+    project, created = config.init_project(folder)
+    if created:
+        for path in created:
+            info(f"created {project.relpath(path)}")
+    else:
+        info(f"{folder} is already a Runyard project; nothing changed")
+    info(f"next: runyard submit train.py   (from {folder})")
+    return 0
+
+
+def _target_json(t: Any) -> dict[str, Any]:
+    return {"name": t.name, "type": t.type, "description": t.description, **t.raw}
+
+
+def cmd_target_list(args: argparse.Namespace) -> int:
+    from runyard.core import config
+
+    project = _project(args)
+    items = config.list_targets(project)
+    try:
+        default: str | None = config.default_target_name(project)
+    except RunyardError:
+        default = None
+    good = [t for t in items if not isinstance(t, config.ConfigError)]
+    bad = [t for t in items if isinstance(t, config.ConfigError)]
+    if args.json:
+        emit_json(
+            [_target_json(t) | {"default": t.name == default} for t in good]
+            + [{"error": str(e), "file": str(e.file)} for e in bad]
+        )
+    else:
+        rows = [
+            ("*" if t.name == default else "", t.name, t.type, t.description or "") for t in good
+        ]
+        print(table(["", "name", "type", "description"], rows))
+        for err in bad:
+            info(f"error: {err}")
+    return 1 if bad else 0
+
+
+def cmd_target_show(args: argparse.Namespace) -> int:
+    from runyard.core import config
+
+    project = _project(args)
+    t = config.load_target(project, args.name)
+    if args.json:
+        emit_json(_target_json(t))
+    else:
+        print(f"{t.name} ({t.type})  {project.relpath(t.path)}")
+        for key, value in t.raw.items():
+            if key != "type":
+                print(f"  {key}: {value}")
+    return 0
+
+
+def cmd_target_add(args: argparse.Namespace) -> int:
+    from runyard.core import config
+
+    project = _project(args)
+    options: dict[str, Any] = {}
+    if args.description:
+        options["description"] = args.description
+    if args.python:
+        options["python"] = args.python
+    if args.env:
+        options["env"] = _parse_kv(args.env, "--env")
+    if args.index_url:
+        options["index_url"] = args.index_url
+    if args.system_site_packages:
+        options["system_site_packages"] = True
+    if args.cancel_grace is not None:
+        options["cancel_grace_seconds"] = args.cancel_grace
+    path = config.write_target(project, args.name, args.type, options, force=args.force)
+    info(f"target {args.name!r} written to {project.relpath(path)}")
+    info(f"next: runyard target test {args.name}")
+    return 0
+
+
+def cmd_target_remove(args: argparse.Namespace) -> int:
+    from runyard.core import config
+
+    project = _project(args)
+    path = config.remove_target(project, args.name)
+    info(f"removed {project.relpath(path)}")
+    return 0
+
+
+def cmd_target_default(args: argparse.Namespace) -> int:
+    from runyard.core import config
+
+    project = _project(args)
+    if args.name:
+        config.set_default_target(project, args.name)
+        info(f"default target is now {args.name!r}")
+    else:
+        print(config.default_target_name(project))
+    return 0
+
+
+def cmd_target_test(args: argparse.Namespace) -> int:
+    from runyard.core import config
+    from runyard.targets.base import check_target
+
+    project = _project(args)
+    t = config.load_target(project, args.name)
+    checks = check_target(t.type, t.raw)
+    if args.json:
+        emit_json(
+            {
+                "target": t.name,
+                "ok": all(c.ok for c in checks),
+                "checks": [c.__dict__ for c in checks],
+            }
+        )
+    else:
+        print(f"target {t.name} ({t.type})")
+        for c in checks:
+            print(f"  {'✓' if c.ok else '✗'} {c.name}: {c.detail}")
+            if not c.ok and c.fix:
+                print(f"      fix: {c.fix}")
+    return 0 if all(c.ok for c in checks) else 1
+
+
+def cmd_jobs_list(args: argparse.Namespace) -> int:
+    from runyard.core import config
+
+    project = _project(args)
+    items = config.list_jobs(project)
+    good = [j for j in items if not isinstance(j, config.ConfigError)]
+    bad = [j for j in items if isinstance(j, config.ConfigError)]
+    if args.json:
+        emit_json(
+            [
+                {
+                    "name": j.name,
+                    "script": j.script,
+                    "module": j.module,
+                    "args": j.args,
+                    "target": j.target,
+                    "experiment": j.experiment,
+                    "description": j.description,
+                }
+                for j in good
+            ]
+            + [{"error": str(e), "file": str(e.file)} for e in bad]
+        )
+    else:
+        rows = [
+            (j.name, j.script or f"-m {j.module}", j.target or "(default)", j.description or "")
+            for j in good
+        ]
+        print(table(["name", "runs", "target", "description"], rows))
+        for err in bad:
+            info(f"error: {err}")
+    return 1 if bad else 0
+
+
+# ---- submit -----------------------------------------------------------------------------
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    project = _project(args)
+    script = args.script
+    extra = list(args.args)
+    if args.job and script is not None:
+        extra.insert(0, script)
+        script = None
+    req = runs.SubmitRequest(
+        script=script,
+        args=extra,
+        target=args.target,
+        job=args.job,
+        experiment=args.experiment,
+        module=args.module,
+        cwd=Path.cwd(),
+    )
+    run = runs.submit(project, req)
+    print(run.id, flush=True)
+    commit = (run.snapshot_commit or "")[:10]
+    info(
+        f"run {run.id} queued on target {run.target!r}, experiment {run.experiment!r}, "
+        f"snapshot {commit}"
+    )
+    if args.detach:
+        info(f"follow: runyard runs logs -f {run.id}    cancel: runyard runs cancel {run.id}")
+        return 0
+    store = _store(project)
+    try:
+        final = _follow_log(project, store, run.id, sys.stdout.buffer)
+    except KeyboardInterrupt:
+        info(
+            f"\ndetached: run {run.id} goes on.\n"
+            f"  follow: runyard runs logs -f {run.id}\n"
+            f"  cancel: runyard runs cancel {run.id}"
+        )
+        return 130
+    finally:
+        store.close()
+    _say_outcome(final)
+    return runs.exit_code_of(final)
+
+
+# ---- runs -------------------------------------------------------------------------------
+
+
+def _sort_runs(items: list[Run], sort: str) -> list[Run]:
+    key, _, direction = sort.partition(":")
+    direction = direction or ("asc" if key in ("created",) else "desc")
+    if direction not in ("asc", "desc"):
+        raise UsageError(f"--sort {sort!r}: the direction must be asc or desc.")
+    reverse = direction == "desc"
+
+    def value(run: Run) -> float | None:
+        if key == "created":
+            return run.created
+        if key == "duration":
+            return run.duration
+        v = run.metrics.get(key)
+        return None if v is None or math.isnan(v) else v
+
+    have = [r for r in items if value(r) is not None]
+    missing = [r for r in items if value(r) is None]
+    have.sort(key=lambda r: value(r) or 0.0, reverse=reverse)
+    return have + missing
+
+
+def cmd_runs_list(args: argparse.Namespace) -> int:
+    project = _project(args)
+    if args.status and args.status not in STATUSES:
+        raise UsageError(
+            f"--status {args.status!r} is not a run status.", hint="one of: " + ", ".join(STATUSES)
+        )
+    with _store(project) as store:
+        _reconcile(project, store)
+        items = store.list_runs(experiment=args.experiment, status=args.status)
+    if args.sort:
+        items = _sort_runs(items, args.sort)
+    if args.limit is not None:
+        items = items[: args.limit]
+    if args.json:
+        emit_json([r.to_json() for r in items])
+        return 0
+    sort_key = args.sort.partition(":")[0] if args.sort else None
+
+    def metrics_cell(run: Run) -> str:
+        keys = sorted(run.metrics)
+        if sort_key in run.metrics:
+            keys.remove(sort_key)
+            keys.insert(0, sort_key)
+        shown = [f"{k}={fmt_value(run.metrics[k])}" for k in keys[:4]]
+        return " ".join(shown) + (" …" if len(keys) > 4 else "")
+
+    rows = [
+        (
+            r.id,
+            r.experiment,
+            f"{STATUS_MARK.get(r.status, '')} {r.status}",
+            r.target,
+            fmt_time(r.created),
+            fmt_duration(r.duration),
+            metrics_cell(r),
+        )
+        for r in items
+    ]
+    if not rows:
+        info("no runs yet: runyard submit train.py")
+        return 0
+    print(table(["id", "experiment", "status", "target", "created", "duration", "metrics"], rows))
+    return 0
+
+
+def _run_details(project: Project, store: Store, run: Run) -> dict[str, Any]:
+    data = run.to_json()
+    data["params"] = store.params(run.id)
+    data["tags"] = store.tags(run.id)
+    data["history"] = [
+        {"status": s, "time": t, "reason": r} for s, t, r in store.status_history(run.id)
+    ]
+    data["artifacts"] = [{"path": p, "size": s} for p, s in store.artifacts(run.id)]
+    data["outputs_dir"] = str(runs.outputs_dir(project, run.id))
+    data["log"] = str(runs.log_path(project, run.id))
+    data["metrics_summary"] = [
+        {k: (json_number(v) if isinstance(v, float) else v) for k, v in m.items()}
+        for m in store.metric_summary(run.id)
+    ]
+    return data
+
+
+def cmd_runs_show(args: argparse.Namespace) -> int:
+    project = _project(args)
+    with _store(project) as store:
+        _reconcile(project, store)
+        run = runs.get_run(project, store, args.id)
+        if args.json:
+            emit_json(_run_details(project, store, run))
+            return 0
+        print(f"run {run.id}  {STATUS_MARK.get(run.status, '')} {run.status}")
+        if run.reason:
+            print(f"  reason:     {run.reason}")
+        print(f"  experiment: {run.experiment}")
+        print(f"  target:     {run.target} ({run.target_type})")
+        if run.job:
+            print(f"  job:        {run.job}")
+        print(f"  command:    {' '.join(run.command)}")
+        print(f"  snapshot:   {run.snapshot_commit or '-'}  ({run.snapshot_ref or '-'})")
+        print(f"  env:        {run.env_hash or '-'}")
+        print(f"  created:    {fmt_time(run.created)}")
+        print(f"  duration:   {fmt_duration(run.duration)}")
+        if run.exit_code is not None:
+            print(f"  exit code:  {run.exit_code}")
+        params = store.params(run.id)
+        if params:
+            print("  params:")
+            for k, v in params.items():
+                print(f"    {k} = {v}")
+        tags = store.tags(run.id)
+        if tags:
+            print("  tags:")
+            for k, v in tags.items():
+                print(f"    {k} = {v}")
+        summary = store.metric_summary(run.id)
+        if summary:
+            print("  metrics:")
+            for m in summary:
+                print(
+                    f"    {m['key']} = {fmt_value(m['last'])} (step {m['step']}, "
+                    f"min {fmt_value(m['min'])}, max {fmt_value(m['max'])}, {m['count']} points)"
+                )
+        arts = store.artifacts(run.id)
+        if arts:
+            print(f"  outputs:    {project.relpath(runs.outputs_dir(project, run.id))}/")
+            for p, s in arts[:20]:
+                print(f"    {p} ({s} bytes)")
+            if len(arts) > 20:
+                print(f"    … and {len(arts) - 20} more")
+        print("  history:")
+        for status, ts, reason in store.status_history(run.id):
+            print(f"    {fmt_time(ts)}  {status}" + (f"  {reason}" if reason else ""))
+    return 0
+
+
+def cmd_runs_logs(args: argparse.Namespace) -> int:
+    project = _project(args)
+    with _store(project) as store:
+        run = runs.get_run(project, store, args.id)
+        if args.follow:
+            try:
+                final = _follow_log(project, store, run.id, sys.stdout.buffer)
+            except KeyboardInterrupt:
+                return 130
+            _say_outcome(final)
+            return 0
+        data, _ = runs.read_log(project, run.id)
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    return 0
+
+
+def cmd_runs_metrics(args: argparse.Namespace) -> int:
+    project = _project(args)
+    with _store(project) as store:
+        run = runs.get_run(project, store, args.id)
+        if args.follow:
+            return _follow_metrics(project, store, run, args.key)
+        if args.json:
+            points = store.metric_points(run.id, key=args.key)
+            emit_json(
+                [
+                    {"key": k, "step": s, "time": w, "value": json_number(v)}
+                    for _c, k, s, w, v in points
+                ]
+            )
+            return 0
+        if args.key:
+            points = store.metric_points(run.id, key=args.key)
+            if not points:
+                raise UsageError(
+                    f"Run {run.id} has no metric {args.key!r}.",
+                    hint="see `runyard runs metrics " + run.id + "` for its keys",
+                )
+            print(
+                table(
+                    ["step", "value", "time"],
+                    [(s, fmt_value(v), fmt_time(w)) for _c, _k, s, w, v in points],
+                )
+            )
+            return 0
+        summary = store.metric_summary(run.id)
+        if not summary:
+            info(f"run {run.id} has logged no metrics yet")
+            return 0
+        print(
+            table(
+                ["key", "last", "step", "min", "max", "points"],
+                [
+                    (
+                        m["key"],
+                        fmt_value(m["last"]),
+                        m["step"],
+                        fmt_value(m["min"]),
+                        fmt_value(m["max"]),
+                        m["count"],
+                    )
+                    for m in summary
+                ],
+            )
+        )
+    return 0
+
+
+def _follow_metrics(project: Project, store: Store, run: Run, key: str | None) -> int:
+    cursor = 0
+    checks = 0
+    try:
+        while True:
+            live = store.get_run(run.id).live
+            points = store.metric_points(run.id, key=key, after=cursor)
+            for c, k, s, _w, v in points:
+                print(f"{k}\t{s}\t{fmt_value(v)}", flush=True)
+                cursor = c
+            if not live and not points:
+                break
+            checks += 1
+            if checks % 10 == 0:
+                runs.reconcile(project, store)
+            time.sleep(0.25)
+    except KeyboardInterrupt:
+        return 130
+    _say_outcome(store.get_run(run.id))
+    return 0
+
+
+def cmd_runs_wait(args: argparse.Namespace) -> int:
+    project = _project(args)
+    with _store(project) as store:
+        run = runs.get_run(project, store, args.id)
+        try:
+            final = runs.wait(project, store, run.id, timeout=args.timeout)
+        except KeyboardInterrupt:
+            return 130
+    if final.live:
+        info(f"run {final.id} is still {final.status} after {args.timeout:g}s")
+        return 124
+    _say_outcome(final)
+    return runs.exit_code_of(final)
+
+
+def cmd_runs_cancel(args: argparse.Namespace) -> int:
+    project = _project(args)
+    with _store(project) as store:
+        run = runs.get_run(project, store, args.id)
+        if not runs.cancel(project, store, run.id):
+            info(f"run {run.id} already ended ({run.status}); nothing to cancel")
+            return 0
+        info(f"canceling run {run.id}…")
+        if args.no_wait:
+            return 0
+        grace = float(run.options.get("cancel_grace_seconds", 10))
+        final = runs.wait(project, store, run.id, timeout=grace + 30)
+    _say_outcome(final)
+    return 0 if not final.live else 1
+
+
+def cmd_runs_compare(args: argparse.Namespace) -> int:
+    project = _project(args)
+    with _store(project) as store:
+        chosen = [runs.get_run(project, store, i) for i in args.ids]
+        params = {r.id: store.params(r.id) for r in chosen}
+    if args.json:
+        emit_json([r.to_json() | {"params": params[r.id]} for r in chosen])
+        return 0
+    rows: list[tuple[str, ...]] = []
+
+    def add(label: str, values: list[str]) -> None:
+        mark = "*" if len(set(values)) > 1 else ""
+        rows.append((mark, label, *values))
+
+    add("status", [r.status for r in chosen])
+    add("experiment", [r.experiment for r in chosen])
+    add("target", [r.target for r in chosen])
+    add("duration", [fmt_duration(r.duration) for r in chosen])
+    add("snapshot", [(r.snapshot_commit or "-")[:10] for r in chosen])
+    for key in sorted({k for p in params.values() for k in p}):
+        add(f"param {key}", [params[r.id].get(key, "-") for r in chosen])
+    for key in sorted({k for r in chosen for k in r.metrics}):
+        add(f"metric {key}", [fmt_value(r.metrics.get(key)) for r in chosen])
+    print(table(["", "", *[r.id for r in chosen]], rows))
+    return 0
+
+
+def cmd_runs_restore(args: argparse.Namespace) -> int:
+    from runyard.core import snapshot
+
+    project = _project(args)
+    with _store(project) as store:
+        run = runs.get_run(project, store, args.id)
+    if not run.snapshot_commit:
+        raise UsageError(f"Run {run.id} has no snapshot (it failed before one was taken).")
+    dest = Path(args.to).resolve() if args.to else project.root
+    written = snapshot.restore_snapshot(project, run.snapshot_commit, dest, force=args.force)
+    info(f"restored {len(written)} files of run {run.id} into {dest}")
+    return 0
+
+
+def cmd_runs_diff(args: argparse.Namespace) -> int:
+    from runyard.core import snapshot
+
+    project = _project(args)
+    with _store(project) as store:
+        a = runs.get_run(project, store, args.id)
+        b = runs.get_run(project, store, args.other) if args.other else None
+    for r in (a, b):
+        if r is not None and not r.snapshot_commit:
+            raise UsageError(f"Run {r.id} has no snapshot (it failed before one was taken).")
+    text = snapshot.diff_snapshots(
+        project, a.snapshot_commit or "", b.snapshot_commit if b else None, stat=args.stat
+    )
+    if not text:
+        info("no differences")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+# ---- parser -----------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="runyard",
+        description="Run scripts as tracked runs with exact code snapshots, live logs and metrics.",
+    )
+    p.add_argument("--project", help="project folder (default: found from the current folder)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    s = sub.add_parser("init", help="make a folder a Runyard project")
+    s.add_argument("dir", nargs="?", help="folder (default: the current one)")
+    s.set_defaults(func=cmd_init)
+
+    t = sub.add_parser("target", help="compute targets").add_subparsers(
+        dest="sub", metavar="ACTION"
+    )
+    t.required = True
+    s = t.add_parser("list", help="list targets")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_target_list)
+    s = t.add_parser("show", help="show one target")
+    s.add_argument("name")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_target_show)
+    s = t.add_parser("add", help="add a target")
+    s.add_argument("name")
+    s.add_argument("--type", required=True, help="target type, e.g. local")
+    s.add_argument("--description")
+    s.add_argument("--python", help="local: a user-managed interpreter (no environment is built)")
+    s.add_argument("--env", action="append", metavar="KEY=VALUE", help="environment variable")
+    s.add_argument("--index-url", help="package index for building environments")
+    s.add_argument("--system-site-packages", action="store_true")
+    s.add_argument("--cancel-grace", type=float, help="seconds between SIGTERM and SIGKILL")
+    s.add_argument("--force", action="store_true", help="replace an existing target")
+    s.set_defaults(func=cmd_target_add)
+    s = t.add_parser("remove", help="remove a target")
+    s.add_argument("name")
+    s.set_defaults(func=cmd_target_remove)
+    s = t.add_parser("test", help="check that a target can run")
+    s.add_argument("name")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_target_test)
+    s = t.add_parser("default", help="show or set the default target")
+    s.add_argument("name", nargs="?")
+    s.set_defaults(func=cmd_target_default)
+
+    j = sub.add_parser("jobs", help="run configurations").add_subparsers(
+        dest="sub", metavar="ACTION"
+    )
+    j.required = True
+    s = j.add_parser("list", help="list jobs")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_jobs_list)
+
+    s = sub.add_parser("submit", help="run a script as a tracked run")
+    s.add_argument("--target", help="target name (default: the project's default target)")
+    s.add_argument("--job", help="job name from .runyard/jobs/")
+    s.add_argument("--experiment", help="experiment name (default: the script's name)")
+    s.add_argument("--module", "-m", help="run a module instead of a script")
+    s.add_argument("--detach", "-d", action="store_true", help="print the run id and return")
+    s.add_argument("script", nargs="?", help="the script, relative to the current folder")
+    s.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
+    s.set_defaults(func=cmd_submit)
+
+    r = sub.add_parser("runs", help="list and inspect runs").add_subparsers(
+        dest="sub", metavar="ACTION"
+    )
+    r.required = True
+    s = r.add_parser("list", help="list runs, newest first")
+    s.add_argument("--experiment")
+    s.add_argument("--status")
+    s.add_argument("--sort", help="METRIC[:asc|desc], or created/duration")
+    s.add_argument("--limit", type=int)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_runs_list)
+    s = r.add_parser("show", help="a run's details")
+    s.add_argument("id")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_runs_show)
+    s = r.add_parser("logs", help="a run's output")
+    s.add_argument("id")
+    s.add_argument("-f", "--follow", action="store_true")
+    s.set_defaults(func=cmd_runs_logs)
+    s = r.add_parser("metrics", help="a run's metrics")
+    s.add_argument("id")
+    s.add_argument("--key", "-k")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("-f", "--follow", action="store_true")
+    s.set_defaults(func=cmd_runs_metrics)
+    s = r.add_parser("wait", help="wait for a run to end; exits with its status")
+    s.add_argument("id")
+    s.add_argument("--timeout", type=float)
+    s.set_defaults(func=cmd_runs_wait)
+    s = r.add_parser("cancel", help="cancel a run (SIGTERM, then SIGKILL after a grace period)")
+    s.add_argument("id")
+    s.add_argument("--no-wait", action="store_true")
+    s.set_defaults(func=cmd_runs_cancel)
+    s = r.add_parser("compare", help="params and metrics of runs side by side")
+    s.add_argument("ids", nargs="+", metavar="ID")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_runs_compare)
+    s = r.add_parser("restore", help="write a run's code snapshot out")
+    s.add_argument("id")
+    s.add_argument("--to", help="folder (default: the project, which needs --force to overwrite)")
+    s.add_argument("--force", action="store_true")
+    s.set_defaults(func=cmd_runs_restore)
+    s = r.add_parser("diff", help="code difference of a run against the working tree or a run")
+    s.add_argument("id")
+    s.add_argument("other", nargs="?")
+    s.add_argument("--stat", action="store_true")
+    s.set_defaults(func=cmd_runs_diff)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except RunyardError as exc:
+        sys.stderr.write(f"runyard: error: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("runyard: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as exc:
+        if os.environ.get("RUNYARD_DEBUG"):
+            traceback.print_exc()
+        sys.stderr.write(
+            f"runyard: internal error: {type(exc).__name__}: {exc}\n"
+            "  set RUNYARD_DEBUG=1 to see where it happened, and please report it\n"
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""Reads what a run's tracking client writes (`tracking.jsonl`) into the store.
+
+The file is append-only, one JSON object per line; only whole lines are read, so a
+reader may tail it while the run writes. Line kinds: `m` (metric points
+`[key, value, step|null, wall_time_ns]`), `p` (params), `t` (tags), `a` (artifacts).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from runyard.core.store import Store
+
+
+class TrackingIngester:
+    """Tails one run's tracking file into the store, from a byte offset."""
+
+    def __init__(self, store: Store, run_id: str, path: Path) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.path = path
+        self.offset = 0
+        self._next_step = {k: s + 1 for k, s in store.last_steps(run_id).items()}
+        self.bad_lines = 0
+
+    def poll(self) -> int:
+        """Ingest every whole line written since the last call; returns points added."""
+        try:
+            with self.path.open("rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return 0
+        end = data.rfind(b"\n")
+        if end < 0:
+            return 0
+        self.offset += end + 1
+        points: list[tuple[str, int, float, float]] = []
+        params: dict[str, str] = {}
+        tags: dict[str, str] = {}
+        artifacts: list[tuple[str, int]] = []
+        for raw in data[: end + 1].splitlines():
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                self.bad_lines += 1
+                continue
+            if not isinstance(record, dict):
+                self.bad_lines += 1
+                continue
+            self._collect(record, points, params, tags, artifacts)
+        if params:
+            self.store.set_params(self.run_id, params)
+        if tags:
+            self.store.set_tags(self.run_id, tags)
+        if artifacts:
+            self.store.set_artifacts(self.run_id, artifacts)
+        # Large batches go in slices so readers see progress and transactions stay short.
+        for i in range(0, len(points), 50_000):
+            self.store.add_metrics(self.run_id, points[i : i + 50_000])
+        return len(points)
+
+    def _collect(
+        self,
+        record: dict[str, Any],
+        points: list[tuple[str, int, float, float]],
+        params: dict[str, str],
+        tags: dict[str, str],
+        artifacts: list[tuple[str, int]],
+    ) -> None:
+        next_step = self._next_step
+        for item in record.get("m", ()):
+            try:
+                key, value, step, wall_ns = item
+                value = float(value)
+                if step is None:
+                    step = next_step.get(key, 0)
+                step = int(step)
+                points.append((str(key), step, wall_ns / 1e9, value))
+                next_step[key] = step + 1
+            except (TypeError, ValueError):
+                self.bad_lines += 1
+        for name, target in (("p", params), ("t", tags)):
+            values = record.get(name)
+            if isinstance(values, dict):
+                target.update({str(k): str(v) for k, v in values.items()})
+        for art in record.get("a", ()):
+            if isinstance(art, dict) and "path" in art:
+                artifacts.append((str(art["path"]), int(art.get("size", 0))))

@@ -1,0 +1,348 @@
+"""Submitting, finding, canceling and reconciling runs. Shared by the CLI and the
+language server; knows nothing of either."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runyard.core.errors import NotFoundError, RunyardError, UsageError
+from runyard.core.project import Project
+from runyard.core.store import Run, Store
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_msg: str) -> None:
+    pass
+
+
+def new_run_id() -> str:
+    return time.strftime("%y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+
+
+def open_store(project: Project) -> Store:
+    return Store(project.store_path)
+
+
+@dataclass
+class SubmitRequest:
+    """What the user asked to run. Paths are relative to `cwd`."""
+
+    script: str | None = None
+    args: list[str] = field(default_factory=list)
+    target: str | None = None
+    job: str | None = None
+    experiment: str | None = None
+    module: str | None = None
+    cwd: Path | None = None
+
+
+def _script_in_project(project: Project, script: str, cwd: Path) -> str:
+    root = project.root.resolve()
+    path = (cwd / script).resolve()
+    try:
+        rel = path.relative_to(root)
+    except ValueError:
+        raise UsageError(
+            f"The script {script} is outside the project {root}.",
+            hint="runs execute a snapshot of the project folder; move the script into it",
+        ) from None
+    if rel.parts and rel.parts[0] == ".runyard":
+        raise UsageError(f"The script {script} is inside .runyard/, which is not snapshotted.")
+    if not path.exists():
+        raise NotFoundError(f"The script {script} does not exist.", hint="check the path")
+    if not path.is_file():
+        raise UsageError(f"{script} is not a file.", hint="give the path of a Python script")
+    return rel.as_posix()
+
+
+def resolve_request(project: Project, req: SubmitRequest) -> dict[str, Any]:
+    """Turn a request into the run's options, validating the job and target files."""
+    from runyard.core import config
+
+    cwd = req.cwd or Path.cwd()
+    job = config.load_job(project, req.job) if req.job else None
+    script: str | None = None
+    module: str | None = None
+    args = list(job.args) if job else []
+    if job and (job.script or job.module):
+        if job.script:
+            script = _script_in_project(project, job.script, project.root)
+        module = job.module
+        args += req.args
+        if req.script:
+            args.insert(len(job.args), req.script)
+    elif req.module:
+        module = req.module
+        args += req.args
+    elif req.script:
+        script = _script_in_project(project, req.script, cwd)
+        args += req.args
+    else:
+        raise UsageError("Nothing to run: give a script or --job.", hint="runyard submit train.py")
+    for arg in args:
+        if "\0" in arg:
+            raise UsageError("An argument contains a NUL byte, which no program can receive.")
+    target_name = req.target or (job.target if job else None) or config.default_target_name(project)
+    target = config.load_target(project, target_name)
+    experiment = req.experiment or (job.experiment if job else None)
+    if not experiment:
+        experiment = Path(script).stem if script else (module or "default").split(".")[-1]
+    return {
+        "script": script,
+        "module": module,
+        "args": args,
+        "env": dict(job.env) if job else {},
+        "requirements": job.requirements if job else None,
+        "outputs": job.outputs if job else "outputs",
+        "job": job.name if job else None,
+        "experiment": experiment,
+        "target": target.name,
+        "target_type": target.type,
+        "python": target.python,
+        "target_env": dict(target.env),
+        "system_site_packages": target.system_site_packages,
+        "index_url": target.index_url,
+        "cancel_grace_seconds": target.cancel_grace_seconds,
+    }
+
+
+def _write_tracking_shim(run_dir: Path) -> None:
+    """Make `import runyard` work in the run even if its environment lacks Runyard: a
+    copy of the standard-library-only tracking client, put first on PYTHONPATH."""
+    import runyard
+
+    src = Path(runyard.__file__).parent
+    dest = run_dir / "lib" / "runyard"
+    (dest).mkdir(parents=True, exist_ok=True)
+    shutil.copy2(src / "__init__.py", dest / "__init__.py")
+    shutil.copytree(
+        src / "tracking", dest / "tracking", ignore=shutil.ignore_patterns("__pycache__")
+    )
+
+
+def submit(project: Project, req: SubmitRequest, progress: Progress = _quiet) -> Run:
+    """Snapshot the project, record a queued run and start its supervisor.
+
+    Returns once the supervisor runs; the run goes on without the caller."""
+    from runyard.core import snapshot
+
+    options = resolve_request(project, req)
+    run_id = new_run_id()
+    run_dir = project.run_dir(run_id)
+    try:
+        run_dir.mkdir(parents=True)
+    except OSError as exc:
+        raise _state_error(project, exc) from exc
+    lock_fd = os.open(run_dir / "supervisor.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        command = [options["script"]] if options["script"] else ["-m", options["module"]]
+        run = Run(
+            id=run_id,
+            experiment=options.pop("experiment"),
+            status="queued",
+            target=options["target"],
+            target_type=options["target_type"],
+            job=options["job"],
+            script=options["script"] or options["module"],
+            command=["python", *command, *options["args"]],
+            snapshot_ref=None,
+            snapshot_commit=None,
+            env_hash=None,
+            created=time.time(),
+            started=None,
+            ended=None,
+            exit_code=None,
+            reason=None,
+            supervisor_pid=None,
+            pid=None,
+            options=options,
+        )
+        store = open_store(project)
+        try:
+            store.create_run(run)
+            try:
+                progress("snapshot")
+                snap = snapshot.take_snapshot(project, run_id)
+                store.update_run(run_id, snapshot_ref=snap.ref, snapshot_commit=snap.commit)
+                run.snapshot_ref, run.snapshot_commit = snap.ref, snap.commit
+                snapshot.export_snapshot(project, snap.commit, run_dir / "work")
+                _write_tracking_shim(run_dir)
+                progress("start")
+                sup = _spawn_supervisor(project, run_id, lock_fd)
+                store.update_run(run_id, supervisor_pid=sup)
+                run.supervisor_pid = sup
+            except BaseException as exc:
+                reason = (
+                    str(exc) if isinstance(exc, RunyardError) else f"{type(exc).__name__}: {exc}"
+                )
+                if isinstance(exc, KeyboardInterrupt):
+                    reason = "submission interrupted before the run started"
+                store.set_status(run_id, "failed", reason)
+                raise
+        finally:
+            store.close()
+    finally:
+        os.close(lock_fd)
+    return run
+
+
+def _spawn_supervisor(project: Project, run_id: str, lock_fd: int) -> int:
+    run_dir = project.run_dir(run_id)
+    with (run_dir / "supervisor.log").open("ab") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "runyard.core.supervisor",
+                str(project.root),
+                run_id,
+                str(lock_fd),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            pass_fds=(lock_fd,),
+            start_new_session=True,
+            cwd=project.root,
+        )
+    return proc.pid
+
+
+def _state_error(project: Project, exc: OSError) -> RunyardError:
+    where = project.relpath(project.state_dir)
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return RunyardError(
+            f"{where} is not writable ({exc.strerror}); no run was started.",
+            hint="make the folder writable",
+        )
+    if exc.errno == errno.ENOSPC:
+        return RunyardError(f"The disk holding {where} is full; no run was started.")
+    return RunyardError(f"Could not write under {where}: {exc}")
+
+
+def supervisor_alive(project: Project, run_id: str) -> bool:
+    """True while a supervisor (or a submitter) holds the run's lock."""
+    try:
+        fd = os.open(project.run_dir(run_id) / "supervisor.lock", os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def reconcile(project: Project, store: Store) -> list[str]:
+    """Mark live runs whose supervisor is gone as `lost`. Returns their ids."""
+    lost: list[str] = []
+    for run in store.live_runs():
+        if supervisor_alive(project, run.id):
+            continue
+        if run.supervisor_pid is None:
+            reason = "the submission was interrupted before the run started"
+        else:
+            reason = f"its supervisor (pid {run.supervisor_pid}) ended without recording an outcome"
+            if run.pid:
+                reason += f"; the script's process group {run.pid} may still be running"
+        if store.set_status(run.id, "lost", reason):
+            lost.append(run.id)
+    return lost
+
+
+def cancel(project: Project, store: Store, run_id: str) -> bool:
+    """Ask a live run to stop: its supervisor sends SIGTERM, then SIGKILL after the
+    target's grace period, and records `canceled`. False if the run already ended."""
+    run = store.get_run(run_id)
+    if not run.live:
+        return False
+    run_dir = project.run_dir(run_id)
+    try:
+        (run_dir / "cancel").touch()
+    except OSError as exc:
+        raise _state_error(project, exc) from exc
+    if supervisor_alive(project, run_id):
+        if run.supervisor_pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(run.supervisor_pid, signal.SIGTERM)
+    else:
+        reconcile(project, store)
+    return True
+
+
+def wait(
+    project: Project, store: Store, run_id: str, poll: float = 0.2, timeout: float | None = None
+) -> Run:
+    """Block until the run reaches a final state (or `timeout` seconds pass)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    checks = 0
+    while True:
+        run = store.get_run(run_id)
+        if not run.live:
+            return run
+        checks += 1
+        if checks % 5 == 0:
+            reconcile(project, store)
+        if deadline is not None and time.monotonic() > deadline:
+            return run
+        time.sleep(poll)
+
+
+def exit_code_of(run: Run) -> int:
+    """The exit status a command reports for a finished run."""
+    if run.status == "completed":
+        return 0
+    if run.status == "canceled":
+        return 130
+    if run.exit_code is not None and run.exit_code > 0:
+        return run.exit_code
+    if run.exit_code is not None and run.exit_code < 0:
+        return 128 - run.exit_code
+    return 1
+
+
+def log_path(project: Project, run_id: str) -> Path:
+    return project.run_dir(run_id) / "run.log"
+
+
+def outputs_dir(project: Project, run_id: str) -> Path:
+    return project.run_dir(run_id) / "outputs"
+
+
+def read_log(project: Project, run_id: str, offset: int = 0) -> tuple[bytes, int]:
+    """The log's bytes from `offset`, and the offset after them."""
+    try:
+        with log_path(project, run_id).open("rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except FileNotFoundError:
+        return b"", offset
+    return data, offset + len(data)
+
+
+def get_run(project: Project, store: Store, text: str) -> Run:
+    return store.get_run(store.resolve_run_id(text))
+
+
+def require_run_dir(project: Project, run_id: str) -> Path:
+    path = project.run_dir(run_id)
+    if not path.is_dir():
+        raise NotFoundError(f"The files of run {run_id} are gone from {project.relpath(path)}.")
+    return path

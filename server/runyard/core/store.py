@@ -1,0 +1,591 @@
+"""The run store: SQLite in WAL mode under `.runyard/state/`, with a versioned schema.
+
+Metric values: SQLite turns NaN into NULL, so a NULL value *is* NaN (the column is
+never NULL for any other reason); +inf and -inf are stored as SQLite's infinities.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import math
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runyard.core.errors import NotFoundError, RunyardError, UsageError
+
+LIVE_STATUSES = ("queued", "preparing", "running")
+FINAL_STATUSES = ("completed", "failed", "canceled", "lost")
+STATUSES = LIVE_STATUSES + FINAL_STATUSES
+
+# Each entry moves the schema from version i to i + 1. Never edit a released entry:
+# append a new one.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        experiment TEXT NOT NULL,
+        status TEXT NOT NULL,
+        target TEXT NOT NULL,
+        target_type TEXT NOT NULL,
+        job TEXT,
+        script TEXT,
+        command TEXT NOT NULL,          -- JSON list of arguments, never run through a shell
+        snapshot_ref TEXT,
+        snapshot_commit TEXT,
+        env_hash TEXT,
+        created REAL NOT NULL,
+        started REAL,
+        ended REAL,
+        exit_code INTEGER,
+        reason TEXT,
+        supervisor_pid INTEGER,
+        pid INTEGER,
+        options TEXT NOT NULL DEFAULT '{}'  -- JSON: what the backend needs to run it
+    );
+    CREATE INDEX runs_experiment ON runs(experiment, created);
+    CREATE INDEX runs_status ON runs(status);
+    CREATE TABLE status_history (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        status TEXT NOT NULL,
+        time REAL NOT NULL,
+        reason TEXT
+    );
+    CREATE INDEX status_history_run ON status_history(run_id);
+    CREATE TABLE params (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (run_id, key)
+    );
+    CREATE TABLE tags (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (run_id, key)
+    );
+    CREATE TABLE metrics (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        step INTEGER NOT NULL,
+        wall_time REAL NOT NULL,
+        value REAL                      -- NULL means NaN
+    );
+    CREATE INDEX metrics_run_key ON metrics(run_id, key, step);
+    CREATE TABLE latest_metrics (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        step INTEGER NOT NULL,
+        wall_time REAL NOT NULL,
+        value REAL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (run_id, key)
+    );
+    CREATE TABLE artifacts (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        path TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        PRIMARY KEY (run_id, path)
+    );
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass
+class Run:
+    id: str
+    experiment: str
+    status: str
+    target: str
+    target_type: str
+    job: str | None
+    script: str | None
+    command: list[str]
+    snapshot_ref: str | None
+    snapshot_commit: str | None
+    env_hash: str | None
+    created: float
+    started: float | None
+    ended: float | None
+    exit_code: int | None
+    reason: str | None
+    supervisor_pid: int | None
+    pid: int | None
+    options: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def live(self) -> bool:
+        return self.status in LIVE_STATUSES
+
+    @property
+    def duration(self) -> float | None:
+        if self.started is None:
+            return None
+        return (self.ended or time.time()) - self.started
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "experiment": self.experiment,
+            "status": self.status,
+            "target": self.target,
+            "target_type": self.target_type,
+            "job": self.job,
+            "script": self.script,
+            "command": self.command,
+            "snapshot": {"ref": self.snapshot_ref, "commit": self.snapshot_commit},
+            "env_hash": self.env_hash,
+            "created": self.created,
+            "started": self.started,
+            "ended": self.ended,
+            "duration": self.duration,
+            "exit_code": self.exit_code,
+            "reason": self.reason,
+            "metrics": {k: json_number(v) for k, v in self.metrics.items()},
+        }
+
+
+def json_number(value: float) -> float | str:
+    """JSON has no NaN/inf: those become the strings "NaN", "Infinity", "-Infinity"."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+def _value_in(v: float) -> float | None:
+    return None if math.isnan(v) else v
+
+
+def _value_out(v: float | None) -> float:
+    return math.nan if v is None else float(v)
+
+
+_RUN_COLUMNS = (
+    "id, experiment, status, target, target_type, job, script, command, snapshot_ref, "
+    "snapshot_commit, env_hash, created, started, ended, exit_code, reason, supervisor_pid, "
+    "pid, options"
+)
+
+
+def _run_from_row(row: Sequence[Any]) -> Run:
+    return Run(
+        id=row[0],
+        experiment=row[1],
+        status=row[2],
+        target=row[3],
+        target_type=row[4],
+        job=row[5],
+        script=row[6],
+        command=json.loads(row[7]),
+        snapshot_ref=row[8],
+        snapshot_commit=row[9],
+        env_hash=row[10],
+        created=row[11],
+        started=row[12],
+        ended=row[13],
+        exit_code=row[14],
+        reason=row[15],
+        supervisor_pid=row[16],
+        pid=row[17],
+        options=json.loads(row[18] or "{}"),
+    )
+
+
+def _storage_error(path: Path, exc: BaseException) -> RunyardError:
+    text = str(exc).lower()
+    if "readonly" in text or "read-only" in text or getattr(exc, "errno", None) == errno.EROFS:
+        return RunyardError(
+            f"The run store {path} is read-only; nothing was changed.",
+            hint="make .runyard/state writable (check its permissions and the file system)",
+        )
+    if "full" in text or getattr(exc, "errno", None) == errno.ENOSPC:
+        return RunyardError(
+            f"The disk holding {path} is full; what was recorded before is kept.",
+            hint="free some space (runyard keeps environments under .runyard/state/envs)",
+        )
+    if "locked" in text or "busy" in text:
+        return RunyardError(
+            f"The run store {path} stayed locked by another process.",
+            hint="try again; if it persists, look for a stuck runyard process",
+        )
+    if "not a database" in text or "malformed" in text:
+        return RunyardError(
+            f"The run store {path} is damaged: {exc}.",
+            hint="move it aside to start a new store; runs' files under .runyard/state/runs are kept",
+        )
+    return RunyardError(f"The run store {path} could not be used: {exc}")
+
+
+class Store:
+    """One connection to the project's run store. Cheap to open; safe across processes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            self._db.execute("PRAGMA busy_timeout = 30000")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            mode = self._db.execute("PRAGMA journal_mode").fetchone()[0]
+            if mode != "wal":
+                self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except (sqlite3.Error, OSError) as exc:
+            raise _storage_error(path, exc) from exc
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise _storage_error(self.path, exc) from exc
+
+    def _read(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        try:
+            return self._db.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise _storage_error(self.path, exc) from exc
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise RunyardError(
+                f"The run store {self.path} has schema version {version}, newer than this "
+                f"Runyard understands ({SCHEMA_VERSION}).",
+                hint="upgrade runyard",
+            )
+        if version == SCHEMA_VERSION:
+            return
+        with self._tx() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            for i in range(version, SCHEMA_VERSION):
+                for statement in MIGRATIONS[i].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    # ---- runs -------------------------------------------------------------------------
+
+    def create_run(self, run: Run) -> None:
+        with self._tx() as db:
+            db.execute(
+                f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * 19)})",
+                (
+                    run.id,
+                    run.experiment,
+                    run.status,
+                    run.target,
+                    run.target_type,
+                    run.job,
+                    run.script,
+                    json.dumps(run.command),
+                    run.snapshot_ref,
+                    run.snapshot_commit,
+                    run.env_hash,
+                    run.created,
+                    run.started,
+                    run.ended,
+                    run.exit_code,
+                    run.reason,
+                    run.supervisor_pid,
+                    run.pid,
+                    json.dumps(run.options),
+                ),
+            )
+            db.execute(
+                "INSERT INTO status_history (run_id, status, time, reason) VALUES (?, ?, ?, ?)",
+                (run.id, run.status, run.created, run.reason),
+            )
+
+    _UPDATABLE = frozenset(
+        {
+            "snapshot_ref",
+            "snapshot_commit",
+            "env_hash",
+            "exit_code",
+            "supervisor_pid",
+            "pid",
+            "started",
+            "ended",
+            "reason",
+        }
+    )
+
+    def update_run(self, run_id: str, **fields: Any) -> None:
+        bad = set(fields) - self._UPDATABLE
+        if bad:
+            raise ValueError(f"not updatable: {sorted(bad)}")
+        if not fields:
+            return
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        with self._tx() as db:
+            db.execute(f"UPDATE runs SET {sets} WHERE id = ?", (*fields.values(), run_id))
+
+    def set_status(
+        self,
+        run_id: str,
+        status: str,
+        reason: str | None = None,
+        *,
+        only_if_live: bool = True,
+        **fields: Any,
+    ) -> bool:
+        """Move a run to `status`, recording the transition. Final states are final:
+        with `only_if_live` a run already completed/failed/canceled/lost is left alone
+        and False is returned."""
+        if status not in STATUSES:
+            raise ValueError(status)
+        bad = set(fields) - self._UPDATABLE
+        if bad:
+            raise ValueError(f"not updatable: {sorted(bad)}")
+        now = time.time()
+        if status == "running":
+            fields.setdefault("started", now)
+        if status in FINAL_STATUSES:
+            fields.setdefault("ended", now)
+        fields["reason"] = reason
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        cond = " AND status IN ('queued', 'preparing', 'running')" if only_if_live else ""
+        with self._tx() as db:
+            cur = db.execute(
+                f"UPDATE runs SET status = ?, {sets} WHERE id = ?{cond}",
+                (status, *fields.values(), run_id),
+            )
+            if cur.rowcount == 0:
+                return False
+            db.execute(
+                "INSERT INTO status_history (run_id, status, time, reason) VALUES (?, ?, ?, ?)",
+                (run_id, status, now, reason),
+            )
+        return True
+
+    def get_run(self, run_id: str) -> Run:
+        rows = self._read(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
+        if not rows:
+            raise NotFoundError(
+                f"No run {run_id!r} in this project.", hint="see `runyard runs list`"
+            )
+        run = _run_from_row(rows[0])
+        run.metrics = self.latest_metrics([run.id]).get(run.id, {})
+        return run
+
+    def resolve_run_id(self, text: str) -> str:
+        """A full run id, a unique prefix of one, or a unique suffix (the random part)."""
+        text = text.strip()
+        if not text:
+            raise UsageError("An empty run id was given.")
+        exact = self._read("SELECT id FROM runs WHERE id = ?", (text,))
+        if exact:
+            return str(exact[0][0])
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._read(
+            "SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\' "
+            "ORDER BY created DESC LIMIT 6",
+            (escaped + "%", "%" + escaped),
+        )
+        if len(rows) == 1:
+            return str(rows[0][0])
+        if not rows:
+            raise NotFoundError(f"No run matches {text!r}.", hint="see `runyard runs list`")
+        ids = ", ".join(r[0] for r in rows[:5])
+        raise UsageError(f"{text!r} matches several runs ({ids}).", hint="give more of the id")
+
+    def list_runs(
+        self,
+        experiment: str | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        ids: Iterable[str] | None = None,
+    ) -> list[Run]:
+        where: list[str] = []
+        args: list[Any] = []
+        if experiment is not None:
+            where.append("experiment = ?")
+            args.append(experiment)
+        if status is not None:
+            where.append("status = ?")
+            args.append(status)
+        if ids is not None:
+            id_list = list(ids)
+            where.append(f"id IN ({', '.join('?' * len(id_list))})")
+            args.extend(id_list)
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created DESC, id DESC"
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            args += [limit, offset]
+        runs = [_run_from_row(r) for r in self._read(sql, args)]
+        latest = self.latest_metrics([r.id for r in runs])
+        for run in runs:
+            run.metrics = latest.get(run.id, {})
+        return runs
+
+    def live_runs(self) -> list[Run]:
+        rows = self._read(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE status IN ('queued', 'preparing', 'running')"
+        )
+        return [_run_from_row(r) for r in rows]
+
+    def experiments(self) -> list[tuple[str, int]]:
+        rows = self._read(
+            "SELECT experiment, COUNT(*) FROM runs GROUP BY experiment ORDER BY MAX(created) DESC"
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    def status_history(self, run_id: str) -> list[tuple[str, float, str | None]]:
+        rows = self._read(
+            "SELECT status, time, reason FROM status_history WHERE run_id = ? ORDER BY rowid",
+            (run_id,),
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    # ---- params, tags, artifacts ------------------------------------------------------
+
+    def set_params(self, run_id: str, params: dict[str, str]) -> None:
+        self._set_kv("params", run_id, params)
+
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        self._set_kv("tags", run_id, tags)
+
+    def _set_kv(self, table: str, run_id: str, values: dict[str, str]) -> None:
+        if not values:
+            return
+        with self._tx() as db:
+            db.executemany(
+                f"INSERT INTO {table} (run_id, key, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
+                [(run_id, str(k), str(v)) for k, v in values.items()],
+            )
+
+    def params(self, run_id: str) -> dict[str, str]:
+        rows = self._read("SELECT key, value FROM params WHERE run_id = ? ORDER BY key", (run_id,))
+        return {r[0]: r[1] for r in rows}
+
+    def tags(self, run_id: str) -> dict[str, str]:
+        rows = self._read("SELECT key, value FROM tags WHERE run_id = ? ORDER BY key", (run_id,))
+        return {r[0]: r[1] for r in rows}
+
+    def set_artifacts(self, run_id: str, artifacts: Iterable[tuple[str, int]]) -> None:
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO artifacts (run_id, path, size) VALUES (?, ?, ?) "
+                "ON CONFLICT (run_id, path) DO UPDATE SET size = excluded.size",
+                [(run_id, p, s) for p, s in artifacts],
+            )
+
+    def artifacts(self, run_id: str) -> list[tuple[str, int]]:
+        rows = self._read(
+            "SELECT path, size FROM artifacts WHERE run_id = ? ORDER BY path", (run_id,)
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    # ---- metrics ----------------------------------------------------------------------
+
+    def add_metrics(self, run_id: str, points: Sequence[tuple[str, int, float, float]]) -> None:
+        """Append points (key, step, wall_time, value). Keeps `latest_metrics` current."""
+        if not points:
+            return
+        latest: dict[str, tuple[int, float, float, int]] = {}
+        for key, step, wall, value in points:
+            prev = latest.get(key)
+            latest[key] = (step, wall, value, (prev[3] if prev else 0) + 1)
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO metrics (run_id, key, step, wall_time, value) VALUES (?, ?, ?, ?, ?)",
+                [(run_id, k, s, w, _value_in(v)) for k, s, w, v in points],
+            )
+            db.executemany(
+                "INSERT INTO latest_metrics (run_id, key, step, wall_time, value, count) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, key) DO UPDATE SET "
+                "step = excluded.step, wall_time = excluded.wall_time, value = excluded.value, "
+                "count = latest_metrics.count + excluded.count",
+                [(run_id, k, s, w, _value_in(v), n) for k, (s, w, v, n) in latest.items()],
+            )
+
+    def latest_metrics(self, run_ids: Sequence[str]) -> dict[str, dict[str, float]]:
+        out: dict[str, dict[str, float]] = {}
+        for i in range(0, len(run_ids), 500):
+            chunk = list(run_ids[i : i + 500])
+            rows = self._read(
+                "SELECT run_id, key, value FROM latest_metrics "
+                f"WHERE run_id IN ({', '.join('?' * len(chunk))}) ORDER BY run_id, key",
+                chunk,
+            )
+            for run_id, key, value in rows:
+                out.setdefault(run_id, {})[key] = _value_out(value)
+        return out
+
+    def metric_summary(self, run_id: str) -> list[dict[str, Any]]:
+        """Per key: last value and step, min, max and the number of points."""
+        rows = self._read(
+            "SELECT l.key, l.value, l.step, l.count, "
+            "(SELECT MIN(value) FROM metrics m WHERE m.run_id = l.run_id AND m.key = l.key), "
+            "(SELECT MAX(value) FROM metrics m WHERE m.run_id = l.run_id AND m.key = l.key) "
+            "FROM latest_metrics l WHERE l.run_id = ? ORDER BY l.key",
+            (run_id,),
+        )
+        return [
+            {
+                "key": r[0],
+                "last": _value_out(r[1]),
+                "step": r[2],
+                "count": r[3],
+                "min": _value_out(r[4]),
+                "max": _value_out(r[5]),
+            }
+            for r in rows
+        ]
+
+    def metric_points(
+        self, run_id: str, key: str | None = None, after: int = 0, limit: int | None = None
+    ) -> list[tuple[int, str, int, float, float]]:
+        """Points as (cursor, key, step, wall_time, value), oldest first. `cursor` is the
+        position to pass as `after` to get only newer points."""
+        sql = (
+            "SELECT rowid, key, step, wall_time, value FROM metrics WHERE run_id = ? AND rowid > ?"
+        )
+        args: list[Any] = [run_id, after]
+        if key is not None:
+            sql += " AND key = ?"
+            args.append(key)
+        sql += " ORDER BY rowid"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [(r[0], r[1], r[2], r[3], _value_out(r[4])) for r in self._read(sql, args)]
+
+    def last_steps(self, run_id: str) -> dict[str, int]:
+        rows = self._read("SELECT key, step FROM latest_metrics WHERE run_id = ?", (run_id,))
+        return {r[0]: r[1] for r in rows}

@@ -1,0 +1,216 @@
+"""The per-run supervisor: a small detached process that owns one run's lifecycle.
+
+It is started by whoever submits the run (the CLI or the language server), in a
+session of its own, so the run goes on when that client exits or is interrupted.
+It holds an exclusive lock on `<run dir>/supervisor.lock` for as long as it lives:
+anyone who can take that lock while the run is still live knows the supervisor is
+gone and marks the run `lost`.
+
+    python -m runyard.core.supervisor PROJECT_ROOT RUN_ID LOCK_FD
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from runyard.core.ingest import TrackingIngester
+from runyard.core.store import Run, Store
+from runyard.targets.base import Execution, RunContext, load_backend
+
+POLL_SECONDS = 0.1
+
+
+class Canceled(Exception):
+    pass
+
+
+def _signal_name(num: int) -> str:
+    try:
+        return signal.Signals(num).name
+    except ValueError:
+        return f"signal {num}"
+
+
+def last_log_line(log_path: Path) -> str | None:
+    """The last non-empty line of a log, for failure reasons."""
+    try:
+        with log_path.open("rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 8192))
+            tail = f.read()
+    except OSError:
+        return None
+    for raw in reversed(tail.splitlines()):
+        line = raw.decode("utf-8", "replace").strip()
+        if line and not line.startswith("[runyard]"):
+            return line if len(line) <= 240 else line[:237] + "..."
+    return None
+
+
+class Supervisor:
+    def __init__(self, project_root: Path, run_id: str) -> None:
+        self.project_root = project_root
+        self.run_id = run_id
+        self.state_dir = project_root / ".runyard" / "state"
+        self.run_dir = self.state_dir / "runs" / run_id
+        self.store = Store(self.state_dir / "runyard.db")
+        self.cancel_requested = False
+        self.phase = "starting"
+        self.log_path = self.run_dir / "run.log"
+        self.log_fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def log(self, line: str) -> None:
+        with contextlib.suppress(OSError):  # a full disk must not hide the run's outcome
+            os.write(self.log_fd, f"[runyard] {line}\n".encode())
+
+    def _on_term(self, signum: int, frame: FrameType | None) -> None:
+        self.cancel_requested = True
+        if self.phase == "preparing":
+            raise Canceled()
+
+    def run(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_term)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        run = self.store.get_run(self.run_id)
+        self.store.update_run(self.run_id, supervisor_pid=os.getpid())
+        if (self.run_dir / "cancel").exists() or not run.live:
+            self.store.set_status(self.run_id, "canceled", "canceled before it started")
+            return
+        try:
+            self._run(run)
+        except Canceled:
+            self.log("canceled while preparing")
+            self.store.set_status(self.run_id, "canceled", "canceled by the user while preparing")
+        except Exception as exc:
+            detail = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+            hint = getattr(exc, "hint", None)
+            self.log(f"error: {detail}" + (f" ({hint})" if hint else ""))
+            sys.stderr.write(traceback.format_exc())
+            self.store.set_status(self.run_id, "failed", detail)
+        finally:
+            self._cleanup()
+
+    def _run(self, run: Run) -> None:
+        options: dict[str, Any] = run.options
+        workdir = self.run_dir / "work"
+        outputs = str(options.get("outputs", "outputs"))
+        ctx = RunContext(
+            run_id=run.id,
+            project_root=self.project_root,
+            run_dir=self.run_dir,
+            workdir=workdir,
+            outputs=outputs,
+            options=options,
+            env={},
+            log=self.log,
+            log_fd=self.log_fd,
+            envs_dir=self.state_dir / "envs",
+            set_env_hash=lambda h: self.store.update_run(self.run_id, env_hash=h),
+        )
+        self.phase = "preparing"
+        self.store.set_status(self.run_id, "preparing", None)
+        backend = load_backend(run.target_type)
+        backend.prepare(ctx)
+        (workdir / outputs).mkdir(parents=True, exist_ok=True)
+        tracking = self.run_dir / "tracking.jsonl"
+        ctx.env.update(
+            {
+                "RUNYARD_RUN_ID": run.id,
+                "RUNYARD_TRACKING_URI": tracking.resolve().as_uri(),
+                "RUNYARD_OUTPUTS": str((workdir / outputs).resolve()),
+                "RUNYARD_EXPERIMENT": run.experiment,
+                "PYTHONPATH": os.pathsep.join(
+                    p for p in (str(self.run_dir / "lib"), os.environ.get("PYTHONPATH")) if p
+                ),
+            }
+        )
+        if self.cancel_requested:
+            raise Canceled()
+        execution: Execution = backend.start(ctx)
+        self.phase = "running"
+        self.store.set_status(self.run_id, "running", None, pid=execution.pid)
+        ingester = TrackingIngester(self.store, run.id, tracking)
+        code = self._watch(execution, ingester, float(options.get("cancel_grace_seconds", 10)))
+        ingester.poll()
+        out = backend.finish(ctx)
+        self._keep_outputs(out)
+        if self.cancel_requested:
+            self.store.set_status(self.run_id, "canceled", "canceled by the user", exit_code=code)
+        elif code == 0:
+            self.store.set_status(self.run_id, "completed", None, exit_code=0)
+        else:
+            why = f"killed by {_signal_name(-code)}" if code < 0 else f"exited with code {code}"
+            last = last_log_line(self.log_path)
+            self.store.set_status(
+                self.run_id, "failed", f"{why}: {last}" if last else why, exit_code=code
+            )
+
+    def _watch(self, execution: Execution, ingester: TrackingIngester, grace: float) -> int:
+        cancel_file = self.run_dir / "cancel"
+        deadline: float | None = None
+        while True:
+            code = execution.poll()
+            if code is not None:
+                return code
+            if not self.cancel_requested and cancel_file.exists():
+                self.cancel_requested = True
+            if self.cancel_requested:
+                if deadline is None:
+                    self.log(f"canceling: SIGTERM sent, SIGKILL in {grace:g}s if still running")
+                    execution.terminate()
+                    deadline = time.monotonic() + grace
+                elif time.monotonic() > deadline:
+                    self.log("grace period over: SIGKILL sent")
+                    execution.kill()
+                    deadline = float("inf")
+            ingester.poll()
+            time.sleep(POLL_SECONDS)
+
+    def _keep_outputs(self, out: Path | None) -> None:
+        if out is None:
+            return
+        dest = self.run_dir / "outputs"
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.move(str(out), str(dest))
+        files: list[tuple[str, int]] = []
+        for root, _dirs, names in os.walk(dest):
+            for name in names:
+                path = Path(root) / name
+                try:
+                    files.append((path.relative_to(dest).as_posix(), path.lstat().st_size))
+                except OSError:
+                    continue
+        self.store.set_artifacts(self.run_id, files)
+
+    def _cleanup(self) -> None:
+        if not os.environ.get("RUNYARD_KEEP_WORKDIR"):
+            shutil.rmtree(self.run_dir / "work", ignore_errors=True)
+        os.close(self.log_fd)
+        self.store.close()
+
+
+def main(argv: list[str]) -> int:
+    project_root, run_id = Path(argv[0]), argv[1]
+    lock_fd = int(argv[2])  # inherited, already locked by the submitter; held until we exit
+    os.set_inheritable(lock_fd, False)
+    try:
+        Supervisor(project_root, run_id).run()
+    except Exception:
+        sys.stderr.write(traceback.format_exc())
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

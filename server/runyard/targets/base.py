@@ -1,0 +1,95 @@
+"""The one interface every compute target implements.
+
+A backend turns a prepared run (its snapshot exported to a working copy) into a
+running execution, and brings the outputs back when it ends. The per-run supervisor
+(`runyard.core.supervisor`) drives it and owns the run's lifecycle and store writes.
+Adding a target type means one new module here and one line in `BACKENDS`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from runyard.core.errors import UsageError
+
+# type name -> "module:Class"; imported only when a run of that type is handled.
+BACKENDS: dict[str, str] = {
+    "local": "runyard.targets.local:LocalBackend",
+}
+
+
+@dataclass
+class RunContext:
+    """Everything a backend needs to run one run; built by the supervisor."""
+
+    run_id: str
+    project_root: Path
+    run_dir: Path
+    workdir: Path  # the snapshot, exported
+    outputs: str  # outputs folder, relative to the working copy
+    options: dict[str, Any]  # the run's resolved job + target options
+    env: dict[str, str]  # RUNYARD_* variables for the run's process
+    log: Callable[[str], None]  # a line from Runyard into the run's log
+    log_fd: int  # the run's log file, for child processes' output
+    envs_dir: Path
+    set_env_hash: Callable[[str | None], None] = field(default=lambda _h: None)
+
+
+class Execution(Protocol):
+    """A started run."""
+
+    pid: int | None
+
+    def poll(self) -> int | None:
+        """The exit code once it ended (negative: killed by that signal), else None."""
+
+    def terminate(self) -> None:
+        """Ask it to stop (SIGTERM to the whole process group, or the backend's like)."""
+
+    def kill(self) -> None:
+        """Stop it now."""
+
+
+class Backend(Protocol):
+    def prepare(self, ctx: RunContext) -> None:
+        """Build or find the environment. May take long; progress goes to ctx.log."""
+
+    def start(self, ctx: RunContext) -> Execution:
+        """Start the run's process."""
+
+    def finish(self, ctx: RunContext) -> Path | None:
+        """After the end: the folder holding the run's outputs, if any."""
+
+    def check(self, options: dict[str, Any]) -> list[Check]:
+        """`runyard target test`: reachable, versions, what is missing and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of `runyard target test`: what was checked, whether it is fine, how to fix."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+
+
+def load_backend(target_type: str) -> Backend:
+    spec = BACKENDS.get(target_type)
+    if spec is None:
+        known = ", ".join(sorted(BACKENDS))
+        raise UsageError(
+            f"Target type {target_type!r} is not available in this version of Runyard.",
+            hint=f"use one of: {known}",
+        )
+    module_name, _, cls_name = spec.partition(":")
+    backend: Backend = getattr(importlib.import_module(module_name), cls_name)()
+    return backend
+
+
+def check_target(target_type: str, options: dict[str, Any]) -> list[Check]:
+    return load_backend(target_type).check(options)

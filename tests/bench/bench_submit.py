@@ -1,0 +1,71 @@
+"""Submit overhead on the local target with a warm environment.
+
+Time from starting `runyard submit train.py` to the script's first line on the
+terminal, against a bare `python train.py` started the same way. Prints medians and
+the difference (goal: under 0.3 s). No assertions: this is a measurement.
+
+    .venv/bin/python tests/bench/bench_submit.py [--repeat 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SCRIPT = "print('first line', flush=True)\n"
+
+
+def time_to_first_line(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.strip() == b"first line":
+            elapsed = time.perf_counter() - start
+            break
+    else:
+        raise SystemExit(f"no first line from {cmd}")
+    proc.communicate()
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=15)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "proj"
+        root.mkdir()
+        (root / "train.py").write_text(SCRIPT)
+        env = dict(os.environ)
+        for who in ("AUTHOR", "COMMITTER"):
+            env[f"GIT_{who}_NAME"] = "bench"
+            env[f"GIT_{who}_EMAIL"] = "bench@localhost"
+        subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+        subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+        subprocess.run(["git", "commit", "-qm", "x"], cwd=root, check=True, env=env)
+        runyard = [sys.executable, "-m", "runyard.cli"]
+        subprocess.run([*runyard, "init"], cwd=root, check=True, capture_output=True)
+        # warm the environment cache and the config validation cache
+        subprocess.run([*runyard, "submit", "train.py"], cwd=root, check=True, capture_output=True)
+        bare: list[float] = []
+        submit: list[float] = []
+        for _ in range(args.repeat):
+            bare.append(time_to_first_line([sys.executable, "train.py"], root, env))
+            submit.append(time_to_first_line([*runyard, "submit", "train.py"], root, env))
+        b, s = statistics.median(bare), statistics.median(submit)
+        print(f"{'':34}{'median':>10}{'min':>10}")
+        print(f"{'bare python train.py':34}{b:>9.3f}s{min(bare):>9.3f}s")
+        print(f"{'runyard submit train.py':34}{s:>9.3f}s{min(submit):>9.3f}s")
+        print(f"submit overhead (median difference): {s - b:.3f}s   (goal: < 0.3 s)")
+        print(f"ratio submit / bare: {s / b:.1f}x   ({args.repeat} runs each)")
+
+
+if __name__ == "__main__":
+    main()

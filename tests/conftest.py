@@ -1,0 +1,37 @@
+"""Shared fixtures: real git repositories and the real `runyard` command."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import git, runyard
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(autouse=True)
+def _git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests commit in their own repositories; give git an identity without touching
+    any global configuration."""
+    for who in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{who}_NAME", "Runyard Tests")
+        monkeypatch.setenv(f"GIT_{who}_EMAIL", "tests@localhost")
+    monkeypatch.delenv("RUNYARD_TRACKING_URI", raising=False)
+    monkeypatch.delenv("RUNYARD_RUN_ID", raising=False)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Iterator[Path]:
+    """A git repository with one commit, made a Runyard project."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    (root / "README.md").write_text("demo\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "first")
+    runyard(root, "init", check=True)
+    yield root

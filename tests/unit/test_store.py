@@ -1,0 +1,156 @@
+"""The SQLite run store: schema, transitions, metrics kept faithfully."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from runyard.core.errors import NotFoundError, RunyardError, UsageError
+from runyard.core.store import SCHEMA_VERSION, Run, Store
+
+
+def make_run(run_id: str, experiment: str = "exp", created: float | None = None) -> Run:
+    return Run(
+        id=run_id,
+        experiment=experiment,
+        status="queued",
+        target="local",
+        target_type="local",
+        job=None,
+        script="train.py",
+        command=["python", "train.py", "--lr", "0.1"],
+        snapshot_ref=None,
+        snapshot_commit=None,
+        env_hash=None,
+        created=created if created is not None else time.time(),
+        started=None,
+        ended=None,
+        exit_code=None,
+        reason=None,
+        supervisor_pid=None,
+        pid=None,
+        options={"script": "train.py"},
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(tmp_path / "state" / "runyard.db")
+
+
+def test_new_store_is_wal_and_versioned(store: Store) -> None:
+    assert store.schema_version == SCHEMA_VERSION
+    db = sqlite3.connect(store.path)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.close()
+    # reopening does not migrate again
+    again = Store(store.path)
+    assert again.schema_version == SCHEMA_VERSION
+
+
+def test_newer_schema_is_refused_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "runyard.db"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
+    db.close()
+    with pytest.raises(RunyardError, match="newer than this"):
+        Store(path)
+
+
+def test_not_a_database_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "runyard.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(RunyardError, match="damaged"):
+        Store(path)
+
+
+def test_lifecycle_records_history_and_final_states_are_final(store: Store) -> None:
+    store.create_run(make_run("r1"))
+    assert store.set_status("r1", "preparing")
+    assert store.set_status("r1", "running", pid=1234)
+    assert store.set_status("r1", "failed", "exited with code 2", exit_code=2)
+    assert not store.set_status("r1", "lost", "late")  # already final
+    run = store.get_run("r1")
+    assert run.status == "failed" and run.exit_code == 2 and run.pid == 1234
+    assert run.reason == "exited with code 2"
+    assert run.started is not None and run.ended is not None and run.ended >= run.started
+    assert [s for s, _t, _r in store.status_history("r1")] == [
+        "queued",
+        "preparing",
+        "running",
+        "failed",
+    ]
+    assert run.command == ["python", "train.py", "--lr", "0.1"]
+
+
+def test_metrics_keep_nan_and_infinities(store: Store) -> None:
+    store.create_run(make_run("r1"))
+    pts = [("a/b c", 0, 1.0, math.nan), ("a/b c", 1, 2.0, math.inf), ("a/b c", 2, 3.0, -math.inf)]
+    store.add_metrics("r1", pts)
+    got = store.metric_points("r1", key="a/b c")
+    assert math.isnan(got[0][4]) and got[1][4] == math.inf and got[2][4] == -math.inf
+    latest = store.latest_metrics(["r1"])["r1"]
+    assert latest["a/b c"] == -math.inf
+    summary = store.metric_summary("r1")[0]
+    assert summary["count"] == 3 and summary["min"] == -math.inf and summary["max"] == math.inf
+
+
+def test_latest_metrics_and_cursor(store: Store) -> None:
+    store.create_run(make_run("r1"))
+    store.add_metrics("r1", [("loss", i, float(i), 1.0 / (i + 1)) for i in range(10)])
+    store.add_metrics("r1", [("loss", 10, 10.0, 0.01), ("ünï 指标", 0, 10.0, 5.0)])
+    assert store.latest_metrics(["r1"])["r1"] == {"loss": 0.01, "ünï 指标": 5.0}
+    assert store.last_steps("r1") == {"loss": 10, "ünï 指标": 0}
+    first = store.metric_points("r1", limit=4)
+    assert [p[2] for p in first] == [0, 1, 2, 3]
+    rest = store.metric_points("r1", after=first[-1][0])
+    assert len(rest) == 8
+    assert store.metric_summary("r1")[0]["count"] == 11
+
+
+def test_params_tags_artifacts_upsert(store: Store) -> None:
+    store.create_run(make_run("r1"))
+    store.set_params("r1", {"lr": "0.1", "layers": "3"})
+    store.set_params("r1", {"lr": "0.2"})
+    store.set_tags("r1", {"k": "v"})
+    store.set_artifacts("r1", [("model.pt", 10), ("sub/x.txt", 3)])
+    assert store.params("r1") == {"layers": "3", "lr": "0.2"}
+    assert store.tags("r1") == {"k": "v"}
+    assert store.artifacts("r1") == [("model.pt", 10), ("sub/x.txt", 3)]
+
+
+def test_resolve_ids_by_prefix_and_suffix(store: Store) -> None:
+    store.create_run(make_run("261129-150000-ab12", created=1))
+    store.create_run(make_run("261129-150001-cd34", created=2))
+    assert store.resolve_run_id("261129-150000") == "261129-150000-ab12"
+    assert store.resolve_run_id("cd34") == "261129-150001-cd34"
+    with pytest.raises(UsageError, match="several runs"):
+        store.resolve_run_id("261129-15")
+    with pytest.raises(NotFoundError):
+        store.resolve_run_id("zzzz")
+    with pytest.raises(NotFoundError):
+        store.resolve_run_id("%")  # LIKE wildcards are taken literally
+
+
+def test_list_filters_and_order(store: Store) -> None:
+    for i, exp in enumerate(["a", "b", "a"]):
+        store.create_run(make_run(f"r{i}", experiment=exp, created=i))
+    store.set_status("r1", "preparing")
+    assert [r.id for r in store.list_runs()] == ["r2", "r1", "r0"]
+    assert [r.id for r in store.list_runs(experiment="a")] == ["r2", "r0"]
+    assert [r.id for r in store.list_runs(status="preparing")] == ["r1"]
+    assert [r.id for r in store.list_runs(limit=1, offset=1)] == ["r1"]
+    assert {r.id for r in store.live_runs()} == {"r0", "r1", "r2"}
+    assert store.experiments() == [("a", 2), ("b", 1)]
+
+
+def test_concurrent_writer_and_reader(tmp_path: Path) -> None:
+    a = Store(tmp_path / "db")
+    b = Store(tmp_path / "db")
+    a.create_run(make_run("r1"))
+    a.add_metrics("r1", [("m", 0, 0.0, 1.0)])
+    assert b.get_run("r1").metrics == {"m": 1.0}
