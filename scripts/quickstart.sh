@@ -21,9 +21,15 @@ done
 
 echo; echo "== runyard runs list --sort loss:asc"
 "$runyard" runs list --sort loss:asc
-best="$("$runyard" runs list --sort loss:asc --limit 1 --json | "$repo/.venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')"
-echo; echo "== best run: $best"
+ids="$("$runyard" runs list --sort loss:asc --json | "$repo/.venv/bin/python" -c 'import json,sys; print(" ".join(r["id"] for r in json.load(sys.stdin)))')"
+best="${ids%% *}"
+echo; echo "== best run (lowest loss): runyard runs show $best"
 "$runyard" runs show "$best"
 echo; echo "== runyard runs metrics $best"
 "$runyard" runs metrics "$best"
-echo; echo "Project: $dir   (try: cd $dir && $runyard runs compare \$($runyard runs list --json | $repo/.venv/bin/python -c 'import json,sys; print(\" \".join(r[\"id\"] for r in json.load(sys.stdin)))'))"
+echo; echo "== runyard runs compare $ids"
+# shellcheck disable=SC2086
+"$runyard" runs compare $ids
+echo
+echo "The project is in $dir; its runs are in $dir/.runyard/state. Next, from there:"
+echo "  $runyard runs logs $best      $runyard runs diff $best      $runyard submit train.py --lr 0.3"

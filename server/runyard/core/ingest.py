@@ -1,8 +1,8 @@
 """Reads what a run's tracking client writes (`tracking.jsonl`) into the store.
 
 The file is append-only, one JSON object per line; only whole lines are read, so a
-reader may tail it while the run writes. Line kinds: `m` (metric points
-`[key, value, step|null, wall_time_ns]`), `p` (params), `t` (tags), `a` (artifacts).
+reader may tail it while the run writes. The line kinds are described
+in `runyard.tracking.wire`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from runyard.core.store import Store
+from runyard.tracking.wire import decode_points
 
 
 class TrackingIngester:
@@ -73,17 +74,16 @@ class TrackingIngester:
         artifacts: list[tuple[str, int]],
     ) -> None:
         next_step = self._next_step
-        for item in record.get("m", ()):
-            try:
-                key, value, step, wall_ns = item
-                value = float(value)
-                if step is None:
-                    step = next_step.get(key, 0)
-                step = int(step)
-                points.append((str(key), step, wall_ns / 1e9, value))
-                next_step[key] = step + 1
-            except (TypeError, ValueError):
-                self.bad_lines += 1
+        try:
+            decoded = decode_points(record)
+        except (TypeError, ValueError, KeyError):
+            self.bad_lines += 1
+            decoded = []
+        for key, value, step, wall_ns in decoded:
+            if step is None:
+                step = next_step.get(key, 0)
+            points.append((key, step, wall_ns / 1e9, value))
+            next_step[key] = step + 1
         for name, target in (("p", params), ("t", tags)):
             values = record.get(name)
             if isinstance(values, dict):
