@@ -373,7 +373,9 @@ def test_runs_use_the_snapshot_not_later_edits_and_restore_and_diff(project: Pat
     assert git(project, "status", "--porcelain=v2", "--untracked-files=all") == status_before
     refs_after = git(project, "for-each-ref")
     assert f"refs/runyard/runs/{run_a}" in refs_after
-    assert [r for r in refs_after.splitlines() if "refs/runyard/" not in r] == refs_before.splitlines()
+    assert [
+        r for r in refs_after.splitlines() if "refs/runyard/" not in r
+    ] == refs_before.splitlines()
 
     script.write_text("print('version two')\n")
     run_b = _run_id(runyard(project, "submit", "train.py", check=True))
@@ -440,7 +442,9 @@ def test_failed_environment_build_fails_the_run_with_reason(project: Path) -> No
 
 
 def test_user_managed_interpreter(project: Path) -> None:
-    runyard(project, "target", "add", "mine", "--type", "local", "--python", sys.executable, check=True)
+    runyard(
+        project, "target", "add", "mine", "--type", "local", "--python", sys.executable, check=True
+    )
     (project / "which.py").write_text("import sys\nprint('exe', sys.executable)\n")
     proc = runyard(project, "submit", "--target", "mine", "which.py")
     assert proc.returncode == 0, proc.stderr
@@ -450,7 +454,9 @@ def test_user_managed_interpreter(project: Path) -> None:
 
 
 def test_job_file_supplies_script_args_and_env(project: Path) -> None:
-    (project / "job.py").write_text("import os, sys\nprint('job', sys.argv[1:], os.environ['MODE'])\n")
+    (project / "job.py").write_text(
+        "import os, sys\nprint('job', sys.argv[1:], os.environ['MODE'])\n"
+    )
     (project / ".runyard/jobs/nightly.yml").write_text(
         "script: job.py\nargs: ['--fast']\nenv:\n  MODE: nightly\nexperiment: night\n"
     )

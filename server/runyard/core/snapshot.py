@@ -1,0 +1,748 @@
+"""Run snapshots: the exact project tree of each run, committed to `refs/runyard/runs/<run-id>`.
+
+A snapshot holds every file git would see in the project folder (tracked and untracked),
+minus what `.gitignore` and `.runyardignore` leave out, and never `.runyard/state/`. It is
+built with a *temporary* index, so the user's HEAD, branch, index, stash, config and working
+tree are never changed:
+
+1. the temporary index starts as a copy of the user's `.git/index` (mtime kept), so files
+   whose stat info did not change are not hashed again;
+2. `git add -A` in the project folder, with `core.excludesFile` pointing at a temporary file
+   that holds the user's own global excludes plus the `.runyardignore` patterns;
+3. tracked files that `.runyardignore` matches are dropped from the temporary index;
+4. `write-tree`, `commit-tree` (parent: HEAD when there is one), `update-ref`.
+
+A folder outside any git repository gets a shadow repository: a bare repository at
+`.runyard/state/snapshots.git` used with the project folder as its work tree, and its own
+persistent index in the state folder (guarded by a lock). A project in a sub-folder of a
+bigger repository commits the whole repository tree, but only the project's subtree
+(`<commit>:<prefix>`) matters: export, restore and diff look at that subtree only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import filecmp
+import os
+import re
+import shutil
+import stat as stat_mod
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from runyard.core.errors import NotFoundError, RunyardError, UsageError
+from runyard.core.project import RUNYARD_DIR, Project
+
+RUNS_REF_PREFIX = "refs/runyard/runs/"
+RUNYARDIGNORE = ".runyardignore"
+SHADOW_DIR_NAME = "snapshots.git"
+SHADOW_INDEX_NAME = "snapshots.index"
+SHADOW_LOCK_NAME = "snapshots.lock"
+
+_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Runyard",
+    "GIT_AUTHOR_EMAIL": "runyard@localhost",
+    "GIT_COMMITTER_NAME": "Runyard",
+    "GIT_COMMITTER_EMAIL": "runyard@localhost",
+}
+
+# Passed to every git command: no auto-gc in the user's repository, a plain (not split) temporary
+# index, file names as they are (not octal-quoted), and no advice noise about nested repositories.
+_GIT_CONFIG = (
+    "-c",
+    "gc.auto=0",
+    "-c",
+    "core.splitIndex=false",
+    "-c",
+    "core.quotePath=false",
+    "-c",
+    "advice.addEmbeddedRepo=false",
+)
+
+_RUN_ID_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
+_REV_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/~^@{}-]*$")
+_GLOB_SPECIALS = re.compile(r"([\\*?\[])")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One run's snapshot: the commit, its ref, and where it lives."""
+
+    commit: str
+    ref: str
+    git_dir: Path
+    prefix: str  # project path relative to the repository's work tree root, POSIX, '' if same
+    shadow: bool
+
+
+class RestoreConflict(UsageError):
+    """Restoring would overwrite files in the destination that hold different content."""
+
+    def __init__(self, paths: Sequence[str], dest: Path) -> None:
+        self.paths = list(paths)
+        shown = "\n".join(f"  {p}" for p in self.paths[:20])
+        more = f"\n  ... and {len(self.paths) - 20} more" if len(self.paths) > 20 else ""
+        super().__init__(
+            f"Restoring into {dest} would overwrite {len(self.paths)} file(s) that differ "
+            f"from the snapshot:\n{shown}{more}",
+            hint="use --force to overwrite them, or --to DIR to restore into another folder",
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Where the snapshots of a project live
+
+
+@dataclass(frozen=True)
+class _Where:
+    """A repository that holds (or will hold) a project's snapshots."""
+
+    cmd: Any  # git.Git, bound to the work tree folder
+    git_dir: Path  # GIT_DIR for commands (a linked worktree's own folder where there is one)
+    common_dir: Path  # where refs and objects live
+    work_tree: Path
+    prefix: str
+    shadow: bool
+    index: Path  # the user's index (copied, never written) or the shadow's own index
+
+
+def _gitpython() -> ModuleType:
+    try:
+        import git
+    except ImportError as exc:  # GitPython refuses to import when it cannot run `git`
+        raise _git_missing() from exc
+    return git
+
+
+def _git_missing() -> RunyardError:
+    return RunyardError(
+        "git was not found: Runyard needs the `git` program to snapshot runs.",
+        hint="install git (https://git-scm.com/downloads) and make sure `git --version` works",
+    )
+
+
+def _primary(project: Project) -> _Where:
+    """The enclosing git repository of the project, or its shadow repository."""
+    if shutil.which("git") is None:
+        raise _git_missing()
+    git = _gitpython()
+    root = Path(os.path.realpath(project.root))
+    if not root.is_dir():
+        raise UsageError(f"The project folder {project.root} does not exist.")
+    try:
+        repo = git.Repo(str(root), search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return _shadow(project)
+    except Exception as exc:  # a broken .git (bad gitfile, unreadable config, ...)
+        raise _broken_repo(root, str(exc)) from exc
+    try:
+        if repo.bare or repo.working_tree_dir is None:
+            return _shadow(project)
+        work_tree = Path(os.path.realpath(repo.working_tree_dir))
+        git_dir = Path(os.path.realpath(repo.git_dir))
+        common_dir = Path(os.path.realpath(repo.common_dir))
+    finally:
+        repo.close()
+    rel = os.path.relpath(root, work_tree)
+    prefix = "" if rel == "." else Path(rel).as_posix()
+    if prefix.startswith(".."):  # cannot happen for a parent search, but never write outside
+        return _shadow(project)
+    where = _Where(
+        cmd=git.Git(str(work_tree)),
+        git_dir=git_dir,
+        common_dir=common_dir,
+        work_tree=work_tree,
+        prefix=prefix,
+        shadow=False,
+        index=git_dir / "index",
+    )
+    # (check-ignore refuses literal pathspecs; it takes its arguments as plain paths anyway.)
+    if prefix and _git_try(where, ["check-ignore", "-q", "--", prefix], literal=False)[0] == 0:
+        # The enclosing repository ignores the project folder (a home-folder dotfiles
+        # repository with `*` in its .gitignore, say): it is not part of that repository.
+        return _shadow(project)
+    return where
+
+
+def _shadow(project: Project) -> _Where:
+    git = _gitpython()
+    root = Path(os.path.realpath(project.root))
+    state = root / RUNYARD_DIR / "state"
+    git_dir = state / SHADOW_DIR_NAME
+    return _Where(
+        cmd=git.Git(str(root)),
+        git_dir=git_dir,
+        common_dir=git_dir,
+        work_tree=root,
+        prefix="",
+        shadow=True,
+        index=state / SHADOW_INDEX_NAME,
+    )
+
+
+def _locations(project: Project) -> list[_Where]:
+    """Where existing snapshots may be: the primary repository, then an old shadow one."""
+    first = _primary(project)
+    places = [first] if (first.common_dir / "HEAD").exists() or not first.shadow else []
+    if not first.shadow:
+        shadow = _shadow(project)
+        if (shadow.git_dir / "HEAD").exists():
+            places.append(shadow)
+    return places
+
+
+def _broken_repo(where: Path, detail: str) -> RunyardError:
+    return RunyardError(
+        f"The git repository at {where} could not be used: {detail.strip()}",
+        hint="check it with `git status` and `git fsck`; fix or remove the broken repository",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Running git
+
+
+def _env(where: _Where, index: Path | None, literal: bool) -> dict[str, str]:
+    env = {
+        "GIT_DIR": str(where.git_dir),
+        "GIT_WORK_TREE": str(where.work_tree),
+        "GIT_INDEX_FILE": str(index or where.index),
+        # Paths are paths, never globs (a folder may be called `[draft]`).
+        "GIT_LITERAL_PATHSPECS": "1" if literal else "0",
+        "GIT_TERMINAL_PROMPT": "0",
+    }
+    env.update(_IDENTITY)
+    return env
+
+
+def _git_try(
+    where: _Where,
+    args: Sequence[str],
+    *,
+    index: Path | None = None,
+    istream: Any = None,
+    literal: bool = True,
+) -> tuple[int, str, str]:
+    """Run git; return (status, stdout, stderr) without raising on a non-zero status."""
+    git = _gitpython()
+    try:
+        status, out, err = where.cmd.execute(
+            ["git", *_GIT_CONFIG, *args],
+            env=_env(where, index, literal),
+            with_extended_output=True,
+            with_exceptions=False,
+            strip_newline_in_stdout=False,
+            istream=istream,
+        )
+    except git.GitCommandNotFound as exc:
+        raise _git_missing() from exc
+    return int(status), str(out), str(err)
+
+
+def _git(
+    where: _Where,
+    args: Sequence[str],
+    *,
+    index: Path | None = None,
+    istream: Any = None,
+) -> str:
+    """Run git and return its stdout; a failure becomes a RunyardError with git's message."""
+    status, out, err = _git_try(where, args, index=index, istream=istream)
+    if status != 0:
+        detail = err.strip() or out.strip() or f"exit status {status}"
+        if index is not None and index != where.index:  # name the user's index, not our copy
+            detail = detail.replace(str(index), str(where.index))
+        raise RunyardError(
+            f"git {_subcommand(args)} failed in {where.work_tree}: {detail}",
+            hint="check the repository with `git status` and `git fsck`",
+        )
+    return out
+
+
+def _subcommand(args: Sequence[str]) -> str:
+    rest = list(args)
+    while len(rest) > 2 and rest[0] == "-c":
+        rest = rest[2:]
+    return rest[0] if rest else "command"
+
+
+def _verify_commit(where: _Where, rev: str) -> str | None:
+    status, out, _ = _git_try(where, ["rev-parse", "-q", "--verify", f"{rev}^{{commit}}"])
+    return out.strip() if status == 0 and out.strip() else None
+
+
+def _check_run_id(run_id: str) -> None:
+    if (
+        not _RUN_ID_RE.match(run_id)
+        or ".." in run_id
+        or run_id.endswith(".lock")
+        or run_id.endswith(".")
+    ):
+        raise UsageError(
+            f"{run_id!r} is not a valid run id for a snapshot ref.",
+            hint="run ids use letters, digits, '.', '_' and '-'",
+        )
+
+
+def _check_rev(rev: str) -> None:
+    if not rev or not _REV_RE.match(rev) or ".." in rev:
+        raise UsageError(f"{rev!r} is not a commit id.", hint="pass a full or short commit id")
+
+
+def _find_commit(project: Project, rev: str) -> tuple[_Where, str]:
+    """The repository holding `rev` and its full commit id."""
+    _check_rev(rev)
+    for where in _locations(project):
+        sha = _verify_commit(where, rev)
+        if sha:
+            return where, sha
+    raise NotFoundError(
+        f"Snapshot commit {rev} was not found in the project's repository.",
+        hint="check the commit id; a deleted run's snapshot may have been pruned by git gc",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Ignore rules
+
+
+def _escape_glob(text: str) -> str:
+    return _GLOB_SPECIALS.sub(r"\\\1", text)
+
+
+def _anchor_pattern(line: str, prefix: str) -> tuple[str, str] | None:
+    """A `.runyardignore` line as patterns relative to the work tree root (None: skip it).
+
+    Returns two equivalent forms: one for `git add` (the pattern itself, anchored below the
+    project prefix) and one for matching tracked files with `ls-files -ci`, where a
+    folder-only pattern `dir/` becomes `dir/**`: same result for files, but without the
+    lstat git does on every index entry for folder-only patterns.
+    """
+    line = line.rstrip("\r")
+    while line.endswith(" ") and not line.endswith("\\ "):  # git drops unescaped trailing spaces
+        line = line[:-1]
+    if not line or line.startswith("#"):
+        return None
+    neg = "!" if line.startswith("!") else ""
+    body = line[1:] if neg else line
+    dir_only = body.endswith("/")
+    inner = body[:-1] if dir_only else body
+    if not inner:
+        return None
+    base = "/" + _escape_glob(prefix) if prefix else ""
+    if "/" in inner:  # a slash before the end anchors the pattern to the project root
+        path = f"{base}/{inner.lstrip('/')}"
+        path_tracked = path
+    else:  # otherwise it matches at any depth below the project root
+        path = f"{base}/**/{inner}" if prefix else inner
+        path_tracked = f"{base}/**/{inner}"
+    for_add = neg + path + ("/" if dir_only else "")
+    for_tracked = neg + path_tracked + ("/**" if dir_only else "")
+    return for_add, for_tracked
+
+
+def _runyard_patterns(where: _Where, project_root: Path) -> tuple[str, str]:
+    """`.runyardignore` plus `.runyard/state`, as patterns relative to the work tree root.
+
+    Returns the patterns for `git add` and those for finding tracked files to leave out.
+    """
+    for_add: list[str] = []
+    for_tracked: list[str] = []
+    ignore_file = project_root / RUNYARDIGNORE
+    with contextlib.suppress(FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        text = ignore_file.read_bytes().decode("utf-8", "surrogateescape")
+        for raw in text.split("\n"):
+            patterns = _anchor_pattern(raw, where.prefix)
+            if patterns is not None:
+                for_add.append(patterns[0])
+                for_tracked.append(patterns[1])
+    # Last, so that no negation in .runyardignore can bring the state folder back.
+    base = "/" + _escape_glob(where.prefix) if where.prefix else ""
+    for_add.append(f"{base}/{RUNYARD_DIR}/state")
+    for_tracked.append(f"{base}/{RUNYARD_DIR}/state")
+    return "\n".join(for_add) + "\n", "\n".join(for_tracked) + "\n"
+
+
+def _global_excludes(where: _Where) -> bytes:
+    """The user's own global excludes file, which our core.excludesFile replaces."""
+    status, out, _ = _git_try(where, ["config", "--path", "--get", "core.excludesFile"])
+    path: Path | None = None
+    if status == 0 and out.strip():
+        path = Path(out.strip())
+        if not path.is_absolute():
+            path = where.work_tree / path
+    else:
+        xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+        path = Path(xdg) / "git" / "ignore"
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return b""
+    return data if data.endswith(b"\n") or not data else data + b"\n"
+
+
+# --------------------------------------------------------------------------------------------
+# Building the tree
+
+
+@contextlib.contextmanager
+def _shadow_lock(where: _Where) -> Iterator[None]:
+    state = where.git_dir.parent
+    state.mkdir(parents=True, exist_ok=True)
+    with open(state / SHADOW_LOCK_NAME, "a+b") as handle:
+        if sys.platform != "win32":
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        else:  # pragma: no cover - no flock on Windows
+            yield
+
+
+def _ensure_shadow(where: _Where) -> None:
+    if (where.git_dir / "HEAD").exists():
+        return
+    where.git_dir.parent.mkdir(parents=True, exist_ok=True)
+    _git_try_init(where)
+
+
+def _git_try_init(where: _Where) -> None:
+    git = _gitpython()
+    try:
+        status, _, err = git.Git(str(where.work_tree)).execute(
+            ["git", "init", "-q", "--bare", "--template=", str(where.git_dir)],
+            with_extended_output=True,
+            with_exceptions=False,
+        )
+    except git.GitCommandNotFound as exc:
+        raise _git_missing() from exc
+    if status != 0:
+        raise RunyardError(
+            f"Could not create the snapshot repository {where.git_dir}: {str(err).strip()}",
+            hint="check that the project's .runyard/state folder is writable",
+        )
+
+
+def _build_tree(project: Project, where: _Where, tmp: Path) -> str:
+    """Stage the project folder into a temporary (or the shadow) index; return the tree id."""
+    if where.shadow:
+        index = where.index
+        # We hold the shadow lock, so a leftover index.lock is from a killed snapshot.
+        with contextlib.suppress(FileNotFoundError):
+            Path(f"{index}.lock").unlink()
+    else:
+        index = tmp / "index"
+        if where.index.exists():
+            shutil.copy2(where.index, index)  # keep the mtime: racy-git checks stay correct
+    for_add, for_tracked = _runyard_patterns(where, Path(os.path.realpath(project.root)))
+    runyard_file = tmp / "runyardignore"
+    runyard_file.write_bytes(for_tracked.encode("utf-8", "surrogateescape"))
+    excludes_file = tmp / "excludes"
+    excludes_file.write_bytes(_global_excludes(where) + for_add.encode("utf-8", "surrogateescape"))
+    pathspec = where.prefix or "."
+
+    _git(
+        where,
+        ["-c", f"core.excludesFile={excludes_file}", "add", "-A", "--", pathspec],
+        index=index,
+    )
+    # Tracked files matched by .runyardignore (or inside .runyard/state/) stay in the index
+    # after `git add -A`: drop them from the snapshot's index.
+    out = _git(
+        where,
+        ["ls-files", "-z", "-c", "-i", f"--exclude-from={runyard_file}", "--", pathspec],
+        index=index,
+    )
+    dropped = sorted({p for p in out.split("\0") if p})
+    if dropped:
+        spec_file = tmp / "dropped"
+        spec_file.write_bytes(
+            b"\0".join(p.encode("utf-8", "surrogateescape") for p in dropped) + b"\0"
+        )
+        _git(
+            where,
+            [
+                "rm",
+                "--cached",
+                "--force",  # staged content may differ from HEAD: it is our index, fine
+                "-q",
+                "--ignore-unmatch",
+                f"--pathspec-from-file={spec_file}",
+                "--pathspec-file-nul",
+            ],
+            index=index,
+        )
+    status, tree, err = _git_try(where, ["write-tree"], index=index)
+    if status != 0 and where.prefix:
+        # Unmerged entries outside the project (a merge in progress elsewhere in the
+        # repository) stop write-tree; they do not matter to the snapshot, so drop them.
+        unmerged = _git(where, ["ls-files", "-z", "-u"], index=index)
+        outside = sorted(
+            {
+                line.split("\t", 1)[1]
+                for line in unmerged.split("\0")
+                if "\t" in line and not _under_prefix(line.split("\t", 1)[1], where.prefix)
+            }
+        )
+        if outside:
+            spec_file = tmp / "unmerged"
+            spec_file.write_bytes(
+                b"\0".join(p.encode("utf-8", "surrogateescape") for p in outside) + b"\0"
+            )
+            _git(
+                where,
+                [
+                    "rm",
+                    "--cached",
+                    "--force",
+                    "-q",
+                    "--ignore-unmatch",
+                    f"--pathspec-from-file={spec_file}",
+                    "--pathspec-file-nul",
+                ],
+                index=index,
+            )
+            status, tree, err = _git_try(where, ["write-tree"], index=index)
+    if status != 0:
+        raise RunyardError(
+            f"Could not snapshot {project.root}: git write-tree failed: {err.strip()}",
+            hint="check the repository with `git status`; resolve any merge conflict first",
+        )
+    return tree.strip()
+
+
+def _under_prefix(path: str, prefix: str) -> bool:
+    return not prefix or path == prefix or path.startswith(prefix + "/")
+
+
+@contextlib.contextmanager
+def _tree_of_working_folder(project: Project, where: _Where) -> Iterator[str]:
+    """Yield the tree id of the project folder as a snapshot would capture it now."""
+    tmp = Path(tempfile.mkdtemp(prefix="runyard-snapshot-"))
+    try:
+        if where.shadow:
+            with _shadow_lock(where):
+                _ensure_shadow(where)
+                yield _build_tree(project, where, tmp)
+        else:
+            yield _build_tree(project, where, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+
+
+def take_snapshot(project: Project, run_id: str) -> Snapshot:
+    """Commit the project folder as it is now to `refs/runyard/runs/<run_id>`."""
+    _check_run_id(run_id)
+    where = _primary(project)
+    ref = RUNS_REF_PREFIX + run_id
+    with _tree_of_working_folder(project, where) as tree:
+        parent: str | None = None
+        if not where.shadow:
+            parent = _verify_commit(where, "HEAD")
+        args = ["commit-tree", "--no-gpg-sign", tree, "-m", f"runyard run {run_id}"]
+        if parent:
+            args += ["-p", parent]
+        commit = _git(where, args).strip()
+        _git(where, ["update-ref", "-m", f"runyard run {run_id}", ref, commit])
+    return Snapshot(
+        commit=commit,
+        ref=ref,
+        git_dir=where.common_dir,
+        prefix=where.prefix,
+        shadow=where.shadow,
+    )
+
+
+def snapshot_commit(project: Project, run_id: str) -> str:
+    """The commit of run `run_id`'s snapshot."""
+    _check_run_id(run_id)
+    ref = RUNS_REF_PREFIX + run_id
+    for where in _locations(project):
+        sha = _verify_commit(where, ref)
+        if sha:
+            return sha
+    raise NotFoundError(
+        f"Run {run_id} has no snapshot ({ref} does not exist).",
+        hint="check the run id; the run may have been taken without a snapshot, or deleted",
+    )
+
+
+def delete_snapshot(project: Project, run_id: str) -> None:
+    """Delete run `run_id`'s snapshot ref (nothing happens when there is none)."""
+    _check_run_id(run_id)
+    ref = RUNS_REF_PREFIX + run_id
+    for where in _locations(project):
+        if _verify_commit(where, ref):
+            _git(where, ["update-ref", "-d", ref])
+
+
+def list_snapshot_refs(project: Project) -> list[str]:
+    """All snapshot refs of the project (`refs/runyard/runs/<run-id>`), sorted."""
+    refs: set[str] = set()
+    for where in _locations(project):
+        out = _git(where, ["for-each-ref", "--format=%(refname)", RUNS_REF_PREFIX])
+        refs.update(line for line in out.splitlines() if line)
+    return sorted(refs)
+
+
+def _subtree(where: _Where, commit: str) -> str | None:
+    """The tree id of the project folder in `commit` (None: the project folder is empty)."""
+    # (`<commit>:<path>` takes the rest as the path: no `^{tree}` after it.)
+    rev = f"{commit}:{where.prefix}" if where.prefix else f"{commit}^{{tree}}"
+    status, out, _ = _git_try(where, ["rev-parse", "-q", "--verify", rev])
+    return out.strip() if status == 0 and out.strip() else None
+
+
+def export_snapshot(project: Project, commit: str, dest: Path) -> None:
+    """Write the project tree of `commit` into `dest` (created if missing)."""
+    where, sha = _find_commit(project, commit)
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    tree = _subtree(where, sha)
+    if tree is None:
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="runyard-export-"))
+    try:
+        index = tmp / "index"
+        _git(where, ["read-tree", tree], index=index)
+        target = os.path.realpath(dest) + os.sep
+        _git(where, ["checkout-index", "-a", "-f", "-q", f"--prefix={target}"], index=index)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _same_entry(src: Path, dst: Path) -> bool:
+    """Whether `dst` already holds what `src` (an exported file or symlink) holds."""
+    try:
+        dst_stat = os.lstat(dst)
+    except FileNotFoundError:
+        return False
+    if src.is_symlink():
+        return stat_mod.S_ISLNK(dst_stat.st_mode) and os.readlink(src) == os.readlink(dst)
+    if not stat_mod.S_ISREG(dst_stat.st_mode):
+        return False
+    return filecmp.cmp(src, dst, shallow=False)
+
+
+def _blocking_parent(dest: Path, rel: str) -> str | None:
+    """A parent of `rel` in dest that exists but is not a real folder."""
+    parts = rel.split("/")[:-1]
+    for i in range(1, len(parts) + 1):
+        sub = "/".join(parts[:i])
+        path = dest / sub
+        if os.path.islink(path) or (os.path.lexists(path) and not path.is_dir()):
+            return sub
+        if not os.path.lexists(path):
+            return None
+    return None
+
+
+def _exported_files(root: Path) -> list[str]:
+    found: list[str] = []
+    for folder, dirs, files in os.walk(root):
+        rel_folder = Path(folder).relative_to(root)
+        for name in [*dirs, *files]:
+            path = Path(folder) / name
+            if path.is_symlink() or not path.is_dir():
+                found.append((rel_folder / name).as_posix())
+    return sorted(found)
+
+
+def restore_snapshot(project: Project, commit: str, dest: Path, force: bool = False) -> list[str]:
+    """Write the snapshot's files into `dest`; return the paths written (new or changed).
+
+    Files already holding the snapshot's content are left alone and extra files are never
+    deleted. Without `force`, any existing file that would get different content stops the
+    restore with a RestoreConflict that lists them.
+    """
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".runyard-restore-", dir=dest))
+    try:
+        export_snapshot(project, commit, staging)
+        to_write: list[str] = []
+        conflicts: list[str] = []
+        for rel in _exported_files(staging):
+            src = staging / rel
+            dst = dest / rel
+            blocker = _blocking_parent(dest, rel)
+            if blocker is not None:
+                conflicts.append(blocker)
+                to_write.append(rel)
+                continue
+            if _same_entry(src, dst):
+                if src.is_symlink() or (os.lstat(src).st_mode & 0o111) == (
+                    os.lstat(dst).st_mode & 0o111
+                ):
+                    continue
+            elif os.path.lexists(dst):
+                conflicts.append(rel)
+            to_write.append(rel)
+        conflicts = sorted(set(conflicts))
+        if conflicts and not force:
+            raise RestoreConflict(conflicts, dest)
+        for rel in to_write:
+            _place(staging / rel, dest, rel)
+        return to_write
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _place(src: Path, dest: Path, rel: str) -> None:
+    """Move `src` to dest/rel, replacing whatever is in the way (only reached when allowed)."""
+    parts = rel.split("/")
+    folder = dest
+    for part in parts[:-1]:
+        folder = folder / part
+        if os.path.islink(folder) or (os.path.lexists(folder) and not folder.is_dir()):
+            folder.unlink()
+        folder.mkdir(exist_ok=True)
+    dst = folder / parts[-1]
+    if dst.is_dir() and not dst.is_symlink():
+        shutil.rmtree(dst)
+    os.replace(src, dst)
+
+
+def diff_snapshots(
+    project: Project, commit_a: str, commit_b: str | None = None, stat: bool = False
+) -> str:
+    """The unified diff of the project folder from `commit_a` to `commit_b`.
+
+    `commit_b=None` compares with the project folder as a snapshot would capture it now.
+    Returns an empty string when there is no difference.
+    """
+    where, sha_a = _find_commit(project, commit_a)
+    args = [
+        "diff",
+        "--no-color",
+        "--no-ext-diff",
+        "--src-prefix=a/",
+        "--dst-prefix=b/",
+    ]
+    if stat:
+        args.append("--stat")
+    if where.prefix:
+        args.append(f"--relative={where.prefix}/")
+    if commit_b is not None:
+        _check_rev(commit_b)
+        sha_b = _verify_commit(where, commit_b)
+        if sha_b is None:
+            raise NotFoundError(
+                f"Snapshot commit {commit_b} was not found in the repository of {commit_a}.",
+                hint="both commits must be snapshots of this project",
+            )
+        return _git(where, [*args, sha_a, sha_b])
+    with _tree_of_working_folder(project, where) as tree:
+        return _git(where, [*args, sha_a, tree])
