@@ -140,3 +140,32 @@ def test_full_state_disk_fails_clearly_and_keeps_what_was_recorded(project: Path
         assert runs[first]["status"] == "completed" and runs[first]["metrics"] == {"m": 1}
         if proc.returncode == 0:  # if the output fit after all, it must all be there
             pytest.fail("expected the 4 MB of output not to fit in a 3 MB file system")
+
+
+def test_snapshot_failure_fails_the_run_and_its_supervisor_stands_down(project: Path) -> None:
+    (project / "t.py").write_text("print('never runs')\n")
+    (project / ".git/index").write_bytes(b"DIRC garbage, not an index")
+    proc = runyard(project, "submit", "t.py")
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and "runyard: error:" in proc.stderr
+    runs = json.loads(runyard(project, "runs", "list", "--json").stdout)
+    assert len(runs) == 1 and runs[0]["status"] == "failed"
+    assert "snapshot" in runs[0]["reason"].lower() or "index" in runs[0]["reason"].lower()
+    run_dir = project / ".runyard/state/runs" / runs[0]["id"]
+    log = (run_dir / "run.log").read_bytes() if (run_dir / "run.log").exists() else b""
+    assert b"never runs" not in log
+    # the supervisor that was readying itself exits: the lock is free, the status stays
+    import fcntl
+    import time
+
+    deadline = time.monotonic() + 30
+    while True:
+        with (run_dir / "supervisor.lock").open("rb") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                assert time.monotonic() < deadline, "supervisor did not exit"
+                time.sleep(0.1)
+    again = json.loads(runyard(project, "runs", "list", "--json").stdout)
+    assert again[0]["status"] == "failed"

@@ -74,9 +74,13 @@ def tree_of(repo: Path, commit: str, prefix: str = "") -> dict[str, tuple[str, s
 
 
 def worktree_state(root: Path) -> dict[str, tuple[int, bytes]]:
+    """Every file's mode and bytes, except git's own folder and Runyard's machine-local
+    state folder (git-ignored in a real project: it holds the store and caches)."""
     state: dict[str, tuple[int, bytes]] = {}
     for folder, dirs, names in os.walk(root):
         dirs[:] = [d for d in dirs if not (Path(folder) == root and d == ".git")]
+        if Path(folder).name == ".runyard":
+            dirs[:] = [d for d in dirs if d != "state"]
         for name in [*names, *dirs]:
             path = Path(folder) / name
             info = os.lstat(path)
@@ -100,7 +104,13 @@ def repo_state(root: Path) -> dict[str, object]:
         "index": (gitdir / "index").read_bytes() if (gitdir / "index").exists() else None,
         "stash": git(root, "stash", "list"),
         "config": (gitdir / "config").read_bytes(),
-        "status": git(root, "status", "--porcelain=v2", "--branch", "--untracked-files=all"),
+        "status": [
+            line
+            for line in git(
+                root, "status", "--porcelain=v2", "--branch", "--untracked-files=all"
+            ).splitlines()
+            if ".runyard/state/" not in line
+        ],
         "worktree": worktree_state(root),
     }
 
@@ -617,8 +627,8 @@ def test_project_folder_ignored_by_the_enclosing_repo_uses_a_shadow(tmp_path: Pa
     before = repo_state(top)
     snap = take_snapshot(Project(root), "i1")
     after = repo_state(top)
-    assert after.pop("worktree") != before.pop("worktree")  # the shadow, in .runyard/state
     assert after == before
+    assert (root / ".runyard/state/snapshots.git/HEAD").exists()
     assert snap.shadow is True
     assert snap.git_dir == (root / ".runyard" / "state" / "snapshots.git").resolve()
     assert snap.prefix == ""
@@ -648,3 +658,47 @@ def test_linked_worktree(tmp_path: Path) -> None:
     assert files["a.txt"][1] == "changed in the linked worktree\n"
     assert set(files) == {"a.txt", "b.txt"}
     assert list_snapshot_refs(Project(main)) == ["refs/runyard/runs/w1"]
+
+
+def test_kept_index_follows_the_users_index_and_untracked_edits(tmp_path: Path) -> None:
+    """Snapshots reuse their own index between runs (so untracked files are not
+    re-hashed every time); it must still follow what the user tracks and edits."""
+    root = tmp_path / "proj"
+    init_repo(root)
+    write(root / ".gitignore", "*.log\n")
+    write(root / "a.py", "a = 1\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "first")
+    write(root / "data.csv", "x\n1\n")  # untracked, not ignored
+    project = Project(root)
+    first = tree_of(root, take_snapshot(project, "k1").commit)
+    assert set(first) == {".gitignore", "a.py", "data.csv"}
+    assert (root / ".runyard/state/snapshot.index").exists()
+
+    write(root / "data.csv", "x\n2\n")  # same size, edited right away
+    write(root / "a.py", "a = 2\n")
+    second = tree_of(root, take_snapshot(project, "k2").commit)
+    assert second["data.csv"][1] == "x\n2\n" and second["a.py"][1] == "a = 2\n"
+
+    write(root / "forced.log", "kept because the user tracks it\n")
+    git(root, "add", "-f", "forced.log")  # the user's index changes: re-seeded from it
+    (root / "data.csv").unlink()
+    third = tree_of(root, take_snapshot(project, "k3").commit)
+    assert "forced.log" in third and "data.csv" not in third
+
+    git(root, "rm", "-q", "--cached", "forced.log")  # untracked again, and ignored
+    fourth = tree_of(root, take_snapshot(project, "k4").commit)
+    assert "forced.log" not in fourth
+
+
+def test_export_from_a_fresh_snapshot_object(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    init_repo(root)
+    write(root / "run.sh", "echo hi\n", mode=0o755)
+    write(root / "pkg/m.py", "x = 1\n")
+    snap = take_snapshot(Project(root), "e1")
+    assert snap.tree
+    dest = tmp_path / "out"
+    export_snapshot(Project(root), snap, dest)
+    assert (dest / "pkg/m.py").read_text() == "x = 1\n"
+    assert os.access(dest / "run.sh", os.X_OK)

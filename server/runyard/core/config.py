@@ -765,17 +765,18 @@ def _decode(raw: bytes, path: Path, display: str) -> str:
 
 
 class _ValidCache:
-    """Hashes of documents that validated cleanly, in the project's state folder.
+    """Documents that validated cleanly, by hash, with their parsed data, in the
+    project's state folder: a known document needs neither jsonschema nor yaml.
 
     Reading or writing it never fails a command: problems just mean no caching."""
 
     def __init__(self, project: Project) -> None:
         self.state_dir = project.state_dir
         self.path = project.state_dir / "cache" / CACHE_FILE
-        self._keys: dict[str, bool] | None = None
+        self._keys: dict[str, Any] | None = None
         self._dirty = False
 
-    def _load(self) -> dict[str, bool]:
+    def _load(self) -> dict[str, Any]:
         if self._keys is None:
             self._keys = {}
             try:
@@ -783,7 +784,7 @@ class _ValidCache:
             except (OSError, ValueError):
                 data = None
             if isinstance(data, dict):
-                self._keys = {str(k): True for k, v in data.items() if v is True}
+                self._keys = {str(k): v for k, v in data.items() if isinstance(v, dict)}
         return self._keys
 
     @staticmethod
@@ -796,10 +797,14 @@ class _ValidCache:
     def __contains__(self, key: str) -> bool:
         return key in self._load()
 
-    def add(self, key: str) -> None:
+    def get(self, key: str) -> dict[str, Any] | None:
+        data = self._load().get(key)
+        return data if isinstance(data, dict) else None
+
+    def add(self, key: str, data: dict[str, Any]) -> None:
         keys = self._load()
         if key not in keys:
-            keys[key] = True
+            keys[key] = data
             self._dirty = True
 
     def save(self) -> None:
@@ -816,7 +821,7 @@ class _ValidCache:
             tmp = self.path.with_name(f".{CACHE_FILE}.{os.getpid()}.tmp")
             tmp.write_text(json.dumps(keys), encoding="utf-8")
             os.replace(tmp, self.path)
-        except OSError:
+        except (OSError, TypeError, ValueError):  # ValueError/TypeError: not JSON data
             pass
 
 
@@ -826,13 +831,14 @@ def _load_file(project: Project, kind: Kind, path: Path, cache: _ValidCache) -> 
     raw = _read_bytes(path, display)
     text = _decode(raw, path, display)
     key = cache.key(kind, raw)
-    known = key in cache
+    known = cache.get(key)
+    if known is not None:
+        return known
     parsed = parse_yaml(text)
-    errors = _check_parsed(parsed, kind, path, display, schema=not known)
+    errors = _check_parsed(parsed, kind, path, display, schema=True)
     _raise_first(errors)
-    if not known:
-        cache.add(key)
     assert isinstance(parsed.data, dict)
+    cache.add(key, parsed.data)
     return parsed.data
 
 

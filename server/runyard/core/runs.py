@@ -173,19 +173,23 @@ def submit(project: Project, req: SubmitRequest, progress: Progress = _quiet) ->
             options=options,
         )
         store = open_store(project)
+        go_read, go_write = os.pipe()
         try:
             store.create_run(run)
             try:
+                # The supervisor starts now and readies itself while the snapshot is
+                # taken; it begins the run only when told to through the pipe.
+                _spawn_supervisor(project, run_id, lock_fd, go_read)
+                os.close(go_read)
+                go_read = -1
                 progress("snapshot")
                 snap = snapshot.take_snapshot(project, run_id)
                 store.update_run(run_id, snapshot_ref=snap.ref, snapshot_commit=snap.commit)
                 run.snapshot_ref, run.snapshot_commit = snap.ref, snap.commit
-                snapshot.export_snapshot(project, snap.commit, run_dir / "work")
+                snapshot.export_snapshot(project, snap, run_dir / "work")
                 _write_tracking_shim(run_dir)
                 progress("start")
-                sup = _spawn_supervisor(project, run_id, lock_fd)
-                store.update_run(run_id, supervisor_pid=sup)
-                run.supervisor_pid = sup
+                os.write(go_write, b"go")
             except BaseException as exc:
                 reason = (
                     str(exc) if isinstance(exc, RunyardError) else f"{type(exc).__name__}: {exc}"
@@ -195,13 +199,16 @@ def submit(project: Project, req: SubmitRequest, progress: Progress = _quiet) ->
                 store.set_status(run_id, "failed", reason)
                 raise
         finally:
+            os.close(go_write)  # without "go" first, the supervisor just exits
+            if go_read >= 0:
+                os.close(go_read)
             store.close()
     finally:
         os.close(lock_fd)
     return run
 
 
-def _spawn_supervisor(project: Project, run_id: str, lock_fd: int) -> int:
+def _spawn_supervisor(project: Project, run_id: str, lock_fd: int, go_fd: int) -> int:
     run_dir = project.run_dir(run_id)
     with (run_dir / "supervisor.log").open("ab") as out:
         proc = subprocess.Popen(
@@ -212,11 +219,12 @@ def _spawn_supervisor(project: Project, run_id: str, lock_fd: int) -> int:
                 str(project.root),
                 run_id,
                 str(lock_fd),
+                str(go_fd),
             ],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=out,
-            pass_fds=(lock_fd,),
+            pass_fds=(lock_fd, go_fd),
             start_new_session=True,
             cwd=project.root,
         )

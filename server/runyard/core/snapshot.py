@@ -43,6 +43,7 @@ RUNYARDIGNORE = ".runyardignore"
 SHADOW_DIR_NAME = "snapshots.git"
 SHADOW_INDEX_NAME = "snapshots.index"
 SHADOW_LOCK_NAME = "snapshots.lock"
+KEPT_INDEX_NAME = "snapshot.index"  # our index for the user's repository, between snapshots
 
 _IDENTITY = {
     "GIT_AUTHOR_NAME": "Runyard",
@@ -78,6 +79,7 @@ class Snapshot:
     git_dir: Path
     prefix: str  # project path relative to the repository's work tree root, POSIX, '' if same
     shadow: bool
+    tree: str = ""  # the project folder's tree id, when known (exports skip a look-up)
 
 
 class RestoreConflict(UsageError):
@@ -440,8 +442,7 @@ def _build_tree(project: Project, where: _Where, tmp: Path) -> str:
             Path(f"{index}.lock").unlink()
     else:
         index = tmp / "index"
-        if where.index.exists():
-            shutil.copy2(where.index, index)  # keep the mtime: racy-git checks stay correct
+        _seed_index(project, where, index)
     for_add, for_tracked = _runyard_patterns(where, Path(os.path.realpath(project.root)))
     runyard_file = tmp / "runyardignore"
     runyard_file.write_bytes(for_tracked.encode("utf-8", "surrogateescape"))
@@ -516,7 +517,47 @@ def _build_tree(project: Project, where: _Where, tmp: Path) -> str:
             f"Could not snapshot {project.root}: git write-tree failed: {err.strip()}",
             hint="check the repository with `git status`; resolve any merge conflict first",
         )
+    if not where.shadow:
+        _keep_index(project, where, index)
     return tree.strip()
+
+
+def _seed_index(project: Project, where: _Where, index: Path) -> None:
+    """Start the temporary index from our own copy kept from the last snapshot, so files
+    git does not track (data the user has not ignored) are hashed once, not on every
+    run; re-seed it from the user's index whenever that one changed, so what the user
+    tracks stays exactly what the snapshot captures. Copies keep their mtime, which
+    git's racy-clean checks rely on."""
+    kept = project.state_dir / KEPT_INDEX_NAME
+    try:
+        stamp = kept.with_suffix(".src").read_text()
+    except OSError:
+        stamp = None
+    if stamp is not None and stamp == _index_stamp(where) and kept.exists():
+        shutil.copy2(kept, index)
+    elif where.index.exists():
+        shutil.copy2(where.index, index)
+
+
+def _index_stamp(where: _Where) -> str:
+    try:
+        st = where.index.stat()
+    except OSError:
+        return f"{where.index} none"
+    return f"{where.index} {st.st_mtime_ns} {st.st_size} {st.st_ino}"
+
+
+def _keep_index(project: Project, where: _Where, index: Path) -> None:
+    """Keep the index a snapshot built for the next one (best effort, atomic)."""
+    kept = project.state_dir / KEPT_INDEX_NAME
+    try:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        tmp = kept.with_name(f"{KEPT_INDEX_NAME}.{os.getpid()}.tmp")
+        shutil.copy2(index, tmp)
+        os.replace(tmp, kept)
+        kept.with_suffix(".src").write_text(_index_stamp(where))
+    except OSError:
+        pass  # only a cache: the next snapshot re-seeds from the user's index
 
 
 def _under_prefix(path: str, prefix: str) -> bool:
@@ -562,6 +603,7 @@ def take_snapshot(project: Project, run_id: str) -> Snapshot:
         git_dir=where.common_dir,
         prefix=where.prefix,
         shadow=where.shadow,
+        tree=tree if not where.prefix else "",
     )
 
 
@@ -605,12 +647,28 @@ def _subtree(where: _Where, commit: str) -> str | None:
     return out.strip() if status == 0 and out.strip() else None
 
 
-def export_snapshot(project: Project, commit: str, dest: Path) -> None:
-    """Write the project tree of `commit` into `dest` (created if missing)."""
-    where, sha = _find_commit(project, commit)
+def export_snapshot(project: Project, commit: str | Snapshot, dest: Path) -> None:
+    """Write the project tree of `commit` into `dest` (created if missing). Given the
+    `Snapshot` that `take_snapshot` returned, it goes straight to the tree."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    tree = _subtree(where, sha)
+    if isinstance(commit, Snapshot) and commit.tree:
+        root = Path(os.path.realpath(project.root))
+        where = _Where(
+            cmd=_gitpython().Git(str(root)),
+            git_dir=commit.git_dir,
+            common_dir=commit.git_dir,
+            work_tree=root,
+            prefix=commit.prefix,
+            shadow=commit.shadow,
+            index=commit.git_dir / "index",  # never used: the export has its own index
+        )
+        tree: str | None = commit.tree
+    else:
+        where, sha = _find_commit(
+            project, commit.commit if isinstance(commit, Snapshot) else commit
+        )
+        tree = _subtree(where, sha)
     if tree is None:
         return
     tmp = Path(tempfile.mkdtemp(prefix="runyard-export-"))

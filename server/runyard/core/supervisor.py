@@ -6,7 +6,11 @@ It holds an exclusive lock on `<run dir>/supervisor.lock` for as long as it live
 anyone who can take that lock while the run is still live knows the supervisor is
 gone and marks the run `lost`.
 
-    python -m runyard.core.supervisor PROJECT_ROOT RUN_ID LOCK_FD
+    python -m runyard.core.supervisor PROJECT_ROOT RUN_ID LOCK_FD GO_FD
+
+It is started before the run's snapshot is taken, so its own start-up overlaps the
+submitter's work; it begins the run when it reads "go" from GO_FD, and exits
+quietly if the pipe closes without it (the submitter recorded why).
 """
 
 from __future__ import annotations
@@ -78,10 +82,21 @@ class Supervisor:
         if self.phase == "preparing":
             raise Canceled()
 
-    def run(self) -> None:
+    def run(self, go_fd: int) -> None:
         signal.signal(signal.SIGTERM, self._on_term)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        go = b""
+        with contextlib.suppress(OSError):
+            while len(go) < 2:
+                chunk = os.read(go_fd, 2 - len(go))
+                if not chunk:
+                    break
+                go += chunk
+        os.close(go_fd)
+        if go != b"go":
+            self._cleanup()
+            return  # the submission failed before the run could start
         run = self.store.get_run(self.run_id)
         self.store.update_run(self.run_id, supervisor_pid=os.getpid())
         if (self.run_dir / "cancel").exists() or not run.live:
@@ -160,7 +175,7 @@ class Supervisor:
         cancel_file = self.run_dir / "cancel"
         deadline: float | None = None
         while True:
-            code = execution.poll()
+            code = execution.wait(POLL_SECONDS)
             if code is not None:
                 return code
             if not self.cancel_requested and cancel_file.exists():
@@ -175,7 +190,6 @@ class Supervisor:
                     execution.kill()
                     deadline = float("inf")
             ingester.poll()
-            time.sleep(POLL_SECONDS)
 
     def _keep_outputs(self, out: Path | None) -> None:
         if out is None:
@@ -203,9 +217,11 @@ class Supervisor:
 def main(argv: list[str]) -> int:
     project_root, run_id = Path(argv[0]), argv[1]
     lock_fd = int(argv[2])  # inherited, already locked by the submitter; held until we exit
+    go_fd = int(argv[3])
     os.set_inheritable(lock_fd, False)
+    os.set_inheritable(go_fd, False)
     try:
-        Supervisor(project_root, run_id).run()
+        Supervisor(project_root, run_id).run(go_fd)
     except Exception:
         sys.stderr.write(traceback.format_exc())
         return 1

@@ -47,6 +47,9 @@ class Execution(Protocol):
     def poll(self) -> int | None:
         """The exit code once it ended (negative: killed by that signal), else None."""
 
+    def wait(self, timeout: float) -> int | None:
+        """Like poll, but waits up to `timeout` seconds for the end."""
+
     def terminate(self) -> None:
         """Ask it to stop (SIGTERM to the whole process group, or the backend's like)."""
 

@@ -23,6 +23,12 @@ class LocalExecution:
     def poll(self) -> int | None:
         return self.proc.poll()
 
+    def wait(self, timeout: float) -> int | None:
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
     def _signal_group(self, sig: int) -> None:
         try:
             os.killpg(self.proc.pid, sig)
