@@ -88,14 +88,14 @@ def log_metric(key: str, value: MetricValue, step: Step = None) -> None:
     scalars, 0-d tensors); NaN and infinities are kept. ``step`` is an int or
     None (the ingester then assigns one). Costs well under a microsecond.
     """
-    if _ready:
-        if key.__class__ is not str or not key:
-            key = _check_key(key, "metric")
-        if value.__class__ is not float:
-            value = _to_float(key, value)
-        if step is not None and step.__class__ is not int:
-            step = _to_step(key, step)
-        _extend((key, value, step, time_ns()))
+    if (
+        _ready
+        and key.__class__ is str
+        and value.__class__ is float
+        and (step is None or step.__class__ is int)
+        and key
+    ):
+        _extend((key, value, step, time_ns()))  # the common case: one check chain, one call
     else:
         _log_metric_slow(key, value, step)
 
@@ -217,8 +217,16 @@ def active_run_id() -> str | None:
 
 
 def _log_metric_slow(key: str, value: MetricValue, step: Step) -> None:
-    if _start():
-        log_metric(key, value, step)
+    """Conversions, clear errors, and the first call of the process."""
+    if not _ready and not _start():
+        return
+    if key.__class__ is not str or not key:
+        key = _check_key(key, "metric")
+    if value.__class__ is not float:
+        value = _to_float(key, value)
+    if step is not None and step.__class__ is not int:
+        step = _to_step(key, step)
+    _extend((key, value, step, time_ns()))
 
 
 def _check_key(key: object, what: str) -> str:
@@ -453,8 +461,12 @@ def _columns(points: list[Any]) -> dict[str, object]:
         step_col = array("q", steps)
     except TypeError:  # some steps are None
         step_col = array("q", [NO_STEP if s is None else s for s in steps])
+    if len(names) == 1:  # the common case of a tight loop: one key, all indexes 0
+        key_col = array("I", bytes(4 * len(keys)))
+    else:
+        key_col = array("I", map(index.__getitem__, keys))
     cols = (
-        array("I", map(index.__getitem__, keys)),
+        key_col,
         array("d", values),
         step_col,
         array("q", times),
