@@ -79,7 +79,7 @@ def _follow_log(project: Project, store: Store, run_id: str, out: Any) -> Run:
                     out.write(data)
                     out.flush()
                 return run
-        time.sleep(0.02 if not data else 0.0)
+        time.sleep(0.01 if not data else 0.0)
 
 
 def _say_outcome(run: Run) -> None:

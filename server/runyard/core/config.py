@@ -992,27 +992,26 @@ def init_project(folder: Path) -> tuple[Project, list[Path]]:
     return project, created
 
 
+def _load_named(project: Project, kind: Kind, name: str) -> tuple[Path, dict[str, Any]]:
+    _check_name(kind, name)
+    path = _find(project, kind, name)
+    if path is None:
+        raise _not_found(project, kind, name)
+    cache = _ValidCache(project)
+    data = _load_file(project, kind, path, cache)
+    cache.save()
+    return path, data
+
+
 def load_target(project: Project, name: str) -> TargetConfig:
     """The target `name`; NotFoundError (listing the targets) when there is none."""
-    _check_name("target", name)
-    path = _find(project, "target", name)
-    if path is None:
-        raise _not_found(project, "target", name)
-    cache = _ValidCache(project)
-    data = _load_file(project, "target", path, cache)
-    cache.save()
+    path, data = _load_named(project, "target", name)
     return _target_config(name, path, data)
 
 
 def load_job(project: Project, name: str) -> JobConfig:
     """The job `name`; NotFoundError (listing the jobs) when there is none."""
-    _check_name("job", name)
-    path = _find(project, "job", name)
-    if path is None:
-        raise _not_found(project, "job", name)
-    cache = _ValidCache(project)
-    data = _load_file(project, "job", path, cache)
-    cache.save()
+    path, data = _load_named(project, "job", name)
     return _job_config(project, name, path, data)
 
 

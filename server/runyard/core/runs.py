@@ -7,7 +7,6 @@ import contextlib
 import errno
 import fcntl
 import os
-import secrets
 import shutil
 import signal
 import subprocess
@@ -30,7 +29,7 @@ def _quiet(_msg: str) -> None:
 
 
 def new_run_id() -> str:
-    return time.strftime("%y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+    return time.strftime("%y%m%d-%H%M%S") + "-" + os.urandom(2).hex()
 
 
 def open_store(project: Project) -> Store:

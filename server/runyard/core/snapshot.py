@@ -462,25 +462,7 @@ def _build_tree(project: Project, where: _Where, tmp: Path) -> str:
         ["ls-files", "-z", "-c", "-i", f"--exclude-from={runyard_file}", "--", pathspec],
         index=index,
     )
-    dropped = sorted({p for p in out.split("\0") if p})
-    if dropped:
-        spec_file = tmp / "dropped"
-        spec_file.write_bytes(
-            b"\0".join(p.encode("utf-8", "surrogateescape") for p in dropped) + b"\0"
-        )
-        _git(
-            where,
-            [
-                "rm",
-                "--cached",
-                "--force",  # staged content may differ from HEAD: it is our index, fine
-                "-q",
-                "--ignore-unmatch",
-                f"--pathspec-from-file={spec_file}",
-                "--pathspec-file-nul",
-            ],
-            index=index,
-        )
+    _drop_from_index(where, index, {p for p in out.split("\0") if p}, tmp / "dropped")
     status, tree, err = _git_try(where, ["write-tree"], index=index)
     if status != 0 and where.prefix:
         # Unmerged entries outside the project (a merge in progress elsewhere in the
@@ -494,23 +476,7 @@ def _build_tree(project: Project, where: _Where, tmp: Path) -> str:
             }
         )
         if outside:
-            spec_file = tmp / "unmerged"
-            spec_file.write_bytes(
-                b"\0".join(p.encode("utf-8", "surrogateescape") for p in outside) + b"\0"
-            )
-            _git(
-                where,
-                [
-                    "rm",
-                    "--cached",
-                    "--force",
-                    "-q",
-                    "--ignore-unmatch",
-                    f"--pathspec-from-file={spec_file}",
-                    "--pathspec-file-nul",
-                ],
-                index=index,
-            )
+            _drop_from_index(where, index, set(outside), tmp / "unmerged")
             status, tree, err = _git_try(where, ["write-tree"], index=index)
     if status != 0:
         raise RunyardError(
@@ -558,6 +524,28 @@ def _keep_index(project: Project, where: _Where, index: Path) -> None:
         kept.with_suffix(".src").write_text(_index_stamp(where))
     except OSError:
         pass  # only a cache: the next snapshot re-seeds from the user's index
+
+
+def _drop_from_index(where: _Where, index: Path, paths: set[str], spec_file: Path) -> None:
+    """Remove `paths` from our index (never the user's), whatever their staged state."""
+    if not paths:
+        return
+    spec_file.write_bytes(
+        b"\0".join(p.encode("utf-8", "surrogateescape") for p in sorted(paths)) + b"\0"
+    )
+    _git(
+        where,
+        [
+            "rm",
+            "--cached",
+            "--force",  # staged content may differ from HEAD: it is our index, fine
+            "-q",
+            "--ignore-unmatch",
+            f"--pathspec-from-file={spec_file}",
+            "--pathspec-file-nul",
+        ],
+        index=index,
+    )
 
 
 def _under_prefix(path: str, prefix: str) -> bool:

@@ -28,7 +28,7 @@ from typing import Any
 
 from runyard.core.ingest import TrackingIngester
 from runyard.core.store import Run, Store
-from runyard.targets.base import Execution, RunContext, load_backend
+from runyard.targets.base import Backend, Execution, RunContext, load_backend
 
 POLL_SECONDS = 0.1
 
@@ -86,6 +86,10 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self._on_term)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        # Ready what does not depend on the snapshot while the submitter takes it.
+        backend: Backend | None = None
+        with contextlib.suppress(Exception):  # any problem shows again, and is recorded, below
+            backend = load_backend(self.store.get_run(self.run_id).target_type)
         go = b""
         with contextlib.suppress(OSError):
             while len(go) < 2:
@@ -97,13 +101,12 @@ class Supervisor:
         if go != b"go":
             self._cleanup()
             return  # the submission failed before the run could start
-        run = self.store.get_run(self.run_id)
-        self.store.update_run(self.run_id, supervisor_pid=os.getpid())
-        if (self.run_dir / "cancel").exists() or not run.live:
-            self.store.set_status(self.run_id, "canceled", "canceled before it started")
-            return
         try:
-            self._run(run)
+            run = self.store.get_run(self.run_id)
+            if (self.run_dir / "cancel").exists() or not run.live:
+                self.store.set_status(self.run_id, "canceled", "canceled before it started")
+                return
+            self._run(run, backend or load_backend(run.target_type))
         except Canceled:
             self.log("canceled while preparing")
             self.store.set_status(self.run_id, "canceled", "canceled by the user while preparing")
@@ -116,7 +119,7 @@ class Supervisor:
         finally:
             self._cleanup()
 
-    def _run(self, run: Run) -> None:
+    def _run(self, run: Run, backend: Backend) -> None:
         options: dict[str, Any] = run.options
         workdir = self.run_dir / "work"
         outputs = str(options.get("outputs", "outputs"))
@@ -134,8 +137,7 @@ class Supervisor:
             set_env_hash=lambda h: self.store.update_run(self.run_id, env_hash=h),
         )
         self.phase = "preparing"
-        self.store.set_status(self.run_id, "preparing", None)
-        backend = load_backend(run.target_type)
+        self.store.set_status(self.run_id, "preparing", None, supervisor_pid=os.getpid())
         backend.prepare(ctx)
         (workdir / outputs).mkdir(parents=True, exist_ok=True)
         tracking = self.run_dir / "tracking.jsonl"
