@@ -466,3 +466,24 @@ def test_job_file_supplies_script_args_and_env(project: Path) -> None:
     show = _json(runyard(project, "runs", "show", _run_id(proc), "--json"))
     assert isinstance(show, dict)
     assert show["experiment"] == "night" and show["job"] == "nightly"
+
+
+def test_log_artifact_copies_into_the_kept_outputs(project: Path) -> None:
+    (project / "art.py").write_text(
+        "import os, runyard\n"
+        "open('report.txt', 'w').write('accuracy 0.9\\n')\n"
+        "os.makedirs('plots', exist_ok=True)\n"
+        "open('plots/a.svg', 'w').write('<svg/>')\n"
+        "runyard.log_artifact('report.txt')\n"
+        "runyard.log_artifact('plots')\n"
+    )
+    run_id = _run_id(runyard(project, "submit", "art.py", check=True))
+    show = _json(runyard(project, "runs", "show", run_id, "--json"))
+    assert isinstance(show, dict)
+    assert show["artifacts"] == [
+        {"path": "plots/a.svg", "size": 6},
+        {"path": "report.txt", "size": 13},
+    ]
+    outputs = Path(show["outputs_dir"])
+    assert (outputs / "report.txt").read_text() == "accuracy 0.9\n"
+    assert (outputs / "plots/a.svg").read_text() == "<svg/>"

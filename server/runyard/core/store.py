@@ -497,8 +497,14 @@ class Store:
         rows = self._read("SELECT key, value FROM tags WHERE run_id = ? ORDER BY key", (run_id,))
         return {r[0]: r[1] for r in rows}
 
-    def set_artifacts(self, run_id: str, artifacts: Iterable[tuple[str, int]]) -> None:
+    def set_artifacts(
+        self, run_id: str, artifacts: Iterable[tuple[str, int]], replace: bool = False
+    ) -> None:
+        """Record output files (path, size). With `replace`, they become the whole list
+        (what the outputs folder holds when the run ends)."""
         with self._tx() as db:
+            if replace:
+                db.execute("DELETE FROM artifacts WHERE run_id = ?", (run_id,))
             db.executemany(
                 "INSERT INTO artifacts (run_id, path, size) VALUES (?, ?, ?) "
                 "ON CONFLICT (run_id, path) DO UPDATE SET size = excluded.size",

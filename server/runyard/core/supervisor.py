@@ -207,7 +207,7 @@ class Supervisor:
                     files.append((path.relative_to(dest).as_posix(), path.lstat().st_size))
                 except OSError:
                     continue
-        self.store.set_artifacts(self.run_id, files)
+        self.store.set_artifacts(self.run_id, files, replace=True)
 
     def _cleanup(self) -> None:
         if not os.environ.get("RUNYARD_KEEP_WORKDIR"):
