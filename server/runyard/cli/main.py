@@ -113,30 +113,45 @@ def _target_json(t: Any) -> dict[str, Any]:
     return {"name": t.name, "type": t.type, "description": t.description, **t.raw}
 
 
+def _list_configs(
+    args: argparse.Namespace,
+    items: Sequence[Any],
+    as_json: Any,
+    headers: list[str],
+    as_row: Any,
+) -> int:
+    """A listing of target or job files: good ones as a table or JSON, each bad file
+    reported with its position; exit 1 when any file is bad."""
+    from runyard.core.config import ConfigError
+
+    good = [i for i in items if not isinstance(i, ConfigError)]
+    bad = [i for i in items if isinstance(i, ConfigError)]
+    if args.json:
+        emit_json(
+            [as_json(i) for i in good] + [{"error": str(e), "file": str(e.file)} for e in bad]
+        )
+    else:
+        print(table(headers, [as_row(i) for i in good]))
+        for err in bad:
+            info(f"error: {err}")
+    return 1 if bad else 0
+
+
 def cmd_target_list(args: argparse.Namespace) -> int:
     from runyard.core import config
 
     project = _project(args)
-    items = config.list_targets(project)
     try:
         default: str | None = config.default_target_name(project)
     except RunyardError:
         default = None
-    good = [t for t in items if not isinstance(t, config.ConfigError)]
-    bad = [t for t in items if isinstance(t, config.ConfigError)]
-    if args.json:
-        emit_json(
-            [_target_json(t) | {"default": t.name == default} for t in good]
-            + [{"error": str(e), "file": str(e.file)} for e in bad]
-        )
-    else:
-        rows = [
-            ("*" if t.name == default else "", t.name, t.type, t.description or "") for t in good
-        ]
-        print(table(["", "name", "type", "description"], rows))
-        for err in bad:
-            info(f"error: {err}")
-    return 1 if bad else 0
+    return _list_configs(
+        args,
+        config.list_targets(project),
+        lambda t: _target_json(t) | {"default": t.name == default},
+        ["", "name", "type", "description"],
+        lambda t: ("*" if t.name == default else "", t.name, t.type, t.description or ""),
+    )
 
 
 def cmd_target_show(args: argparse.Namespace) -> int:
@@ -226,34 +241,26 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
     from runyard.core import config
 
     project = _project(args)
-    items = config.list_jobs(project)
-    good = [j for j in items if not isinstance(j, config.ConfigError)]
-    bad = [j for j in items if isinstance(j, config.ConfigError)]
-    if args.json:
-        emit_json(
-            [
-                {
-                    "name": j.name,
-                    "script": j.script,
-                    "module": j.module,
-                    "args": j.args,
-                    "target": j.target,
-                    "experiment": j.experiment,
-                    "description": j.description,
-                }
-                for j in good
-            ]
-            + [{"error": str(e), "file": str(e.file)} for e in bad]
-        )
-    else:
-        rows = [
-            (j.name, j.script or f"-m {j.module}", j.target or "(default)", j.description or "")
-            for j in good
-        ]
-        print(table(["name", "runs", "target", "description"], rows))
-        for err in bad:
-            info(f"error: {err}")
-    return 1 if bad else 0
+    return _list_configs(
+        args,
+        config.list_jobs(project),
+        lambda j: {
+            "name": j.name,
+            "script": j.script,
+            "module": j.module,
+            "args": j.args,
+            "target": j.target,
+            "experiment": j.experiment,
+            "description": j.description,
+        },
+        ["name", "runs", "target", "description"],
+        lambda j: (
+            j.name,
+            j.script or f"-m {j.module}",
+            j.target or "(default)",
+            j.description or "",
+        ),
+    )
 
 
 # ---- submit -----------------------------------------------------------------------------
