@@ -64,7 +64,7 @@ _PATTERN_HELP = {
     "mypackage.train",
     r"^[A-Za-z_][A-Za-z0-9_]*$": "an environment variable name: letters, digits and '_', "
     "not starting with a digit",
-    r"^[A-Za-z][A-Za-z0-9+.-]*://": "a URL, like https://pypi.org/simple",
+    r"^[A-Za-z][A-Za-z0-9+.-]*://": "a URL, like https://packages.example.com/simple",
 }
 
 _LOCAL_TARGET = """\
