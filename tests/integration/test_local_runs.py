@@ -159,8 +159,8 @@ def test_supervisor_killed_leaves_run_lost(project: Path, tmp_path: Path) -> Non
     _wait_for(flag.exists)
     show = _json(runyard(project, "runs", "show", run_id, "--json"))
     assert isinstance(show, dict) and show["status"] == "running"
-    db_run = show
-    sup_pid = _supervisor_pid(project, run_id)
+    sup_pid = _pid_of(project, run_id, "supervisor_pid")
+    assert sup_pid
     os.kill(sup_pid, signal.SIGKILL)
     _wait_for(lambda: not _alive(sup_pid))
     listing = _json(runyard(project, "runs", "list", "--json"))
@@ -169,30 +169,19 @@ def test_supervisor_killed_leaves_run_lost(project: Path, tmp_path: Path) -> Non
     show = _json(runyard(project, "runs", "show", run_id, "--json"))
     assert isinstance(show, dict)
     assert "supervisor" in show["reason"]
-    assert db_run["id"] == run_id
     # clean up the orphaned script
-    pid = _script_pid(project, run_id)
+    pid = _pid_of(project, run_id, "pid")
     if pid:
         os.killpg(pid, signal.SIGKILL)
 
 
-def _supervisor_pid(project: Path, run_id: str) -> int:
+def _pid_of(project: Path, run_id: str, column: str) -> int | None:
+    """The supervisor's or the script's pid, as the store recorded it."""
     import sqlite3
 
     db = sqlite3.connect(project / ".runyard/state/runyard.db")
     try:
-        (pid,) = db.execute("SELECT supervisor_pid FROM runs WHERE id = ?", (run_id,)).fetchone()
-    finally:
-        db.close()
-    return int(pid)
-
-
-def _script_pid(project: Path, run_id: str) -> int | None:
-    import sqlite3
-
-    db = sqlite3.connect(project / ".runyard/state/runyard.db")
-    try:
-        (pid,) = db.execute("SELECT pid FROM runs WHERE id = ?", (run_id,)).fetchone()
+        (pid,) = db.execute(f"SELECT {column} FROM runs WHERE id = ?", (run_id,)).fetchone()
     finally:
         db.close()
     return int(pid) if pid else None
@@ -222,7 +211,7 @@ def test_cancel_sends_sigterm_then_sigkill_after_grace(project: Path, tmp_path: 
     )
     run_id = _run_id(runyard(project, "submit", "--detach", "--target", "quick", "stubborn.py"))
     _wait_for(flag.exists)
-    script_pid = _script_pid(project, run_id)
+    script_pid = _pid_of(project, run_id, "pid")
     assert script_pid
     proc = runyard(project, "runs", "cancel", run_id)
     assert proc.returncode == 0, proc.stderr

@@ -268,14 +268,9 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
 
 def cmd_submit(args: argparse.Namespace) -> int:
     project = _project(args)
-    script = args.script
-    extra = list(args.args)
-    if args.job and script is not None:
-        extra.insert(0, script)
-        script = None
     req = runs.SubmitRequest(
-        script=script,
-        args=extra,
+        script=args.script,
+        args=list(args.args),
         target=args.target,
         job=args.job,
         experiment=args.experiment,

@@ -77,13 +77,12 @@ def resolve_request(project: Project, req: SubmitRequest) -> dict[str, Any]:
     script: str | None = None
     module: str | None = None
     args = list(job.args) if job else []
-    if job and (job.script or job.module):
+    if job:  # the job names the script or module; a script given too is its first argument
         if job.script:
             script = _script_in_project(project, job.script, project.root)
         module = job.module
+        args += [req.script] if req.script else []
         args += req.args
-        if req.script:
-            args.insert(len(job.args), req.script)
     elif req.module:
         module = req.module
         args += req.args
@@ -346,10 +345,3 @@ def read_log(project: Project, run_id: str, offset: int = 0) -> tuple[bytes, int
 
 def get_run(project: Project, store: Store, text: str) -> Run:
     return store.get_run(store.resolve_run_id(text))
-
-
-def require_run_dir(project: Project, run_id: str) -> Path:
-    path = project.run_dir(run_id)
-    if not path.is_dir():
-        raise NotFoundError(f"The files of run {run_id} are gone from {project.relpath(path)}.")
-    return path

@@ -160,6 +160,8 @@ class Supervisor:
         ingester = TrackingIngester(self.store, run.id, tracking)
         code = self._watch(execution, ingester, float(options.get("cancel_grace_seconds", 10)))
         ingester.poll()
+        if ingester.bad_lines:
+            self.log(f"{ingester.bad_lines} tracking records could not be read and were skipped")
         out = backend.finish(ctx)
         self._keep_outputs(out)
         if self.cancel_requested:
