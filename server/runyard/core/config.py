@@ -21,6 +21,7 @@ import math
 import os
 import posixpath
 import re
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -646,6 +647,148 @@ def _semantic_errors(data: dict[str, Any], ctx: _Context) -> list[ConfigError]:
     return out
 
 
+# --------------------------------------------------------------------------- project references
+
+# Folders never searched for project files: hidden ones (.git, .runyard, .venv, caches),
+# these, and environments of any name (a folder holding pyvenv.cfg or conda-meta/).
+_SKIP_FOLDERS = frozenset({"node_modules", "__pycache__", "site-packages", "venv"})
+_ENV_MARKERS = frozenset({"pyvenv.cfg", "conda-meta"})
+_FILES_LIMIT = 3000
+_ADDRESS_SCHEMES = ("unix://", "tcp://", "ssh://")
+
+
+def project_files(
+    project: Project,
+    suffixes: tuple[str, ...] = (),
+    names: tuple[str, ...] = (),
+    limit: int = _FILES_LIMIT,
+) -> list[str]:
+    """Files of the project whose name ends with one of `suffixes` or is one of `names`
+    (every file when both are empty), as POSIX paths relative to the root, shallowest
+    first. Skips hidden folders (.git, .runyard, .venv...), virtual environments,
+    node_modules and __pycache__; looks at no more than `limit` entries. Never raises."""
+    out: list[str] = []
+    seen = 0
+    queue: deque[tuple[Path, str]] = deque([(project.root, "")])
+    while queue and seen < limit:
+        folder, prefix = queue.popleft()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            continue
+        if prefix and any(e.name in _ENV_MARKERS for e in entries):
+            continue
+        for entry in entries:
+            seen += 1
+            if seen > limit:
+                break
+            name = entry.name
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if not name.startswith(".") and name not in _SKIP_FOLDERS:
+                        queue.append((Path(entry.path), f"{prefix}{name}/"))
+                elif entry.is_file() and (
+                    (not suffixes and not names) or name.endswith(suffixes) or name in names
+                ):
+                    out.append(prefix + name)
+            except OSError:
+                continue
+    return out
+
+
+def _is_file(root: Path, value: str) -> bool | None:
+    """True when `value` names a file under `root`, None when it is a folder."""
+    try:
+        path = root / value
+        if path.is_file():
+            return True
+        return None if path.is_dir() else False
+    except (OSError, ValueError):
+        return False
+
+
+def _missing_file(
+    data: dict[str, Any],
+    key: str,
+    ctx: _Context,
+    project: Project,
+    files: tuple[tuple[str, ...], tuple[str, ...]],
+    what: str,
+) -> ConfigError | None:
+    value = data.get(key)
+    if not isinstance(value, str) or not value.strip() or _relative_path_problem(value):
+        return None  # not a string, empty or outside the project: reported by other checks
+    found = _is_file(project.root, value)
+    if found:
+        return None
+    if found is None:
+        problem = f"'{value}' is a folder, not a file"
+    else:
+        problem = f"'{value}' does not exist in the project folder"
+    suggestion = _suggest(value, project_files(project, *files))
+    expected = (
+        f"Did you mean '{suggestion}'?"
+        if suggestion and suggestion != value
+        else f"Expected {what}, relative to the project folder"
+    )
+    return ctx.error(ctx.value_span((key,)), (key,), problem, expected)
+
+
+def _reference_errors(data: dict[str, Any], ctx: _Context, project: Project) -> list[ConfigError]:
+    """Checks against the project's files: what a job names must exist. Only for
+    `validate_document(..., project=)` (the editor): the loaders and their cache of valid
+    documents do not depend on other files."""
+    out: list[ConfigError] = []
+    if ctx.kind == "job":
+        script = _missing_file(
+            data, "script", ctx, project, ((".py",), ()), "the path of a Python file"
+        )
+        requirements = _missing_file(
+            data,
+            "requirements",
+            ctx,
+            project,
+            ((".txt",), ("pyproject.toml",)),
+            "a requirements.txt-style file or a pyproject.toml",
+        )
+        out.extend(err for err in (script, requirements) if err is not None)
+        target = data.get("target")
+        if isinstance(target, str) and _NAME_RE.match(target):
+            names = target_names(project)
+            if target not in names:
+                suggestion = _suggest(target, names)
+                listed = ", ".join(names)
+                if suggestion:
+                    expected = f"Did you mean '{suggestion}'? The project's targets: {listed}"
+                elif names:
+                    expected = f"Expected one of the project's targets: {listed}"
+                else:
+                    expected = "The project has no targets yet"
+                out.append(
+                    ctx.error(
+                        ctx.value_span(("target",)),
+                        ("target",),
+                        f"there is no target named '{target}' (no .runyard/targets/{target}.yml)",
+                        expected,
+                        f"add it with `runyard target add {target} --type local`",
+                    )
+                )
+    else:
+        address = data.get("address")
+        if isinstance(address, str) and not address.startswith(_ADDRESS_SCHEMES):
+            out.append(
+                ctx.error(
+                    ctx.value_span(("address",)),
+                    ("address",),
+                    f"got {_describe(address)}",
+                    "Expected an address starting with unix://, tcp:// or ssh://, "
+                    "like unix:///var/run/docker.sock",
+                )
+            )
+    return out
+
+
 def _sort(errors: list[ConfigError]) -> list[ConfigError]:
     seen: set[tuple[int, int, str]] = set()
     out = []
@@ -716,16 +859,27 @@ def _name_error(kind: str, path: Path, display: str) -> ConfigError | None:
     )
 
 
-def validate_document(text: str, kind: Kind, path: Path) -> list[ConfigError]:
+def validate_document(
+    text: str, kind: Kind, path: Path, *, project: Project | None = None
+) -> list[ConfigError]:
     """All problems in `text`, the content of the target or job file `path` (which need
-    not exist), each with its position; [] when it is valid. Never raises for bad input."""
+    not exist), each with its position; [] when it is valid. Never raises for bad input.
+
+    With `project`, also what the document refers to: a job's `script` and
+    `requirements` files and its `target` must exist in the project; a target's
+    `address` must be a unix://, tcp:// or ssh:// address."""
     display = _display_path(path)
     errors: list[ConfigError] = []
     if path.suffix in SUFFIXES:
         name_error = _name_error(kind, path, display)
         if name_error:
             errors.append(name_error)
-    errors.extend(_check_parsed(parse_yaml(text), kind, path, display))
+    parsed = parse_yaml(text)
+    checked = _check_parsed(parsed, kind, path, display)
+    if project is not None and not parsed.fatal and isinstance(parsed.data, dict):
+        ctx = _Context(kind, path, display, parsed.spans, parsed.data)
+        checked = _sort(checked + _reference_errors(parsed.data, ctx, project))
+    errors.extend(checked)
     return errors
 
 

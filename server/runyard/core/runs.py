@@ -24,12 +24,20 @@ from runyard.core.store import Run, Store
 Progress = Callable[[str], None]
 
 
+class SubmitCanceled(RunyardError):
+    """Raised by a `Progress` callback to stop a submission before the run starts; the
+    run is recorded as canceled."""
+
+    def __init__(self) -> None:
+        super().__init__("The submission was canceled before the run started.")
+
+
 def _quiet(_msg: str) -> None:
     pass
 
 
 def new_run_id() -> str:
-    return time.strftime("%y%m%d-%H%M%S") + "-" + os.urandom(2).hex()
+    return time.strftime("%y%m%d-%H%M%S") + "-" + os.urandom(3).hex()
 
 
 def open_store(project: Project) -> Store:
@@ -194,7 +202,10 @@ def submit(project: Project, req: SubmitRequest, progress: Progress = _quiet) ->
                 )
                 if isinstance(exc, KeyboardInterrupt):
                     reason = "submission interrupted before the run started"
-                store.set_status(run_id, "failed", reason)
+                if isinstance(exc, SubmitCanceled):
+                    store.set_status(run_id, "canceled", "canceled before it started")
+                else:
+                    store.set_status(run_id, "failed", reason)
                 raise
         finally:
             os.close(go_write)  # without "go" first, the supervisor just exits

@@ -452,6 +452,96 @@ class Store:
             run.metrics = latest.get(run.id, {})
         return runs
 
+    _SORTS = {  # noqa: RUF012
+        "created": "r.created",
+        "started": "r.started",
+        "ended": "r.ended",
+        "duration": "(COALESCE(r.ended, strftime('%s', 'now')) - r.started)",
+        "status": "r.status",
+        "experiment": "r.experiment",
+        "target": "r.target",
+        "id": "r.id",
+    }
+
+    @classmethod
+    def check_sort(cls, sort: str) -> None:
+        """UsageError unless `query_runs` can sort by `sort`."""
+        if sort in cls._SORTS or (sort.startswith("metric:") and len(sort) > len("metric:")):
+            return
+        known = ", ".join([*cls._SORTS, "metric:<key>"])
+        raise UsageError(f"Cannot sort runs by {sort!r}.", hint=f"sort by one of: {known}")
+
+    def query_runs(
+        self,
+        *,
+        experiment: str | None = None,
+        statuses: Sequence[str] | None = None,
+        target: str | None = None,
+        search: str | None = None,
+        sort: str = "created",
+        descending: bool = True,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[list[Run], int]:
+        """A page of runs and how many match in all. `sort` is a column name (see
+        `_SORTS`) or ``metric:<key>`` (runs without that metric come last)."""
+        where: list[str] = []
+        args: list[Any] = []
+        if experiment is not None:
+            where.append("r.experiment = ?")
+            args.append(experiment)
+        if statuses:
+            where.append(f"r.status IN ({', '.join('?' * len(statuses))})")
+            args.extend(statuses)
+        if target is not None:
+            where.append("r.target = ?")
+            args.append(target)
+        if search:
+            escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            like = f"%{escaped}%"
+            where.append(
+                "(r.id LIKE ? ESCAPE '\\' OR r.script LIKE ? ESCAPE '\\' "
+                "OR r.experiment LIKE ? ESCAPE '\\' OR r.target LIKE ? ESCAPE '\\')"
+            )
+            args.extend([like] * 4)
+        self.check_sort(sort)
+        cond = (" WHERE " + " AND ".join(where)) if where else ""
+        total = int(self._read(f"SELECT COUNT(*) FROM runs r{cond}", args)[0][0])
+        join = ""
+        join_args: list[Any] = []
+        direction = "DESC" if descending else "ASC"
+        if sort.startswith("metric:"):
+            join = " LEFT JOIN latest_metrics m ON m.run_id = r.id AND m.key = ?"
+            join_args.append(sort[len("metric:") :])
+            order = f"m.value IS NULL, m.value {direction}"
+        else:
+            column = self._SORTS[sort]
+            order = f"{column} IS NULL, {column} {direction}"
+        columns = ", ".join(f"r.{c.strip()}" for c in _RUN_COLUMNS.split(","))
+        rows = self._read(
+            f"SELECT {columns} FROM runs r{join}{cond} "
+            f"ORDER BY {order}, r.created {direction}, r.id {direction} LIMIT ? OFFSET ?",
+            [*join_args, *args, max(0, limit), max(0, offset)],
+        )
+        runs = [_run_from_row(r) for r in rows]
+        latest = self.latest_metrics([r.id for r in runs])
+        for run in runs:
+            run.metrics = latest.get(run.id, {})
+        return runs, total
+
+    def status_changes(self, after: int, limit: int = 1000) -> list[tuple[int, str, str]]:
+        """Transitions recorded after position `after`: (position, run id, status)."""
+        rows = self._read(
+            "SELECT rowid, run_id, status FROM status_history WHERE rowid > ? "
+            "ORDER BY rowid LIMIT ?",
+            (after, limit),
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def last_status_change(self) -> int:
+        """The position of the newest transition, for `status_changes(after=...)`."""
+        return int(self._read("SELECT COALESCE(MAX(rowid), 0) FROM status_history")[0][0])
+
     def live_runs(self) -> list[Run]:
         rows = self._read(
             f"SELECT {_RUN_COLUMNS} FROM runs WHERE status IN ('queued', 'preparing', 'running')"
@@ -579,9 +669,10 @@ class Store:
     ) -> list[tuple[int, str, int, float, float]]:
         """Points as (cursor, key, step, wall_time, value), oldest first. `cursor` is the
         position to pass as `after` to get only newer points."""
-        sql = (
-            "SELECT rowid, key, step, wall_time, value FROM metrics WHERE run_id = ? AND rowid > ?"
-        )
+        # Past a cursor, walk the table from that row on (only rows newer than the cursor,
+        # of any run) instead of every index entry of the run.
+        source = "metrics NOT INDEXED" if after > 0 else "metrics"
+        sql = f"SELECT rowid, key, step, wall_time, value FROM {source} WHERE run_id = ? AND rowid > ?"
         args: list[Any] = [run_id, after]
         if key is not None:
             sql += " AND key = ?"
@@ -591,6 +682,52 @@ class Store:
             sql += " LIMIT ?"
             args.append(limit)
         return [(r[0], r[1], r[2], r[3], _value_out(r[4])) for r in self._read(sql, args)]
+
+    def metric_cursor(self, run_id: str) -> int:
+        """The position of the run's newest metric point (0 when it has none)."""
+        rows = self._read("SELECT COALESCE(MAX(rowid), 0) FROM metrics WHERE run_id = ?", (run_id,))
+        return int(rows[0][0])
+
+    def metric_columns(
+        self, run_id: str, key: str, after: int = 0
+    ) -> tuple[int, list[int], list[float], list[float]]:
+        """One key's points after position `after` as columns: (newest position, steps,
+        wall times, values). From the start they come in step order, after a position in
+        arrival order. NaN stays NaN."""
+        if after > 0:  # only rows newer than the cursor: walk the table from there
+            sql = (
+                "SELECT rowid, step, wall_time, value FROM metrics NOT INDEXED "
+                "WHERE rowid > ? AND run_id = ? AND key = ? ORDER BY rowid"
+            )
+            args: tuple[Any, ...] = (after, run_id, key)
+        else:  # everything: in index order (by step), no sort needed
+            sql = (
+                "SELECT rowid, step, wall_time, value FROM metrics "
+                "WHERE run_id = ? AND key = ? ORDER BY step"
+            )
+            args = (run_id, key)
+        rows = self._read(sql, args)
+        if not rows:
+            return after, [], [], []
+        rowids, steps, times, values = zip(*rows, strict=True)
+        nan = math.nan
+        return (
+            int(max(rowids)),
+            list(steps),
+            list(times),
+            [nan if v is None else v for v in values],
+        )
+
+    def metric_count(self, run_id: str, key: str) -> int:
+        """How many points the run has logged for `key` (0 when none)."""
+        rows = self._read(
+            "SELECT count FROM latest_metrics WHERE run_id = ? AND key = ?", (run_id, key)
+        )
+        return int(rows[0][0]) if rows else 0
+
+    def metric_keys(self, run_id: str) -> list[str]:
+        rows = self._read("SELECT key FROM latest_metrics WHERE run_id = ? ORDER BY key", (run_id,))
+        return [r[0] for r in rows]
 
     def last_steps(self, run_id: str) -> dict[str, int]:
         rows = self._read("SELECT key, step FROM latest_metrics WHERE run_id = ?", (run_id,))

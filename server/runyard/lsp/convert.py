@@ -1,0 +1,213 @@
+"""Turning wire JSON into the attrs types of `protocol` and back.
+
+Field names are camelCase on the wire. Structuring is strict (no "5" for an int, no
+"false" for a bool, no unknown fields) and every problem names the field it is about,
+so a client sees ``params.runIds[1]: expected a string, got 5`` instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+T = TypeVar("T")
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+class FieldError(ValueError):
+    """A value of the wrong JSON type."""
+
+
+def _strict(expected: str, check: Any) -> Any:
+    def hook(value: Any, _type: Any) -> Any:
+        if not check(value):
+            raise FieldError(f"expected {expected}, got {_type_name(value)}")
+        return value
+
+    return hook
+
+
+def _float(value: Any, _type: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise FieldError(f"expected a number, got {_type_name(value)}")
+    return float(value)
+
+
+def _any(value: Any, _type: Any) -> Any:
+    return value
+
+
+def _scalar_union(value: Any, _type: Any) -> str | int | None:
+    if value is None or (isinstance(value, str | int) and not isinstance(value, bool)):
+        out: str | int | None = value
+        return out
+    raise FieldError(f"expected a string or a number, got {_type_name(value)}")
+
+
+def _dict_any(value: Any, _type: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise FieldError(f"expected an object, got {_type_name(value)}")
+    return value
+
+
+def _list_factory(type_: Any, conv: cattrs.Converter) -> Any:
+    args = getattr(type_, "__args__", None)
+    item = args[0] if args else Any
+
+    def hook(value: Any, _type: Any) -> list[Any]:
+        if not isinstance(value, list):
+            raise FieldError(f"expected an array, got {_type_name(value)}")
+        out = []
+        for index, element in enumerate(value):
+            try:
+                out.append(conv.structure(element, item))
+            except Exception as exc:
+                raise cattrs.IterableValidationError(
+                    "invalid item", [_indexed(exc, index, item)], type_
+                ) from None
+        return out
+
+    return hook
+
+
+def _indexed(exc: Exception, index: int, item: Any) -> Exception:
+    from cattrs.errors import IterableValidationNote
+
+    exc.__notes__ = [
+        *getattr(exc, "__notes__", []),
+        IterableValidationNote(f"Structuring item {index}", index, item),
+    ]
+    return exc
+
+
+def _format(exc: BaseException, type_: Any) -> str:
+    if isinstance(exc, FieldError):
+        return str(exc)
+    return cattrs.v.format_exception(exc, type_)
+
+
+def _json_float(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return value
+
+
+def make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=True)
+    conv.register_structure_hook(str, _strict("a string", lambda v: isinstance(v, str)))
+    conv.register_structure_hook(
+        int, _strict("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool))
+    )
+    conv.register_structure_hook(bool, _strict("a boolean", lambda v: isinstance(v, bool)))
+    conv.register_structure_hook(float, _float)
+    conv.register_structure_hook_func(lambda t: t is Any, _any)
+    conv.register_structure_hook_func(lambda t: t == str | int | None, _scalar_union)
+    conv.register_structure_hook_func(lambda t: t == dict[str, Any], _dict_any)
+    conv.register_unstructure_hook(float, _json_float)
+    conv.register_structure_hook_factory(
+        lambda t: getattr(t, "__origin__", None) is list, lambda t: _list_factory(t, conv)
+    )
+
+    def structure_factory(cls: type[Any]) -> Any:
+        renames: dict[str, Any] = {
+            a.name: override(rename=camel(a.name)) for a in attrs.fields(cls)
+        }
+        return make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=True, **renames)
+
+    def unstructure_factory(cls: type[Any]) -> Any:
+        renames: dict[str, Any] = {
+            a.name: override(rename=camel(a.name)) for a in attrs.fields(cls)
+        }
+        return make_dict_unstructure_fn(cls, conv, **renames)
+
+    conv.register_structure_hook_factory(attrs.has, structure_factory)
+    conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
+    return conv
+
+
+CONVERTER = make_converter()
+
+_PATH_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _camel_path(path: str) -> str:
+    return _PATH_PART.sub(lambda m: "." + camel(m.group(1)), path)
+
+
+def _message(line: str) -> str:
+    """cattrs says ``<problem> @ $.field``; we say ``params.field: <problem>``."""
+    problem, _, where = line.rpartition(" @ ")
+    if not problem:
+        return line
+    where = _camel_path(where.replace("$", "params", 1))
+    problem = problem.replace("required field missing", "is required but missing")
+    problem = problem.replace("invalid value for type, expected", "expected")
+    return f"{where}: {problem}"
+
+
+def structure_params(data: Any, cls: type[T]) -> T:
+    """`data` as an instance of `cls`, or a ValueError whose message names each bad field."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ValueError(f"params: expected an object, got {_type_name(data)}")
+    try:
+        return CONVERTER.structure(data, cls)
+    except cattrs.BaseValidationError as exc:
+        messages = [
+            _message(m) for m in cattrs.transform_error(exc, path="$", format_exception=_format)
+        ]
+        raise ValueError("; ".join(messages) or "params are not valid") from None
+    except (FieldError, TypeError, ValueError) as exc:
+        raise ValueError(f"params: {exc}") from None
+
+
+def unstructure(value: Any) -> Any:
+    return CONVERTER.unstructure(value)
+
+
+def _keep_json(obj: dict[str, Any], cls: type[Any]) -> Any:
+    return cls(**obj)
+
+
+def wire_converter() -> cattrs.Converter:
+    """pygls's converter, except that params and results of methods it does not know
+    (ours) stay plain JSON: pygls would turn them into named tuples, renaming keys that
+    are not identifiers (metric names like ``val/acc``, run ids) and dropping one called
+    ``type_name``."""
+    from pygls.protocol import default_converter
+    from pygls.protocol.json_rpc import (
+        JsonRPCNotification,
+        JsonRPCRequestMessage,
+        JsonRPCResponseMessage,
+    )
+
+    conv: cattrs.Converter = default_converter()  # type: ignore[no-untyped-call]
+    for cls in (JsonRPCRequestMessage, JsonRPCResponseMessage, JsonRPCNotification):
+        conv.register_structure_hook(cls, _keep_json)
+    return conv

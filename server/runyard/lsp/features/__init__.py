@@ -1,0 +1,1 @@
+"""Server features, one module each, every one with a ``register(server)`` function."""

@@ -1,0 +1,163 @@
+"""Code lenses and inlay hints on Python scripts.
+
+- A script that can run (a ``__main__`` guard, or top-level code) gets two lenses:
+  "Submit to <default target>" and "Submit to…". They call the client's commands
+  ``runyard.submitFile`` (arguments: the file's URI and the target name) and
+  ``runyard.submitFilePick`` (the URI); the client then sends ``runyard/runs/submit``.
+- Beside each literal metric name in ``runyard.log_metric("name", …)`` /
+  ``log_metrics({"name": …})`` an inlay hint shows that metric's final value in the
+  latest completed run of the script (runs of this file, else of its experiment).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+
+from runyard.core.project import RUNYARD_DIR, Project
+from runyard.lsp.server import RunyardServer, line_at, project_at, to_utf16, uri_to_path
+
+SUBMIT_FILE = "runyard.submitFile"
+SUBMIT_FILE_PICK = "runyard.submitFilePick"
+
+
+def _script_project(uri: str) -> tuple[Path, Project] | None:
+    if not uri.endswith(".py"):
+        return None
+    path = uri_to_path(uri)
+    project = project_at(path.parent)
+    if project is None:
+        return None
+    try:
+        rel = path.resolve().relative_to(project.root.resolve())
+    except ValueError:
+        return None
+    if rel.parts and rel.parts[0] in (RUNYARD_DIR, ".git"):
+        return None
+    return path, project
+
+
+def _fmt(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "∞" if value > 0 else "-∞"
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.4g}"
+
+
+def latest_values(
+    project: Project, script: str, experiment: str
+) -> tuple[str, float, dict[str, float]] | None:
+    """(run id, end time, metrics) of the newest completed run of `script` (a path
+    relative to the project), else of `experiment`; None when there is none."""
+    from runyard.core.store import Store
+
+    if not project.store_path.exists():
+        return None
+    with Store(project.store_path) as store:
+        for where in ({"search": None}, {"experiment": experiment}):
+            found, _total = store.query_runs(
+                statuses=["completed"],
+                experiment=where.get("experiment"),
+                limit=50,
+            )
+            for run in found:
+                if where.get("experiment") is None and run.script != script:
+                    continue
+                return run.id, run.ended or run.created, run.metrics
+    return None
+
+
+def register(server: RunyardServer) -> None:
+    @server.feature(types.TEXT_DOCUMENT_CODE_LENS)
+    async def code_lens(ls: RunyardServer, params: types.CodeLensParams) -> list[types.CodeLens]:
+        from runyard.lsp import pyintel
+        from runyard.lsp.features.requests import default_target
+
+        await ls.ready()
+        if not ls.settings.code_lens:
+            return []
+        uri = params.text_document.uri
+        found = _script_project(uri)
+        if found is None:
+            return []
+        _path, project = found
+        text = ls.workspace.get_text_document(uri).source
+        info = pyintel.runnable(text)
+        if info is None:
+            return []
+        target = await ls.blocking(default_target, ls, project)
+        where = types.Range(types.Position(info.line, 0), types.Position(info.line, 0))
+        lenses = []
+        if target:
+            lenses.append(
+                types.CodeLens(
+                    range=where,
+                    command=types.Command(
+                        title=f"$(play) Submit to {target}",
+                        command=SUBMIT_FILE,
+                        arguments=[uri, target],
+                    ),
+                )
+            )
+        lenses.append(
+            types.CodeLens(
+                range=where,
+                command=types.Command(
+                    title="Submit to…", command=SUBMIT_FILE_PICK, arguments=[uri]
+                ),
+            )
+        )
+        return lenses
+
+    @server.feature(types.TEXT_DOCUMENT_INLAY_HINT)
+    async def inlay_hints(
+        ls: RunyardServer, params: types.InlayHintParams
+    ) -> list[types.InlayHint]:
+        from runyard.lsp import pyintel
+
+        await ls.ready()
+        if not ls.settings.inlay_hints:
+            return []
+        uri = params.text_document.uri
+        found = _script_project(uri)
+        if found is None:
+            return []
+        path, project = found
+        text = ls.workspace.get_text_document(uri).source
+        calls = [
+            c
+            for c in pyintel.metric_calls(text)
+            if params.range.start.line <= c.line <= params.range.end.line
+        ]
+        if not calls:
+            return []
+        rel = path.resolve().relative_to(project.root.resolve()).as_posix()
+        latest = await ls.blocking(latest_values, project, rel, path.stem)
+        if latest is None:
+            return []
+        run_id, ended, metrics = latest
+        hints: list[types.InlayHint] = []
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(ended))
+        for call in calls:
+            if call.name not in metrics:
+                continue
+            value: Any = metrics[call.name]
+            hints.append(
+                types.InlayHint(
+                    position=types.Position(
+                        call.line, to_utf16(line_at(text, call.line), call.character)
+                    ),
+                    label=f"= {_fmt(value)}",
+                    kind=types.InlayHintKind.Type,
+                    padding_left=True,
+                    tooltip=f"{call.name} at the end of run {run_id} (completed {when})",
+                )
+            )
+        return hints

@@ -1,0 +1,547 @@
+"""Runyard's custom LSP methods: every request and notification, declared once.
+
+Each request is a params class and a result class, both attrs types, tied to a
+``runyard/...`` method name in ``REQUESTS``; each push from the server is a class in
+``NOTIFICATIONS``. On the wire, field names are camelCase (``run_id`` is ``runId``),
+absent optional fields may be left out, and unknown fields are an error that names
+them. ``extension/src/protocol.ts`` mirrors this file; keep the two in step.
+
+Numbers that JSON cannot carry (NaN, infinities) travel as ``null`` in metric values.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import attrs
+
+# --------------------------------------------------------------------------- shared
+
+
+@attrs.define(kw_only=True)
+class ProjectParams:
+    """Which Runyard project a request is about: a folder (path or ``file://`` URI)
+    inside it. Left out, the first workspace folder that holds a project is used."""
+
+    project: str | None = None
+
+
+@attrs.define(kw_only=True)
+class RunParams(ProjectParams):
+    """One run, by its full id, a unique prefix, or a unique suffix."""
+
+    run_id: str
+
+
+@attrs.define(kw_only=True)
+class ConfigProblem:
+    """A problem in a target or job file, where it is (1-based line and column)."""
+
+    file: str
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+
+# --------------------------------------------------------------------------- server
+
+
+@attrs.define(kw_only=True)
+class ServerInfoParams:
+    """Nothing: asks what the server is and what it sees."""
+
+
+@attrs.define(kw_only=True)
+class ProjectInfo:
+    """A Runyard project the server knows: its root folder and default target."""
+
+    root: str
+    default_target: str | None = None
+
+
+@attrs.define(kw_only=True)
+class ServerInfoResult:
+    """Version, the projects found in the workspace, and the settings in use."""
+
+    version: str
+    pid: int
+    projects: list[ProjectInfo]
+    settings: dict[str, Any]
+
+
+@attrs.define(kw_only=True)
+class ProjectInitParams:
+    """Make `folder` a Runyard project (creates ``.runyard/`` with a local target)."""
+
+    folder: str
+
+
+@attrs.define(kw_only=True)
+class ProjectInitResult:
+    """The new project's root and the files written (paths relative to the root)."""
+
+    root: str
+    created: list[str]
+
+
+# --------------------------------------------------------------------------- targets
+
+
+@attrs.define(kw_only=True)
+class TargetInfo:
+    """A compute target as its file describes it."""
+
+    name: str
+    type: str
+    file: str
+    is_default: bool = False
+    description: str | None = None
+    settings: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.define(kw_only=True)
+class TargetsListResult:
+    """All targets, the default one's name, and files that could not be read."""
+
+    targets: list[TargetInfo]
+    default: str | None
+    problems: list[ConfigProblem] = attrs.field(factory=list)
+
+
+@attrs.define(kw_only=True)
+class TargetAddParams(ProjectParams):
+    """Write ``.runyard/targets/<name>.yml``. `settings` are the type's fields (for
+    `local`: python, env, index_url, system_site_packages, cancel_grace_seconds...)."""
+
+    name: str
+    type: str = "local"
+    settings: dict[str, Any] = attrs.field(factory=dict)
+    force: bool = False
+    make_default: bool = False
+
+
+@attrs.define(kw_only=True)
+class TargetNameParams(ProjectParams):
+    """One target, by name."""
+
+    name: str
+
+
+@attrs.define(kw_only=True)
+class TargetRemoveResult:
+    """The file that was deleted."""
+
+    name: str
+    file: str
+
+
+@attrs.define(kw_only=True)
+class CheckInfo:
+    """One line of a target test: what was checked, whether it is fine, how to fix it."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+
+
+@attrs.define(kw_only=True)
+class TargetTestResult:
+    """All checks of a target; `ok` when every one passed."""
+
+    name: str
+    ok: bool
+    checks: list[CheckInfo]
+
+
+@attrs.define(kw_only=True)
+class DefaultTargetResult:
+    """The project's default target after the change."""
+
+    name: str
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+@attrs.define(kw_only=True)
+class JobInfo:
+    """A job file: what it runs, where, with which arguments."""
+
+    name: str
+    file: str
+    script: str | None = None
+    module: str | None = None
+    target: str | None = None
+    experiment: str | None = None
+    args: list[str] = attrs.field(factory=list)
+    description: str | None = None
+
+
+@attrs.define(kw_only=True)
+class JobsListResult:
+    """All jobs, and files that could not be read."""
+
+    jobs: list[JobInfo]
+    problems: list[ConfigProblem] = attrs.field(factory=list)
+
+
+# --------------------------------------------------------------------------- runs
+
+RunStatus = Literal["queued", "preparing", "running", "completed", "failed", "canceled", "lost"]
+
+
+@attrs.define(kw_only=True)
+class RunInfo:
+    """A run as listed: identity, state, timing, and each metric's latest value."""
+
+    id: str
+    experiment: str
+    status: str
+    target: str
+    target_type: str
+    job: str | None = None
+    script: str | None = None
+    command: list[str] = attrs.field(factory=list)
+    snapshot_commit: str | None = None
+    env_hash: str | None = None
+    created: float = 0.0
+    started: float | None = None
+    ended: float | None = None
+    duration: float | None = None
+    exit_code: int | None = None
+    reason: str | None = None
+    metrics: dict[str, float | None] = attrs.field(factory=dict)
+
+
+@attrs.define(kw_only=True)
+class RunSubmitParams(ProjectParams):
+    """Start a run of a script (path relative to the project, or absolute inside it), a
+    module, or a job, on a target (default: the project's default target). Reports
+    work-done progress on `work_done_token` when given (else the server creates one)."""
+
+    script: str | None = None
+    module: str | None = None
+    job: str | None = None
+    args: list[str] = attrs.field(factory=list)
+    target: str | None = None
+    experiment: str | None = None
+    work_done_token: str | int | None = None
+
+
+@attrs.define(kw_only=True)
+class RunsListParams(ProjectParams):
+    """A page of runs. `sort` is created, started, duration, status, experiment, target
+    or ``metric:<key>``; `search` matches id, script, experiment or target."""
+
+    experiment: str | None = None
+    statuses: list[str] | None = None
+    target: str | None = None
+    search: str | None = None
+    sort: str = "created"
+    descending: bool = True
+    offset: int = 0
+    limit: int = 100
+
+
+@attrs.define(kw_only=True)
+class ExperimentInfo:
+    """An experiment and how many runs it holds."""
+
+    name: str
+    runs: int
+
+
+@attrs.define(kw_only=True)
+class RunsListResult:
+    """One page of runs; `total` counts all runs matching the filters."""
+
+    runs: list[RunInfo]
+    total: int
+    offset: int
+    experiments: list[ExperimentInfo]
+
+
+@attrs.define(kw_only=True)
+class StatusChange:
+    """One step of a run's lifecycle."""
+
+    status: str
+    time: float
+    reason: str | None = None
+
+
+@attrs.define(kw_only=True)
+class ArtifactInfo:
+    """A file the run left in its outputs folder (path relative to it)."""
+
+    path: str
+    size: int
+
+
+@attrs.define(kw_only=True)
+class MetricSummary:
+    """A metric of one run: last value and step, min, max, number of points."""
+
+    key: str
+    last: float | None
+    step: int
+    count: int
+    min: float | None
+    max: float | None
+
+
+@attrs.define(kw_only=True)
+class RunDetails:
+    """Everything about one run."""
+
+    run: RunInfo
+    history: list[StatusChange]
+    params: dict[str, str]
+    tags: dict[str, str]
+    artifacts: list[ArtifactInfo]
+    metrics: list[MetricSummary]
+    outputs_dir: str
+    log_size: int
+
+
+@attrs.define(kw_only=True)
+class CancelResult:
+    """Whether a stop was requested (false when the run had already ended)."""
+
+    run_id: str
+    canceled: bool
+    status: str
+
+
+@attrs.define(kw_only=True)
+class RunLogsParams(RunParams):
+    """Log bytes from `offset`, at most `max_bytes` of them."""
+
+    offset: int = 0
+    max_bytes: int = 1 << 20
+
+
+@attrs.define(kw_only=True)
+class RunLogsResult:
+    """Log text from `offset` up to `next_offset`; `complete` when the run has ended
+    and nothing follows."""
+
+    run_id: str
+    text: str
+    offset: int
+    next_offset: int
+    complete: bool
+
+
+@attrs.define(kw_only=True)
+class RunRestoreParams(RunParams):
+    """Write the run's snapshot into `dest` (default: the project folder). Files that
+    would change stop the restore unless `force`."""
+
+    dest: str | None = None
+    force: bool = False
+
+
+@attrs.define(kw_only=True)
+class RunRestoreResult:
+    """Where the snapshot was written and which files changed."""
+
+    run_id: str
+    dest: str
+    written: list[str]
+
+
+@attrs.define(kw_only=True)
+class RunDiffParams(RunParams):
+    """The code diff from one run's snapshot to another's (or to the folder now)."""
+
+    other_run_id: str | None = None
+    stat: bool = False
+
+
+@attrs.define(kw_only=True)
+class RunDiffResult:
+    """A unified diff; empty when nothing differs."""
+
+    diff: str
+
+
+@attrs.define(kw_only=True)
+class RunsCompareParams(ProjectParams):
+    """Two or more runs side by side; `best_metric` marks the best run for that key
+    (lowest unless `maximize`)."""
+
+    run_ids: list[str]
+    best_metric: str | None = None
+    maximize: bool = False
+
+
+@attrs.define(kw_only=True)
+class CompareRow:
+    """One param or metric across the compared runs: `values` in the order of `runs`."""
+
+    key: str
+    values: list[str | float | None]
+    differs: bool
+
+
+@attrs.define(kw_only=True)
+class RunsCompareResult:
+    """The runs, their params and metrics as rows, and the best run if asked."""
+
+    runs: list[RunInfo]
+    params: list[CompareRow]
+    metrics: list[CompareRow]
+    best_run_id: str | None = None
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+@attrs.define(kw_only=True)
+class MetricSeriesParams(ProjectParams):
+    """Series of one or many runs and keys (all keys when `keys` is left out), each
+    cut down to at most `max_points` points, keeping every bucket's minimum and maximum."""
+
+    run_ids: list[str]
+    keys: list[str] | None = None
+    max_points: int = 2000
+
+
+@attrs.define(kw_only=True)
+class MetricSeries:
+    """Columns of one run's metric, oldest first; `total` is the points before
+    downsampling. NaN and infinities are null."""
+
+    run_id: str
+    key: str
+    steps: list[int]
+    times: list[float]
+    values: list[float | None]
+    total: int
+    downsampled: bool
+
+
+@attrs.define(kw_only=True)
+class MetricSeriesResult:
+    """One series per run and key that has points."""
+
+    series: list[MetricSeries]
+
+
+# --------------------------------------------------------------------------- pushes
+
+
+@attrs.define(kw_only=True)
+class RunChangedNotification:
+    """A run changed state (or appeared), whoever started it."""
+
+    project: str
+    run: RunInfo
+
+
+@attrs.define(kw_only=True)
+class LogLinesNotification:
+    """New complete log lines of a live run: the bytes from `offset` to `next_offset`."""
+
+    project: str
+    run_id: str
+    offset: int
+    next_offset: int
+    text: str
+
+
+@attrs.define(kw_only=True)
+class MetricPointsChunk:
+    """New points of one metric key."""
+
+    key: str
+    steps: list[int]
+    times: list[float]
+    values: list[float | None]
+
+
+@attrs.define(kw_only=True)
+class MetricPointsNotification:
+    """New metric points of a live run, batched by key."""
+
+    project: str
+    run_id: str
+    chunks: list[MetricPointsChunk]
+
+
+@attrs.define(kw_only=True)
+class ConfigChangedNotification:
+    """Target or job files, or the default target, changed on disk."""
+
+    project: str
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@attrs.define(kw_only=True)
+class Settings:
+    """The ``runyard`` section of the client's settings (``workspace/configuration``)."""
+
+    default_target: str | None = None
+    python_path: str | None = None
+    code_lens: bool = True
+    inlay_hints: bool = True
+    live_interval_ms: int = 250
+
+
+# --------------------------------------------------------------------------- methods
+
+TARGETS_LIST = "runyard/targets/list"
+TARGETS_ADD = "runyard/targets/add"
+TARGETS_REMOVE = "runyard/targets/remove"
+TARGETS_TEST = "runyard/targets/test"
+TARGETS_SET_DEFAULT = "runyard/targets/setDefault"
+JOBS_LIST = "runyard/jobs/list"
+RUNS_SUBMIT = "runyard/runs/submit"
+RUNS_LIST = "runyard/runs/list"
+RUNS_GET = "runyard/runs/get"
+RUNS_CANCEL = "runyard/runs/cancel"
+RUNS_LOGS = "runyard/runs/logs"
+RUNS_RESTORE = "runyard/runs/restore"
+RUNS_DIFF = "runyard/runs/diff"
+RUNS_COMPARE = "runyard/runs/compare"
+METRICS_SERIES = "runyard/metrics/series"
+SERVER_INFO = "runyard/server/info"
+PROJECT_INIT = "runyard/project/init"
+
+RUN_CHANGED = "runyard/runs/didChange"
+LOG_LINES = "runyard/runs/logLines"
+METRIC_POINTS = "runyard/metrics/points"
+CONFIG_CHANGED = "runyard/config/didChange"
+
+#: method -> (params type, result type)
+REQUESTS: dict[str, tuple[type[Any], type[Any]]] = {
+    TARGETS_LIST: (ProjectParams, TargetsListResult),
+    TARGETS_ADD: (TargetAddParams, TargetInfo),
+    TARGETS_REMOVE: (TargetNameParams, TargetRemoveResult),
+    TARGETS_TEST: (TargetNameParams, TargetTestResult),
+    TARGETS_SET_DEFAULT: (TargetNameParams, DefaultTargetResult),
+    JOBS_LIST: (ProjectParams, JobsListResult),
+    RUNS_SUBMIT: (RunSubmitParams, RunInfo),
+    RUNS_LIST: (RunsListParams, RunsListResult),
+    RUNS_GET: (RunParams, RunDetails),
+    RUNS_CANCEL: (RunParams, CancelResult),
+    RUNS_LOGS: (RunLogsParams, RunLogsResult),
+    RUNS_RESTORE: (RunRestoreParams, RunRestoreResult),
+    RUNS_DIFF: (RunDiffParams, RunDiffResult),
+    RUNS_COMPARE: (RunsCompareParams, RunsCompareResult),
+    METRICS_SERIES: (MetricSeriesParams, MetricSeriesResult),
+    SERVER_INFO: (ServerInfoParams, ServerInfoResult),
+    PROJECT_INIT: (ProjectInitParams, ProjectInitResult),
+}
+
+#: method -> params type, for notifications the server sends
+NOTIFICATIONS: dict[str, type[Any]] = {
+    RUN_CHANGED: RunChangedNotification,
+    LOG_LINES: LogLinesNotification,
+    METRIC_POINTS: MetricPointsNotification,
+    CONFIG_CHANGED: ConfigChangedNotification,
+}

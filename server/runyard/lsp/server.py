@@ -1,0 +1,269 @@
+"""The Runyard language server: one pygls server, assembled from feature modules.
+
+Each module under `runyard.lsp.features` has a ``register(server)`` function; this file
+holds what they share: settings pulled with ``workspace/configuration``, finding the
+project a request is about, running blocking work off the event loop, and turning
+Runyard's errors into JSON-RPC errors. Starting it imports pygls and nothing heavy:
+git, YAML and the schema validator load on first use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlparse
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.lsp.server import LanguageServer
+
+from runyard import __version__
+from runyard.core.errors import NotFoundError, RunyardError, UsageError
+from runyard.core.project import RUNYARD_DIR, Project
+from runyard.lsp import protocol
+from runyard.lsp.convert import structure_params, unstructure, wire_converter
+
+log = logging.getLogger("runyard.lsp")
+
+T = TypeVar("T")
+
+#: JSON-RPC error codes for Runyard's own errors (the range servers may use).
+ERROR_RUNYARD = -32010  # something went wrong; the message says what and what to do
+ERROR_USAGE = -32011  # bad input from the user (unknown name, file outside the project)
+ERROR_NOT_FOUND = -32012  # a run, target, job or file that does not exist
+
+
+class RunyardRpcError(JsonRpcException):
+    CODE = ERROR_RUNYARD
+
+
+def rpc_error(exc: RunyardError) -> RunyardRpcError:
+    code = ERROR_RUNYARD
+    if isinstance(exc, NotFoundError):
+        code = ERROR_NOT_FOUND
+    elif isinstance(exc, UsageError):
+        code = ERROR_USAGE
+    message = exc.message + (f" Next: {exc.hint}" if exc.hint else "")
+    data = {"message": exc.message, "hint": exc.hint}
+    return RunyardRpcError(message=message, code=code, data=data)
+
+
+def uri_to_path(uri_or_path: str) -> Path:
+    if uri_or_path.startswith("file:"):
+        return Path(unquote(urlparse(uri_or_path).path))
+    return Path(uri_or_path)
+
+
+def to_utf16(line: str, column: int) -> int:
+    """A column counted in code points (Python's str index) as LSP counts it: in UTF-16
+    code units, where characters beyond the BMP (emoji) take two."""
+    if line.isascii():
+        return column
+    return column + sum(1 for ch in line[:column] if ord(ch) > 0xFFFF)
+
+
+def from_utf16(line: str, column: int) -> int:
+    """An LSP column (UTF-16 code units) as a Python str index."""
+    if line.isascii():
+        return column
+    units = 0
+    for index, ch in enumerate(line):
+        if units >= column:
+            return index
+        units += 2 if ord(ch) > 0xFFFF else 1
+    return len(line)
+
+
+def line_at(text: str, line: int) -> str:
+    lines = text.split("\n")
+    return lines[line] if 0 <= line < len(lines) else ""
+
+
+def path_to_uri(path: Path) -> str:
+    return path.resolve().as_uri()
+
+
+class RunyardServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__(
+            "runyard",
+            __version__,
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            converter_factory=wire_converter,
+        )
+        self.settings = protocol.Settings()
+        self.blocking_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="runyard-io")
+        self.feeds: dict[Path, Any] = {}  # project root -> live.LiveFeed
+        self.on_settings_changed: list[Callable[[], Awaitable[None]]] = []
+        self.on_config_changed: list[Callable[[], Awaitable[None]]] = []
+        self.background: set[asyncio.Future[Any]] = set()
+        self._settings_ready: asyncio.Event | None = None
+
+    def settings_ready(self) -> asyncio.Event:
+        if self._settings_ready is None:
+            self._settings_ready = asyncio.Event()
+        return self._settings_ready
+
+    async def ready(self) -> None:
+        """Wait (briefly) for the first settings, so early requests see them."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.settings_ready().wait(), 3)
+
+    def spawn(self, work: Awaitable[Any]) -> None:
+        """Run `work` in the background, keeping a reference until it is done."""
+        future = asyncio.ensure_future(work)
+        self.background.add(future)
+        future.add_done_callback(self.background.discard)
+
+    # ---- projects -----------------------------------------------------------------------
+
+    def workspace_roots(self) -> list[Path]:
+        roots: list[Path] = []
+        try:
+            folders = list(self.workspace.folders.values())
+        except RuntimeError:  # not initialized yet
+            return roots
+        for folder in folders:
+            roots.append(uri_to_path(folder.uri))
+        root_uri = self.workspace.root_uri
+        if not roots and root_uri:
+            roots.append(uri_to_path(root_uri))
+        return roots
+
+    def projects(self) -> list[Project]:
+        """Runyard projects in the workspace: each folder that is (or is inside) one."""
+        found: list[Project] = []
+        for root in self.workspace_roots():
+            project = project_at(root)
+            if project is not None and project not in found:
+                found.append(project)
+        return found
+
+    def project_for(self, where: str | None) -> Project:
+        """The project a request names (a folder or file inside it), or the workspace's."""
+        if where:
+            path = uri_to_path(where)
+            project = project_at(path)
+            if project is None:
+                raise UsageError(
+                    f"{path} is not inside a Runyard project.",
+                    hint="initialize one with runyard/project/init or `runyard init`",
+                )
+            return project
+        projects = self.projects()
+        if not projects:
+            raise UsageError(
+                "No Runyard project in this workspace.",
+                hint="initialize one with runyard/project/init or `runyard init`",
+            )
+        return projects[0]
+
+    # ---- blocking work ------------------------------------------------------------------
+
+    async def blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(*args)` on the I/O pool, never on the event loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.blocking_pool, functools.partial(fn, *args))
+
+    # ---- settings -----------------------------------------------------------------------
+
+    async def pull_settings(self) -> None:
+        try:
+            await self._pull_settings()
+        finally:
+            self.settings_ready().set()
+
+    async def _pull_settings(self) -> None:
+        caps = self.client_capabilities.workspace
+        if not (caps and caps.configuration):
+            return
+        try:
+            result = await self.workspace_configuration_async(
+                types.ConfigurationParams(items=[types.ConfigurationItem(section="runyard")])
+            )
+        except Exception as exc:
+            log.warning("could not read settings: %s", exc)
+            return
+        raw = result[0] if result else None
+        settings = parse_settings(raw)
+        if settings != self.settings:
+            self.settings = settings
+            for callback in self.on_settings_changed:
+                await callback()
+
+
+def parse_settings(raw: Any) -> protocol.Settings:
+    """Settings from the client, keeping the defaults for fields it left out or got
+    wrong (a bad value is reported in the log, not fatal)."""
+    if not isinstance(raw, dict):
+        return protocol.Settings()
+    known = {
+        "defaultTarget",
+        "pythonPath",
+        "codeLens",
+        "inlayHints",
+        "liveIntervalMs",
+    }
+    clean = {k: v for k, v in raw.items() if k in known and v is not None}
+    try:
+        settings = structure_params(clean, protocol.Settings)
+    except ValueError as exc:
+        log.warning("ignoring bad runyard settings: %s", exc)
+        return protocol.Settings()
+    settings.live_interval_ms = max(50, min(settings.live_interval_ms, 5000))
+    if settings.default_target == "":
+        settings.default_target = None
+    return settings
+
+
+def project_at(path: Path) -> Project | None:
+    here = path.resolve()
+    for folder in (here, *here.parents):
+        if (folder / RUNYARD_DIR).is_dir():
+            return Project(folder)
+    return None
+
+
+Handler = Callable[[RunyardServer, Any], Awaitable[Any]]
+
+
+def request(server: RunyardServer, method: str) -> Callable[[Handler], Handler]:
+    """Register a custom request: params are checked against the method's params type
+    from `protocol.REQUESTS` (an error names the bad field), Runyard errors become
+    JSON-RPC errors with the message and the next step, results go out camelCase."""
+    params_type, _result_type = protocol.REQUESTS[method]
+
+    def decorate(fn: Handler) -> Handler:
+        async def handler(params: Any) -> Any:
+            try:
+                typed = structure_params(params, params_type)
+            except ValueError as exc:
+                raise JsonRpcInvalidParams(message=f"{method}: {exc}") from None
+            await server.ready()
+            try:
+                result = await fn(server, typed)
+            except RunyardError as exc:
+                raise rpc_error(exc) from None
+            return unstructure(result)
+
+        server.feature(method)(handler)
+        return fn
+
+    return decorate
+
+
+def create_server() -> RunyardServer:
+    from runyard.lsp.features import config_files, lifecycle, requests, scripts
+
+    server = RunyardServer()
+    lifecycle.register(server)
+    requests.register(server)
+    config_files.register(server)
+    scripts.register(server)
+    return server
