@@ -331,18 +331,11 @@ def test_metric_values_and_names_are_kept_faithfully(project: Path) -> None:
     uni = [p for p in points if p["key"] == "ünï/cødé 指标"]
     assert uni[0]["value"] == 1e-300
     assert [p["step"] for p in points if p["key"] == "auto"] == [0, 1]
-    import sqlite3
+    from runyard.core.store import Store
 
-    db = sqlite3.connect(project / ".runyard/state/runyard.db")
-    values = [
-        r[0]
-        for r in db.execute(
-            "SELECT value FROM metrics WHERE run_id = ? AND key = 'a/b c' ORDER BY step",
-            (run_id,),
-        )
-    ]
-    db.close()
-    assert values[0] is None and values[1] == math.inf and values[2] == -math.inf
+    with Store(project / ".runyard/state/runyard.db") as store:
+        _cursor, _steps, _times, values = store.metric_columns(run_id, "a/b c")
+    assert math.isnan(values[0]) and values[1] == math.inf and values[2] == -math.inf
     human = runyard(project, "runs", "metrics", run_id)
     assert "a/b c" in human.stdout and "-inf" in human.stdout
 

@@ -498,3 +498,24 @@ def test_server_module_starts_without_heavy_imports() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+async def test_initialize_a_project_from_the_client(tmp_path: Path) -> None:
+    folder = tmp_path / "fresh"
+    folder.mkdir()
+    git(folder, "init", "-q", "-b", "main")
+    (folder / "train.py").write_text(TRAIN)
+    session = Session(folder)
+    await session.start()
+    try:
+        assert (await session.request("runyard/server/info", {}))["projects"] == []
+        with pytest.raises(JsonRpcException) as err:
+            await session.request("runyard/runs/list", {})
+        assert "No Runyard project" in err.value.message and "init" in err.value.message
+        made = await session.request("runyard/project/init", {"folder": folder.as_uri()})
+        assert made["root"] == str(folder) and ".runyard/targets/local.yml" in made["created"]
+        run = await _submit(session, script=str(folder / "train.py"))
+        await session.wait_status(run["id"], "completed")
+        assert "trained with 0.1" in session.log_text(run["id"])
+    finally:
+        await session.stop()

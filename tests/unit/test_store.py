@@ -154,3 +154,55 @@ def test_concurrent_writer_and_reader(tmp_path: Path) -> None:
     a.create_run(make_run("r1"))
     a.add_metrics("r1", [("m", 0, 0.0, 1.0)])
     assert b.get_run("r1").metrics == {"m": 1.0}
+
+
+def test_points_span_chunks_and_cursors_resume_inside_one(store: Store) -> None:
+    from runyard.core import store as store_mod
+
+    store.create_run(make_run("r1"))
+    n = store_mod.CHUNK_POINTS + 10
+    store.add_metrics("r1", [("loss", i, float(i), float(i) / 2) for i in range(n)])
+    store.add_metrics("r1", [("acc", 0, 1.0, 0.5), ("loss", n, 2.0, math.nan)])
+    cursor, steps, _times, values = store.metric_columns("r1", "loss")
+    assert steps == list(range(n + 1)) and values[3] == 1.5 and math.isnan(values[-1])
+    assert store.metric_cursor("r1") >= cursor
+    first = store.metric_points("r1", limit=5)
+    assert [p[2] for p in first] == [0, 1, 2, 3, 4]
+    second = store.metric_points("r1", after=first[-1][0], limit=3)
+    assert [p[2] for p in second] == [5, 6, 7]
+    everything = store.metric_points("r1", after=second[-1][0])
+    assert len(everything) == n + 2 - 8
+    assert [(p[1], p[2]) for p in everything[-2:]] == [("acc", 0), ("loss", n)]
+    assert store.metric_points("r1", after=everything[-1][0]) == []
+    later, steps_after, _, _ = store.metric_columns("r1", "loss", after=cursor)
+    assert (later, steps_after) == (cursor, [])
+    summary = {m["key"]: m for m in store.metric_summary("r1")}
+    assert summary["loss"]["count"] == n + 1
+    assert summary["loss"]["min"] == 0.0 and summary["loss"]["max"] == (n - 1) / 2
+
+
+def test_version_1_store_is_migrated_to_packed_metrics(tmp_path: Path) -> None:
+    from runyard.core import store as store_mod
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    first = store_mod.MIGRATIONS[0]
+    assert isinstance(first, str)
+    db.executescript(first)
+    db.execute("PRAGMA user_version = 1")
+    db.execute(
+        "INSERT INTO runs (id, experiment, status, target, target_type, command, created) "
+        "VALUES ('r1', 'e', 'completed', 'local', 'local', '[]', 1.0)"
+    )
+    rows = [("r1", "loss", i, float(i), 1.0 / (i + 1)) for i in range(5)]
+    rows += [("r1", "odd", 0, 9.0, None), ("r1", "odd", 1, 9.5, math.inf)]
+    db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", rows)
+    db.close()
+    with Store(path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        _cursor, steps, times, values = store.metric_columns("r1", "loss")
+        assert steps == [0, 1, 2, 3, 4] and times[4] == 4.0 and values[1] == 0.5
+        odd = store.metric_points("r1", key="odd")
+        assert math.isnan(odd[0][4]) and odd[1][4] == math.inf
+        tables = {r[0] for r in store._read("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert "metrics" not in tables and "metric_chunks" in tables

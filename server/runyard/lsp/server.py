@@ -103,6 +103,8 @@ class RunyardServer(LanguageServer):
         self.on_settings_changed: list[Callable[[], Awaitable[None]]] = []
         self.on_config_changed: list[Callable[[], Awaitable[None]]] = []
         self.background: set[asyncio.Future[Any]] = set()
+        #: starts the live feed of a project the server meets (set by the lifecycle feature)
+        self.follow: Callable[[Project], None] | None = None
         self._settings_ready: asyncio.Event | None = None
 
     def settings_ready(self) -> asyncio.Event:
@@ -155,14 +157,17 @@ class RunyardServer(LanguageServer):
                     f"{path} is not inside a Runyard project.",
                     hint="initialize one with runyard/project/init or `runyard init`",
                 )
-            return project
-        projects = self.projects()
-        if not projects:
-            raise UsageError(
-                "No Runyard project in this workspace.",
-                hint="initialize one with runyard/project/init or `runyard init`",
-            )
-        return projects[0]
+        else:
+            projects = self.projects()
+            if not projects:
+                raise UsageError(
+                    "No Runyard project in this workspace.",
+                    hint="initialize one with runyard/project/init or `runyard init`",
+                )
+            project = projects[0]
+        if project.root not in self.feeds and self.follow is not None:
+            self.follow(project)  # made with `runyard init` after the server started
+        return project
 
     # ---- blocking work ------------------------------------------------------------------
 

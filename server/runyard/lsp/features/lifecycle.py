@@ -8,6 +8,7 @@ from typing import Any
 
 from lsprotocol import types
 
+from runyard.core.project import Project
 from runyard.lsp import protocol
 from runyard.lsp.live import LiveFeed
 from runyard.lsp.server import RunyardServer
@@ -39,16 +40,22 @@ async def sync_feeds(server: RunyardServer) -> None:
     for root in list(server.feeds):
         if root not in wanted:
             await server.feeds.pop(root).stop()
-    for root, project in wanted.items():
-        if root not in server.feeds:
-            feed = LiveFeed(
-                project, _sender(server), lambda: server.settings.live_interval_ms / 1000
-            )
-            server.feeds[root] = feed
-            feed.start()
+    for project in wanted.values():
+        follow(server, project)
+
+
+def follow(server: RunyardServer, project: Project) -> None:
+    """Start the live feed of `project` unless it runs already."""
+    if project.root in server.feeds:
+        return
+    feed = LiveFeed(project, _sender(server), lambda: server.settings.live_interval_ms / 1000)
+    server.feeds[project.root] = feed
+    feed.start()
 
 
 def register(server: RunyardServer) -> None:
+    server.follow = lambda project: follow(server, project)
+
     @server.feature(types.INITIALIZED)
     async def initialized(ls: RunyardServer, _params: types.InitializedParams) -> None:
         await ls.pull_settings()
