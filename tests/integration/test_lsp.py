@@ -519,3 +519,16 @@ async def test_initialize_a_project_from_the_client(tmp_path: Path) -> None:
         assert "trained with 0.1" in session.log_text(run["id"])
     finally:
         await session.stop()
+
+
+async def test_runs_started_by_another_server_are_pushed(lsp: Session, proj: Path) -> None:
+    other = Session(proj)
+    await other.start()
+    try:
+        run = await _submit(other, script="train.py", args=["0.4"])
+        done = await lsp.wait_status(run["id"], "completed")
+        assert done["metrics"]["acc"] == pytest.approx(0.9)
+        assert "trained with 0.4" in lsp.log_text(run["id"])
+        assert lsp.metric_values(run["id"], "loss")[-1] == pytest.approx(0.08)
+    finally:
+        await other.stop()
