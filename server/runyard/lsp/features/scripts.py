@@ -11,13 +11,13 @@
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
 
+from runyard.cli.output import fmt_value
 from runyard.core.project import RUNYARD_DIR, Project
 from runyard.lsp.server import RunyardServer, line_at, project_at, to_utf16, uri_to_path
 
@@ -39,16 +39,6 @@ def _script_project(uri: str) -> tuple[Path, Project] | None:
     if rel.parts and rel.parts[0] in (RUNYARD_DIR, ".git"):
         return None
     return path, project
-
-
-def _fmt(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "∞" if value > 0 else "-∞"
-    if value == int(value) and abs(value) < 1e15:
-        return str(int(value))
-    return f"{value:.4g}"
 
 
 def latest_values(
@@ -154,7 +144,7 @@ def register(server: RunyardServer) -> None:
                     position=types.Position(
                         call.line, to_utf16(line_at(text, call.line), call.character)
                     ),
-                    label=f"= {_fmt(value)}",
+                    label=f"= {fmt_value(value)}",
                     kind=types.InlayHintKind.Type,
                     padding_left=True,
                     tooltip=f"{call.name} at the end of run {run_id} (completed {when})",
