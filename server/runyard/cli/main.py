@@ -186,6 +186,15 @@ def cmd_target_add(args: argparse.Namespace) -> int:
         options["system_site_packages"] = True
     if args.cancel_grace is not None:
         options["cancel_grace_seconds"] = args.cancel_grace
+    for name in ("address", "base_image", "image", "shm_size", "user"):
+        if getattr(args, name):
+            options[name] = getattr(args, name)
+    if args.gpus:
+        options["gpus"] = int(args.gpus) if args.gpus.isdigit() else args.gpus
+    if args.volume:
+        options["volumes"] = list(args.volume)
+    if args.ca_bundle:
+        options["ca_bundle"] = str(Path(args.ca_bundle).expanduser().resolve())
     path = config.write_target(project, args.name, args.type, options, force=args.force)
     info(f"target {args.name!r} written to {project.relpath(path)}")
     info(f"next: runyard target test {args.name}")
@@ -661,6 +670,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--index-url", help="package index for building environments")
     s.add_argument("--system-site-packages", action="store_true")
     s.add_argument("--cancel-grace", type=float, help="seconds between SIGTERM and SIGKILL")
+    s.add_argument("--address", help="docker: the engine (unix://, tcp://, ssh://user@host)")
+    s.add_argument("--base-image", help="docker: image environments are built on")
+    s.add_argument("--image", help="docker: an image used as is (nothing is built)")
+    s.add_argument("--gpus", help="docker: 'all' or a number of GPUs per run")
+    s.add_argument("--shm-size", help="docker: /dev/shm size, like 2g")
+    s.add_argument("--volume", action="append", metavar="SRC:DEST[:ro]", help="docker: data")
+    s.add_argument("--ca-bundle", help="docker: CA bundle to trust in builds and runs")
+    s.add_argument("--user", help="docker: the user runs have in the container")
     s.add_argument("--force", action="store_true", help="replace an existing target")
     s.set_defaults(func=cmd_target_add)
     s = t.add_parser("remove", help="remove a target")

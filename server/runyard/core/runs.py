@@ -123,6 +123,7 @@ def resolve_request(project: Project, req: SubmitRequest) -> dict[str, Any]:
         "system_site_packages": target.system_site_packages,
         "index_url": target.index_url,
         "cancel_grace_seconds": target.cancel_grace_seconds,
+        "target_options": dict(target.raw),
     }
 
 

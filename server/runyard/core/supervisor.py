@@ -28,7 +28,7 @@ from typing import Any
 
 from runyard.core.ingest import TrackingIngester
 from runyard.core.store import Run, Store
-from runyard.targets.base import Backend, Execution, RunContext, load_backend
+from runyard.targets.base import Backend, Execution, RunContext, RunLost, load_backend
 
 POLL_SECONDS = 0.1
 
@@ -110,6 +110,9 @@ class Supervisor:
         except Canceled:
             self.log("canceled while preparing")
             self.store.set_status(self.run_id, "canceled", "canceled by the user while preparing")
+        except RunLost as exc:
+            self.log(f"lost: {exc.message}")
+            self.store.set_status(self.run_id, "lost", exc.message)
         except Exception as exc:
             detail = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
             hint = getattr(exc, "hint", None)

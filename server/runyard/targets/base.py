@@ -14,12 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from runyard.core.errors import UsageError
+from runyard.core.errors import RunyardError, UsageError
 
 # type name -> "module:Class"; imported only when a run of that type is handled.
 BACKENDS: dict[str, str] = {
     "local": "runyard.targets.local:LocalBackend",
+    "docker": "runyard.targets.docker:DockerBackend",
 }
+
+
+class RunLost(RunyardError):
+    """Raised by an execution whose backend no longer knows the run (a container that
+    vanished, an engine gone for good): the run is recorded as `lost`."""
 
 
 @dataclass

@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only; keeps ``import runyard`` ch
 
 ENV_RUN_ID = "RUNYARD_RUN_ID"
 ENV_TRACKING_URI = "RUNYARD_TRACKING_URI"
+STREAM_URI = "stream://stderr"  # records go out framed on stderr (see wire.frames)
 ENV_OUTPUTS = "RUNYARD_OUTPUTS"
 ENV_QUIET = "RUNYARD_QUIET"
 
@@ -312,11 +313,15 @@ def _resolve_mode() -> None:
         if _mode is not None:
             return
         uri = os.environ.get(ENV_TRACKING_URI, "").strip()
+        if uri == STREAM_URI:  # records framed on stderr (containers, remote hosts)
+            _path = ""
+            _mode = _ON
+            return
         path = _file_uri_to_path(uri) if uri else None
         if uri and path is None:
             _warn_once(
                 "scheme",
-                f"runyard: unsupported {ENV_TRACKING_URI} {uri!r} (only file:// is supported); "
+                f"runyard: unsupported {ENV_TRACKING_URI} {uri!r} (file:// or {STREAM_URI}); "
                 "metrics are not recorded",
             )
             _warned.add("notice")  # that warning stands for the notice
@@ -405,7 +410,10 @@ def _drain() -> None:
             return
         data = _serialize(points, events)
         try:
-            _append_to_file(data)
+            if _path:
+                _append_to_file(data)
+            else:
+                _write_frames(data)
         except OSError as exc:
             _warn_once(
                 "write",
@@ -482,6 +490,15 @@ def _make_encoder() -> json.JSONEncoder:
     import json
 
     return json.JSONEncoder(allow_nan=True, separators=(",", ":"), check_circular=False)
+
+
+def _write_frames(data: bytes) -> None:
+    """Each record line as frames on stderr, every frame one write of at most
+    FRAME_BYTES (atomic on a pipe), so user output cannot split one; see wire.py."""
+    from runyard.tracking.wire import frames
+
+    for frame in frames(data, os.getpid()):
+        os.write(2, frame)
 
 
 def _append_to_file(data: bytes) -> None:

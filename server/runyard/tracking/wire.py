@@ -6,6 +6,13 @@
 - ``{"m": [[key, value, step_or_null, wall_time_ns], ...]}`` the same, as plain JSON
   (for writers that cannot pack);
 - ``{"p": {...}}`` params, ``{"t": {...}}`` tags, ``{"a": [{"path", "size"}]}`` artifacts.
+
+Where the run cannot write a file the supervisor reads (a container, a remote host),
+the same lines travel framed on the run's stderr (``RUNYARD_TRACKING_URI=stream://stderr``):
+each frame is ``\x1erunyard:<pid>:<+ or .><part of a line>\n``, at most FRAME_BYTES
+long, so one write puts it whole on the pipe and user output never cuts through it;
+``.`` ends a line, ``+`` says more of it follows. `FrameReader` splits such a stream
+back into log text and tracking lines.
 """
 
 from __future__ import annotations
@@ -50,3 +57,55 @@ def decode_points(record: dict[str, Any]) -> list[Point]:
         key, value, step, wall = item
         points.append((str(key), float(value), None if step is None else int(step), int(wall)))
     return points
+
+
+FRAME_MARK = b"\x1erunyard:"
+FRAME_BYTES = 4000  # PIPE_BUF is at least 4096 on Linux and macOS
+
+
+def frames(data: bytes, pid: int) -> list[bytes]:
+    """`data` (whole record lines) as frames, each one write."""
+    head = FRAME_MARK + str(pid).encode("ascii") + b":"
+    room = FRAME_BYTES - len(head) - 2
+    out: list[bytes] = []
+    for line in data.splitlines():
+        for start in range(0, len(line), room):
+            part = line[start : start + room]
+            flag = b"." if start + room >= len(line) else b"+"
+            out.append(head + flag + part + b"\n")
+    return out
+
+
+class FrameReader:
+    """Splits a run's output stream into log bytes and tracking lines."""
+
+    def __init__(self) -> None:
+        self._pending = b""  # an unfinished line of the stream
+        self._parts: dict[bytes, list[bytes]] = {}  # pid -> pieces of a record line
+
+    def feed(self, data: bytes, final: bool = False) -> tuple[bytes, list[bytes]]:
+        """(log bytes, complete tracking lines) from the next chunk of the stream."""
+        data = self._pending + data
+        cut = data.rfind(b"\n") + 1
+        if final:
+            cut = len(data)
+        self._pending = data[cut:]
+        log: list[bytes] = []
+        records: list[bytes] = []
+        for line in data[:cut].splitlines(keepends=True):
+            at = line.find(FRAME_MARK)
+            if at < 0:
+                log.append(line)
+                continue
+            if at:
+                log.append(line[:at])  # a partial user line before the frame
+            body = line[at + len(FRAME_MARK) :].rstrip(b"\n")
+            pid, _, rest = body.partition(b":")
+            if not rest:
+                continue
+            parts = self._parts.setdefault(pid, [])
+            parts.append(rest[1:])
+            if rest[:1] == b".":
+                records.append(b"".join(parts) + b"\n")
+                del self._parts[pid]
+        return b"".join(log), records

@@ -1,0 +1,586 @@
+"""The `docker` target: each run in a container on a Docker engine, on this machine or
+on another one (``ssh://`` or ``tcp://``).
+
+- Environment: an image built from the target's `base_image` plus the project's
+  dependency spec, tagged ``runyard-env:<hash>`` and labelled, built once per hash and
+  reused; or the target's `image`, used as is.
+- Execution: the run's snapshot (and Runyard's tracking client) go into the created
+  container as a tar stream, never as a bind mount, so a remote engine works the same.
+  The container's output streams back live; tracking records travel framed on its
+  stderr (`runyard.tracking.wire`) and are split off into the run's tracking file,
+  which the supervisor ingests as for a local run. `outputs/` comes back as a tar
+  stream when the run ends, whatever the outcome; then the container is removed.
+- Containers carry the labels ``dev.runyard.project`` and ``dev.runyard.run``, run
+  unprivileged, without the Docker socket, and as the ``runyard`` user in images
+  Runyard builds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import socket
+import tarfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from runyard.core import envs
+from runyard.core.errors import RunyardError, UsageError
+from runyard.targets.base import Check, RunContext, RunLost
+
+IMAGE_REPO = "runyard-env"
+LABEL_ENV = "dev.runyard.env"
+LABEL_PROJECT = "dev.runyard.project"
+LABEL_RUN = "dev.runyard.run"
+IMAGE_FORMAT = "1"  # bump when the layout of built images changes
+RUN_USER = "runyard"
+RUN_UID = 10001
+CONNECT_TIMEOUT = 8.0  # seconds; every error the user can hit shows within 10 s
+LOST_AFTER = 60.0  # seconds an engine may stay unreachable mid-run before the run is lost
+CA_PATH = "/opt/runyard/ca.crt"
+
+
+# --------------------------------------------------------------------------- connecting
+
+
+def describe(address: str | None) -> str:
+    return address or "this machine's Docker engine"
+
+
+def _reachable(address: str | None) -> None:
+    """Fail fast (within CONNECT_TIMEOUT) with a clear message when nothing listens."""
+    if not address:
+        address = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    url = urlparse(address)
+    if url.scheme == "unix":
+        path = url.path
+        if not os.path.exists(path):
+            raise RunyardError(
+                f"No Docker engine at {address}: the socket {path} does not exist.",
+                hint="start the engine (`sudo systemctl start docker`, or `dockerd &`); "
+                "install it first if needed (Debian: apt-get install docker.io)",
+            )
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise RunyardError(
+                f"Permission denied on the Docker socket {path}.",
+                hint="add yourself to the docker group (`sudo usermod -aG docker $USER`) "
+                "and log in again, or set `address:` to an engine you may use",
+            )
+        return
+    if url.scheme in ("tcp", "ssh", "http", "https"):
+        port = url.port or {"ssh": 22, "tcp": 2375, "http": 2375, "https": 2376}[url.scheme]
+        try:
+            with socket.create_connection((url.hostname or "", port), timeout=CONNECT_TIMEOUT):
+                pass
+        except OSError as exc:
+            raise RunyardError(
+                f"Cannot reach {url.hostname}:{port} for the Docker engine at {address} "
+                f"({exc.strerror or exc}).",
+                hint="check that the machine is up and the address and port are right",
+            ) from None
+
+
+def connect(options: dict[str, Any]) -> Any:
+    """A docker SDK client for the target's engine, checked with a ping."""
+    address = options.get("address")
+    _reachable(address)
+    import docker
+
+    try:
+        if address:
+            client = docker.DockerClient(
+                base_url=address, timeout=int(CONNECT_TIMEOUT) + 52, use_ssh_client=False
+            )
+        else:
+            client = docker.from_env(timeout=60)
+        client.ping()
+        return client
+    except Exception as exc:
+        raise _connect_error(address, exc) from None
+
+
+def _connect_error(address: str | None, exc: BaseException) -> RunyardError:
+    text = f"{type(exc).__name__}: {exc}"
+    where = describe(address)
+    url = urlparse(address or "")
+    host = f"{url.hostname}:{url.port or 22}" if url.scheme == "ssh" else where
+    if "known_hosts" in text or "not found in known" in text:
+        return RunyardError(
+            f"The SSH host key of {host} is not known, so Runyard will not connect to it.",
+            hint="check the key's fingerprint with the machine's owner, then accept it with "
+            "`runyard target trust TARGET`",
+        )
+    if "Authentication" in type(exc).__name__ or "Authentication failed" in text:
+        return RunyardError(
+            f"SSH refused the login at {host}.",
+            hint="load your key into ssh-agent (`ssh-add`), or name it with IdentityFile in "
+            "~/.ssh/config for that host; check the user name in `address:`",
+        )
+    if "Permission denied" in text:
+        return RunyardError(
+            f"Permission denied talking to the Docker engine at {where}.",
+            hint="add yourself to the docker group (`sudo usermod -aG docker $USER`) and "
+            "log in again",
+        )
+    if "Connection refused" in text or "FileNotFoundError" in text:
+        return RunyardError(
+            f"No Docker engine answers at {where}.",
+            hint="start the engine (`sudo systemctl start docker`, or `dockerd &`)",
+        )
+    return RunyardError(f"Could not talk to the Docker engine at {where}: {text}")
+
+
+# --------------------------------------------------------------------------- images
+
+
+def _ca_bytes(options: dict[str, Any]) -> bytes | None:
+    path = options.get("ca_bundle")
+    if not path:
+        return None
+    try:
+        return Path(str(path)).expanduser().read_bytes()
+    except OSError as exc:
+        raise UsageError(
+            f"The target's ca_bundle {path} cannot be read ({exc.strerror}).",
+            hint="fix `ca_bundle:` in the target file",
+        ) from None
+
+
+def image_hash(
+    spec: envs.DependencySpec, base_id: str, options: dict[str, Any], ca: bytes | None
+) -> str:
+    h = hashlib.sha256()
+    for part in (
+        IMAGE_FORMAT,
+        base_id,
+        spec.kind,
+        str(options.get("python") or "python3"),
+        str(options.get("index_url") or ""),
+    ):
+        h.update(part.encode() + b"\0")
+    h.update(spec.content + b"\0")
+    h.update(ca or b"")
+    return h.hexdigest()[:16]
+
+
+def _dockerfile(
+    base: str, python: str, spec: envs.DependencySpec, options: dict[str, Any], ca: bool
+) -> str:
+    lines = [f"FROM {base}"]
+    env = ["PIP_DISABLE_PIP_VERSION_CHECK=1", "PYTHONUNBUFFERED=1", "PIP_NO_CACHE_DIR=1"]
+    if ca:
+        lines.append(f"COPY ca.crt {CA_PATH}")
+        env += [f"PIP_CERT={CA_PATH}", f"REQUESTS_CA_BUNDLE={CA_PATH}", f"SSL_CERT_FILE={CA_PATH}"]
+    if options.get("index_url"):
+        env.append(f"PIP_INDEX_URL={options['index_url']}")
+    lines.append("ENV " + " ".join(env))
+    lines.append(f"RUN {python} -m venv /opt/runyard/venv")
+    if spec.kind != "none":
+        lines.append("COPY requirements.txt /opt/runyard/requirements.txt")
+        lines.append(
+            "RUN /opt/runyard/venv/bin/python -m pip install --progress-bar off "
+            "-r /opt/runyard/requirements.txt"
+        )
+    lines.append(
+        f"RUN (id -u {RUN_USER} >/dev/null 2>&1 || useradd -m -u {RUN_UID} {RUN_USER} "
+        f"|| adduser -D -u {RUN_UID} {RUN_USER} || true) && mkdir -p /work && "
+        f"(chown {RUN_USER} /work 2>/dev/null || true)"
+    )
+    lines.append("ENV PATH=/opt/runyard/venv/bin:$PATH VIRTUAL_ENV=/opt/runyard/venv")
+    lines.append("WORKDIR /work")
+    return "\n".join(lines) + "\n"
+
+
+def _tar_bytes(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            info.mtime = 0
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _requirements_text(spec: envs.DependencySpec) -> bytes:
+    if spec.kind == "pyproject":
+        return ("\n".join(spec.requirements) + "\n").encode()
+    return spec.content
+
+
+def ensure_image(client: Any, ctx: RunContext, options: dict[str, Any]) -> tuple[str, str, bool]:
+    """(image, env hash, built by Runyard) for the run; builds the image if needed."""
+    import docker
+
+    if options.get("image"):
+        image = str(options["image"])
+        try:
+            client.images.get(image)
+        except docker.errors.ImageNotFound:
+            raise UsageError(
+                f"The image {image} is not on {describe(options.get('address'))}.",
+                hint=f"pull or build it there (docker pull {image}), or fix `image:`",
+            ) from None
+        return image, "", False
+    base = str(options["base_image"])
+    try:
+        base_id = client.images.get(base).id
+    except docker.errors.ImageNotFound:
+        raise UsageError(
+            f"The base image {base} is not on {describe(options.get('address'))}.",
+            hint=f"pull it there (docker pull {base}), or build one without a registry "
+            "(scripts/docker-setup.sh makes runyard/python-base:bookworm)",
+        ) from None
+    spec = envs.find_spec(ctx.workdir, ctx.options.get("requirements"))
+    ca = _ca_bytes(options)
+    digest = image_hash(spec, base_id, options, ca)
+    tag = f"{IMAGE_REPO}:{digest}"
+    try:
+        client.images.get(tag)
+        ctx.log(f"environment image {tag} (cached)")
+        return tag, digest, True
+    except docker.errors.ImageNotFound:
+        pass
+    what = spec.path or "no dependency file"
+    ctx.log(
+        f"building environment image {tag} from {base} and {what} (first time; reused afterwards)"
+    )
+    started = time.monotonic()
+    files = {
+        "Dockerfile": _dockerfile(
+            base, str(options.get("python") or "python3"), spec, options, ca is not None
+        ).encode()
+    }
+    if spec.kind != "none":
+        files["requirements.txt"] = _requirements_text(spec)
+    if ca is not None:
+        files["ca.crt"] = ca
+    tail: list[str] = []
+    error: str | None = None
+    stream = client.api.build(
+        fileobj=io.BytesIO(_tar_bytes(files)),
+        custom_context=True,
+        tag=tag,
+        labels={LABEL_ENV: digest, "dev.runyard.base": base, "dev.runyard.spec": spec.path or ""},
+        rm=True,
+        forcerm=True,
+        pull=False,
+        decode=True,
+    )
+    for item in stream:
+        text = item.get("stream") or item.get("status") or ""
+        if text:
+            data = text.encode("utf-8", "replace")
+            with contextlib.suppress(OSError):
+                os.write(ctx.log_fd, data)
+            tail = (tail + text.splitlines())[-20:]
+        if "error" in item:
+            error = str(item["error"]).strip()
+    if error is not None:
+        last = [line for line in tail if line.strip()][-5:]
+        raise RunyardError(
+            f"Building the environment image failed: {error}"
+            + ("\n" + "\n".join(last) if last else ""),
+            hint="see the build output in the run's log; fix the dependency file or the "
+            "target's base image",
+        )
+    ctx.log(f"environment image {tag} ready in {time.monotonic() - started:.1f}s")
+    return tag, digest, True
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _tar_tree(root: Path, prefix: str, uid: int, out: tarfile.TarFile) -> None:
+    for folder, dirs, names in os.walk(root):
+        dirs.sort()
+        rel_dir = Path(folder).relative_to(root)
+        for name in [*dirs, *sorted(names)]:
+            path = Path(folder) / name
+            info = out.gettarinfo(str(path), arcname=f"{prefix}/{(rel_dir / name).as_posix()}")
+            info.uid = info.gid = uid
+            info.uname = info.gname = ""
+            if info.isfile():
+                with path.open("rb") as f:
+                    out.addfile(info, f)
+            else:
+                out.addfile(info)
+
+
+def _payload(ctx: RunContext, uid: int, ca: bytes | None) -> io.BytesIO:
+    """The snapshot under work/, Runyard's tracking client under opt/runyard/lib/."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("work")
+        info.type = tarfile.DIRTYPE
+        info.mode = 0o755
+        info.uid = info.gid = uid
+        tar.addfile(info)
+        _tar_tree(ctx.workdir, "work", uid, tar)
+        _tar_tree(ctx.run_dir / "lib", "opt/runyard/lib", 0, tar)
+        if ca is not None:
+            info = tarfile.TarInfo(CA_PATH.lstrip("/"))
+            info.size = len(ca)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(ca))
+    buf.seek(0)
+    return buf
+
+
+class DockerExecution:
+    """A started container: waits, streams its output, stops it."""
+
+    pid: int | None = None
+
+    def __init__(self, client: Any, container: Any, ctx: RunContext) -> None:
+        from runyard.tracking.wire import FrameReader
+
+        self.client = client
+        self.container = container
+        self.ctx = ctx
+        self.code: int | None = None
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+        self.reader = FrameReader()
+        self.tracking = ctx.run_dir / "tracking.jsonl"
+        self.streamer = threading.Thread(target=self._stream, daemon=True)
+        self.waiter = threading.Thread(target=self._wait, daemon=True)
+        self.streamer.start()
+        self.waiter.start()
+
+    def _stream(self) -> None:
+        since: int | None = None
+        for attempt in range(3):
+            try:
+                for chunk in self.container.logs(
+                    stream=True, follow=True, stdout=True, stderr=True, since=since
+                ):
+                    self._feed(chunk)
+                break
+            except Exception:  # the engine went away; the waiter decides what that means
+                if self.done.is_set() or attempt == 2:
+                    break
+                since = int(time.time())
+                time.sleep(1)
+        self._feed(b"", final=True)
+
+    def _feed(self, chunk: bytes, final: bool = False) -> None:
+        log, records = self.reader.feed(chunk, final=final)
+        if log:
+            with contextlib.suppress(OSError):
+                os.write(self.ctx.log_fd, log)
+        if records:
+            with self.tracking.open("ab") as f:
+                f.write(b"".join(records))
+
+    def _wait(self) -> None:
+        unreachable_since: float | None = None
+        while True:
+            try:
+                result = self.container.wait()
+                self.code = int(result.get("StatusCode", 1))
+                break
+            except Exception as exc:
+                import docker
+
+                if isinstance(exc, docker.errors.NotFound):
+                    self.error = RunLost("its container disappeared from the Docker engine")
+                    break
+                now = time.monotonic()
+                unreachable_since = unreachable_since or now
+                if now - unreachable_since > LOST_AFTER:
+                    self.error = RunLost(
+                        f"the Docker engine was unreachable for more than {LOST_AFTER:.0f}s "
+                        f"({type(exc).__name__})"
+                    )
+                    break
+                time.sleep(2)
+        self.done.set()
+
+    def poll(self) -> int | None:
+        return self.wait(0)
+
+    def wait(self, timeout: float) -> int | None:
+        if not self.done.wait(timeout):
+            return None
+        if self.error is not None:
+            raise self.error
+        self.streamer.join(timeout=10)  # the last lines before the outcome
+        return self.code
+
+    def terminate(self) -> None:
+        with contextlib.suppress(Exception):
+            self.container.kill(signal="SIGTERM")
+
+    def kill(self) -> None:
+        with contextlib.suppress(Exception):
+            self.container.kill()
+
+
+class DockerBackend:
+    def __init__(self) -> None:
+        self.client: Any = None
+        self.image: str | None = None
+        self.built = False
+        self.container: Any = None
+
+    def _options(self, ctx: RunContext) -> dict[str, Any]:
+        options: dict[str, Any] = dict(ctx.options.get("target_options") or {})
+        return options
+
+    def prepare(self, ctx: RunContext) -> None:
+        options = self._options(ctx)
+        self.client = connect(options)
+        self.image, digest, self.built = ensure_image(self.client, ctx, options)
+        ctx.set_env_hash(digest or None)
+
+    def _environment(self, ctx: RunContext, ca: bool) -> dict[str, str]:
+        env = {str(k): str(v) for k, v in ctx.options.get("target_env", {}).items()}
+        env.update({str(k): str(v) for k, v in ctx.options.get("env", {}).items()})
+        env.update(
+            {
+                "RUNYARD_RUN_ID": ctx.env.get("RUNYARD_RUN_ID", ctx.run_id),
+                "RUNYARD_EXPERIMENT": ctx.env.get("RUNYARD_EXPERIMENT", ""),
+                "RUNYARD_TRACKING_URI": "stream://stderr",
+                "RUNYARD_OUTPUTS": f"/work/{ctx.outputs}",
+                "PYTHONPATH": "/opt/runyard/lib",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        if ca:
+            env.update(
+                {"PIP_CERT": CA_PATH, "REQUESTS_CA_BUNDLE": CA_PATH, "SSL_CERT_FILE": CA_PATH}
+            )
+        return env
+
+    def _command(self, ctx: RunContext, options: dict[str, Any]) -> list[str]:
+        python = "python" if self.built else str(options.get("python") or "python3")
+        opts = ctx.options
+        if opts.get("module"):
+            return [python, "-m", str(opts["module"]), *opts.get("args", [])]
+        return [python, str(opts["script"]), *opts.get("args", [])]
+
+    def start(self, ctx: RunContext) -> DockerExecution:
+        from docker.types import DeviceRequest
+
+        options = self._options(ctx)
+        ca = _ca_bytes(options)
+        user = options.get("user") or (RUN_USER if self.built else None)
+        uid = RUN_UID if user == RUN_USER else 0
+        devices = []
+        gpus = options.get("gpus")
+        if gpus is not None:
+            count = -1 if gpus == "all" else int(gpus)
+            devices.append(DeviceRequest(count=count, capabilities=[["gpu"]]))
+        volumes = [str(v) for v in options.get("volumes") or []]
+        container = self.client.containers.create(
+            self.image,
+            command=self._command(ctx, options),
+            working_dir="/work",
+            environment=self._environment(ctx, ca is not None),
+            labels={LABEL_PROJECT: str(ctx.project_root), LABEL_RUN: ctx.run_id},
+            name=f"runyard-{ctx.run_id}",
+            user=user,
+            shm_size=options.get("shm_size"),
+            device_requests=devices or None,
+            volumes=volumes or None,
+            privileged=False,
+            stdin_open=False,
+            tty=False,
+            detach=True,
+        )
+        self.container = container
+        container.put_archive("/", _payload(ctx, uid, ca))
+        container.start()
+        ctx.log(f"container {container.short_id} started from {self.image}")
+        return DockerExecution(self.client, container, ctx)
+
+    def finish(self, ctx: RunContext) -> Path | None:
+        if self.container is None:
+            return None
+        dest = ctx.workdir / ctx.outputs
+        try:
+            stream, _stat = self.container.get_archive(f"/work/{ctx.outputs}")
+            data = io.BytesIO(b"".join(stream))
+            import shutil
+
+            shutil.rmtree(dest, ignore_errors=True)
+            with tarfile.open(fileobj=data) as tar:
+                tar.extractall(dest.parent, filter="data")
+            found: Path | None = dest if dest.is_dir() else None
+        except Exception as exc:
+            import docker
+
+            if not isinstance(exc, docker.errors.NotFound):
+                ctx.log(f"could not copy outputs back: {exc}")
+            found = None
+        with contextlib.suppress(Exception):
+            self.container.remove(force=True)
+        return found
+
+    def check(self, options: dict[str, Any]) -> list[Check]:
+        return check_docker(options)
+
+
+def check_docker(options: dict[str, Any]) -> list[Check]:
+    """`runyard target test` for a docker target."""
+    address = options.get("address")
+    try:
+        client = connect(options)
+    except RunyardError as exc:
+        return [Check("engine", False, exc.message, exc.hint)]
+    checks: list[Check] = []
+    version = client.version()
+    checks.append(
+        Check(
+            "engine",
+            True,
+            f"{describe(address)}: Docker {version.get('Version')} (API {version.get('ApiVersion')}, "
+            f"{version.get('Os')}/{version.get('Arch')})",
+        )
+    )
+    import docker
+
+    image = options.get("image") or options.get("base_image")
+    what = "image" if options.get("image") else "base image"
+    try:
+        found = client.images.get(image)
+        checks.append(Check(what, True, f"{image} ({found.short_id})"))
+    except docker.errors.ImageNotFound:
+        checks.append(
+            Check(
+                what,
+                False,
+                f"{image} is not on the engine",
+                f"pull it there (docker pull {image})",
+            )
+        )
+    if options.get("ca_bundle"):
+        path = Path(str(options["ca_bundle"])).expanduser()
+        checks.append(
+            Check(
+                "ca_bundle",
+                path.is_file(),
+                str(path) if path.is_file() else f"{path} not found",
+                None if path.is_file() else "fix `ca_bundle:` in the target file",
+            )
+        )
+    with contextlib.suppress(Exception):
+        client.close()
+    return checks
+
+
+def prune_images(options: dict[str, Any]) -> list[str]:
+    """Remove the environment images Runyard built on the target's engine."""
+    client = connect(options)
+    removed: list[str] = []
+    for image in client.images.list(filters={"label": LABEL_ENV}):
+        client.images.remove(image.id, force=True)
+        removed.extend(image.tags or [image.short_id])
+    return removed
