@@ -313,7 +313,8 @@ def test_bad_enum_suggests(project: Project) -> None:
 def test_unknown_target_type(project: Project) -> None:
     err = target_error(project, "type: dockr\n")
     assert (err.line, err.column, err.field) == (1, 7, "type")
-    assert "Expected 'local'" in str(err)
+    assert "Expected one of: 'local', 'docker'" in str(err)
+    assert "did you mean 'docker'?" in str(err)
 
 
 def test_missing_type_points_at_the_mapping_start(project: Project) -> None:
@@ -556,11 +557,12 @@ def test_write_target_validates_and_refuses_overwrite(project: Project) -> None:
         ("local", {"cancel_grace_seconds": -1}, "cancel_grace_seconds", "greater than 0"),
         ("local", {"pyton": "/x"}, "pyton", "did you mean 'python'?"),
         ("local", {"env": {"A": 1}}, "env.A", "quote it"),
-        ("docker", {}, "type", "Expected 'local'"),
+        ("docker", {}, None, "neither 'base_image' nor 'image' is set"),
+        ("kubernetes", {}, "type", "Expected one of: 'local', 'docker'"),
     ],
 )
 def test_write_target_rejects_bad_options_before_writing(
-    project: Project, type_: str, options: dict[str, Any], field: str, words: str
+    project: Project, type_: str, options: dict[str, Any], field: str | None, words: str
 ) -> None:
     with pytest.raises(ConfigError) as info:
         write_target(project, "gpu", type_, options)
@@ -728,7 +730,7 @@ def test_schemas_describe_every_property(kind: str) -> None:
     props = _properties(schema)
     assert props
     for name, prop in props:
-        if name == "type" and prop == {"const": "local"}:
+        if name == "type" and prop in ({"const": "local"}, {"const": "docker"}):
             continue  # the `if` condition of a target type's branch
         assert isinstance(prop, dict) and prop.get("description"), (kind, name)
     from jsonschema import Draft202012Validator
@@ -740,4 +742,7 @@ def test_schema_properties_merges_the_target_type_branch() -> None:
     props = config.schema_properties("target", "local")
     assert list(props)[:2] == ["type", "description"]
     assert "python" in props and "cancel_grace_seconds" in props
-    assert "python" not in config.schema_properties("target", "docker")
+    docker = config.schema_properties("target", "docker")
+    assert "base_image" in docker and "system_site_packages" not in docker
+    assert "base_image" not in props
+    assert "python" not in config.schema_properties("target", "spark")
