@@ -246,6 +246,76 @@ def cmd_target_test(args: argparse.Namespace) -> int:
     return 0 if all(c.ok for c in checks) else 1
 
 
+def cmd_target_trust(args: argparse.Namespace) -> int:
+    from runyard.core import config
+    from runyard.targets import docker
+
+    project = _project(args)
+    target = config.load_target(project, args.name)
+    address = target.raw.get("address")
+    host, found, _ = docker.trust_host_key(address, None)
+    expected = args.fingerprint
+    if expected is None:
+        print(f"{host} presents the host key {found}")
+        if not sys.stdin.isatty():
+            raise UsageError(
+                "Not accepting a host key without confirmation.",
+                hint=f"check the fingerprint, then run: runyard target trust {args.name} "
+                f"--fingerprint {found}",
+            )
+        answer = input("Is this the key of that machine? Type yes to trust it: ")
+        if answer.strip().lower() != "yes":
+            info("not trusted; nothing was written")
+            return 1
+        expected = found
+    host, found, written = docker.trust_host_key(address, expected)
+    if written:
+        info(f"trusted {host} ({found}) in ~/.ssh/known_hosts")
+    else:
+        info(f"{host} ({found}) was already trusted")
+    return 0
+
+
+def cmd_env_prune(args: argparse.Namespace) -> int:
+    """Environments are rebuilt on the next run that needs them; live runs keep theirs
+    (a venv in use is skipped, an image in use is removed once its container ends)."""
+    import shutil
+
+    from runyard.core import config
+
+    project = _project(args)
+    with _store(project) as store:
+        _reconcile(project, store)
+        busy = {r.env_hash for r in store.live_runs() if r.env_hash}
+    targets = (
+        [config.load_target(project, args.target)]
+        if args.target
+        else [t for t in config.list_targets(project) if isinstance(t, config.TargetConfig)]
+    )
+    removed: list[dict[str, str]] = []
+    if any(t.type == "local" for t in targets) and project.envs_dir.is_dir():
+        for path in sorted(project.envs_dir.iterdir()):
+            if path.is_dir() and not path.name.startswith(".") and path.name not in busy:
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append({"target": "local", "environment": path.name})
+    from runyard.targets import docker
+
+    engines: set[str] = set()
+    for t in targets:
+        if t.type != "docker" or str(t.raw.get("address")) in engines:
+            continue
+        engines.add(str(t.raw.get("address")))
+        for tag in docker.prune_images(t.raw):
+            removed.append({"target": t.name, "environment": tag})
+    if args.json:
+        emit_json(removed)
+        return 0
+    for item in removed:
+        print(f"{item['target']}: removed {item['environment']}")
+    info(f"{len(removed)} environments removed; runs rebuild them when needed")
+    return 0
+
+
 def cmd_jobs_list(args: argparse.Namespace) -> int:
     from runyard.core import config
 
@@ -687,9 +757,27 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("name")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_target_test)
+    s = t.add_parser(
+        "trust", help="accept the SSH host key of a target's machine (after checking it)"
+    )
+    s.add_argument("name")
+    s.add_argument(
+        "--fingerprint", help="the SHA256:... fingerprint you checked; writes it without asking"
+    )
+    s.set_defaults(func=cmd_target_trust)
     s = t.add_parser("default", help="show or set the default target")
     s.add_argument("name", nargs="?")
     s.set_defaults(func=cmd_target_default)
+
+    e = sub.add_parser("env", help="run environments").add_subparsers(
+        dest="env_command", required=True, metavar="COMMAND"
+    )
+    s = e.add_parser(
+        "prune", help="delete cached environments (venvs, and images on docker targets)"
+    )
+    s.add_argument("--target", help="only this target's environments")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_env_prune)
 
     j = sub.add_parser("jobs", help="run configurations").add_subparsers(
         dest="sub", metavar="ACTION"

@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import io
 import os
+import re
 import socket
 import tarfile
 import threading
@@ -43,6 +44,7 @@ RUN_UID = 10001
 CONNECT_TIMEOUT = 8.0  # seconds; every error the user can hit shows within 10 s
 LOST_AFTER = 60.0  # seconds an engine may stay unreachable mid-run before the run is lost
 CA_PATH = "/opt/runyard/ca.crt"
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 # --------------------------------------------------------------------------- connecting
@@ -279,7 +281,7 @@ def ensure_image(client: Any, ctx: RunContext, options: dict[str, Any]) -> tuple
             data = text.encode("utf-8", "replace")
             with contextlib.suppress(OSError):
                 os.write(ctx.log_fd, data)
-            tail = (tail + text.splitlines())[-20:]
+            tail = (tail + _ANSI.sub("", text).splitlines())[-20:]
         if "error" in item:
             error = str(item["error"]).strip()
     if error is not None:
@@ -584,3 +586,78 @@ def prune_images(options: dict[str, Any]) -> list[str]:
         client.images.remove(image.id, force=True)
         removed.extend(image.tags or [image.short_id])
     return removed
+
+
+# --------------------------------------------------------------------------- host keys
+
+
+def _ssh_endpoint(address: str | None) -> tuple[str, int]:
+    url = urlparse(address or "")
+    if url.scheme != "ssh" or not url.hostname:
+        raise UsageError(
+            f"Only targets with an ssh:// address have a host key to trust (this one: "
+            f"{describe(address)}).",
+            hint="set `address: ssh://user@host` in the target file",
+        )
+    return url.hostname, url.port or 22
+
+
+def _known_hosts_name(host: str, port: int) -> str:
+    return host if port == 22 else f"[{host}]:{port}"
+
+
+def fingerprint(key: Any) -> str:
+    import base64
+
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
+
+
+def fetch_host_key(address: str | None) -> tuple[str, Any]:
+    """(known_hosts name, key) that the SSH server at `address` presents."""
+    import paramiko
+
+    host, port = _ssh_endpoint(address)
+    try:
+        sock = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT)
+    except OSError as exc:
+        raise RunyardError(
+            f"Cannot reach {host}:{port} ({exc.strerror or exc}).",
+            hint="check that the machine is up and the address and port are right",
+        ) from None
+    transport = paramiko.Transport(sock)
+    try:
+        transport.start_client(timeout=CONNECT_TIMEOUT)
+        key = transport.get_remote_server_key()
+    except paramiko.SSHException as exc:
+        raise RunyardError(f"{host}:{port} did not complete an SSH handshake: {exc}") from None
+    finally:
+        transport.close()
+    return _known_hosts_name(host, port), key
+
+
+def trust_host_key(address: str | None, expected: str | None) -> tuple[str, str, bool]:
+    """Record the host key of `address` in ~/.ssh/known_hosts when its fingerprint is
+    `expected`. Returns (host, fingerprint, written); with `expected` None nothing is
+    written, so the caller can show the fingerprint and ask first."""
+    import paramiko
+
+    name, key = fetch_host_key(address)
+    found = fingerprint(key)
+    if expected is None:
+        return name, found, False
+    if expected != found:
+        raise RunyardError(
+            f"The host key of {name} has fingerprint {found}, not {expected}; nothing was written.",
+            hint="someone may be intercepting the connection; check with the machine's owner",
+        )
+    path = Path.home() / ".ssh" / "known_hosts"
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    keys = paramiko.HostKeys()
+    if path.exists():
+        keys.load(str(path))
+    if keys.lookup(name) and keys.check(name, key):
+        return name, found, False
+    with path.open("a") as f:
+        f.write(f"{name} {key.get_name()} {key.get_base64()}\n")
+    return name, found, True
