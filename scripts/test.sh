@@ -1,9 +1,21 @@
 #!/usr/bin/env bash
 # Sets up everything the tests need and runs all of them: linters, unit and
 # integration tests (real git repositories, real subprocesses and virtual
-# environments, a real read-only mount and a full file system).
+# environments, a real read-only mount and a full file system, a real Docker engine
+# with an offline base image, a real sshd on loopback in front of it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --dev
+in_ci=false
+case "${CI:-}" in 1 | true | TRUE | yes) in_ci=true ;; esac
+for part in docker-setup sshd-setup; do
+  if ! bash "scripts/$part.sh"; then
+    if $in_ci; then
+      echo "test: scripts/$part.sh failed; CI needs it" >&2
+      exit 1
+    fi
+    echo "test: scripts/$part.sh failed; the tests that need it will be skipped" >&2
+  fi
+done
 bash scripts/lint.sh
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

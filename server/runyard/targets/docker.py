@@ -387,12 +387,18 @@ class DockerExecution:
             try:
                 result = self.container.wait()
                 self.code = int(result.get("StatusCode", 1))
+                if self.code != 0:
+                    time.sleep(0.5)  # a removal stops the container first, then deletes it
+                self.container.reload()  # NotFound: it was removed, not ended
                 break
             except Exception as exc:
                 import docker
 
                 if isinstance(exc, docker.errors.NotFound):
-                    self.error = RunLost("its container disappeared from the Docker engine")
+                    self.code = None
+                    self.error = RunLost(
+                        "its container was removed from the Docker engine while it ran"
+                    )
                     break
                 now = time.monotonic()
                 unreachable_since = unreachable_since or now
@@ -465,8 +471,12 @@ class DockerBackend:
         python = "python" if self.built else str(options.get("python") or "python3")
         opts = ctx.options
         if opts.get("module"):
-            return [python, "-m", str(opts["module"]), *opts.get("args", [])]
-        return [python, str(opts["script"]), *opts.get("args", [])]
+            command = [python, "-m", str(opts["module"]), *opts.get("args", [])]
+        else:
+            command = [python, str(opts["script"]), *opts.get("args", [])]
+        # One stream for stdout and stderr inside the container: Docker keeps the two
+        # apart and loses their order (a traceback would land before the lines it ends).
+        return ["/bin/sh", "-c", 'exec "$@" 2>&1', "runyard-run", *command]
 
     def start(self, ctx: RunContext) -> DockerExecution:
         from docker.types import DeviceRequest

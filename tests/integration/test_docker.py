@@ -1,0 +1,360 @@
+"""Docker targets against a real Docker engine (started by scripts/docker-setup.sh, with
+its offline base image) and, for the remote engine, a real sshd on loopback
+(scripts/sshd-setup.sh). Under CI=true a missing engine or sshd fails these tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import IN_CI
+from tests.helpers import git, runyard
+
+pytestmark = pytest.mark.integration
+
+BASE_IMAGE = os.environ.get("RUNYARD_BASE_IMAGE", "runyard/python-base:bookworm")
+SSHD_DIR = Path(os.environ.get("RUNYARD_SSHD_DIR", "/var/tmp/runyard-sshd"))
+SSHD_PORT = int(os.environ.get("RUNYARD_SSHD_PORT", "2222"))
+CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+
+TRAIN = """\
+import json, os, sys, time
+import runyard
+import six
+
+lr = float(sys.argv[1]) if len(sys.argv) > 1 else 0.1
+runyard.log_params({"lr": lr})
+for step in range(int(os.environ.get("STEPS", "6"))):
+    runyard.log_metric("loss", 1.0 / (step + 1) * lr, step=step)
+    print(f"step {step}", flush=True)
+    time.sleep(float(os.environ.get("PAUSE", "0.4")))
+os.makedirs("outputs", exist_ok=True)
+with open("outputs/model.json", "w") as f:
+    json.dump({"lr": lr, "uid": os.getuid(), "six": six.__version__}, f)
+print("trained with", lr, flush=True)
+if os.environ.get("FAIL"):
+    raise SystemExit("boom: " + os.environ["FAIL"])
+"""
+
+
+def _missing(what: str, fix: str) -> None:
+    message = f"{what} is not available ({fix})"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def engine() -> Any:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=20)
+        client.ping()
+    except Exception as exc:
+        _missing(f"a Docker engine ({type(exc).__name__})", "run scripts/docker-setup.sh")
+    try:
+        client.images.get(BASE_IMAGE)
+    except Exception:
+        _missing(f"the base image {BASE_IMAGE}", "run scripts/docker-setup.sh")
+    return client
+
+
+@pytest.fixture
+def proj(project: Path, engine: Any) -> Path:
+    (project / "train.py").write_text(TRAIN)
+    (project / "requirements.txt").write_text("six\n")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "train")
+    options = ["--base-image", BASE_IMAGE]
+    if Path(CA_BUNDLE).is_file():
+        options += ["--ca-bundle", CA_BUNDLE]
+    runyard(project, "target", "add", "dock", "--type", "docker", *options, check=True)
+    return project
+
+
+def _submit(project: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    proc = runyard(project, "submit", "-d", *args, check=True, env=env)
+    return proc.stdout.strip().split()[-1]
+
+
+def _show(project: Path, run_id: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    proc = runyard(project, "runs", "show", run_id, "--json", check=True, env=env)
+    data: dict[str, Any] = json.loads(proc.stdout)
+    return data
+
+
+def _wait(project: Path, run_id: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    runyard(project, "runs", "wait", run_id, timeout=300, env=env)
+    return _show(project, run_id, env)
+
+
+def _log(project: Path, run_id: str) -> str:
+    return runyard(project, "runs", "logs", run_id, check=True).stdout
+
+
+def _containers(engine: Any, run_id: str) -> list[Any]:
+    return list(engine.containers.list(all=True, filters={"label": f"dev.runyard.run={run_id}"}))
+
+
+def _until(check: Any, timeout: float = 120, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"{what} not reached within {timeout}s")
+
+
+def _env(**extra: str) -> dict[str, str]:
+    return {**os.environ, **extra}
+
+
+def test_run_on_the_local_engine_with_live_metrics_outputs_and_reuse(
+    proj: Path, engine: Any
+) -> None:
+    run_id = _submit(proj, "--target", "dock", "train.py", "0.5")
+
+    def live_point() -> bool:
+        data = _show(proj, run_id)
+        return data["status"] == "running" and bool(data["metrics"])
+
+    _until(live_point, what="a metric while the run is running")
+    (container,) = _containers(engine, run_id)
+    assert container.labels["dev.runyard.project"] == str(proj)
+    attrs = container.attrs
+    assert attrs["HostConfig"]["Privileged"] is False
+    assert attrs["Config"]["User"] == "runyard"
+    assert not attrs["HostConfig"]["Binds"]  # the project travels as a tar stream
+    done = _wait(proj, run_id)
+    assert done["status"] == "completed", done
+    assert {m["key"]: m["last"] for m in done["metrics_summary"]} == {"loss": 0.5 / 6}
+    assert done["params"] == {"lr": "0.5"}
+    model = json.loads(Path(done["outputs_dir"], "model.json").read_text())
+    assert model == {"lr": 0.5, "uid": 10001, "six": model["six"]}
+    assert "trained with 0.5" in _log(proj, run_id)
+    assert _containers(engine, run_id) == []  # removed when it ended
+    image = f"runyard-env:{done['env_hash']}"
+    assert engine.images.get(image).labels["dev.runyard.env"] == done["env_hash"]
+
+    again = _wait(proj, _submit(proj, "--target", "dock", "train.py", "0.1"))
+    assert again["status"] == "completed" and again["env_hash"] == done["env_hash"]
+    log = _log(proj, again["id"])
+    assert f"environment image {image} (cached)" in log
+    assert "building environment image" not in log
+
+
+def test_a_failing_script_fails_with_the_log_tail_and_keeps_outputs(
+    proj: Path, engine: Any
+) -> None:
+    (proj / ".runyard/jobs/fail.yml").write_text(
+        "script: train.py\ntarget: dock\nenv:\n  FAIL: no data\n  STEPS: '2'\n  PAUSE: '0'\n"
+    )
+    run = _wait(proj, _submit(proj, "--job", "fail"))
+    assert run["status"] == "failed"
+    assert run["exit_code"] == 1
+    assert "boom: no data" in run["reason"]
+    assert Path(run["outputs_dir"], "model.json").is_file()
+    assert _containers(engine, run["id"]) == []
+
+
+def test_cancel_stops_and_removes_the_container(proj: Path, engine: Any) -> None:
+    (proj / ".runyard/jobs/long.yml").write_text(
+        "script: train.py\ntarget: dock\nenv:\n  STEPS: '600'\n  PAUSE: '0.2'\n"
+    )
+    run_id = _submit(proj, "--job", "long")
+    _until(lambda: "step 2" in _log(proj, run_id), what="the run's third step")
+    assert len(_containers(engine, run_id)) == 1
+    runyard(proj, "runs", "cancel", run_id, check=True)
+    run = _wait(proj, run_id)
+    assert run["status"] == "canceled"
+    assert _containers(engine, run_id) == []
+
+
+def test_a_vanished_container_makes_the_run_lost(proj: Path, engine: Any) -> None:
+    (proj / ".runyard/jobs/long.yml").write_text(
+        "script: train.py\ntarget: dock\nenv:\n  STEPS: '600'\n  PAUSE: '0.2'\n"
+    )
+    run_id = _submit(proj, "--job", "long")
+    _until(lambda: "step 1" in _log(proj, run_id), what="the run's second step")
+    (container,) = _containers(engine, run_id)
+    container.remove(force=True)
+    run = _wait(proj, run_id)
+    assert run["status"] == "lost", run
+    assert "container was removed" in run["reason"]
+
+
+def test_an_image_used_as_is(proj: Path, engine: Any) -> None:
+    (proj / "plain.py").write_text(
+        "import os, runyard\nrunyard.log_metric('x', 3.0)\nprint('uid', os.getuid())\n"
+    )
+    git(proj, "add", "-A")
+    git(proj, "commit", "-qm", "plain")
+    runyard(proj, "target", "add", "asis", "--type", "docker", "--image", BASE_IMAGE, check=True)
+    run = _wait(proj, _submit(proj, "--target", "asis", "plain.py"))
+    assert run["status"] == "completed", run
+    assert run["metrics"] == {"x": 3.0}
+    log = _log(proj, run["id"])
+    assert "uid 0" in log and "building" not in log
+
+
+def test_missing_base_image_and_engine_errors_are_clear(proj: Path) -> None:
+    runyard(
+        proj,
+        "target",
+        "add",
+        "noimg",
+        "--type",
+        "docker",
+        "--base-image",
+        "runyard/nope:1",
+        check=True,
+    )
+    test = runyard(proj, "target", "test", "noimg")
+    assert test.returncode == 1
+    assert "runyard/nope:1 is not on the engine" in test.stdout
+    run = _wait(proj, _submit(proj, "--target", "noimg", "train.py"))
+    assert run["status"] == "failed"
+    assert "base image runyard/nope:1 is not on" in run["reason"]
+    runyard(
+        proj,
+        "target",
+        "add",
+        "gone",
+        "--type",
+        "docker",
+        "--base-image",
+        BASE_IMAGE,
+        "--address",
+        "unix:///tmp/runyard-no-engine.sock",
+        check=True,
+    )
+    test = runyard(proj, "target", "test", "gone", timeout=20)
+    assert test.returncode == 1
+    assert "No Docker engine at unix:///tmp/runyard-no-engine.sock" in test.stdout
+    assert "start the engine" in test.stdout
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    runyard(
+        proj,
+        "target",
+        "add",
+        "refused",
+        "--type",
+        "docker",
+        "--base-image",
+        BASE_IMAGE,
+        "--address",
+        f"tcp://127.0.0.1:{port}",
+        check=True,
+    )
+    test = runyard(proj, "target", "test", "refused", timeout=20)
+    assert test.returncode == 1 and f"Cannot reach 127.0.0.1:{port}" in test.stdout
+
+
+@pytest.fixture
+def ssh_home(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A HOME whose ~/.ssh/config names the key sshd-setup.sh authorized, and no
+    known_hosts yet: the user's machine before they trust the remote host."""
+    key = SSHD_DIR / "user_key"
+    try:
+        socket.create_connection(("127.0.0.1", SSHD_PORT), timeout=5).close()
+    except OSError:
+        _missing(f"an sshd on 127.0.0.1:{SSHD_PORT}", "run scripts/sshd-setup.sh")
+    if not key.is_file():
+        _missing(f"the key {key}", "run scripts/sshd-setup.sh")
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh/config").write_text(f"Host 127.0.0.1\n  IdentityFile {key}\n")
+    yield _env(HOME=str(home))
+
+
+def test_remote_engine_over_ssh_refuses_unknown_host_keys_until_trusted(
+    proj: Path, engine: Any, ssh_home: dict[str, str]
+) -> None:
+    options = ["--base-image", BASE_IMAGE, "--address", f"ssh://root@127.0.0.1:{SSHD_PORT}"]
+    if Path(CA_BUNDLE).is_file():
+        options += ["--ca-bundle", CA_BUNDLE]
+    runyard(proj, "target", "add", "remote", "--type", "docker", *options, check=True)
+    test = runyard(proj, "target", "test", "remote", env=ssh_home, timeout=20)
+    assert test.returncode == 1
+    assert f"host key of 127.0.0.1:{SSHD_PORT} is not known" in test.stdout
+    assert "runyard target trust" in test.stdout
+    refused = _wait(proj, _submit(proj, "--target", "remote", "train.py", env=ssh_home), ssh_home)
+    assert refused["status"] == "failed" and "host key" in refused["reason"]
+
+    asked = runyard(proj, "target", "trust", "remote", env=ssh_home, stdin=subprocess.DEVNULL)
+    assert asked.returncode == 2
+    fingerprint = asked.stdout.split("host key ")[1].split()[0]
+    assert fingerprint.startswith("SHA256:")
+    wrong = runyard(
+        proj, "target", "trust", "remote", "--fingerprint", "SHA256:not-it", env=ssh_home
+    )
+    assert wrong.returncode == 1 and "nothing was written" in wrong.stderr
+    runyard(
+        proj, "target", "trust", "remote", "--fingerprint", fingerprint, env=ssh_home, check=True
+    )
+    assert f"[127.0.0.1]:{SSHD_PORT}" in Path(ssh_home["HOME"], ".ssh/known_hosts").read_text()
+    test = runyard(proj, "target", "test", "remote", env=ssh_home, timeout=20)
+    assert test.returncode == 0, test.stdout
+    assert f"ssh://root@127.0.0.1:{SSHD_PORT}: Docker" in test.stdout
+    run = _wait(
+        proj, _submit(proj, "--target", "remote", "train.py", "0.2", env=ssh_home), ssh_home
+    )
+    assert run["status"] == "completed", run
+    assert run["metrics"]["loss"] == pytest.approx(0.2 / 6)
+    assert Path(run["outputs_dir"], "model.json").is_file()
+
+
+async def test_a_language_server_restart_mid_run_reattaches(proj: Path, engine: Any) -> None:
+    from tests.integration.lsp_session import Session
+
+    (proj / ".runyard/jobs/long.yml").write_text(
+        "script: train.py\ntarget: dock\nenv:\n  STEPS: '600'\n  PAUSE: '0.2'\n"
+    )
+    first = Session(proj)
+    await first.start()
+    try:
+        run = await first.request("runyard/runs/submit", {"job": "long"})
+        assert run["targetType"] == "docker"
+        await first.wait_push(
+            "runyard/runs/logLines", lambda p: p["runId"] == run["id"] and "step 1" in p["text"]
+        )
+    finally:
+        await first.stop()  # the editor closes; the container goes on
+    assert len(_containers(engine, run["id"])) == 1
+    second = Session(proj)
+    await second.start()
+    try:
+        push = await second.wait_push(
+            "runyard/runs/logLines", lambda p: p["runId"] == run["id"] and "step" in p["text"]
+        )
+        assert push["offset"] > 0
+        await second.wait_push("runyard/metrics/points", lambda p: p["runId"] == run["id"])
+        await second.request("runyard/runs/cancel", {"runId": run["id"]})
+        await second.wait_status(run["id"], "canceled", timeout=60)
+    finally:
+        await second.stop()
+    assert _containers(engine, run["id"]) == []
+
+
+def test_env_prune_removes_built_images(proj: Path, engine: Any) -> None:
+    run = _wait(proj, _submit(proj, "--target", "dock", "train.py"))
+    image = f"runyard-env:{run['env_hash']}"
+    engine.images.get(image)
+    pruned = json.loads(runyard(proj, "env", "prune", "--json", check=True).stdout)
+    assert {"target": "dock", "environment": image} in pruned
+    import docker
+
+    with pytest.raises(docker.errors.ImageNotFound):
+        engine.images.get(image)
