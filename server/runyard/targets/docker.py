@@ -24,10 +24,11 @@ import os
 import re
 import socket
 import tarfile
+import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlparse
 
 from runyard.core import envs
@@ -315,9 +316,10 @@ def _tar_tree(root: Path, prefix: str, uid: int, out: tarfile.TarFile) -> None:
                 out.addfile(info)
 
 
-def _payload(ctx: RunContext, uid: int, ca: bytes | None) -> io.BytesIO:
-    """The snapshot under work/, Runyard's tracking client under opt/runyard/lib/."""
-    buf = io.BytesIO()
+def _payload(ctx: RunContext, uid: int, ca: bytes | None) -> IO[bytes]:
+    """The snapshot under work/, Runyard's tracking client under opt/runyard/lib/, as a
+    tar in a temporary file (a project may be large), to stream into the container."""
+    buf = tempfile.TemporaryFile()  # noqa: SIM115 - the caller closes it
     with tarfile.open(fileobj=buf, mode="w") as tar:
         info = tarfile.TarInfo("work")
         info.type = tarfile.DIRTYPE
@@ -508,7 +510,8 @@ class DockerBackend:
             detach=True,
         )
         self.container = container
-        container.put_archive("/", _payload(ctx, uid, ca))
+        with _payload(ctx, uid, ca) as payload:
+            container.put_archive("/", payload)
         container.start()
         ctx.log(f"container {container.short_id} started from {self.image}")
         return DockerExecution(self.client, container, ctx)
@@ -519,12 +522,15 @@ class DockerBackend:
         dest = ctx.workdir / ctx.outputs
         try:
             stream, _stat = self.container.get_archive(f"/work/{ctx.outputs}")
-            data = io.BytesIO(b"".join(stream))
             import shutil
 
-            shutil.rmtree(dest, ignore_errors=True)
-            with tarfile.open(fileobj=data) as tar:
-                tar.extractall(dest.parent, filter="data")
+            with tempfile.TemporaryFile() as data:
+                for chunk in stream:
+                    data.write(chunk)
+                data.seek(0)
+                shutil.rmtree(dest, ignore_errors=True)
+                with tarfile.open(fileobj=data) as tar:
+                    tar.extractall(dest.parent, filter="data")
             found: Path | None = dest if dest.is_dir() else None
         except Exception as exc:
             import docker
