@@ -38,12 +38,14 @@ def _problem(err: Any) -> p.ConfigProblem:
     return p.ConfigProblem(file=str(err.file), message=str(err), line=err.line, column=err.column)
 
 
-def default_target(server: RunyardServer, project: Project) -> str | None:
+def default_target(
+    server: RunyardServer, project: Project, settings: p.Settings | None = None
+) -> str | None:
     """The target a run goes to when none is named: the client's setting when that
     target exists, else the project's default; None when there is none."""
     from runyard.core import config
 
-    wanted = server.settings.default_target
+    wanted = (settings or server.settings).default_target
     if wanted and wanted in config.target_names(project):
         return wanted
     try:
@@ -550,9 +552,11 @@ def register(server: RunyardServer) -> None:
 
     @request(server, p.SERVER_INFO)
     async def server_info(ls: RunyardServer, _params: p.ServerInfoParams) -> p.ServerInfoResult:
+        settings = ls.settings  # one snapshot for the whole answer
+
         def work() -> list[p.ProjectInfo]:
             return [
-                p.ProjectInfo(root=str(pr.root), default_target=default_target(ls, pr))
+                p.ProjectInfo(root=str(pr.root), default_target=default_target(ls, pr, settings))
                 for pr in ls.projects()
             ]
 
@@ -560,7 +564,7 @@ def register(server: RunyardServer) -> None:
             version=__version__,
             pid=os.getpid(),
             projects=await ls.blocking(work),
-            settings=unstructure(ls.settings),
+            settings=unstructure(settings),
         )
 
     @request(server, p.PROJECT_INIT)
