@@ -282,10 +282,7 @@ def ssh_home(tmp_path: Path) -> Iterator[dict[str, str]]:
 def test_remote_engine_over_ssh_refuses_unknown_host_keys_until_trusted(
     proj: Path, engine: Any, ssh_home: dict[str, str]
 ) -> None:
-    options = ["--base-image", BASE_IMAGE, "--address", f"ssh://root@127.0.0.1:{SSHD_PORT}"]
-    if Path(CA_BUNDLE).is_file():
-        options += ["--ca-bundle", CA_BUNDLE]
-    runyard(proj, "target", "add", "remote", "--type", "docker", *options, check=True)
+    _remote_target(proj, ssh_home, trust=False)
     test = runyard(proj, "target", "test", "remote", env=ssh_home, timeout=20)
     assert test.returncode == 1
     assert f"host key of 127.0.0.1:{SSHD_PORT} is not known" in test.stdout
@@ -313,6 +310,76 @@ def test_remote_engine_over_ssh_refuses_unknown_host_keys_until_trusted(
     )
     assert run["status"] == "completed", run
     assert run["metrics"]["loss"] == pytest.approx(0.2 / 6)
+    assert Path(run["outputs_dir"], "model.json").is_file()
+
+
+def _remote_target(proj: Path, ssh_home: dict[str, str], trust: bool) -> None:
+    options = ["--base-image", BASE_IMAGE, "--address", f"ssh://root@127.0.0.1:{SSHD_PORT}"]
+    if Path(CA_BUNDLE).is_file():
+        options += ["--ca-bundle", CA_BUNDLE]
+    runyard(proj, "target", "add", "remote", "--type", "docker", *options, check=True)
+    if trust:
+        asked = runyard(proj, "target", "trust", "remote", env=ssh_home, stdin=subprocess.DEVNULL)
+        fingerprint = asked.stdout.split("host key ")[1].split()[0]
+        runyard(
+            proj,
+            "target",
+            "trust",
+            "remote",
+            "--fingerprint",
+            fingerprint,
+            env=ssh_home,
+            check=True,
+        )
+
+
+def test_ssh_login_refused_is_clear(proj: Path, engine: Any, ssh_home: dict[str, str]) -> None:
+    _remote_target(proj, ssh_home, trust=True)
+    (Path(ssh_home["HOME"]) / ".ssh/config").write_text("")  # no key for that host any more
+    test = runyard(proj, "target", "test", "remote", env=ssh_home, timeout=20)
+    assert test.returncode == 1
+    assert f"SSH refused the login at 127.0.0.1:{SSHD_PORT}" in test.stdout
+    assert "ssh-add" in test.stdout
+
+
+def test_gpus_without_a_gpu_runtime_fail_clearly(proj: Path, engine: Any) -> None:
+    if any("nvidia" in str(r).lower() for r in engine.info().get("Runtimes", {})):
+        pytest.skip("this engine has an NVIDIA runtime")
+    ca = ["--ca-bundle", CA_BUNDLE] if Path(CA_BUNDLE).is_file() else []
+    runyard(
+        proj, "target", "add", "gpu", "--type", "docker", "--base-image", BASE_IMAGE,
+        "--gpus", "1", *ca, check=True,
+    )  # fmt: skip
+    run = _wait(proj, _submit(proj, "--target", "gpu", "train.py"))
+    assert run["status"] == "failed"
+    assert "refused a request while starting the run's container" in run["reason"]
+    assert _containers(engine, run["id"]) == [] or all(
+        c.status != "running" for c in _containers(engine, run["id"])
+    )
+
+
+def test_a_remote_engine_that_drops_mid_run_is_followed_again(
+    proj: Path, engine: Any, ssh_home: dict[str, str]
+) -> None:
+    _remote_target(proj, ssh_home, trust=True)
+    (proj / ".runyard/jobs/remote.yml").write_text(
+        "script: train.py\ntarget: remote\nenv:\n  STEPS: '40'\n  PAUSE: '0.25'\n"
+    )
+    run_id = _submit(proj, "--job", "remote", env=ssh_home)
+    _until(lambda: "step 2" in _log(proj, run_id), what="the run's third step")
+    # every sshd process goes: the listener and the connection the run is followed on
+    subprocess.run(["pkill", "-f", f"sshd -f {SSHD_DIR}/sshd_config"], check=False)
+    subprocess.run(["pkill", "-f", "sshd: root"], check=False)
+    time.sleep(3)
+    setup = Path(__file__).resolve().parents[2] / "scripts/sshd-setup.sh"
+    subprocess.run(["bash", str(setup), str(SSHD_DIR), str(SSHD_PORT)], check=True)
+    run = _wait(proj, run_id, ssh_home)
+    assert run["status"] == "completed", run
+    log = _log(proj, run_id)
+    assert "lost the connection to the Docker engine" in log
+    assert "reconnected to the Docker engine" in log
+    assert "trained with 0.1" in log
+    assert run["metrics_summary"][0]["count"] == 40  # nothing lost while it was away
     assert Path(run["outputs_dir"], "model.json").is_file()
 
 

@@ -27,6 +27,7 @@ import tarfile
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlparse
@@ -118,7 +119,7 @@ def _connect_error(address: str | None, exc: BaseException) -> RunyardError:
             hint="check the key's fingerprint with the machine's owner, then accept it with "
             "`runyard target trust TARGET`",
         )
-    if "Authentication" in type(exc).__name__ or "Authentication failed" in text:
+    if "authentication" in text.lower():
         return RunyardError(
             f"SSH refused the login at {host}.",
             hint="load your key into ssh-agent (`ssh-add`), or name it with IdentityFile in "
@@ -337,21 +338,57 @@ def _payload(ctx: RunContext, uid: int, ca: bytes | None) -> IO[bytes]:
     return buf
 
 
+@contextlib.contextmanager
+def _engine_errors(options: dict[str, Any], doing: str) -> Iterator[None]:
+    """A dropped connection or an engine error as one clear message."""
+    try:
+        yield
+    except RunyardError:
+        raise
+    except Exception as exc:
+        import docker
+        import requests
+
+        where = describe(options.get("address"))
+        if isinstance(exc, docker.errors.APIError):  # (a requests error too: first)
+            hint = None
+            if "device driver" in str(exc.explanation) and options.get("gpus") is not None:
+                hint = (
+                    "the engine's machine needs the NVIDIA driver and container toolkit for "
+                    "`gpus:`; remove `gpus:` from the target to run without GPUs"
+                )
+            raise RunyardError(
+                f"The Docker engine at {where} refused a request {doing}: {exc.explanation}",
+                hint=hint,
+            ) from None
+        if isinstance(exc, requests.exceptions.RequestException | ConnectionError | OSError):
+            raise RunyardError(
+                f"Lost the connection to the Docker engine at {where} {doing} "
+                f"({type(exc).__name__}).",
+                hint="check the engine and the network (`runyard target test`), then submit again",
+            ) from None
+        raise
+
+
 class DockerExecution:
     """A started container: waits, streams its output, stops it."""
 
     pid: int | None = None
 
-    def __init__(self, client: Any, container: Any, ctx: RunContext) -> None:
+    def __init__(
+        self, client: Any, container: Any, ctx: RunContext, options: dict[str, Any]
+    ) -> None:
         from runyard.tracking.wire import FrameReader
 
         self.client = client
         self.container = container
         self.ctx = ctx
+        self.options = options
         self.code: int | None = None
         self.error: BaseException | None = None
         self.done = threading.Event()
         self.reader = FrameReader()
+        self.last_seen: float | None = None  # when the last output arrived
         self.tracking = ctx.run_dir / "tracking.jsonl"
         self.streamer = threading.Thread(target=self._stream, daemon=True)
         self.waiter = threading.Thread(target=self._wait, daemon=True)
@@ -359,19 +396,25 @@ class DockerExecution:
         self.waiter.start()
 
     def _stream(self) -> None:
-        since: int | None = None
-        for attempt in range(3):
-            try:
-                for chunk in self.container.logs(
+        since: float | None = None
+        while True:
+            container = self.container
+            with contextlib.suppress(Exception):  # a dropped connection ends it too
+                for chunk in container.logs(
                     stream=True, follow=True, stdout=True, stderr=True, since=since
                 ):
+                    self.last_seen = time.time()
                     self._feed(chunk)
+            if self.done.wait(3) and self.container is container:
+                break  # the container ended: that was all of its output
+            # the engine went away: wait for the waiter to reconnect, then go on after the
+            # last output seen
+            while self.container is container and not self.done.wait(1):
+                pass
+            if self.container is container:
                 break
-            except Exception:  # the engine went away; the waiter decides what that means
-                if self.done.is_set() or attempt == 2:
-                    break
-                since = int(time.time())
-                time.sleep(1)
+            since = self.last_seen
+            self.ctx.log("reconnected to the Docker engine; following the run again")
         self._feed(b"", final=True)
 
     def _feed(self, chunk: bytes, final: bool = False) -> None:
@@ -384,6 +427,8 @@ class DockerExecution:
                 f.write(b"".join(records))
 
     def _wait(self) -> None:
+        import docker
+
         unreachable_since: float | None = None
         while True:
             try:
@@ -393,17 +438,20 @@ class DockerExecution:
                     time.sleep(0.5)  # a removal stops the container first, then deletes it
                 self.container.reload()  # NotFound: it was removed, not ended
                 break
+            except docker.errors.NotFound:
+                self.code = None
+                self.error = RunLost(
+                    "its container was removed from the Docker engine while it ran"
+                )
+                break
             except Exception as exc:
-                import docker
-
-                if isinstance(exc, docker.errors.NotFound):
-                    self.code = None
-                    self.error = RunLost(
-                        "its container was removed from the Docker engine while it ran"
-                    )
-                    break
                 now = time.monotonic()
-                unreachable_since = unreachable_since or now
+                if unreachable_since is None:
+                    unreachable_since = now
+                    self.ctx.log(
+                        f"lost the connection to the Docker engine ({type(exc).__name__}); "
+                        f"retrying for {LOST_AFTER:.0f}s"
+                    )
                 if now - unreachable_since > LOST_AFTER:
                     self.error = RunLost(
                         f"the Docker engine was unreachable for more than {LOST_AFTER:.0f}s "
@@ -411,7 +459,21 @@ class DockerExecution:
                     )
                     break
                 time.sleep(2)
+                self._reconnect()
         self.done.set()
+
+    def _reconnect(self) -> None:
+        """A fresh client (the SDK does not recover a dropped SSH transport)."""
+        import docker
+
+        try:
+            client = connect(self.options)
+            container = client.containers.get(self.container.id)
+        except docker.errors.NotFound:
+            container, client = self.container, self.client  # reported by the next wait
+        except Exception:
+            return
+        self.client, self.container = client, container
 
     def poll(self) -> int | None:
         return self.wait(0)
@@ -439,6 +501,7 @@ class DockerBackend:
         self.image: str | None = None
         self.built = False
         self.container: Any = None
+        self.execution: DockerExecution | None = None
 
     def _options(self, ctx: RunContext) -> dict[str, Any]:
         options: dict[str, Any] = dict(ctx.options.get("target_options") or {})
@@ -447,7 +510,8 @@ class DockerBackend:
     def prepare(self, ctx: RunContext) -> None:
         options = self._options(ctx)
         self.client = connect(options)
-        self.image, digest, self.built = ensure_image(self.client, ctx, options)
+        with _engine_errors(options, "while building the run's environment image"):
+            self.image, digest, self.built = ensure_image(self.client, ctx, options)
         ctx.set_env_hash(digest or None)
 
     def _environment(self, ctx: RunContext, ca: bool) -> dict[str, str]:
@@ -481,6 +545,10 @@ class DockerBackend:
         return ["/bin/sh", "-c", 'exec "$@" 2>&1', "runyard-run", *command]
 
     def start(self, ctx: RunContext) -> DockerExecution:
+        with _engine_errors(self._options(ctx), "while starting the run's container"):
+            return self._start(ctx)
+
+    def _start(self, ctx: RunContext) -> DockerExecution:
         from docker.types import DeviceRequest
 
         options = self._options(ctx)
@@ -514,9 +582,12 @@ class DockerBackend:
             container.put_archive("/", payload)
         container.start()
         ctx.log(f"container {container.short_id} started from {self.image}")
-        return DockerExecution(self.client, container, ctx)
+        self.execution = DockerExecution(self.client, container, ctx, options)
+        return self.execution
 
     def finish(self, ctx: RunContext) -> Path | None:
+        if self.execution is not None:
+            self.container = self.execution.container  # a reconnect replaces it
         if self.container is None:
             return None
         dest = ctx.workdir / ctx.outputs
