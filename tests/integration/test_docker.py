@@ -383,6 +383,36 @@ def test_a_remote_engine_that_drops_mid_run_is_followed_again(
     assert Path(run["outputs_dir"], "model.json").is_file()
 
 
+def test_a_new_supervisor_takes_over_when_the_supervisor_dies(proj: Path, engine: Any) -> None:
+    from runyard.core.store import Store
+
+    (proj / ".runyard/jobs/long.yml").write_text(
+        "script: train.py\ntarget: dock\nenv:\n  STEPS: '30'\n  PAUSE: '0.25'\n"
+    )
+    run_id = _submit(proj, "--job", "long")
+    _until(lambda: "step 3" in _log(proj, run_id), what="the run's fourth step")
+    with Store(proj / ".runyard/state/runyard.db") as store:
+        pid = store.get_run(run_id).supervisor_pid
+    assert pid
+    os.kill(pid, 9)  # the machine's OOM killer, say; the container goes on
+    _until(lambda: not os.path.exists(f"/proc/{pid}") or _zombie(pid), what="its end")
+    listed = json.loads(runyard(proj, "runs", "list", "--json", check=True).stdout)
+    assert [r["status"] for r in listed if r["id"] == run_id] == ["running"]  # not lost
+    run = _wait(proj, run_id)
+    assert run["status"] == "completed", run
+    assert "took the run over" in _log(proj, run_id)
+    assert run["metrics_summary"][0]["count"] == 30  # none lost, none twice
+    assert Path(run["outputs_dir"], "model.json").is_file()
+    assert _containers(engine, run_id) == []
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    except OSError:
+        return True
+
+
 async def test_a_language_server_restart_mid_run_reattaches(proj: Path, engine: Any) -> None:
     from tests.integration.lsp_session import Session
 

@@ -18,11 +18,17 @@ from runyard.tracking.wire import decode_points
 class TrackingIngester:
     """Tails one run's tracking file into the store, from a byte offset."""
 
-    def __init__(self, store: Store, run_id: str, path: Path) -> None:
+    def __init__(self, store: Store, run_id: str, path: Path, *, resume: bool = False) -> None:
         self.store = store
         self.run_id = run_id
         self.path = path
+        self.offset_path = path.with_name(path.name + ".offset")
         self.offset = 0
+        if resume:  # a new supervisor goes on where the last one stopped
+            try:
+                self.offset = int(self.offset_path.read_text().strip() or 0)
+            except (OSError, ValueError):
+                self.offset = 0
         self._next_step = {k: s + 1 for k, s in store.last_steps(run_id).items()}
         self.bad_lines = 0
 
@@ -63,7 +69,17 @@ class TrackingIngester:
         # Large batches go in slices so readers see progress and transactions stay short.
         for i in range(0, len(points), 50_000):
             self.store.add_metrics(self.run_id, points[i : i + 50_000])
+        self._save_offset()
         return len(points)
+
+    def _save_offset(self) -> None:
+        """Where ingestion stands, for a supervisor that takes the run over."""
+        tmp = self.offset_path.with_name(self.offset_path.name + ".tmp")
+        try:
+            tmp.write_text(str(self.offset))
+            tmp.replace(self.offset_path)
+        except OSError:
+            pass  # only a take-over needs it; it then re-reads a little
 
     def _collect(
         self,

@@ -268,11 +268,56 @@ def supervisor_alive(project: Project, run_id: str) -> bool:
     return False
 
 
+def _take_over(project: Project, run: Run) -> bool:
+    """Start a new supervisor for a running run whose supervisor died, when its backend
+    can find the run again (a container). True when one was started."""
+    from runyard.targets.base import REATTACHABLE
+
+    if run.status != "running" or run.target_type not in REATTACHABLE:
+        return False
+    if (project.run_dir(run.id) / "cancel").exists():
+        return False
+    try:
+        lock_fd = os.open(project.run_dir(run.id) / "supervisor.lock", os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True  # someone just took it over
+        run_dir = project.run_dir(run.id)
+        with (run_dir / "supervisor.log").open("ab") as out:
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "runyard.core.supervisor",
+                    str(project.root),
+                    run.id,
+                    str(lock_fd),
+                    "attach",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                pass_fds=(lock_fd,),
+                start_new_session=True,
+                cwd=project.root,
+            )
+        return True
+    finally:
+        os.close(lock_fd)  # the new supervisor holds the lock now
+
+
 def reconcile(project: Project, store: Store) -> list[str]:
-    """Mark live runs whose supervisor is gone as `lost`. Returns their ids."""
+    """Mark live runs whose supervisor is gone as `lost` (or, for runs that live on in a
+    container, start a supervisor that takes them over). Returns the lost runs' ids."""
     lost: list[str] = []
     for run in store.live_runs():
         if supervisor_alive(project, run.id):
+            continue
+        if _take_over(project, run):
             continue
         if run.supervisor_pid is None:
             reason = "the submission was interrupted before the run started"

@@ -7,6 +7,7 @@ anyone who can take that lock while the run is still live knows the supervisor i
 gone and marks the run `lost`.
 
     python -m runyard.core.supervisor PROJECT_ROOT RUN_ID LOCK_FD GO_FD
+    python -m runyard.core.supervisor PROJECT_ROOT RUN_ID LOCK_FD attach
 
 It is started before the run's snapshot is taken, so its own start-up overlaps the
 submitter's work; it begins the run when it reads "go" from GO_FD, and exits
@@ -28,7 +29,14 @@ from typing import Any
 
 from runyard.core.ingest import TrackingIngester
 from runyard.core.store import Run, Store
-from runyard.targets.base import Backend, Execution, RunContext, RunLost, load_backend
+from runyard.targets.base import (
+    Backend,
+    Execution,
+    Reattachable,
+    RunContext,
+    RunLost,
+    load_backend,
+)
 
 POLL_SECONDS = 0.1
 
@@ -122,11 +130,11 @@ class Supervisor:
         finally:
             self._cleanup()
 
-    def _run(self, run: Run, backend: Backend) -> None:
+    def _context(self, run: Run) -> RunContext:
         options: dict[str, Any] = run.options
         workdir = self.run_dir / "work"
         outputs = str(options.get("outputs", "outputs"))
-        ctx = RunContext(
+        return RunContext(
             run_id=run.id,
             project_root=self.project_root,
             run_dir=self.run_dir,
@@ -139,6 +147,10 @@ class Supervisor:
             envs_dir=self.state_dir / "envs",
             set_env_hash=lambda h: self.store.update_run(self.run_id, env_hash=h),
         )
+
+    def _run(self, run: Run, backend: Backend) -> None:
+        ctx = self._context(run)
+        workdir, outputs = ctx.workdir, ctx.outputs
         self.phase = "preparing"
         self.store.set_status(self.run_id, "preparing", None, supervisor_pid=os.getpid())
         backend.prepare(ctx)
@@ -161,6 +173,53 @@ class Supervisor:
         self.phase = "running"
         self.store.set_status(self.run_id, "running", None, pid=execution.pid)
         ingester = TrackingIngester(self.store, run.id, tracking)
+        self._follow(run, backend, ctx, execution, ingester)
+
+    def attach(self) -> None:
+        """Take over a running run whose supervisor died (backends that can)."""
+        signal.signal(signal.SIGTERM, self._on_term)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        try:
+            run = self.store.get_run(self.run_id)
+            if not run.live:
+                return
+            backend = load_backend(run.target_type)
+            ctx = self._context(run)
+            # (nothing goes to the log before the backend has read where it stands)
+            execution = backend.attach(ctx) if isinstance(backend, Reattachable) else None
+            self.log(f"re-attached: a new supervisor (pid {os.getpid()}) took the run over")
+            if execution is None:
+                self.store.set_status(
+                    self.run_id, "lost", "its supervisor died and the run could not be found again"
+                )
+                return
+            self.phase = "running"
+            self.store.update_run(self.run_id, supervisor_pid=os.getpid())
+            tracking = self.run_dir / "tracking.jsonl"
+            ingester = TrackingIngester(self.store, run.id, tracking, resume=True)
+            self._follow(run, backend, ctx, execution, ingester)
+        except RunLost as exc:
+            self.log(f"lost: {exc.message}")
+            self.store.set_status(self.run_id, "lost", exc.message)
+        except Exception as exc:
+            detail = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+            self.log(f"error: {detail}")
+            sys.stderr.write(traceback.format_exc())
+            self.store.set_status(self.run_id, "failed", detail)
+        finally:
+            self._cleanup()
+
+    def _follow(
+        self,
+        run: Run,
+        backend: Backend,
+        ctx: RunContext,
+        execution: Execution,
+        ingester: TrackingIngester,
+    ) -> None:
+        """Watch a started run to its end, ingesting, and record the outcome."""
+        options: dict[str, Any] = run.options
         code = self._watch(execution, ingester, float(options.get("cancel_grace_seconds", 10)))
         ingester.poll()
         if ingester.bad_lines:
@@ -224,10 +283,13 @@ class Supervisor:
 def main(argv: list[str]) -> int:
     project_root, run_id = Path(argv[0]), argv[1]
     lock_fd = int(argv[2])  # inherited, already locked by the submitter; held until we exit
-    go_fd = int(argv[3])
     os.set_inheritable(lock_fd, False)
-    os.set_inheritable(go_fd, False)
     try:
+        if argv[3] == "attach":  # take over from a supervisor that died
+            Supervisor(project_root, run_id).attach()
+            return 0
+        go_fd = int(argv[3])
+        os.set_inheritable(go_fd, False)
         Supervisor(project_root, run_id).run(go_fd)
     except Exception:
         sys.stderr.write(traceback.format_exc())

@@ -12,11 +12,13 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from runyard.core.errors import RunyardError, UsageError
 
 # type name -> "module:Class"; imported only when a run of that type is handled.
+# Types whose runs outlive their supervisor (a container) and can be taken over.
+REATTACHABLE = {"docker"}
 BACKENDS: dict[str, str] = {
     "local": "runyard.targets.local:LocalBackend",
     "docker": "runyard.targets.docker:DockerBackend",
@@ -75,6 +77,15 @@ class Backend(Protocol):
 
     def check(self, options: dict[str, Any]) -> list[Check]:
         """`runyard target test`: reachable, versions, what is missing and how to fix it."""
+
+
+@runtime_checkable
+class Reattachable(Protocol):
+    """A backend whose runs live outside the supervisor (a container): a new supervisor
+    can take over a running run whose supervisor died."""
+
+    def attach(self, ctx: RunContext) -> Execution | None:
+        """The run's execution, found again; None when it is gone."""
 
 
 @dataclass(frozen=True)

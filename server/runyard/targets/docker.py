@@ -338,6 +338,36 @@ def _payload(ctx: RunContext, uid: int, ca: bytes | None) -> IO[bytes]:
     return buf
 
 
+_STAMP = re.compile(rb"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?Z$")
+
+
+def _parse_stamp(stamp: bytes) -> int | None:
+    """An engine log timestamp (RFC 3339, UTC, up to nanoseconds) as ns since the epoch."""
+    import calendar
+
+    m = _STAMP.match(stamp)
+    if m is None:
+        return None
+    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+    seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
+    fraction = (m.group(7) or b"").ljust(9, b"0")
+    return seconds * 1_000_000_000 + int(fraction)
+
+
+def _read_cursor(path: Path) -> int:
+    try:
+        return int(path.read_text().strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def _write_cursor(path: Path, value: int) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with contextlib.suppress(OSError):
+        tmp.write_text(str(value))
+        tmp.replace(path)
+
+
 @contextlib.contextmanager
 def _engine_errors(options: dict[str, Any], doing: str) -> Iterator[None]:
     """A dropped connection or an engine error as one clear message."""
@@ -388,34 +418,59 @@ class DockerExecution:
         self.error: BaseException | None = None
         self.done = threading.Event()
         self.reader = FrameReader()
-        self.last_seen: float | None = None  # when the last output arrived
         self.tracking = ctx.run_dir / "tracking.jsonl"
+        # Every log line comes with the engine's timestamp; the last one handled is kept
+        # in the run folder, so whoever follows the container next (after a dropped
+        # connection, or a new supervisor) goes on exactly after it.
+        self.cursor_path = ctx.run_dir / "container.cursor"
+        self.cursor = _read_cursor(self.cursor_path)
+        self.pending = b""
         self.streamer = threading.Thread(target=self._stream, daemon=True)
         self.waiter = threading.Thread(target=self._wait, daemon=True)
         self.streamer.start()
         self.waiter.start()
 
     def _stream(self) -> None:
-        since: float | None = None
         while True:
             container = self.container
+            since = self.cursor / 1e9 if self.cursor else None
             with contextlib.suppress(Exception):  # a dropped connection ends it too
                 for chunk in container.logs(
-                    stream=True, follow=True, stdout=True, stderr=True, since=since
-                ):
-                    self.last_seen = time.time()
-                    self._feed(chunk)
+                    stream=True, follow=True, stdout=True, stderr=True, since=since,
+                    timestamps=True,
+                ):  # fmt: skip
+                    self._lines(chunk)
             if self.done.wait(3) and self.container is container:
                 break  # the container ended: that was all of its output
-            # the engine went away: wait for the waiter to reconnect, then go on after the
-            # last output seen
+            # the engine went away: wait for the waiter to reconnect, then go on
             while self.container is container and not self.done.wait(1):
                 pass
             if self.container is container:
                 break
-            since = self.last_seen
+            self.pending = b""
             self.ctx.log("reconnected to the Docker engine; following the run again")
-        self._feed(b"", final=True)
+        self._feed(self.pending, final=True)
+        self.pending = b""
+
+    def _lines(self, chunk: bytes) -> None:
+        """Strip each line's timestamp, skip lines already handled, feed the rest."""
+        data = self.pending + chunk
+        cut = data.rfind(b"\n") + 1
+        self.pending = data[cut:]
+        out: list[bytes] = []
+        for line in data[:cut].splitlines(keepends=True):
+            stamp, _, text = line.partition(b" ")
+            when = _parse_stamp(stamp)
+            if when is None:  # not a timestamp: keep the line as it is
+                out.append(line)
+                continue
+            if when <= self.cursor:
+                continue
+            self.cursor = when
+            out.append(text)
+        if out:
+            self._feed(b"".join(out))
+            _write_cursor(self.cursor_path, self.cursor)
 
     def _feed(self, chunk: bytes, final: bool = False) -> None:
         log, records = self.reader.feed(chunk, final=final)
@@ -583,6 +638,21 @@ class DockerBackend:
         container.start()
         ctx.log(f"container {container.short_id} started from {self.image}")
         self.execution = DockerExecution(self.client, container, ctx, options)
+        return self.execution
+
+    def attach(self, ctx: RunContext) -> DockerExecution | None:
+        """Find the run's container again (by its label) and follow it from the last
+        output the run's log has."""
+        options = self._options(ctx)
+        self.client = connect(options)
+        found = self.client.containers.list(
+            all=True, filters={"label": f"{LABEL_RUN}={ctx.run_id}"}
+        )
+        if not found:
+            return None
+        self.container = found[0]
+        ctx.log(f"following container {self.container.short_id} again")
+        self.execution = DockerExecution(self.client, self.container, ctx, options)
         return self.execution
 
     def finish(self, ctx: RunContext) -> Path | None:
