@@ -37,8 +37,11 @@ def plain(value: Any) -> Any:
 
 
 class Session:
-    def __init__(self, root: Path, settings: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, root: Path, settings: dict[str, Any] | None = None, env: dict[str, str] | None = None
+    ) -> None:
         self.root = root
+        self.env = env
         self.client: LanguageClient = make_test_lsp_client()
         # our payloads as plain JSON, not named tuples (see runyard.lsp.convert)
         wire = wire_converter()
@@ -67,7 +70,7 @@ class Session:
         return collect
 
     async def start(self) -> types.InitializeResult:
-        env = dict(os.environ)
+        env = dict(self.env or os.environ)
         await self.client.start_io(
             sys.executable,
             "-m",

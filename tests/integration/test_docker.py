@@ -413,6 +413,29 @@ def _zombie(pid: int) -> bool:
         return True
 
 
+async def test_trusting_a_host_key_through_the_language_server(
+    proj: Path, engine: Any, ssh_home: dict[str, str]
+) -> None:
+    from tests.integration.lsp_session import Session
+
+    _remote_target(proj, ssh_home, trust=False)
+    session = Session(proj, env=ssh_home)
+    await session.start()
+    try:
+        shown = await session.request("runyard/targets/trust", {"name": "remote"})
+        assert shown["host"] == f"[127.0.0.1]:{SSHD_PORT}" and shown["written"] is False
+        known = Path(ssh_home["HOME"], ".ssh/known_hosts")
+        assert not known.exists()
+        done = await session.request(
+            "runyard/targets/trust", {"name": "remote", "fingerprint": shown["fingerprint"]}
+        )
+        assert done["written"] is True and shown["host"] in known.read_text()
+        checks = await session.request("runyard/targets/test", {"name": "remote"})
+        assert checks["ok"] is True, checks
+    finally:
+        await session.stop()
+
+
 async def test_a_language_server_restart_mid_run_reattaches(proj: Path, engine: Any) -> None:
     from tests.integration.lsp_session import Session
 

@@ -146,6 +146,7 @@ BAD_PARAMS: dict[str, tuple[Any, str]] = {
     "runyard/targets/remove": ({}, "params.name"),
     "runyard/targets/test": ({"name": 3}, "params.name"),
     "runyard/targets/setDefault": ({"name": None}, "params.name"),
+    "runyard/targets/trust": ({"name": "x", "fingerprint": 7}, "params.fingerprint"),
     "runyard/jobs/list": ([1, 2], "params"),
     "runyard/runs/submit": ({"args": "not-a-list"}, "params.args"),
     "runyard/runs/list": ({"limit": "ten"}, "params.limit"),

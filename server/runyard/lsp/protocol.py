@@ -155,6 +155,25 @@ class TargetTestResult:
 
 
 @attrs.define(kw_only=True)
+class TargetTrustParams(ProjectParams):
+    """Trust the SSH host key of a target's machine. Without `fingerprint` nothing is
+    written: the answer shows the key's fingerprint so the user can check it; send it
+    back as `fingerprint` to record the key in ~/.ssh/known_hosts."""
+
+    name: str
+    fingerprint: str | None = None
+
+
+@attrs.define(kw_only=True)
+class TargetTrustResult:
+    """The host, its key's fingerprint, and whether the key was recorded now."""
+
+    host: str
+    fingerprint: str
+    written: bool
+
+
+@attrs.define(kw_only=True)
 class DefaultTargetResult:
     """The project's default target after the change."""
 
@@ -499,6 +518,7 @@ TARGETS_ADD = "runyard/targets/add"
 TARGETS_REMOVE = "runyard/targets/remove"
 TARGETS_TEST = "runyard/targets/test"
 TARGETS_SET_DEFAULT = "runyard/targets/setDefault"
+TARGETS_TRUST = "runyard/targets/trust"
 JOBS_LIST = "runyard/jobs/list"
 RUNS_SUBMIT = "runyard/runs/submit"
 RUNS_LIST = "runyard/runs/list"
@@ -524,6 +544,7 @@ REQUESTS: dict[str, tuple[type[Any], type[Any]]] = {
     TARGETS_REMOVE: (TargetNameParams, TargetRemoveResult),
     TARGETS_TEST: (TargetNameParams, TargetTestResult),
     TARGETS_SET_DEFAULT: (TargetNameParams, DefaultTargetResult),
+    TARGETS_TRUST: (TargetTrustParams, TargetTrustResult),
     JOBS_LIST: (ProjectParams, JobsListResult),
     RUNS_SUBMIT: (RunSubmitParams, RunInfo),
     RUNS_LIST: (RunsListParams, RunsListResult),

@@ -120,6 +120,15 @@ def _set_default(project: Project, name: str) -> p.DefaultTargetResult:
     return p.DefaultTargetResult(name=name)
 
 
+def _trust(project: Project, params: p.TargetTrustParams) -> p.TargetTrustResult:
+    from runyard.core import config
+    from runyard.targets import docker
+
+    target = config.load_target(project, params.name)
+    host, found, written = docker.trust_host_key(target.raw.get("address"), params.fingerprint)
+    return p.TargetTrustResult(host=host, fingerprint=found, written=written)
+
+
 def _jobs(project: Project) -> p.JobsListResult:
     from runyard.core import config
 
@@ -603,6 +612,10 @@ def register(server: RunyardServer) -> None:
         ls: RunyardServer, params: p.TargetNameParams
     ) -> p.DefaultTargetResult:
         return await ls.blocking(_set_default, ls.project_for(params.project), params.name)
+
+    @request(server, p.TARGETS_TRUST)
+    async def targets_trust(ls: RunyardServer, params: p.TargetTrustParams) -> p.TargetTrustResult:
+        return await ls.blocking(_trust, ls.project_for(params.project), params)
 
     @request(server, p.JOBS_LIST)
     async def jobs_list(ls: RunyardServer, params: p.ProjectParams) -> p.JobsListResult:
