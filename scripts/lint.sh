@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=.venv/bin
-"$py/ruff" format --check server tests
-"$py/ruff" check server tests
+"$py/ruff" format --check server tests templates
+"$py/ruff" check server tests templates
 "$py/mypy"
 echo "lint: clean" >&2

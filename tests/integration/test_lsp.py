@@ -159,6 +159,8 @@ BAD_PARAMS: dict[str, tuple[Any, str]] = {
     "runyard/metrics/series": ({"runIds": ["a"], "maxPoints": "many"}, "params.maxPoints"),
     "runyard/server/info": ({"bogus": 1}, "bogus"),
     "runyard/project/init": ({}, "params.folder"),
+    "runyard/gallery/list": ({"x": 1}, "x"),
+    "runyard/gallery/create": ({"id": "a", "folder": "/tmp/x", "force": "no"}, "params.force"),
 }
 
 
@@ -533,3 +535,19 @@ async def test_runs_started_by_another_server_are_pushed(lsp: Session, proj: Pat
         assert lsp.metric_values(run["id"], "loss")[-1] == pytest.approx(0.08)
     finally:
         await other.stop()
+
+
+async def test_gallery_over_lsp(lsp: Session, tmp_path: Path) -> None:
+    listed = await lsp.request("runyard/gallery/list", {})
+    entry = next(e for e in listed["entries"] if e["id"] == "sklearn-digits")
+    assert entry["framework"] == "scikit-learn" and Path(entry["image"]).is_file()
+    assert entry["metric"]["goal"] == "max"
+    folder = tmp_path / "from-gallery"
+    made = await lsp.request(
+        "runyard/gallery/create", {"id": "sklearn-digits", "folder": folder.as_uri()}
+    )
+    assert made["root"] == str(folder) and made["committed"] is True
+    assert "train.py" in made["files"] and (folder / "train.py").is_file()
+    with pytest.raises(JsonRpcException) as err:
+        await lsp.request("runyard/gallery/create", {"id": "sklearn-digits", "folder": str(folder)})
+    assert "nothing was written" in err.value.message

@@ -216,6 +216,7 @@ class JobConfig:
     gpus: int | str | None = None
     outputs: str = "outputs"
     description: str | None = None
+    tensorboard_dir: str = "logs"
 
 
 # --------------------------------------------------------------------------- schemas
@@ -621,7 +622,7 @@ def _semantic_errors(data: dict[str, Any], ctx: _Context) -> list[ConfigError]:
     """Checks JSON Schema cannot express."""
     out: list[ConfigError] = []
     if ctx.kind == "job":
-        for key in ("script", "requirements", "outputs"):
+        for key in ("script", "requirements", "outputs", "tensorboard_dir"):
             value = data.get(key)
             if isinstance(value, str) and value:
                 problem = _relative_path_problem(value)
@@ -630,7 +631,8 @@ def _semantic_errors(data: dict[str, Any], ctx: _Context) -> list[ConfigError]:
                     expected = (
                         f"Expected a path relative to the project folder, like {example[key]}"
                         if key in example
-                        else "Expected a folder relative to the project folder, like outputs"
+                        else "Expected a folder relative to the project folder, like "
+                        + ("logs" if key == "tensorboard_dir" else "outputs")
                     )
                     out.append(ctx.error(ctx.value_span((key,)), (key,), problem, expected))
     else:
@@ -1107,6 +1109,7 @@ def _job_config(project: Project, name: str, path: Path, data: dict[str, Any]) -
         gpus=gpus if isinstance(gpus, (int, str)) and not isinstance(gpus, bool) else None,
         outputs=_opt_str(data.get("outputs")) or "outputs",
         description=_opt_str(data.get("description")),
+        tensorboard_dir=_opt_str(data.get("tensorboard_dir")) or "logs",
     )
 
 

@@ -114,6 +114,7 @@ def resolve_request(project: Project, req: SubmitRequest) -> dict[str, Any]:
         "env": dict(job.env) if job else {},
         "requirements": job.requirements if job else None,
         "outputs": job.outputs if job else "outputs",
+        "tensorboard_dir": job.tensorboard_dir if job else "logs",
         "job": job.name if job else None,
         "experiment": experiment,
         "target": target.name,

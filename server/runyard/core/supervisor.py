@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import posixpath
 import shutil
 import signal
 import sys
@@ -29,6 +30,7 @@ from typing import Any
 
 from runyard.core.ingest import TrackingIngester
 from runyard.core.store import Run, Store
+from runyard.core.tbimport import DEFAULT_DIR, KEPT_FOLDER, TensorBoardImporter
 from runyard.targets.base import (
     Backend,
     Execution,
@@ -39,6 +41,7 @@ from runyard.targets.base import (
 )
 
 POLL_SECONDS = 0.1
+TENSORBOARD_POLL_SECONDS = 1.0  # event files are read this often while a run runs
 
 
 class Canceled(Exception):
@@ -80,6 +83,8 @@ class Supervisor:
         self.phase = "starting"
         self.log_path = self.run_dir / "run.log"
         self.log_fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.tensorboard: TensorBoardImporter | None = None
+        self._tensorboard_next = 0.0
 
     def log(self, line: str) -> None:
         with contextlib.suppress(OSError):  # a full disk must not hide the run's outcome
@@ -169,6 +174,7 @@ class Supervisor:
         )
         if self.cancel_requested:
             raise Canceled()
+        self._watch_tensorboard(ctx)
         execution: Execution = backend.start(ctx)
         self.phase = "running"
         self.store.set_status(self.run_id, "running", None, pid=execution.pid)
@@ -198,6 +204,7 @@ class Supervisor:
             self.store.update_run(self.run_id, supervisor_pid=os.getpid())
             tracking = self.run_dir / "tracking.jsonl"
             ingester = TrackingIngester(self.store, run.id, tracking, resume=True)
+            self._watch_tensorboard(ctx)
             self._follow(run, backend, ctx, execution, ingester)
         except RunLost as exc:
             self.log(f"lost: {exc.message}")
@@ -225,6 +232,7 @@ class Supervisor:
         if ingester.bad_lines:
             self.log(f"{ingester.bad_lines} tracking records could not be read and were skipped")
         out = backend.finish(ctx)
+        self._finish_tensorboard(ctx)
         self._keep_outputs(out)
         if self.cancel_requested:
             self.store.set_status(self.run_id, "canceled", "canceled by the user", exit_code=code)
@@ -256,6 +264,7 @@ class Supervisor:
                     execution.kill()
                     deadline = float("inf")
             ingester.poll()
+            self._poll_tensorboard()
 
     def _keep_outputs(self, out: Path | None) -> None:
         if out is None:
@@ -272,6 +281,55 @@ class Supervisor:
                 except OSError:
                     continue
         self.store.set_artifacts(self.run_id, files, replace=True)
+
+    # ---- TensorBoard event files: scalars become metrics, the files stay with the run ----
+
+    def _watch_tensorboard(self, ctx: RunContext) -> None:
+        """Start watching the run's TensorBoard folder (before the run starts, so the
+        event files its snapshot brought along are known not to be the run's)."""
+        folder = posixpath.normpath(str(ctx.options.get("tensorboard_dir") or DEFAULT_DIR))
+        if folder.startswith(("/", "../")) or folder == "..":
+            self.log(f"tensorboard_dir {folder} is outside the working copy: not watched")
+            return
+        self.tensorboard = TensorBoardImporter(
+            ctx.workdir / folder, log=self.log, skip_existing=True, label=folder
+        )
+
+    def _poll_tensorboard(self, final: bool = False) -> None:
+        """Import new scalars, about once a second (or now, with `final`)."""
+        tb = self.tensorboard
+        now = time.monotonic()
+        if tb is None or (not final and now < self._tensorboard_next):
+            return
+        self._tensorboard_next = now + TENSORBOARD_POLL_SECONDS
+        try:
+            tb.poll(self.store, self.run_id)
+        except Exception as exc:  # never the run's outcome: stop importing, say why
+            self.log(f"TensorBoard scalars could not be imported: {type(exc).__name__}: {exc}")
+            sys.stderr.write(traceback.format_exc())
+            tb.unavailable = f"{type(exc).__name__}: {exc}"  # (its files are still kept)
+
+    def _finish_tensorboard(self, ctx: RunContext) -> None:
+        """After the end (and the backend brought the files back): import the rest, then
+        keep the run's event files in `<run dir>/tensorboard` for TensorBoard."""
+        self._poll_tensorboard(final=True)
+        tb = self.tensorboard
+        if tb is None:
+            return
+        rel = posixpath.normpath(tb.root.relative_to(ctx.workdir).as_posix())
+        outputs = posixpath.normpath(ctx.outputs)
+        # A folder in the outputs (or holding them) stays where it is: copy the files.
+        overlaps = "." in (rel, outputs) or rel == outputs or rel.startswith(outputs + "/")
+        overlaps = overlaps or outputs.startswith(rel + "/")
+        try:
+            kept = tb.keep(self.run_dir / KEPT_FOLDER, copy=overlaps)
+        except OSError as exc:
+            self.log(f"could not keep the TensorBoard event files: {exc}")
+            return
+        if kept:
+            files = f"{kept} event file{'s' if kept != 1 else ''}"
+            what = f"{tb.imported} scalar points ({len(tb.keys)} series) imported from {files}"
+            self.log(f"TensorBoard: {what if tb.imported else files} in {rel}/, kept with the run")
 
     def _cleanup(self) -> None:
         if not os.environ.get("RUNYARD_KEEP_WORKDIR"):

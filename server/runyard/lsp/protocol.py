@@ -449,6 +449,69 @@ class MetricSeriesResult:
     series: list[MetricSeries]
 
 
+# --------------------------------------------------------------------------- gallery
+
+
+@attrs.define(kw_only=True)
+class GalleryListParams:
+    """Nothing: asks for the gallery's samples."""
+
+
+@attrs.define(kw_only=True)
+class GalleryMetric:
+    """The metric a sample reports, whether higher or lower is better, what it reaches."""
+
+    name: str
+    goal: str
+    value: float
+
+
+@attrs.define(kw_only=True)
+class GalleryEntry:
+    """A sample project: what it is, what it reaches, its image (a file path)."""
+
+    id: str
+    title: str
+    description: str
+    framework: str
+    task: str
+    tags: list[str]
+    targets: list[str]
+    expected_runtime_seconds: int
+    metric: GalleryMetric
+    image: str
+    run: str
+
+
+@attrs.define(kw_only=True)
+class GalleryListResult:
+    """The samples, and catalog entries that could not be read."""
+
+    entries: list[GalleryEntry]
+    problems: list[ConfigProblem] = attrs.field(factory=list)
+
+
+@attrs.define(kw_only=True)
+class GalleryCreateParams:
+    """Create a project from sample `id` in `folder` (created if missing); files already
+    there are kept unless `force`."""
+
+    id: str
+    folder: str
+    name: str | None = None
+    force: bool = False
+
+
+@attrs.define(kw_only=True)
+class GalleryCreateResult:
+    """The new project's root, its files, whether a first commit was made, what to run."""
+
+    root: str
+    files: list[str]
+    committed: bool
+    next_command: str
+
+
 # --------------------------------------------------------------------------- pushes
 
 
@@ -531,6 +594,8 @@ RUNS_COMPARE = "runyard/runs/compare"
 METRICS_SERIES = "runyard/metrics/series"
 SERVER_INFO = "runyard/server/info"
 PROJECT_INIT = "runyard/project/init"
+GALLERY_LIST = "runyard/gallery/list"
+GALLERY_CREATE = "runyard/gallery/create"
 
 RUN_CHANGED = "runyard/runs/didChange"
 LOG_LINES = "runyard/runs/logLines"
@@ -557,6 +622,8 @@ REQUESTS: dict[str, tuple[type[Any], type[Any]]] = {
     METRICS_SERIES: (MetricSeriesParams, MetricSeriesResult),
     SERVER_INFO: (ServerInfoParams, ServerInfoResult),
     PROJECT_INIT: (ProjectInitParams, ProjectInitResult),
+    GALLERY_LIST: (GalleryListParams, GalleryListResult),
+    GALLERY_CREATE: (GalleryCreateParams, GalleryCreateResult),
 }
 
 #: method -> params type, for notifications the server sends

@@ -660,27 +660,41 @@ class DockerBackend:
             self.container = self.execution.container  # a reconnect replaces it
         if self.container is None:
             return None
-        dest = ctx.workdir / ctx.outputs
-        try:
-            stream, _stat = self.container.get_archive(f"/work/{ctx.outputs}")
-            import shutil
+        import posixpath
+        import shutil
 
-            with tempfile.TemporaryFile() as data:
-                for chunk in stream:
-                    data.write(chunk)
-                data.seek(0)
-                shutil.rmtree(dest, ignore_errors=True)
-                with tarfile.open(fileobj=data) as tar:
-                    tar.extractall(dest.parent, filter="data")
-            found: Path | None = dest if dest.is_dir() else None
-        except Exception as exc:
-            import docker
+        import docker
 
-            if not isinstance(exc, docker.errors.NotFound):
-                ctx.log(f"could not copy outputs back: {exc}")
-            found = None
+        container = self.container
+
+        def copy_back(rel: str, what: str) -> Path | None:
+            """`/work/<rel>` of the container into the working copy; None if missing."""
+            dest = ctx.workdir / rel
+            try:
+                stream, _stat = container.get_archive(f"/work/{rel}")
+                with tempfile.TemporaryFile() as data:
+                    for chunk in stream:
+                        data.write(chunk)
+                    data.seek(0)
+                    shutil.rmtree(dest, ignore_errors=True)
+                    with tarfile.open(fileobj=data) as tar:
+                        tar.extractall(dest.parent, filter="data")
+                return dest if dest.is_dir() else None
+            except Exception as exc:
+                if not isinstance(exc, docker.errors.NotFound):
+                    ctx.log(f"could not copy {what} back: {exc}")
+                return None
+
+        found = copy_back(ctx.outputs, "outputs")
+        # The TensorBoard folder too (unless the outputs held it), for the supervisor to
+        # import the scalars in its event files and keep them.
+        outputs = posixpath.normpath(ctx.outputs)
+        logs = posixpath.normpath(str(ctx.options.get("tensorboard_dir") or "logs"))
+        inside = logs == outputs or logs.startswith(outputs + "/")
+        if not inside and logs != "." and not logs.startswith(("/", "../")) and logs != "..":
+            copy_back(logs, "the TensorBoard event files")
         with contextlib.suppress(Exception):
-            self.container.remove(force=True)
+            container.remove(force=True)
         return found
 
     def check(self, options: dict[str, Any]) -> list[Check]:

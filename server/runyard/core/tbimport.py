@@ -1,0 +1,270 @@
+"""Imports the scalars a run writes as TensorBoard event files into the store.
+
+A run that logs with TensorBoard (Keras' `TensorBoard` callback, `tf.summary`,
+PyTorch's or tensorboardX's `SummaryWriter`) writes event files
+(``events.out.tfevents.*``) under a folder of its working copy, `logs/` unless the job
+names another (`tensorboard_dir`). `TensorBoardImporter` watches that folder and all
+below it, reads each event file incrementally with TensorBoard's own record reader
+(which keeps its place in the file, and stops before a record still being written, to
+read it whole next time) and turns every scalar into a metric point of the run:
+
+- the key is the event file's folder, relative to the watched one, joined with the
+  tag: `train/epoch_loss`, `validation/epoch_accuracy`; just the tag for files at the
+  top (`loss`);
+- scalars are `simple_value`s (TF1, tensorboardX, PyTorch) and one-element numeric
+  tensors of the `scalars` plugin (TF2, Keras, `tensorboard.summary.Writer`);
+  histograms, images, text, graphs and the rest are left to TensorBoard.
+
+`tensorboard` is imported only when event files are found, and then without
+TensorFlow (TensorBoard's TensorFlow stand-in reads the files even where TensorFlow is
+installed). Without `tensorboard` the files are still found and kept with the run, and
+one `[runyard]` log line says how to get them imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import sys
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runyard.core.store import Store
+
+# Where the supervisor keeps a run's TensorBoard files: `.runyard/state/runs/<id>/...`
+KEPT_FOLDER = "tensorboard"
+# The folder of the working copy watched when the job names none.
+DEFAULT_DIR = "logs"
+_STUB_MARKER = "tensorboard.compat.notf"  # importable: TensorBoard uses its TF stand-in
+_BATCH = 50_000  # points per store transaction
+
+Point = tuple[str, int, float, float]  # key, step, wall time, value
+
+
+def is_event_file(name: str) -> bool:
+    """Whether a file name is a TensorBoard event file (TensorBoard's own test)."""
+    return "tfevents" in name
+
+
+def event_files(root: Path) -> list[Path]:
+    """The event files under `root` (recursively), sorted; [] when it is not a folder."""
+    found: list[Path] = []
+    for folder, dirs, names in os.walk(root):
+        dirs.sort()
+        base = Path(folder)
+        found.extend(base / name for name in sorted(names) if is_event_file(name))
+    return [p for p in found if p.is_file()]
+
+
+@dataclass
+class _TB:
+    """The parts of TensorBoard the importer uses, imported on first need."""
+
+    loader: Any  # RawEventFileLoader
+    event_pb2: Any
+    scalar_class: int  # summary_pb2.DATA_CLASS_SCALAR
+    make_ndarray: Callable[[Any], Any]
+
+
+def _import_tensorboard() -> _TB:
+    """TensorBoard's event reader, made to use its TensorFlow stand-in: `tensorboard.
+    compat.tf` imports TensorFlow when it can, unless `tensorboard.compat.notf` exists.
+    Raises ImportError (or whatever a broken installation raises)."""
+    added = False
+    if "tensorflow" not in sys.modules and _STUB_MARKER not in sys.modules:
+        sys.modules[_STUB_MARKER] = types.ModuleType(_STUB_MARKER)
+        added = True
+    try:
+        loader_mod = importlib.import_module(
+            "tensorboard.backend.event_processing.event_file_loader"
+        )
+        event_pb2 = importlib.import_module("tensorboard.compat.proto.event_pb2")
+        summary_pb2 = importlib.import_module("tensorboard.compat.proto.summary_pb2")
+        tensor_util = importlib.import_module("tensorboard.util.tensor_util")
+    except BaseException:
+        if added:
+            sys.modules.pop(_STUB_MARKER, None)
+        raise
+    return _TB(
+        loader=loader_mod.RawEventFileLoader,
+        event_pb2=event_pb2,
+        scalar_class=int(summary_pb2.DATA_CLASS_SCALAR),
+        make_ndarray=tensor_util.make_ndarray,
+    )
+
+
+@dataclass
+class _EventFile:
+    path: Path
+    prefix: str  # the file's folder relative to the root, "" at the root
+    loader: Any  # keeps its place in the file
+
+
+class TensorBoardImporter:
+    """Reads new scalar points from the event files under `root`, call after call.
+
+    With `skip_existing`, event files already there when it is made (ones the project's
+    snapshot brought along) are not the run's: they are never read, and `run_files`
+    leaves them out. `log` gets one line when event files are found but TensorBoard is
+    not installed (or cannot be imported), and one for each file that cannot be read;
+    `label` names the folder in those lines (default: its name).
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        log: Callable[[str], None] | None = None,
+        skip_existing: bool = False,
+        label: str | None = None,
+    ) -> None:
+        self.root = root
+        self.label = label or root.name  # how messages name the folder
+        self.log = log
+        self.bad_records = 0  # records that were not Event protos (skipped)
+        self.imported = 0  # points read so far
+        self.keys: set[str] = set()  # keys of the points read so far
+        self.unavailable: str | None = None  # why TensorBoard could not be imported
+        self._skipped = set(event_files(root)) if skip_existing else set()
+        self._files: dict[Path, _EventFile] = {}
+        self._plugins: dict[str, str] = {}  # key -> the plugin its first value names
+        self._failed: set[Path] = set()
+        self._tb: _TB | None = None
+
+    def run_files(self) -> list[Path]:
+        """The run's event files now under `root` (not those skipped), sorted."""
+        return [p for p in event_files(self.root) if p not in self._skipped]
+
+    def read(self) -> list[Point]:
+        """Every scalar point written since the last call, file by file, in file order."""
+        if self.unavailable is not None:
+            return []
+        paths = self.run_files()
+        if not paths:
+            return []
+        tb = self._tensorboard()
+        if tb is None:
+            return []
+        points: list[Point] = []
+        for path in paths:
+            try:
+                self._read_file(tb, path, points)
+            except Exception as exc:  # vanished, unreadable: tried again next time, from
+                if path not in self._failed:  # where its reader stands (no point twice)
+                    self._failed.add(path)
+                    self._say(f"could not read the TensorBoard event file {self._rel(path)}: {exc}")
+        self.imported += len(points)
+        return points
+
+    def poll(self, store: Store, run_id: str) -> int:
+        """Add the points written since the last call to the run's metrics; returns how
+        many were added."""
+        points = self.read()
+        for i in range(0, len(points), _BATCH):
+            store.add_metrics(run_id, points[i : i + _BATCH])
+        return len(points)
+
+    def keep(self, dest: Path, *, copy: bool = False) -> int:
+        """Keep the run's event files in `dest` (replaced): the whole watched folder is
+        moved there, less the files skipped; with `copy`, only the run's event files
+        are copied (the folder stays, as when it lies in the outputs folder). Returns
+        how many event files were kept; 0 (and nothing done) when there are none."""
+        files = self.run_files()
+        if not files:
+            return 0
+        self._files.clear()  # (their paths change)
+        shutil.rmtree(dest, ignore_errors=True)
+        if copy:
+            for path in files:
+                target = dest / path.relative_to(self.root)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target)
+        else:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(self.root), str(dest))
+            for path in self._skipped:
+                (dest / path.relative_to(self.root)).unlink(missing_ok=True)
+        return len(files)
+
+    # ---- internals ---------------------------------------------------------------------
+
+    def _say(self, line: str) -> None:
+        if self.log is not None:
+            self.log(line)
+
+    def _rel(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+    def _tensorboard(self) -> _TB | None:
+        if self._tb is None:
+            try:
+                self._tb = _import_tensorboard()
+            except Exception as exc:
+                if isinstance(exc, ModuleNotFoundError) and (exc.name or "").startswith(
+                    "tensorboard"
+                ):
+                    why = "tensorboard is not installed"
+                else:
+                    why = f"tensorboard could not be imported ({type(exc).__name__}: {exc})"
+                self.unavailable = why
+                self._say(
+                    f"TensorBoard event files were found in {self.label}/ but {why}: "
+                    f"`pip install tensorboard` into Runyard's environment ({sys.executable}) "
+                    "to import their scalars as metrics"
+                )
+                return None
+        return self._tb
+
+    def _read_file(self, tb: _TB, path: Path, points: list[Point]) -> None:
+        state = self._files.get(path)
+        if state is None:
+            rel = path.parent.relative_to(self.root).as_posix()
+            state = _EventFile(path, "" if rel == "." else rel + "/", tb.loader(str(path)))
+            self._files[path] = state
+        parse = tb.event_pb2.Event.FromString
+        for raw in state.loader.Load():
+            try:
+                event = parse(raw)
+            except Exception:
+                self.bad_records += 1
+                continue
+            if not event.HasField("summary"):
+                continue
+            step, wall = int(event.step), float(event.wall_time)
+            for value in event.summary.value:
+                key = state.prefix + value.tag
+                number = self._scalar(tb, key, value)
+                if number is not None:
+                    points.append((key, step, wall, number))
+                    self.keys.add(key)
+
+    def _scalar(self, tb: _TB, key: str, value: Any) -> float | None:
+        """The value's number when it is a scalar, else None."""
+        has_metadata = value.HasField("metadata")
+        plugin = value.metadata.plugin_data.plugin_name if has_metadata else ""
+        if plugin:
+            self._plugins.setdefault(key, plugin)  # the first value's metadata names the series
+        plugin = self._plugins.get(key, "")
+        kind = value.WhichOneof("value")
+        if kind == "simple_value":
+            return float(value.simple_value)
+        if kind != "tensor":
+            return None
+        if plugin != "scalars" and not (
+            has_metadata and value.metadata.data_class == tb.scalar_class
+        ):
+            return None
+        try:
+            array = tb.make_ndarray(value.tensor)
+        except Exception:
+            return None
+        if array.size != 1 or array.dtype.kind not in "fiu":
+            return None
+        return float(array.reshape(()).item())
