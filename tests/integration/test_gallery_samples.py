@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import IN_CI
 from tests.helpers import git, runyard
 
 pytestmark = pytest.mark.integration
@@ -95,8 +96,11 @@ def _entry(sample: str) -> dict[str, Any]:
 
 
 def test_every_gallery_sample_is_run_here() -> None:
-    """A sample added to the catalog must be added to SAMPLES (and so run) too."""
+    """A sample added to the catalog must be added to SAMPLES (and so run) too, and every
+    template is listed in the catalog (quickstart is the CLI quickstart's project)."""
     assert sorted(p.stem for p in GALLERY.glob("*.json")) == sorted(SAMPLES)
+    templates = {p.name for p in (ROOT / "templates").iterdir() if p.is_dir()}
+    assert templates - {"quickstart"} == set(SAMPLES)
 
 
 @pytest.mark.parametrize("sample", SAMPLES)
@@ -136,16 +140,12 @@ def test_catalog_entry_is_well_formed(sample: str) -> None:
 
 
 def _copy_template(sample: str, dest: Path) -> Path:
-    """The template as a user gets it: a git repository with one commit."""
+    """The project as a user gets it: scaffolded with `runyard new` (a git repository
+    with one commit)."""
     project = dest / sample
-    shutil.copytree(
-        ROOT / _entry(sample)["template"],
-        project,
-        ignore=shutil.ignore_patterns("outputs", "logs", "__pycache__", "state"),
-    )
-    git(project, "init", "-q", "-b", "main")
-    git(project, "add", "-A")
-    git(project, "commit", "-qm", f"{sample} from the gallery")
+    runyard(dest, "new", sample, str(project), check=True)
+    assert git(project, "log", "--format=%s").strip().startswith("New project from the")
+    assert git(project, "status", "--porcelain") == ""
     return project
 
 
@@ -157,7 +157,10 @@ def _json(project: Path, *args: str) -> Any:
 @pytest.mark.parametrize("sample", SAMPLES)
 def test_sample_runs_for_real(sample: str, tmp_path: Path) -> None:
     if sample == "pyspark-mllib" and shutil.which("java") is None:
-        pytest.skip("PySpark needs a Java runtime (apt-get install default-jre-headless)")
+        why = "PySpark needs a Java runtime (apt-get install default-jre-headless)"
+        if IN_CI:
+            pytest.fail(why)
+        pytest.skip(why)
     entry = _entry(sample)
     project = _copy_template(sample, tmp_path)
 
@@ -182,10 +185,11 @@ def test_sample_runs_for_real(sample: str, tmp_path: Path) -> None:
     metric = entry["metric"]
     reached = show["metrics"].get(metric["name"])
     assert reached is not None, (metric, show["metrics"])
+    # the stated metric, within a little of run-to-run noise (digits: at least 0.95)
     if metric["goal"] == "max":
-        assert reached >= 0.9 * metric["value"], (metric, reached)
+        assert reached >= min(0.95, metric["value"] - 0.02), (metric, reached)
     else:
-        assert reached <= 1.1 * metric["value"], (metric, reached)
+        assert reached <= 1.05 * metric["value"], (metric, reached)
 
     points = _json(project, "runs", "metrics", run_id)
     steps: dict[str, list[int]] = {}
@@ -198,9 +202,13 @@ def test_sample_runs_for_real(sample: str, tmp_path: Path) -> None:
     if sample == "keras-digits":
         for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
             assert steps[key] == list(range(15)), (key, steps.get(key))
-        # the run's working copy (and logs/ with it) is gone; its log says what was written
         found = re.search(r"wrote (\d+) TensorBoard event files to logs/", proc.stdout)
         assert found and int(found.group(1)) >= 1, proc.stdout[-3000:]
+        # its TensorBoard scalars are imported as metrics of the run, and the files kept
+        for key in ("train/epoch_loss", "validation/epoch_accuracy"):
+            assert steps[key] == list(range(15)), (key, sorted(steps))
+        kept = project / ".runyard/state/runs" / run_id / "tensorboard"
+        assert list(kept.rglob("events.out.tfevents.*")), kept
     if sample == "pyspark-mllib":
         assert len(steps["loss"]) >= 2 and steps["loss"] == sorted(steps["loss"])
 
