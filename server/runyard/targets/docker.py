@@ -449,8 +449,9 @@ class DockerExecution:
                 break
             self.pending = b""
             self.ctx.log("reconnected to the Docker engine; following the run again")
-        self._feed(self.pending, final=True)
-        self.pending = b""
+        if self.pending:  # a last line without a newline: still timestamped
+            self._lines(b"\n")
+        self._feed(b"", final=True)
 
     def _lines(self, chunk: bytes) -> None:
         """Strip each line's timestamp, skip lines already handled, feed the rest."""
