@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -32,3 +35,14 @@ def runyard(
             f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
         )
     return proc
+
+
+def until(check: Callable[[], Any], timeout: float = 120, what: str = "condition") -> Any:
+    """Poll `check` until it returns something true (and return that), or fail."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"{what} not reached within {timeout}s")

@@ -22,24 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-SCRIPT = "print('first line', flush=True)\n"
+from bench_submit import SCRIPT, time_to_first_line  # same folder: the same measurement
+
 BASE_IMAGE = os.environ.get("RUNYARD_BASE_IMAGE", "runyard/python-base:bookworm")
-
-
-def time_to_first_line(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.strip() == b"first line":
-            elapsed = time.perf_counter() - start
-            break
-    else:
-        raise SystemExit(f"no first line from {' '.join(cmd)}")
-    proc.communicate()
-    return elapsed
 
 
 def bare_image(client: object, env_image: str) -> str:

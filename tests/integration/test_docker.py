@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import IN_CI
-from tests.helpers import git, runyard
+from tests.helpers import git, runyard, until
 
 pytestmark = pytest.mark.integration
 
@@ -105,16 +105,6 @@ def _containers(engine: Any, run_id: str) -> list[Any]:
     return list(engine.containers.list(all=True, filters={"label": f"dev.runyard.run={run_id}"}))
 
 
-def _until(check: Any, timeout: float = 120, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not reached within {timeout}s")
-
-
 def _env(**extra: str) -> dict[str, str]:
     return {**os.environ, **extra}
 
@@ -128,7 +118,7 @@ def test_run_on_the_local_engine_with_live_metrics_outputs_and_reuse(
         data = _show(proj, run_id)
         return data["status"] == "running" and bool(data["metrics"])
 
-    _until(live_point, what="a metric while the run is running")
+    until(live_point, what="a metric while the run is running")
     (container,) = _containers(engine, run_id)
     assert container.labels["dev.runyard.project"] == str(proj)
     attrs = container.attrs
@@ -172,7 +162,7 @@ def test_cancel_stops_and_removes_the_container(proj: Path, engine: Any) -> None
         "script: train.py\ntarget: dock\nenv:\n  STEPS: '600'\n  PAUSE: '0.2'\n"
     )
     run_id = _submit(proj, "--job", "long")
-    _until(lambda: "step 2" in _log(proj, run_id), what="the run's third step")
+    until(lambda: "step 2" in _log(proj, run_id), what="the run's third step")
     assert len(_containers(engine, run_id)) == 1
     runyard(proj, "runs", "cancel", run_id, check=True)
     run = _wait(proj, run_id)
@@ -185,7 +175,7 @@ def test_a_vanished_container_makes_the_run_lost(proj: Path, engine: Any) -> Non
         "script: train.py\ntarget: dock\nenv:\n  STEPS: '600'\n  PAUSE: '0.2'\n"
     )
     run_id = _submit(proj, "--job", "long")
-    _until(lambda: "step 1" in _log(proj, run_id), what="the run's second step")
+    until(lambda: "step 1" in _log(proj, run_id), what="the run's second step")
     (container,) = _containers(engine, run_id)
     container.remove(force=True)
     run = _wait(proj, run_id)
@@ -366,7 +356,7 @@ def test_a_remote_engine_that_drops_mid_run_is_followed_again(
         "script: train.py\ntarget: remote\nenv:\n  STEPS: '40'\n  PAUSE: '0.25'\n"
     )
     run_id = _submit(proj, "--job", "remote", env=ssh_home)
-    _until(lambda: "step 2" in _log(proj, run_id), what="the run's third step")
+    until(lambda: "step 2" in _log(proj, run_id), what="the run's third step")
     # every sshd process goes: the listener and the connection the run is followed on
     subprocess.run(["pkill", "-f", f"sshd -f {SSHD_DIR}/sshd_config"], check=False)
     subprocess.run(["pkill", "-f", "sshd: root"], check=False)
@@ -390,12 +380,12 @@ def test_a_new_supervisor_takes_over_when_the_supervisor_dies(proj: Path, engine
         "script: train.py\ntarget: dock\nenv:\n  STEPS: '30'\n  PAUSE: '0.25'\n"
     )
     run_id = _submit(proj, "--job", "long")
-    _until(lambda: "step 3" in _log(proj, run_id), what="the run's fourth step")
+    until(lambda: "step 3" in _log(proj, run_id), what="the run's fourth step")
     with Store(proj / ".runyard/state/runyard.db") as store:
         pid = store.get_run(run_id).supervisor_pid
     assert pid
     os.kill(pid, 9)  # the machine's OOM killer, say; the container goes on
-    _until(lambda: not os.path.exists(f"/proc/{pid}") or _zombie(pid), what="its end")
+    until(lambda: not os.path.exists(f"/proc/{pid}") or _zombie(pid), what="its end")
     listed = json.loads(runyard(proj, "runs", "list", "--json", check=True).stdout)
     assert [r["status"] for r in listed if r["id"] == run_id] == ["running"]  # not lost
     run = _wait(proj, run_id)

@@ -25,7 +25,7 @@ from pygls.lsp.server import LanguageServer
 
 from runyard import __version__
 from runyard.core.errors import NotFoundError, RunyardError, UsageError
-from runyard.core.project import RUNYARD_DIR, Project
+from runyard.core.project import Project, find_project
 from runyard.lsp import protocol
 from runyard.lsp.convert import structure_params, unstructure, wire_converter
 
@@ -228,11 +228,11 @@ def parse_settings(raw: Any) -> protocol.Settings:
 
 
 def project_at(path: Path) -> Project | None:
-    here = path.resolve()
-    for folder in (here, *here.parents):
-        if (folder / RUNYARD_DIR).is_dir():
-            return Project(folder)
-    return None
+    """The project containing `path`, or None."""
+    try:
+        return find_project(path)
+    except UsageError:
+        return None
 
 
 Handler = Callable[[RunyardServer, Any], Awaitable[Any]]

@@ -64,21 +64,28 @@ def latest_values(
     return None
 
 
+async def _script(ls: RunyardServer, uri: str, setting: str) -> tuple[Path, Project, str] | None:
+    """(path, project, text) of a script the feature named by `setting` applies to."""
+    await ls.ready()
+    if not getattr(ls.settings, setting):
+        return None
+    found = _script_project(uri)
+    if found is None:
+        return None
+    return found[0], found[1], ls.workspace.get_text_document(uri).source
+
+
 def register(server: RunyardServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_CODE_LENS)
     async def code_lens(ls: RunyardServer, params: types.CodeLensParams) -> list[types.CodeLens]:
         from runyard.lsp import pyintel
         from runyard.lsp.features.requests import default_target
 
-        await ls.ready()
-        if not ls.settings.code_lens:
-            return []
         uri = params.text_document.uri
-        found = _script_project(uri)
-        if found is None:
+        script = await _script(ls, uri, "code_lens")
+        if script is None:
             return []
-        _path, project = found
-        text = ls.workspace.get_text_document(uri).source
+        _path, project, text = script
         info = pyintel.runnable(text)
         if info is None:
             return []
@@ -112,15 +119,11 @@ def register(server: RunyardServer) -> None:
     ) -> list[types.InlayHint]:
         from runyard.lsp import pyintel
 
-        await ls.ready()
-        if not ls.settings.inlay_hints:
-            return []
         uri = params.text_document.uri
-        found = _script_project(uri)
-        if found is None:
+        script = await _script(ls, uri, "inlay_hints")
+        if script is None:
             return []
-        path, project = found
-        text = ls.workspace.get_text_document(uri).source
+        path, project, text = script
         calls = [
             c
             for c in pyintel.metric_calls(text)
