@@ -6,4 +6,6 @@ py=.venv/bin
 "$py/ruff" format --check server tests templates
 "$py/ruff" check server tests templates
 "$py/mypy"
+npx --no-install tsc -p extension --noEmit
+npx --no-install eslint --max-warnings 0 extension
 echo "lint: clean" >&2

@@ -8,6 +8,11 @@ need=()
 command -v git >/dev/null || need+=(git)
 command -v python3 >/dev/null || need+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+if [ "${1:-}" = "--dev" ]; then
+  # the extension's build, linters and unit tests
+  command -v node >/dev/null || need+=(nodejs)
+  command -v npm >/dev/null || need+=(npm)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: missing ${need[*]}; install them (apt-get install ${need[*]}) and rerun" >&2
@@ -24,6 +29,14 @@ if [ "${1:-}" = "--dev" ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
 else
   .venv/bin/python -m pip install -q --disable-pip-version-check -e .
+fi
+if [ "${1:-}" = "--dev" ]; then
+  # node_modules follows package-lock.json; a stamp saves the reinstall when nothing changed
+  stamp=node_modules/.runyard-lock
+  if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+    npm ci --no-audit --no-fund --loglevel=error >/dev/null
+    cp package-lock.json "$stamp"
+  fi
 fi
 # runs snapshot with git; make sure commits can be written even without a user config
 echo "setup: ready (.venv/bin/runyard)" >&2

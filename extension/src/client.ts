@@ -1,0 +1,226 @@
+// Starts the Runyard language server with the Python that findPython() picks, and
+// offers typed requests and pushes (ServerApi) to the rest of the extension. The
+// server comes from the extension's own bundled/ folder (a packaged .vsix); in a
+// development checkout without it, from `python -m runyard.lsp`.
+import { existsSync } from "node:fs";
+import * as path from "node:path";
+import * as vscode from "vscode";
+import {
+  LanguageClient,
+  type LanguageClientOptions,
+  ResponseError,
+  RevealOutputChannelOn,
+  type ServerOptions,
+  State,
+  Trace,
+} from "vscode-languageclient/node";
+import type { ServerApi } from "./api";
+import { findPython, PythonNotFound } from "./python";
+import type { Notifications, Requests } from "./protocol";
+
+export type ServerState = "stopped" | "starting" | "ready" | "failed";
+
+/** A request error with the server's hint (data.hint) when it sent one. */
+export class RunyardError extends Error {
+  constructor(
+    message: string,
+    readonly code: number | null,
+    readonly hint: string | null,
+  ) {
+    super(message);
+  }
+}
+
+export function asRunyardError(err: unknown): RunyardError {
+  if (err instanceof RunyardError) return err;
+  if (err instanceof ResponseError) {
+    const data = err.data as { hint?: unknown } | undefined;
+    const hint = data && typeof data.hint === "string" ? data.hint : null;
+    return new RunyardError(err.message, err.code, hint);
+  }
+  return new RunyardError(err instanceof Error ? err.message : String(err), null, null);
+}
+
+type Handler = (params: unknown) => void;
+
+export class RunyardClient implements ServerApi, vscode.Disposable {
+  private client: LanguageClient | undefined;
+  private readonly handlers = new Map<string, Set<Handler>>();
+  private readonly stateEmitter = new vscode.EventEmitter<ServerState>();
+  readonly onDidChangeState = this.stateEmitter.event;
+  private _state: ServerState = "stopped";
+  private readyPromise: Promise<void> | undefined;
+  /** When the last start took, ms (activation benchmark). */
+  startMs: number | null = null;
+  /** The Python the server runs with, once found. */
+  python: string | undefined;
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    readonly log: vscode.LogOutputChannel,
+  ) {}
+
+  get state(): ServerState {
+    return this._state;
+  }
+
+  private setState(state: ServerState): void {
+    this._state = state;
+    this.stateEmitter.fire(state);
+  }
+
+  /** Resolves once the server answers; rejects with the reason it could not start. */
+  whenReady(): Promise<void> {
+    return this.readyPromise ?? Promise.reject(new Error("The Runyard server is not running."));
+  }
+
+  start(): Promise<void> {
+    this.readyPromise = this.doStart();
+    // Callers that do not wait still see failures in the state and the log.
+    this.readyPromise.catch(() => undefined);
+    return this.readyPromise;
+  }
+
+  private async doStart(): Promise<void> {
+    const t0 = Date.now();
+    this.setState("starting");
+    let python;
+    try {
+      python = await findPython();
+    } catch (err) {
+      this.setState("failed");
+      if (err instanceof PythonNotFound) {
+        for (const t of err.tried) this.log.error(`Python candidate: ${t}`);
+      }
+      this.reportStartFailure(err instanceof Error ? err.message : String(err));
+      throw err;
+    }
+    this.python = python.command;
+    this.log.info(`Starting the Runyard server with ${python.command} (Python ${python.version}, from ${python.source})`);
+    const bundled = path.join(this.context.extensionPath, "bundled", "runyard_server.py");
+    const args = existsSync(bundled) ? [bundled] : ["-m", "runyard.lsp"];
+    const serverOptions: ServerOptions = {
+      command: python.command,
+      args,
+      options: { env: { ...process.env, PYTHONUNBUFFERED: "1" } },
+    };
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [
+        { scheme: "file", language: "python" },
+        { scheme: "file", language: "yaml", pattern: "**/.runyard/**/*.yml" },
+        { scheme: "file", language: "yaml", pattern: "**/.runyard/**/*.yaml" },
+      ],
+      outputChannel: this.log,
+      revealOutputChannelOn: RevealOutputChannelOn.Never,
+      initializationFailedHandler: (error) => {
+        this.log.error(`The Runyard server failed to initialize: ${String(error)}`);
+        return false;
+      },
+    };
+    const client = new LanguageClient("runyard", "Runyard", serverOptions, clientOptions);
+    this.client = client;
+    client.onDidChangeState((e) => {
+      if (e.newState === State.Stopped && this.client === client && this._state === "ready") {
+        this.setState("failed");
+        this.reportStartFailure("The Runyard server stopped.");
+      }
+    });
+    for (const [method, set] of this.handlers) {
+      client.onNotification(method, (params: unknown) => {
+        for (const h of set) h(params);
+      });
+    }
+    try {
+      await client.start();
+      const trace = vscode.workspace.getConfiguration("runyard").get<string>("trace.server", "off");
+      await client.setTrace(Trace.fromString(trace));
+    } catch (err) {
+      this.setState("failed");
+      this.reportStartFailure(
+        `The Runyard server did not start with ${python.command}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      throw err;
+    }
+    this.startMs = Date.now() - t0;
+    this.log.info(`Runyard server ready in ${this.startMs} ms`);
+    this.setState("ready");
+  }
+
+  private reportStartFailure(message: string): void {
+    this.log.error(message);
+    void vscode.window.showErrorMessage(message, "Show Logs", "Restart Server").then((pick) => {
+      if (pick === "Show Logs") this.log.show();
+      else if (pick === "Restart Server") void vscode.commands.executeCommand("runyard.restartServer");
+    });
+  }
+
+  /**
+   * How to run the `runyard` command line with the server's Python: from the bundled
+   * libraries in a packaged extension, else from the Python's own installation.
+   */
+  cliCommand(): { command: string; args: string[]; env: Record<string, string> } | undefined {
+    if (!this.python) return undefined;
+    const libs = path.join(this.context.extensionPath, "bundled", "libs");
+    const env: Record<string, string> = {};
+    if (existsSync(libs)) {
+      env.PYTHONPATH = [libs, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter);
+      env.RUNYARD_BUNDLED_LIBS = libs;
+    }
+    return { command: this.python, args: ["-m", "runyard.cli"], env };
+  }
+
+  async stop(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    this.readyPromise = undefined;
+    this.setState("stopped");
+    if (client) {
+      try {
+        await client.stop(5000);
+      } catch (err) {
+        this.log.warn(`Stopping the server: ${String(err)}`);
+      }
+    }
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  async request<M extends keyof Requests>(method: M, params: Requests[M][0]): Promise<Requests[M][1]> {
+    await this.whenReady();
+    const client = this.client;
+    if (!client) throw new RunyardError("The Runyard server is not running.", null, null);
+    try {
+      return await client.sendRequest<Requests[M][1]>(method, params);
+    } catch (err) {
+      throw asRunyardError(err);
+    }
+  }
+
+  onNotification<M extends keyof Notifications>(
+    method: M,
+    handler: (params: Notifications[M]) => void,
+  ): vscode.Disposable {
+    let set = this.handlers.get(method);
+    if (!set) {
+      set = new Set();
+      this.handlers.set(method, set);
+      // A client already running learns of the new method too.
+      const client = this.client;
+      const current = set;
+      client?.onNotification(method, (params: unknown) => {
+        for (const h of current) h(params);
+      });
+    }
+    const h = handler as Handler;
+    set.add(h);
+    return new vscode.Disposable(() => set?.delete(h));
+  }
+
+  dispose(): void {
+    void this.stop();
+    this.stateEmitter.dispose();
+  }
+}

@@ -1,0 +1,545 @@
+// Every command the manifest declares. Commands that run code (submit, rerun, target
+// tests, project creation) refuse in an untrusted workspace and say why.
+import * as path from "node:path";
+import * as vscode from "vscode";
+import { asRunyardError, type RunyardClient } from "./client";
+import { rerunRequest } from "./format";
+import type { Projects } from "./projects";
+import {
+  GALLERY_CREATE,
+  GALLERY_LIST,
+  JOBS_LIST,
+  PROJECT_INIT,
+  RUNS_CANCEL,
+  RUNS_RESTORE,
+  RUNS_SUBMIT,
+  type RunInfo,
+  type RunSubmitParams,
+  TARGETS_ADD,
+  TARGETS_LIST,
+  TARGETS_REMOVE,
+  TARGETS_SET_DEFAULT,
+  TARGETS_TEST,
+  TARGETS_TRUST,
+  type TargetInfo,
+} from "./protocol";
+import type { RunOutputs } from "./runOutput";
+import type { GalleryNode } from "./views/gallery";
+import type { RunNode, RunsView } from "./views/runs";
+import type { TargetNode, TargetsView } from "./views/targets";
+import { type PanelActions, showCompare, showGallery, showRunDetails } from "./webviews";
+
+export interface Parts {
+  context: vscode.ExtensionContext;
+  client: RunyardClient;
+  projects: Projects;
+  targets: TargetsView;
+  runs: RunsView;
+  runsTree: vscode.TreeView<RunNode>;
+  outputs: RunOutputs;
+}
+
+type RunRef = { project: string; run: RunInfo };
+
+export function requireTrust(): boolean {
+  if (vscode.workspace.isTrusted) return true;
+  void vscode.window
+    .showWarningMessage(
+      "Runyard runs nothing in an untrusted folder: scripts, environments and targets could execute code from it.",
+      "Manage Workspace Trust",
+    )
+    .then((pick) => {
+      if (pick) void vscode.commands.executeCommand("workbench.trust.manage");
+    });
+  return false;
+}
+
+/** Show a request's failure with the server's hint and a way to the log. */
+export function showError(client: RunyardClient, what: string, err: unknown): void {
+  const e = asRunyardError(err);
+  client.log.error(`${what}: ${e.message}${e.hint ? ` (${e.hint})` : ""}`);
+  const text = `${what}: ${e.message}${e.hint ? ` ${e.hint.charAt(0).toUpperCase()}${e.hint.slice(1)}.` : ""}`;
+  void vscode.window.showErrorMessage(text, "Show Logs").then((pick) => {
+    if (pick) client.log.show();
+  });
+}
+
+function asUri(arg: unknown): vscode.Uri | undefined {
+  if (arg instanceof vscode.Uri) return arg;
+  if (typeof arg === "string" && arg) return arg.includes("://") ? vscode.Uri.parse(arg) : vscode.Uri.file(arg);
+  return undefined;
+}
+
+function runRef(arg: unknown, parts: Parts): RunRef | undefined {
+  if (arg && typeof arg === "object" && "run" in arg && "project" in arg) {
+    const n = arg as RunRef;
+    return { project: n.project, run: n.run };
+  }
+  if (typeof arg === "string") {
+    for (const p of parts.projects.all) {
+      const run = parts.runs.find(p.root, arg);
+      if (run) return { project: p.root, run };
+    }
+  }
+  const sel = parts.runsTree.selection.find((n) => n.kind === "run");
+  return sel && sel.kind === "run" ? { project: sel.project, run: sel.run } : undefined;
+}
+
+function pickRun(parts: Parts, placeHolder: string): RunRef | undefined {
+  const ref = runRef(undefined, parts);
+  if (ref) return ref;
+  void vscode.window.showInformationMessage(`${placeHolder}: select a run in the Runs view first.`);
+  return undefined;
+}
+
+async function pickTarget(parts: Parts, project: string, title: string): Promise<TargetInfo | undefined> {
+  const result = await parts.client.request(TARGETS_LIST, { project });
+  const pick = await vscode.window.showQuickPick(
+    result.targets.map((t) => ({
+      label: t.name,
+      description: `${t.type}${t.isDefault ? " · default" : ""}`,
+      detail: t.description ?? undefined,
+      target: t,
+    })),
+    { title, placeHolder: "Compute target" },
+  );
+  return pick?.target;
+}
+
+function projectFor(parts: Parts, arg: unknown): string | undefined {
+  if (arg && typeof arg === "object" && "project" in arg) return (arg as { project: string }).project;
+  return parts.projects.current?.root;
+}
+
+async function submit(parts: Parts, project: string, params: RunSubmitParams, label: string): Promise<RunInfo | undefined> {
+  const started = Date.now();
+  try {
+    const run = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Submitting ${label}`, cancellable: false },
+      () => parts.client.request(RUNS_SUBMIT, { ...params, project }),
+    );
+    parts.client.log.info(`Submitted ${label} as run ${run.id} in ${Date.now() - started} ms`);
+    parts.outputs.show(project, run.id);
+    return run;
+  } catch (err) {
+    showError(parts.client, `Could not submit ${label}`, err);
+    return undefined;
+  }
+}
+
+async function submitFile(parts: Parts, arg: unknown, target?: unknown): Promise<void> {
+  if (!requireTrust()) return;
+  const uri = asUri(arg) ?? vscode.window.activeTextEditor?.document.uri;
+  if (!uri || uri.scheme !== "file" || !uri.fsPath.endsWith(".py")) {
+    void vscode.window.showInformationMessage("Open a Python script (.py) to submit it as a run.");
+    return;
+  }
+  const project = parts.projects.forPath(uri.fsPath);
+  if (!project) {
+    const pick = await vscode.window.showWarningMessage(
+      `${path.basename(uri.fsPath)} is not inside a Runyard project.`,
+      "Initialize Runyard Here",
+    );
+    if (pick) await vscode.commands.executeCommand("runyard.init");
+    return;
+  }
+  // The snapshot takes the files on disk: save the script first.
+  const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
+  if (doc?.isDirty) await doc.save();
+  await submit(
+    parts,
+    project.root,
+    { script: uri.fsPath, ...(typeof target === "string" && target ? { target } : {}) },
+    path.basename(uri.fsPath),
+  );
+}
+
+async function addTarget(parts: Parts): Promise<void> {
+  if (!requireTrust()) return;
+  const project = parts.projects.current?.root;
+  if (!project) return void vscode.window.showInformationMessage("Initialize a Runyard project first.");
+  const type = await vscode.window.showQuickPick(
+    [
+      { label: "local", description: "A subprocess on this machine, in a cached virtual environment" },
+      { label: "docker", description: "A container on the local Docker engine, or a remote one over SSH" },
+    ],
+    { title: "Add Compute Target: type" },
+  );
+  if (!type) return;
+  const name = await vscode.window.showInputBox({
+    title: "Add Compute Target: name",
+    value: type.label === "docker" ? "docker" : "local2",
+    validateInput: (v) => (/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(v) ? null : "Letters, digits, '.', '_' and '-'"),
+  });
+  if (!name) return;
+  const settings: Record<string, unknown> = {};
+  if (type.label === "docker") {
+    const address = await vscode.window.showInputBox({
+      title: "Docker engine address",
+      prompt: "Empty: the local engine. Or unix://..., tcp://host:port, ssh://user@host[:port]",
+      value: "",
+    });
+    if (address === undefined) return;
+    if (address) settings.address = address;
+    const image = await vscode.window.showInputBox({
+      title: "Base image",
+      prompt: "The image environments are built on (it needs python3)",
+      value: "python:3.11-slim",
+    });
+    if (!image) return;
+    settings.base_image = image;
+  }
+  try {
+    await parts.client.request(TARGETS_ADD, { project, name, type: type.label, settings });
+    parts.targets.refresh(true);
+    void vscode.window.showInformationMessage(`Target ${name} added (.runyard/targets/${name}.yml).`);
+  } catch (err) {
+    showError(parts.client, `Could not add target ${name}`, err);
+  }
+}
+
+async function testTarget(parts: Parts, node?: TargetNode): Promise<void> {
+  if (!requireTrust()) return;
+  const project = projectFor(parts, node);
+  if (!project) return;
+  const target = node?.kind === "target" ? node.target : await pickTarget(parts, project, "Test Compute Target");
+  if (!target) return;
+  try {
+    const result = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Testing target ${target.name}` },
+      () => parts.client.request(TARGETS_TEST, { project, name: target.name }),
+    );
+    parts.targets.refresh(true);
+    for (const c of result.checks) {
+      parts.client.log.info(`target ${target.name}: ${c.ok ? "ok" : "FAILED"} ${c.name}: ${c.detail}${c.fix ? ` (${c.fix})` : ""}`);
+    }
+    if (result.ok) {
+      void vscode.window.showInformationMessage(
+        `Target ${target.name} is ready: ${result.checks.map((c) => c.detail).join("; ")}`,
+      );
+      return;
+    }
+    const failed = result.checks.filter((c) => !c.ok);
+    const hostKey = failed.some((c) => /host key/i.test(`${c.name} ${c.detail} ${c.fix ?? ""}`));
+    const text = failed.map((c) => `${c.name}: ${c.detail}${c.fix ? ` Fix: ${c.fix}` : ""}`).join(" ");
+    const actions = hostKey ? ["Trust Host Key…", "Show Logs"] : ["Show Logs"];
+    const pick = await vscode.window.showErrorMessage(`Target ${target.name} is not ready. ${text}`, ...actions);
+    if (pick === "Show Logs") parts.client.log.show();
+    else if (pick === "Trust Host Key…") await trustHostKey(parts, project, target.name);
+  } catch (err) {
+    showError(parts.client, `Could not test target ${target.name}`, err);
+  }
+}
+
+async function trustHostKey(parts: Parts, project: string, name: string): Promise<void> {
+  try {
+    const seen = await parts.client.request(TARGETS_TRUST, { project, name });
+    const ok = await vscode.window.showWarningMessage(
+      `Trust the SSH host key of ${seen.host}?`,
+      { modal: true, detail: `Fingerprint: ${seen.fingerprint}\nCheck it against the machine's own before you trust it.` },
+      "Trust",
+    );
+    if (ok !== "Trust") return;
+    await parts.client.request(TARGETS_TRUST, { project, name, fingerprint: seen.fingerprint });
+    void vscode.window.showInformationMessage(`Host key of ${seen.host} recorded in ~/.ssh/known_hosts.`);
+    parts.targets.refresh(true);
+  } catch (err) {
+    showError(parts.client, "Could not trust the host key", err);
+  }
+}
+
+async function restore(parts: Parts, ref: RunRef): Promise<void> {
+  const where = await vscode.window.showQuickPick(
+    [
+      { label: "Into the project folder", description: ref.project, dest: undefined as string | undefined },
+      { label: "Into another folder…", description: "Leave the project as it is", dest: "pick" },
+    ],
+    { title: `Restore the code of run ${ref.run.id}` },
+  );
+  if (!where) return;
+  let dest: string | undefined;
+  if (where.dest === "pick") {
+    const picked = await vscode.window.showOpenDialog({
+      canSelectFolders: true,
+      canSelectFiles: false,
+      openLabel: "Restore here",
+    });
+    if (!picked?.[0]) return;
+    dest = picked[0].fsPath;
+  }
+  const params = { project: ref.project, runId: ref.run.id, ...(dest ? { dest } : {}) };
+  try {
+    const r = await parts.client.request(RUNS_RESTORE, params);
+    void vscode.window.showInformationMessage(`Restored ${r.written.length} file(s) of run ${r.runId} into ${r.dest}.`);
+  } catch (err) {
+    const e = asRunyardError(err);
+    const overwrite = await vscode.window.showWarningMessage(
+      `Restore stopped: ${e.message}`,
+      { modal: true, detail: "Overwrite those files with the run's version? Commit or stash your changes first to keep them." },
+      "Overwrite",
+    );
+    if (overwrite !== "Overwrite") return;
+    try {
+      const r = await parts.client.request(RUNS_RESTORE, { ...params, force: true });
+      void vscode.window.showInformationMessage(`Restored ${r.written.length} file(s) of run ${r.runId} into ${r.dest}.`);
+    } catch (err2) {
+      showError(parts.client, "Could not restore the snapshot", err2);
+    }
+  }
+}
+
+async function cancel(parts: Parts, project: string, runId: string): Promise<void> {
+  try {
+    const r = await parts.client.request(RUNS_CANCEL, { project, runId });
+    if (!r.canceled) void vscode.window.showInformationMessage(`Run ${runId} had already ended (${r.status}).`);
+  } catch (err) {
+    showError(parts.client, `Could not cancel run ${runId}`, err);
+  }
+}
+
+async function createProject(parts: Parts, entryId?: string): Promise<void> {
+  if (!requireTrust()) return;
+  let id = entryId;
+  if (!id) {
+    try {
+      const g = await parts.client.request(GALLERY_LIST, {});
+      const pick = await vscode.window.showQuickPick(
+        g.entries.map((e) => ({ label: e.title, description: e.framework, detail: e.description, id: e.id })),
+        { title: "Create Project from Sample", matchOnDetail: true },
+      );
+      id = pick?.id;
+    } catch (err) {
+      showError(parts.client, "Could not read the gallery", err);
+      return;
+    }
+  }
+  if (!id) return;
+  const parent = await vscode.window.showOpenDialog({
+    canSelectFolders: true,
+    canSelectFiles: false,
+    openLabel: "Create the project in this folder",
+    title: "Where should the new project go?",
+  });
+  if (!parent?.[0]) return;
+  const name = await vscode.window.showInputBox({ title: "Project folder name", value: id });
+  if (!name) return;
+  const folder = path.join(parent[0].fsPath, name);
+  try {
+    const r = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `Creating ${name} from sample ${id}` },
+      () => parts.client.request(GALLERY_CREATE, { id: id ?? "", folder }),
+    );
+    const open = await vscode.window.showInformationMessage(
+      `Project created in ${r.root} (${r.files.length} files${r.committed ? ", first commit made" : ""}). Next: ${r.nextCommand}`,
+      "Open Folder",
+      "Open in New Window",
+    );
+    if (open) {
+      await vscode.commands.executeCommand("vscode.openFolder", vscode.Uri.file(r.root), {
+        forceNewWindow: open === "Open in New Window",
+      });
+    }
+  } catch (err) {
+    showError(parts.client, `Could not create the project from ${id}`, err);
+  }
+}
+
+export function panelActions(parts: Parts): PanelActions {
+  return {
+    showLogs: (project, runId) => parts.outputs.show(project, runId, false),
+    restore: (project, runId) => {
+      const run = parts.runs.find(project, runId);
+      if (run) void restore(parts, { project, run });
+    },
+    cancel: (project, runId) => void cancel(parts, project, runId),
+    createProject: (entryId) => void createProject(parts, entryId),
+    openOutput: (outputsDir, rel, reveal) => {
+      const target = path.resolve(outputsDir, rel);
+      if (!target.startsWith(path.resolve(outputsDir) + path.sep)) return;
+      const uri = vscode.Uri.file(target);
+      void vscode.commands.executeCommand(reveal ? "revealFileInOS" : "vscode.open", uri);
+    },
+  };
+}
+
+export function registerCommands(parts: Parts): vscode.Disposable[] {
+  const { client, projects, context } = parts;
+  const actions = panelActions(parts);
+  const reg = (id: string, fn: (...args: unknown[]) => unknown) =>
+    vscode.commands.registerCommand(`runyard.${id}`, async (...args: unknown[]) => {
+      try {
+        await fn(...args);
+      } catch (err) {
+        showError(client, `Runyard: ${id}`, err);
+      }
+    });
+  return [
+    reg("init", async () => {
+      if (!requireTrust()) return;
+      const folders = vscode.workspace.workspaceFolders ?? [];
+      const folder =
+        folders.length <= 1
+          ? folders[0]
+          : await vscode.window.showWorkspaceFolderPick({ placeHolder: "Folder to make a Runyard project" });
+      if (!folder) return void vscode.window.showInformationMessage("Open a folder first.");
+      try {
+        const r = await client.request(PROJECT_INIT, { folder: folder.uri.fsPath });
+        await projects.refresh();
+        void vscode.window.showInformationMessage(
+          r.created.length ? `Runyard project initialized: ${r.created.join(", ")}` : "This folder is already a Runyard project.",
+        );
+      } catch (err) {
+        showError(client, "Could not initialize Runyard here", err);
+      }
+    }),
+    reg("addTarget", () => addTarget(parts)),
+    reg("removeTarget", async (node) => {
+      const n = node as TargetNode | undefined;
+      const project = projectFor(parts, n);
+      if (!project) return;
+      const target = n?.kind === "target" ? n.target : await pickTarget(parts, project, "Remove Compute Target");
+      if (!target) return;
+      const ok = await vscode.window.showWarningMessage(
+        `Remove target ${target.name}?`,
+        { modal: true, detail: `This deletes ${target.file}. Runs made on it are kept.` },
+        "Remove",
+      );
+      if (ok !== "Remove") return;
+      try {
+        await client.request(TARGETS_REMOVE, { project, name: target.name });
+        parts.targets.refresh();
+      } catch (err) {
+        showError(client, `Could not remove target ${target.name}`, err);
+      }
+    }),
+    reg("testTarget", (node) => testTarget(parts, node as TargetNode | undefined)),
+    reg("setDefaultTarget", async (node) => {
+      const n = node as TargetNode | undefined;
+      const project = projectFor(parts, n);
+      if (!project) return;
+      const target = n?.kind === "target" ? n.target : await pickTarget(parts, project, "Set Default Target");
+      if (!target) return;
+      try {
+        await client.request(TARGETS_SET_DEFAULT, { project, name: target.name });
+        await projects.refresh();
+      } catch (err) {
+        showError(client, `Could not make ${target.name} the default target`, err);
+      }
+    }),
+    reg("submitFile", (uri, target) => submitFile(parts, uri, target)),
+    reg("submitFilePick", async (arg) => {
+      if (!requireTrust()) return;
+      const uri = asUri(arg) ?? vscode.window.activeTextEditor?.document.uri;
+      const project = uri ? projects.forPath(uri.fsPath) : undefined;
+      if (!uri || !project) return submitFile(parts, uri);
+      const target = await pickTarget(parts, project.root, `Submit ${path.basename(uri.fsPath)} on`);
+      if (target) await submitFile(parts, uri, target.name);
+    }),
+    reg("submitJob", async () => {
+      if (!requireTrust()) return;
+      const project = projects.current?.root;
+      if (!project) return void vscode.window.showInformationMessage("Initialize a Runyard project first.");
+      const jobs = await client.request(JOBS_LIST, { project });
+      if (jobs.jobs.length === 0) {
+        void vscode.window.showInformationMessage(
+          "No jobs in .runyard/jobs/ yet. A job names a script, its arguments and a target; or submit a script directly.",
+        );
+        return;
+      }
+      const pick = await vscode.window.showQuickPick(
+        jobs.jobs.map((j) => ({
+          label: j.name,
+          description: [j.script ?? j.module, ...(j.args ?? [])].join(" "),
+          detail: j.description ?? (j.target ? `on ${j.target}` : undefined),
+          job: j,
+        })),
+        { title: "Submit Job" },
+      );
+      if (pick) await submit(parts, project, { job: pick.job.name }, `job ${pick.job.name}`);
+    }),
+    reg("cancelRun", async (node) => {
+      const ref = runRef(node, parts) ?? pickRun(parts, "Cancel Run");
+      if (ref) await cancel(parts, ref.project, ref.run.id);
+    }),
+    reg("showLogs", (node) => {
+      const ref = runRef(node, parts) ?? pickRun(parts, "Show Run Logs");
+      if (ref) parts.outputs.show(ref.project, ref.run.id, true);
+    }),
+    reg("openRun", (node) => {
+      const ref = runRef(node, parts) ?? pickRun(parts, "Open Run Details");
+      if (ref) showRunDetails(context, client, actions, ref.project, ref.run.id);
+    }),
+    reg("compareRuns", (node, nodes) => {
+      let selected = (Array.isArray(nodes) ? (nodes as RunNode[]) : [...parts.runsTree.selection]).filter(
+        (n): n is Extract<RunNode, { kind: "run" }> => n.kind === "run",
+      );
+      if (selected.length < 2 && node && typeof node === "object" && (node as RunNode).kind === "run") {
+        selected = [...parts.runsTree.selection].filter(
+          (n): n is Extract<RunNode, { kind: "run" }> => n.kind === "run",
+        );
+      }
+      if (selected.length < 2) {
+        void vscode.window.showInformationMessage("Select two or more runs in the Runs view (Ctrl/Cmd-click), then compare.");
+        return;
+      }
+      const project = selected[0]?.project ?? "";
+      const ids = selected.filter((n) => n.project === project).map((n) => n.run.id);
+      showCompare(context, client, actions, project, ids);
+    }),
+    reg("restoreRun", async (node) => {
+      const ref = runRef(node, parts) ?? pickRun(parts, "Restore Run Snapshot");
+      if (ref) await restore(parts, ref);
+    }),
+    reg("rerun", async (node) => {
+      if (!requireTrust()) return;
+      const ref = runRef(node, parts) ?? pickRun(parts, "Rerun");
+      if (!ref) return;
+      const again = rerunRequest(ref.run);
+      await submit(parts, ref.project, again, again.job ? `job ${again.job}` : (again.script ?? ref.run.id));
+    }),
+    reg("openInTensorBoard", (node, nodes) => {
+      if (!requireTrust()) return;
+      const picked = (Array.isArray(nodes) ? (nodes as RunNode[]) : [...parts.runsTree.selection]).filter(
+        (n): n is Extract<RunNode, { kind: "run" }> => n.kind === "run",
+      );
+      const ref = picked.length ? undefined : runRef(node, parts);
+      const runs = picked.length ? picked.map((n) => ({ project: n.project, run: n.run })) : ref ? [ref] : [];
+      const first = runs[0];
+      const cli = client.cliCommand();
+      if (!first || !cli) {
+        void vscode.window.showInformationMessage("Select one or more runs in the Runs view first.");
+        return;
+      }
+      // The command line serves TensorBoard over the runs' event files and prints its
+      // address (a link in the terminal); closing the terminal stops it.
+      const ids = runs.filter((r) => r.project === first.project).map((r) => r.run.id);
+      const terminal = vscode.window.createTerminal({
+        name: `TensorBoard ${ids.length === 1 ? ids[0] : `(${ids.length} runs)`}`,
+        shellPath: cli.command,
+        shellArgs: [...cli.args, "tensorboard", ...ids],
+        cwd: first.project,
+        env: cli.env,
+        iconPath: new vscode.ThemeIcon("graph"),
+      });
+      terminal.show();
+    }),
+    reg("refresh", async () => {
+      await projects.refresh();
+      parts.targets.refresh(true);
+      parts.runs.reload();
+    }),
+    reg("restartServer", async () => {
+      if (!vscode.workspace.isTrusted) return void requireTrust();
+      await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Window, title: "Restarting the Runyard server" },
+        () => client.restart(),
+      );
+    }),
+    reg("showServerLog", () => client.log.show()),
+    reg("openGallery", () => showGallery(context, client, actions)),
+    reg("createFromSample", (node) => {
+      const n = node as GalleryNode | undefined;
+      return createProject(parts, n?.kind === "sample" ? n.entry.id : undefined);
+    }),
+  ];
+}

@@ -1,0 +1,69 @@
+// Runyard's VS Code face. It renders what the language server returns and sends what
+// the user does; all the work happens in the server (python -m runyard.lsp).
+import * as vscode from "vscode";
+import { RunyardClient } from "./client";
+import { registerCommands } from "./commands";
+import { Projects } from "./projects";
+import { RunOutputs } from "./runOutput";
+import { TargetStatus } from "./statusBar";
+import { GalleryView } from "./views/gallery";
+import { RunsView } from "./views/runs";
+import { TargetsView } from "./views/targets";
+
+let client: RunyardClient | undefined;
+
+export function activate(context: vscode.ExtensionContext): void {
+  const activated = Date.now();
+  const log = vscode.window.createOutputChannel("Runyard", { log: true });
+  client = new RunyardClient(context, log);
+  const projects = new Projects(client);
+  const targets = new TargetsView(client, projects);
+  const runs = new RunsView(client, projects);
+  const outputs = new RunOutputs(client);
+  const runsTree = vscode.window.createTreeView("runyard.runs", {
+    treeDataProvider: runs,
+    canSelectMany: true,
+    showCollapseAll: true,
+  });
+  const parts = { context, client, projects, targets, runs, runsTree, outputs };
+  context.subscriptions.push(
+    log,
+    client,
+    projects,
+    targets,
+    runs,
+    outputs,
+    runsTree,
+    vscode.window.createTreeView("runyard.targets", { treeDataProvider: targets }),
+    vscode.window.createTreeView("runyard.gallery", { treeDataProvider: new GalleryView(client) }),
+    new TargetStatus(projects),
+    ...registerCommands(parts),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration("runyard.pythonPath") && vscode.workspace.isTrusted) {
+        void vscode.window
+          .showInformationMessage("runyard.pythonPath changed: restart the Runyard server to use it?", "Restart")
+          .then((pick) => pick && vscode.commands.executeCommand("runyard.restartServer"));
+      }
+    }),
+  );
+  void vscode.commands.executeCommand("setContext", "runyard.hasRuns", false);
+  if (!vscode.workspace.isTrusted) {
+    // Nothing runs until the user trusts the folder: not even the server.
+    projects.setState("untrusted");
+    log.info("Untrusted workspace: the Runyard server is not started.");
+    context.subscriptions.push(
+      vscode.workspace.onDidGrantWorkspaceTrust(() => {
+        projects.setState("starting");
+        void client?.start();
+      }),
+    );
+  } else {
+    projects.setState("starting");
+    void client.start();
+  }
+  log.info(`Runyard extension activated in ${Date.now() - activated} ms`);
+}
+
+export async function deactivate(): Promise<void> {
+  await client?.stop();
+}

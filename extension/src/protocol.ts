@@ -1,0 +1,457 @@
+// Runyard's custom LSP methods, mirrored once from server/runyard/lsp/protocol.py.
+// Field names are camelCase on the wire; optional fields may be absent. Metric values
+// that JSON cannot carry (NaN, infinities) arrive as null. Keep this file in step with
+// protocol.py: tests/unit/test_protocol_mirror.py checks that every method and field
+// there has its twin here.
+
+// ----------------------------------------------------------------------------- shared
+
+export interface ProjectParams {
+  /** A folder (path or file:// URI) inside the project; left out: the first one found. */
+  project?: string;
+}
+
+export interface RunParams extends ProjectParams {
+  runId: string;
+}
+
+export interface ConfigProblem {
+  file: string;
+  message: string;
+  line?: number | null;
+  column?: number | null;
+}
+
+// ----------------------------------------------------------------------------- server
+
+export type ServerInfoParams = Record<string, never>;
+
+export interface ProjectInfo {
+  root: string;
+  defaultTarget?: string | null;
+}
+
+export interface ServerInfoResult {
+  version: string;
+  pid: number;
+  projects: ProjectInfo[];
+  settings: Record<string, unknown>;
+}
+
+export interface ProjectInitParams {
+  folder: string;
+}
+
+export interface ProjectInitResult {
+  root: string;
+  created: string[];
+}
+
+// ----------------------------------------------------------------------------- targets
+
+export interface TargetInfo {
+  name: string;
+  type: string;
+  file: string;
+  isDefault?: boolean;
+  description?: string | null;
+  settings?: Record<string, unknown>;
+}
+
+export interface TargetsListResult {
+  targets: TargetInfo[];
+  default: string | null;
+  problems?: ConfigProblem[];
+}
+
+export interface TargetAddParams extends ProjectParams {
+  name: string;
+  type?: string;
+  settings?: Record<string, unknown>;
+  force?: boolean;
+  makeDefault?: boolean;
+}
+
+export interface TargetNameParams extends ProjectParams {
+  name: string;
+}
+
+export interface TargetRemoveResult {
+  name: string;
+  file: string;
+}
+
+export interface CheckInfo {
+  name: string;
+  ok: boolean;
+  detail: string;
+  fix?: string | null;
+}
+
+export interface TargetTestResult {
+  name: string;
+  ok: boolean;
+  checks: CheckInfo[];
+}
+
+export interface TargetTrustParams extends ProjectParams {
+  name: string;
+  fingerprint?: string | null;
+}
+
+export interface TargetTrustResult {
+  host: string;
+  fingerprint: string;
+  written: boolean;
+}
+
+export interface DefaultTargetResult {
+  name: string;
+}
+
+// ----------------------------------------------------------------------------- jobs
+
+export interface JobInfo {
+  name: string;
+  file: string;
+  script?: string | null;
+  module?: string | null;
+  target?: string | null;
+  experiment?: string | null;
+  args?: string[];
+  description?: string | null;
+}
+
+export interface JobsListResult {
+  jobs: JobInfo[];
+  problems?: ConfigProblem[];
+}
+
+// ----------------------------------------------------------------------------- runs
+
+export type RunStatus =
+  | "queued"
+  | "preparing"
+  | "running"
+  | "completed"
+  | "failed"
+  | "canceled"
+  | "lost";
+
+export const ACTIVE_STATUSES: readonly string[] = ["queued", "preparing", "running"];
+
+export interface RunInfo {
+  id: string;
+  experiment: string;
+  status: string;
+  target: string;
+  targetType: string;
+  job?: string | null;
+  script?: string | null;
+  command?: string[];
+  snapshotCommit?: string | null;
+  envHash?: string | null;
+  created?: number;
+  started?: number | null;
+  ended?: number | null;
+  duration?: number | null;
+  exitCode?: number | null;
+  reason?: string | null;
+  metrics?: Record<string, number | null>;
+}
+
+export interface RunSubmitParams extends ProjectParams {
+  script?: string | null;
+  module?: string | null;
+  job?: string | null;
+  args?: string[];
+  target?: string | null;
+  experiment?: string | null;
+  workDoneToken?: string | number | null;
+}
+
+export interface RunsListParams extends ProjectParams {
+  experiment?: string | null;
+  statuses?: string[] | null;
+  target?: string | null;
+  search?: string | null;
+  sort?: string;
+  descending?: boolean;
+  offset?: number;
+  limit?: number;
+}
+
+export interface ExperimentInfo {
+  name: string;
+  runs: number;
+}
+
+export interface RunsListResult {
+  runs: RunInfo[];
+  total: number;
+  offset: number;
+  experiments: ExperimentInfo[];
+}
+
+export interface StatusChange {
+  status: string;
+  time: number;
+  reason?: string | null;
+}
+
+export interface ArtifactInfo {
+  path: string;
+  size: number;
+}
+
+export interface MetricSummary {
+  key: string;
+  last: number | null;
+  step: number;
+  count: number;
+  min: number | null;
+  max: number | null;
+}
+
+export interface RunDetails {
+  run: RunInfo;
+  history: StatusChange[];
+  params: Record<string, string>;
+  tags: Record<string, string>;
+  artifacts: ArtifactInfo[];
+  metrics: MetricSummary[];
+  outputsDir: string;
+  logSize: number;
+}
+
+export interface CancelResult {
+  runId: string;
+  canceled: boolean;
+  status: string;
+}
+
+export interface RunLogsParams extends RunParams {
+  offset?: number;
+  maxBytes?: number;
+}
+
+export interface RunLogsResult {
+  runId: string;
+  text: string;
+  offset: number;
+  nextOffset: number;
+  complete: boolean;
+}
+
+export interface RunRestoreParams extends RunParams {
+  dest?: string | null;
+  force?: boolean;
+}
+
+export interface RunRestoreResult {
+  runId: string;
+  dest: string;
+  written: string[];
+}
+
+export interface RunDiffParams extends RunParams {
+  otherRunId?: string | null;
+  stat?: boolean;
+}
+
+export interface RunDiffResult {
+  diff: string;
+}
+
+export interface RunsCompareParams extends ProjectParams {
+  runIds: string[];
+  bestMetric?: string | null;
+  maximize?: boolean;
+}
+
+export interface CompareRow {
+  key: string;
+  /** In the order of `runs`. */
+  values: (string | number | null)[];
+  differs: boolean;
+}
+
+export interface RunsCompareResult {
+  runs: RunInfo[];
+  params: CompareRow[];
+  metrics: CompareRow[];
+  bestRunId?: string | null;
+}
+
+// ----------------------------------------------------------------------------- metrics
+
+export interface MetricSeriesParams extends ProjectParams {
+  runIds: string[];
+  keys?: string[] | null;
+  maxPoints?: number;
+}
+
+export interface MetricSeries {
+  runId: string;
+  key: string;
+  steps: number[];
+  times: number[];
+  values: (number | null)[];
+  total: number;
+  downsampled: boolean;
+}
+
+export interface MetricSeriesResult {
+  series: MetricSeries[];
+}
+
+// ----------------------------------------------------------------------------- gallery
+
+export type GalleryListParams = Record<string, never>;
+
+export interface GalleryMetric {
+  name: string;
+  goal: string;
+  value: number;
+}
+
+export interface GalleryEntry {
+  id: string;
+  title: string;
+  description: string;
+  framework: string;
+  task: string;
+  tags: string[];
+  targets: string[];
+  expectedRuntimeSeconds: number;
+  metric: GalleryMetric;
+  image: string;
+  run: string;
+}
+
+export interface GalleryListResult {
+  entries: GalleryEntry[];
+  problems?: ConfigProblem[];
+}
+
+export interface GalleryCreateParams {
+  id: string;
+  folder: string;
+  name?: string | null;
+  force?: boolean;
+}
+
+export interface GalleryCreateResult {
+  root: string;
+  files: string[];
+  committed: boolean;
+  nextCommand: string;
+}
+
+// ----------------------------------------------------------------------------- pushes
+
+export interface RunChangedNotification {
+  project: string;
+  run: RunInfo;
+}
+
+export interface LogLinesNotification {
+  project: string;
+  runId: string;
+  offset: number;
+  nextOffset: number;
+  text: string;
+}
+
+export interface MetricPointsChunk {
+  key: string;
+  steps: number[];
+  times: number[];
+  values: (number | null)[];
+}
+
+export interface MetricPointsNotification {
+  project: string;
+  runId: string;
+  chunks: MetricPointsChunk[];
+}
+
+export interface ConfigChangedNotification {
+  project: string;
+}
+
+// ----------------------------------------------------------------------------- settings
+
+/** The `runyard` settings section, as the server reads it (workspace/configuration). */
+export interface Settings {
+  defaultTarget?: string | null;
+  pythonPath?: string | null;
+  codeLens?: boolean;
+  inlayHints?: boolean;
+  liveIntervalMs?: number;
+}
+
+// ----------------------------------------------------------------------------- methods
+
+export const TARGETS_LIST = "runyard/targets/list";
+export const TARGETS_ADD = "runyard/targets/add";
+export const TARGETS_REMOVE = "runyard/targets/remove";
+export const TARGETS_TEST = "runyard/targets/test";
+export const TARGETS_SET_DEFAULT = "runyard/targets/setDefault";
+export const TARGETS_TRUST = "runyard/targets/trust";
+export const JOBS_LIST = "runyard/jobs/list";
+export const RUNS_SUBMIT = "runyard/runs/submit";
+export const RUNS_LIST = "runyard/runs/list";
+export const RUNS_GET = "runyard/runs/get";
+export const RUNS_CANCEL = "runyard/runs/cancel";
+export const RUNS_LOGS = "runyard/runs/logs";
+export const RUNS_RESTORE = "runyard/runs/restore";
+export const RUNS_DIFF = "runyard/runs/diff";
+export const RUNS_COMPARE = "runyard/runs/compare";
+export const METRICS_SERIES = "runyard/metrics/series";
+export const SERVER_INFO = "runyard/server/info";
+export const PROJECT_INIT = "runyard/project/init";
+export const GALLERY_LIST = "runyard/gallery/list";
+export const GALLERY_CREATE = "runyard/gallery/create";
+
+export const RUN_CHANGED = "runyard/runs/didChange";
+export const LOG_LINES = "runyard/runs/logLines";
+export const METRIC_POINTS = "runyard/metrics/points";
+export const CONFIG_CHANGED = "runyard/config/didChange";
+
+/** method -> [params, result]: the one table the typed `request()` helper reads. */
+export interface Requests {
+  [TARGETS_LIST]: [ProjectParams, TargetsListResult];
+  [TARGETS_ADD]: [TargetAddParams, TargetInfo];
+  [TARGETS_REMOVE]: [TargetNameParams, TargetRemoveResult];
+  [TARGETS_TEST]: [TargetNameParams, TargetTestResult];
+  [TARGETS_SET_DEFAULT]: [TargetNameParams, DefaultTargetResult];
+  [TARGETS_TRUST]: [TargetTrustParams, TargetTrustResult];
+  [JOBS_LIST]: [ProjectParams, JobsListResult];
+  [RUNS_SUBMIT]: [RunSubmitParams, RunInfo];
+  [RUNS_LIST]: [RunsListParams, RunsListResult];
+  [RUNS_GET]: [RunParams, RunDetails];
+  [RUNS_CANCEL]: [RunParams, CancelResult];
+  [RUNS_LOGS]: [RunLogsParams, RunLogsResult];
+  [RUNS_RESTORE]: [RunRestoreParams, RunRestoreResult];
+  [RUNS_DIFF]: [RunDiffParams, RunDiffResult];
+  [RUNS_COMPARE]: [RunsCompareParams, RunsCompareResult];
+  [METRICS_SERIES]: [MetricSeriesParams, MetricSeriesResult];
+  [SERVER_INFO]: [ServerInfoParams, ServerInfoResult];
+  [PROJECT_INIT]: [ProjectInitParams, ProjectInitResult];
+  [GALLERY_LIST]: [GalleryListParams, GalleryListResult];
+  [GALLERY_CREATE]: [GalleryCreateParams, GalleryCreateResult];
+}
+
+/** method -> params of each push from the server. */
+export interface Notifications {
+  [RUN_CHANGED]: RunChangedNotification;
+  [LOG_LINES]: LogLinesNotification;
+  [METRIC_POINTS]: MetricPointsNotification;
+  [CONFIG_CHANGED]: ConfigChangedNotification;
+}
+
+/** Error codes the server uses besides JSON-RPC's own. */
+export const ERROR_RUNYARD = -32010;
+export const ERROR_BAD_INPUT = -32011;
+export const ERROR_NOT_FOUND = -32012;

@@ -1,0 +1,80 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  formatDuration,
+  formatValue,
+  keyMetric,
+  lastLines,
+  mergeLogChunk,
+  rerunRequest,
+  runDescription,
+  runDuration,
+  runLabel,
+  shortId,
+} from "../src/format";
+import type { RunInfo } from "../src/protocol";
+
+const run = (over: Partial<RunInfo>): RunInfo => ({
+  id: "261129-182040-a1b2c3",
+  experiment: "default",
+  status: "completed",
+  target: "local",
+  targetType: "local",
+  ...over,
+});
+
+test("durations read like a person writes them", () => {
+  assert.equal(formatDuration(0.42), "0.4s");
+  assert.equal(formatDuration(42), "42s");
+  assert.equal(formatDuration(185), "3m 05s");
+  assert.equal(formatDuration(7260), "2h 01m");
+  assert.equal(formatDuration(null), "");
+  assert.equal(formatDuration(-1), "");
+});
+
+test("a running run's duration counts up to now; an ended one's is fixed", () => {
+  assert.equal(runDuration(run({ status: "running", started: 100, duration: null }), 130), 30);
+  assert.equal(runDuration(run({ status: "completed", started: 100, ended: 110, duration: 10 }), 500), 10);
+  assert.equal(runDuration(run({ status: "queued", started: null })), null);
+});
+
+test("values: null/NaN as a dash, large and tiny in exponent form", () => {
+  assert.equal(formatValue(null), "–");
+  assert.equal(formatValue(Number.NaN), "–");
+  assert.equal(formatValue(0.93456), "0.9346");
+  assert.equal(formatValue(12345678), "1.235e+7");
+  assert.equal(formatValue(0), "0");
+});
+
+test("the key metric prefers well-known names, else the first by name", () => {
+  assert.equal(keyMetric({ loss: 0.2, accuracy: 0.9 }), "accuracy");
+  assert.equal(keyMetric({ zeta: 1, alpha: 2 }), "alpha");
+  assert.equal(keyMetric({}), null);
+  assert.equal(keyMetric(undefined), null);
+});
+
+test("labels and descriptions carry script, short id, status, duration, metric", () => {
+  const r = run({ script: "src/train.py", duration: 3.21, metrics: { accuracy: 0.93 } });
+  assert.equal(shortId(r.id), "a1b2c3");
+  assert.equal(runLabel(r), "train.py a1b2c3");
+  assert.equal(runDescription(r), "completed · 3.2s · accuracy=0.93");
+  assert.equal(runLabel(run({ job: "nightly" })), "nightly a1b2c3");
+});
+
+test("rerun submits the same script with the same arguments, or the same job", () => {
+  const r = run({ script: "train.py", command: ["/env/bin/python", "train.py", "--lr", "0.1"] });
+  assert.deepEqual(rerunRequest(r), { script: "train.py", args: ["--lr", "0.1"], target: "local", experiment: "default" });
+  assert.deepEqual(rerunRequest(run({ job: "j" })), { job: "j", args: [], target: "local", experiment: "default" });
+});
+
+test("log chunks: in order appended, overlaps trimmed by bytes, gaps reported", () => {
+  assert.deepEqual(mergeLogChunk(0, { offset: 0, nextOffset: 4, text: "abc\n" }), { append: "abc\n", next: 4 });
+  assert.deepEqual(mergeLogChunk(4, { offset: 0, nextOffset: 4, text: "abc\n" }), { append: "", next: 4 });
+  // "é" is two bytes: shown up to byte 3 means "aé" is shown.
+  assert.deepEqual(mergeLogChunk(3, { offset: 0, nextOffset: 6, text: "aéb\n" }), { append: "b\n", next: 6 });
+  assert.deepEqual(mergeLogChunk(4, { offset: 9, nextOffset: 12, text: "xy\n" }), { gap: true });
+});
+
+test("last lines skip blanks", () => {
+  assert.deepEqual(lastLines("a\n\nb\nc\n\n", 2), ["b", "c"]);
+});

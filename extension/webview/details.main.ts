@@ -1,0 +1,191 @@
+// The Run details view: what the run is (status and its timeline, command, target,
+// snapshot, environment, params, tags, outputs) and one live chart per metric.
+import { ACTIVE_STATUSES, type RunDetails, type RunInfo } from "../src/protocol";
+import { ChartBoard, chartControls, paletteColor, type LineInfo } from "./chart";
+import { append, button, byId, classToken, clear, h, keyValueTable, onThemeChange, showError } from "./dom";
+import { formatBytes, formatDuration, formatTime, NO_VALUE } from "./format";
+import type { HostMessage } from "./messages";
+import { parseChartSettings, type ChartSettings } from "./viewState";
+import { loadState, post, saveState, start } from "./vscodeApi";
+
+const app = byId("app");
+const banner = h("div", { className: "error-banner", attrs: { role: "alert" } });
+banner.hidden = true;
+const summary = h("div", { className: "summary" }, h("p", { className: "muted" }, "Loading the run…"));
+const chartsHost = h("div", { className: "charts" });
+let settings: ChartSettings = parseChartSettings(loadState());
+const board = new ChartBoard(chartsHost, settings, "No metrics logged yet.");
+const controls = chartControls(settings, (next) => {
+  settings = next;
+  saveState({ ...next });
+  board.setSettings(next);
+});
+app.append(
+  banner,
+  summary,
+  h("section", { className: "metrics" }, h("h2", null, "Metrics"), controls, chartsHost),
+);
+
+let details: RunDetails | null = null;
+let lineColor = paletteColor(0);
+onThemeChange(() => {
+  lineColor = paletteColor(0);
+  refreshLines();
+});
+
+function lineInfo(key: string, runId: string): LineInfo {
+  const run = details?.run;
+  return { id: runId, label: key, color: lineColor, origin: run?.started ?? run?.created ?? null };
+}
+
+function refreshLines(): void {
+  if (!details) return;
+  for (const key of board.keys()) board.get(key)?.updateLine(lineInfo(key, details.run.id));
+}
+
+function isActive(status: string): boolean {
+  return ACTIVE_STATUSES.includes(status);
+}
+
+function field(label: string, value: Node | string): HTMLElement[] {
+  return [h("dt", null, label), h("dd", null, value)];
+}
+
+function code(text: string | null | undefined): Node | string {
+  return text ? h("code", null, text) : NO_VALUE;
+}
+
+function renderTimeline(d: RunDetails): HTMLElement {
+  if (d.history.length === 0) return h("p", { className: "muted" }, "No status changes recorded.");
+  const list = h("ol", { className: "timeline" });
+  for (const change of d.history) {
+    list.appendChild(
+      h(
+        "li",
+        { className: `status-${classToken(change.status)}` },
+        h("span", { className: "timeline-status" }, change.status),
+        h("time", null, formatTime(change.time)),
+        change.reason ? h("span", { className: "timeline-reason muted" }, change.reason) : null,
+      ),
+    );
+  }
+  return list;
+}
+
+function renderOutputs(d: RunDetails): HTMLElement {
+  if (d.artifacts.length === 0) return h("p", { className: "muted" }, "No outputs.");
+  const body = h("tbody");
+  for (const a of d.artifacts) {
+    body.appendChild(
+      h(
+        "tr",
+        null,
+        h("td", { className: "path" }, a.path),
+        h("td", { className: "num" }, formatBytes(a.size)),
+        h(
+          "td",
+          { className: "row-actions" },
+          button("Open", () => post({ type: "openOutput", path: a.path }), "secondary"),
+          button("Reveal", () => post({ type: "revealOutput", path: a.path }), "secondary"),
+        ),
+      ),
+    );
+  }
+  return h("table", { className: "outputs" }, body);
+}
+
+function renderSummary(d: RunDetails): void {
+  const run: RunInfo = d.run;
+  const status = run.status;
+  const restore = button("Restore snapshot", () => post({ type: "restore", runId: run.id }), "secondary");
+  if (!run.snapshotCommit) {
+    restore.disabled = true;
+    restore.title = "This run has no snapshot.";
+  }
+  const actions = h(
+    "div",
+    { className: "toolbar actions" },
+    button("Show logs", () => post({ type: "showLogs", runId: run.id })),
+    restore,
+    isActive(status) ? button("Cancel", () => post({ type: "cancel", runId: run.id }), "secondary danger") : null,
+  );
+  const target = run.targetType ? `${run.target} (${run.targetType})` : run.target;
+  const info = h(
+    "dl",
+    { className: "info" },
+    ...field("Experiment", run.experiment),
+    ...field("Command", code(run.command && run.command.length ? run.command.join(" ") : run.script)),
+    ...field("Target", target),
+    ...field("Snapshot commit", code(run.snapshotCommit)),
+    ...field("Environment hash", code(run.envHash)),
+    ...field("Created", formatTime(run.created)),
+    ...field("Started", formatTime(run.started)),
+    ...field("Ended", formatTime(run.ended)),
+    ...field("Duration", formatDuration(run.duration)),
+    ...field("Exit code", run.exitCode === null || run.exitCode === undefined ? NO_VALUE : String(run.exitCode)),
+  );
+  const failed = status === "failed" || status === "lost";
+  clear(summary);
+  append(
+    summary,
+    h(
+      "header",
+      { className: "run-header" },
+      h("h1", null, "Run ", h("span", { className: "run-id" }, run.id)),
+      h("span", { className: `status-badge status-${classToken(status)}` }, status),
+    ),
+    actions,
+    failed && run.reason
+      ? h("div", { className: "failure", attrs: { role: "status" } }, h("strong", null, "Failure: "), run.reason)
+      : null,
+    info,
+    h("h2", null, "Status timeline"),
+    renderTimeline(d),
+    h(
+      "div",
+      { className: "columns" },
+      h("section", null, h("h2", null, "Parameters"), keyValueTable(d.params, "No parameters.")),
+      h("section", null, h("h2", null, "Tags"), keyValueTable(d.tags, "No tags.")),
+    ),
+    h("h2", null, "Outputs"),
+    d.outputsDir ? h("p", { className: "muted path" }, d.outputsDir) : null,
+    renderOutputs(d),
+  );
+  document.title = `Run ${run.id}`;
+}
+
+function handle(message: HostMessage): void {
+  switch (message.type) {
+    case "details":
+      details = message.details;
+      showError(banner, null);
+      renderSummary(message.details);
+      refreshLines();
+      break;
+    case "run":
+      if (details && message.run.id === details.run.id) {
+        details = { ...details, run: message.run };
+        renderSummary(details);
+      }
+      break;
+    case "series":
+      for (const s of message.series) {
+        if (details && s.runId !== details.run.id) continue;
+        board.chart(s.key).setSeries(lineInfo(s.key, s.runId), s.steps, s.times, s.values, s.total);
+      }
+      break;
+    case "points":
+      if (details && message.runId !== details.run.id) break;
+      for (const c of message.chunks) {
+        board.chart(c.key).append(lineInfo(c.key, message.runId), c.steps, c.times, c.values);
+      }
+      break;
+    case "error":
+      showError(banner, message.message);
+      break;
+    default:
+      break;
+  }
+}
+
+start(handle);

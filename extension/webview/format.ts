@@ -1,0 +1,91 @@
+// Pure text formatting for the webviews (numbers, durations, times). No DOM here.
+
+/** Shown for a value that is missing or was NaN/infinite (the server sends those as null). */
+export const NO_VALUE = "—";
+
+/** A metric or parameter value as text: null/undefined/NaN as NO_VALUE, integers as
+ * they are, other numbers with 6 significant digits (exponent form when very large or
+ * small), strings unchanged. */
+export function formatValue(value: number | string | null | undefined): string {
+  if (value === null || value === undefined) return NO_VALUE;
+  if (typeof value === "string") return value;
+  if (Number.isNaN(value)) return NO_VALUE;
+  if (!Number.isFinite(value)) return value > 0 ? "∞" : "-∞";
+  if (Number.isInteger(value) && Math.abs(value) < 1e15) return String(value);
+  const abs = Math.abs(value);
+  if (abs !== 0 && (abs < 1e-4 || abs >= 1e9)) return trimExponent(value.toExponential(4));
+  return String(Number(value.toPrecision(6)));
+}
+
+function trimExponent(text: string): string {
+  // 1.2000e-5 -> 1.2e-5
+  return text.replace(/\.?0+e/, "e");
+}
+
+/** Seconds as a short duration: 950ms, 42s, 3m 05s, 2h 03m. */
+export function formatDuration(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return NO_VALUE;
+  const sign = seconds < 0 ? "-" : "";
+  const s = Math.abs(seconds);
+  if (s < 1) return `${sign}${Math.round(s * 1000)}ms`;
+  if (s < 60) return `${sign}${Number(s.toFixed(s < 10 ? 1 : 0))}s`;
+  const total = Math.round(s);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const sec = total % 60;
+  if (h === 0) return `${sign}${m}m ${String(sec).padStart(2, "0")}s`;
+  return `${sign}${h}h ${String(m).padStart(2, "0")}m`;
+}
+
+/** An axis tick for relative time (seconds): 0, 30s, 5m, 1h 30m. */
+export function formatElapsed(seconds: number): string {
+  if (!Number.isFinite(seconds)) return "";
+  if (seconds === 0) return "0";
+  const sign = seconds < 0 ? "-" : "";
+  const s = Math.abs(seconds);
+  if (s < 60) return `${sign}${Number(s.toPrecision(3))}s`;
+  if (s < 3600) {
+    const m = Math.floor(s / 60);
+    const rest = Math.round(s % 60);
+    return rest ? `${sign}${m}m ${rest}s` : `${sign}${m}m`;
+  }
+  const h = Math.floor(s / 3600);
+  const m = Math.round((s % 3600) / 60);
+  return m ? `${sign}${h}h ${m}m` : `${sign}${h}h`;
+}
+
+/** Epoch seconds as local date and time (YYYY-MM-DD HH:MM:SS). */
+export function formatTime(epochSeconds: number | null | undefined): string {
+  if (epochSeconds === null || epochSeconds === undefined || !Number.isFinite(epochSeconds)) {
+    return NO_VALUE;
+  }
+  const d = new Date(epochSeconds * 1000);
+  const pad = (n: number): string => String(n).padStart(2, "0");
+  return (
+    `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
+  );
+}
+
+/** A byte count as text: 512 B, 1.5 KiB, 3.2 MiB. */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes < 0) return NO_VALUE;
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${v} B` : `${Number(v.toFixed(1))} ${units[u] ?? ""}`;
+}
+
+/** Expected run time of a gallery sample: about 45 s, about 3 min, about 1 h 20 min. */
+export function formatRuntime(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds <= 0) return NO_VALUE;
+  if (seconds < 60) return `about ${Math.round(seconds)} s`;
+  if (seconds < 3600) return `about ${Math.round(seconds / 60)} min`;
+  const h = Math.floor(seconds / 3600);
+  const m = Math.round((seconds % 3600) / 60);
+  return m ? `about ${h} h ${m} min` : `about ${h} h`;
+}
