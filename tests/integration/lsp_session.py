@@ -38,10 +38,21 @@ def plain(value: Any) -> Any:
 
 class Session:
     def __init__(
-        self, root: Path, settings: dict[str, Any] | None = None, env: dict[str, str] | None = None
+        self,
+        root: Path,
+        settings: dict[str, Any] | None = None,
+        env: dict[str, str] | None = None,
+        command: list[str] | None = None,
     ) -> None:
+        """`command` starts the server (default: this interpreter's ``-m runyard.lsp``)."""
         self.root = root
         self.env = env
+        self.command = command or [
+            sys.executable,
+            "-m",
+            "runyard.lsp",
+            *os.environ.get("RUNYARD_LSP_TEST_ARGS", "").split(),
+        ]
         self.client: LanguageClient = make_test_lsp_client()
         # our payloads as plain JSON, not named tuples (see runyard.lsp.convert)
         wire = wire_converter()
@@ -71,13 +82,7 @@ class Session:
 
     async def start(self) -> types.InitializeResult:
         env = dict(self.env or os.environ)
-        await self.client.start_io(
-            sys.executable,
-            "-m",
-            "runyard.lsp",
-            *os.environ.get("RUNYARD_LSP_TEST_ARGS", "").split(),
-            env=env,
-        )
+        await self.client.start_io(*self.command, env=env)
         uri = self.root.as_uri()
         # VS Code's capabilities as pytest-lsp records them (1.65), plus the inlay hints
         # VS Code has had since 1.67

@@ -56,7 +56,7 @@ def test_every_method_name_is_mirrored() -> None:
     assert consts == methods
     # The typed request/notification tables name every method.
     for name in protocol.REQUESTS:
-        assert f'[{_const(methods, name)}]: [' in text, name
+        assert f"[{_const(methods, name)}]: [" in text, name
     for name in protocol.NOTIFICATIONS:
         assert f"[{_const(methods, name)}]: " in text, name
 

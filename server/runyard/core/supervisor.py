@@ -42,6 +42,9 @@ from runyard.targets.base import (
 
 POLL_SECONDS = 0.1
 TENSORBOARD_POLL_SECONDS = 1.0  # event files are read this often while a run runs
+# Set by the packaged extension's bootstrap (bundled/runyard_server.py) to the folder of
+# the server's own libraries, which it also puts first on PYTHONPATH.
+BUNDLED_LIBS_VAR = "RUNYARD_BUNDLED_LIBS"
 
 
 class Canceled(Exception):
@@ -338,7 +341,21 @@ class Supervisor:
         self.store.close()
 
 
+def _forget_bundled_libs() -> None:
+    """Keep the server's bundled libraries from the run (and everything else started
+    from here): its own packages must not come after the server's pygls, attrs..."""
+    bundled = os.environ.pop(BUNDLED_LIBS_VAR, None)
+    if not bundled:
+        return
+    kept = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != bundled]
+    if kept:
+        os.environ["PYTHONPATH"] = os.pathsep.join(kept)
+    else:
+        os.environ.pop("PYTHONPATH", None)
+
+
 def main(argv: list[str]) -> int:
+    _forget_bundled_libs()  # sys.path, set as this process started, keeps them
     project_root, run_id = Path(argv[0]), argv[1]
     lock_fd = int(argv[2])  # inherited, already locked by the submitter; held until we exit
     os.set_inheritable(lock_fd, False)

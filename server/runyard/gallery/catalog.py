@@ -25,7 +25,9 @@ FRAMEWORKS = ("tensorflow", "pytorch", "scikit-learn", "pyspark")
 
 
 def default_root() -> Path:
-    """Where gallery/ and templates/ are: RUNYARD_GALLERY_ROOT, else the source tree."""
+    """Where gallery/ and templates/ are: RUNYARD_GALLERY_ROOT, else two folders above
+    the package: the repository (server/runyard), or in the packaged extension bundled/
+    (bundled/libs/runyard), where scripts/build-vsix.sh copies them."""
     given = os.environ.get("RUNYARD_GALLERY_ROOT")
     if given:
         return Path(given)

@@ -23,6 +23,7 @@ import io
 import os
 import re
 import socket
+import sys
 import tarfile
 import tempfile
 import threading
@@ -89,9 +90,26 @@ def _reachable(address: str | None) -> None:
             ) from None
 
 
+def _paramiko() -> Any:
+    """paramiko, which the docker SDK and host-key trust need for ``ssh://`` engines
+    only; the packaged extension leaves it (and its compiled dependencies) out."""
+    try:
+        import paramiko
+    except ImportError as exc:
+        raise RunyardError(
+            f"Docker over ssh:// needs the paramiko package, which the Python running "
+            f"Runyard ({sys.executable}) cannot import ({exc}).",
+            hint=f"install it with `{sys.executable} -m pip install paramiko` (a running "
+            "Runyard server sees it once restarted)",
+        ) from None
+    return paramiko
+
+
 def connect(options: dict[str, Any]) -> Any:
     """A docker SDK client for the target's engine, checked with a ping."""
     address = options.get("address")
+    if urlparse(address or "").scheme == "ssh":
+        _paramiko()
     _reachable(address)
     import docker
 
@@ -787,8 +805,7 @@ def fingerprint(key: Any) -> str:
 
 def fetch_host_key(address: str | None) -> tuple[str, Any]:
     """(known_hosts name, key) that the SSH server at `address` presents."""
-    import paramiko
-
+    paramiko = _paramiko()
     host, port = _ssh_endpoint(address)
     try:
         sock = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT)
@@ -812,8 +829,7 @@ def trust_host_key(address: str | None, expected: str | None) -> tuple[str, str,
     """Record the host key of `address` in ~/.ssh/known_hosts when its fingerprint is
     `expected`. Returns (host, fingerprint, written); with `expected` None nothing is
     written, so the caller can show the fingerprint and ask first."""
-    import paramiko
-
+    paramiko = _paramiko()
     name, key = fetch_host_key(address)
     found = fingerprint(key)
     if expected is None:
