@@ -28,7 +28,7 @@ fi
 
 if [ "$INSTALL" = 1 ]; then
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet mlflow
+  "$VENV/bin/python" -m pip install --quiet mlflow playwright
   "$VENV/bin/python" -m pip install --quiet -e "$ROOT"
 fi
 

@@ -81,8 +81,7 @@ function runRef(arg: unknown, parts: Parts): RunRef | undefined {
       if (run) return { project: p.root, run };
     }
   }
-  const sel = parts.runsTree.selection.find((n) => n.kind === "run");
-  return sel && sel.kind === "run" ? { project: sel.project, run: sel.run } : undefined;
+  return parts.runs.selected()[0];
 }
 
 function pickRun(parts: Parts, placeHolder: string): RunRef | undefined {
@@ -469,15 +468,13 @@ export function registerCommands(parts: Parts): vscode.Disposable[] {
       const ref = runRef(node, parts) ?? pickRun(parts, "Open Run Details");
       if (ref) showRunDetails(context, client, actions, ref.project, ref.run.id);
     }),
-    reg("compareRuns", (node, nodes) => {
-      let selected = (Array.isArray(nodes) ? (nodes as RunNode[]) : [...parts.runsTree.selection]).filter(
-        (n): n is Extract<RunNode, { kind: "run" }> => n.kind === "run",
-      );
-      if (selected.length < 2 && node && typeof node === "object" && (node as RunNode).kind === "run") {
-        selected = [...parts.runsTree.selection].filter(
-          (n): n is Extract<RunNode, { kind: "run" }> => n.kind === "run",
-        );
-      }
+    reg("compareRuns", (_node, nodes) => {
+      // From a context menu VS Code passes the clicked row and the selected rows;
+      // from the palette or the view's title, the remembered selection counts.
+      let selected: RunRef[] = Array.isArray(nodes)
+        ? (nodes as RunNode[]).flatMap((n) => (n.kind === "run" ? [{ project: n.project, run: n.run }] : []))
+        : [];
+      if (selected.length < 2) selected = parts.runs.selected();
       if (selected.length < 2) {
         void vscode.window.showInformationMessage("Select two or more runs in the Runs view (Ctrl/Cmd-click), then compare.");
         return;
@@ -499,11 +496,11 @@ export function registerCommands(parts: Parts): vscode.Disposable[] {
     }),
     reg("openInTensorBoard", (node, nodes) => {
       if (!requireTrust()) return;
-      const picked = (Array.isArray(nodes) ? (nodes as RunNode[]) : [...parts.runsTree.selection]).filter(
-        (n): n is Extract<RunNode, { kind: "run" }> => n.kind === "run",
-      );
+      const picked: RunRef[] = Array.isArray(nodes)
+        ? (nodes as RunNode[]).flatMap((n) => (n.kind === "run" ? [{ project: n.project, run: n.run }] : []))
+        : parts.runs.selected();
       const ref = picked.length ? undefined : runRef(node, parts);
-      const runs = picked.length ? picked.map((n) => ({ project: n.project, run: n.run })) : ref ? [ref] : [];
+      const runs = picked.length ? picked : ref ? [ref] : [];
       const first = runs[0];
       const cli = client.cliCommand();
       if (!first || !cli) {

@@ -34,6 +34,7 @@ export function activate(context: vscode.ExtensionContext): void {
     runs,
     outputs,
     runsTree,
+    runsTree.onDidChangeSelection((e) => runs.setSelection(e.selection)),
     vscode.window.createTreeView("runyard.targets", { treeDataProvider: targets }),
     vscode.window.createTreeView("runyard.gallery", { treeDataProvider: new GalleryView(client) }),
     new TargetStatus(projects),

@@ -22,6 +22,10 @@ export function formatDuration(seconds: number | null | undefined): string {
 
 /** How long the run took, or has taken so far when it is still going. */
 export function runDuration(run: RunInfo, now: number = Date.now() / 1000): number | null {
+  // A live run's duration (as last pushed) is already old: count from its start.
+  if (isActive(run.status) && run.started !== null && run.started !== undefined) {
+    return Math.max(0, now - run.started);
+  }
   if (run.duration !== null && run.duration !== undefined) return run.duration;
   if (run.started !== null && run.started !== undefined) {
     const end = run.ended ?? (isActive(run.status) ? now : null);

@@ -34,6 +34,8 @@ test("durations read like a person writes them", () => {
 
 test("a running run's duration counts up to now; an ended one's is fixed", () => {
   assert.equal(runDuration(run({ status: "running", started: 100, duration: null }), 130), 30);
+  // The server's duration of a live run is as old as its last push: it must not stick.
+  assert.equal(runDuration(run({ status: "running", started: 100, duration: 0.2 }), 140), 40);
   assert.equal(runDuration(run({ status: "completed", started: 100, ended: 110, duration: 10 }), 500), 10);
   assert.equal(runDuration(run({ status: "queued", started: null })), null);
 });

@@ -33,6 +33,10 @@ export class RunsView implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
   private refreshTimer: NodeJS.Timeout | undefined;
   private tick: NodeJS.Timeout | undefined;
   private readonly subscriptions: vscode.Disposable[] = [];
+  /** The run nodes last handed to the tree, by "project\0id": ticks refresh just those. */
+  private readonly shown = new Map<string, RunNode>();
+  /** The selection as last reported by the tree (see `selected`). */
+  private selection: readonly RunNode[] = [];
   private readonly changeEmitter = new vscode.EventEmitter<RunInfo>();
   /** Fires for every run change pushed by the server. */
   readonly onDidChangeRun = this.changeEmitter.event;
@@ -83,13 +87,36 @@ export class RunsView implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
       }
     }
     void vscode.commands.executeCommand("setContext", "runyard.hasRuns", any);
-    // Durations of running runs tick while any runs.
+    // Durations of running runs tick while any runs: only those rows are redrawn, so
+    // the tree keeps its elements (and TreeView.selection stays valid).
     if (active && !this.tick) {
-      this.tick = setInterval(() => this.emitter.fire(undefined), 1000);
+      this.tick = setInterval(() => {
+        for (const node of this.shown.values()) {
+          if (node.kind === "run" && isActive(node.run.status)) this.emitter.fire(node);
+        }
+      }, 1000);
     } else if (!active && this.tick) {
       clearInterval(this.tick);
       this.tick = undefined;
     }
+  }
+
+  /** Remember the tree's selection (call from TreeView.onDidChangeSelection). */
+  setSelection(nodes: readonly RunNode[]): void {
+    this.selection = nodes;
+  }
+
+  /**
+   * The selected runs, with their latest state. Kept from the selection events rather
+   * than read from TreeView.selection, which is briefly empty while the tree refreshes.
+   */
+  selected(): { project: string; run: RunInfo }[] {
+    const out: { project: string; run: RunInfo }[] = [];
+    for (const n of this.selection) {
+      if (n.kind !== "run") continue;
+      out.push({ project: n.project, run: this.find(n.project, n.run.id) ?? n.run });
+    }
+    return out;
   }
 
   find(project: string, runId: string): RunInfo | undefined {
@@ -156,7 +183,11 @@ export class RunsView implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
 
   async getChildren(node?: RunNode): Promise<RunNode[]> {
     if (node?.kind === "experiment") {
-      return node.runs.map((run) => ({ kind: "run", project: node.project, run }));
+      return node.runs.map((run) => {
+        const child: RunNode = { kind: "run", project: node.project, run };
+        this.shown.set(`${node.project}\0${run.id}`, child);
+        return child;
+      });
     }
     if (node) return [];
     if (this.projects.state !== "ready") return [];
@@ -168,6 +199,7 @@ export class RunsView implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
       }
     }
     if (this.error) return [{ kind: "message", text: `Could not list runs: ${this.error}`, icon: "error" }];
+    this.shown.clear();
     const out: RunNode[] = [];
     for (const [project, byId] of this.runs) {
       const byExperiment = new Map<string, RunInfo[]>();

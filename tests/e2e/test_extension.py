@@ -1,0 +1,256 @@
+"""The packaged extension in a real VS Code (code-server in headless Chromium): the
+Runyard container, submitting a script, its log, its charts, comparing runs, and
+markup in a metric name shown as text.
+
+Every step saves a screenshot to build/e2e-screenshots/. One code-server window serves
+the whole module; each test gets what it needs from fixtures (a run that completed,
+say), so any test can run alone:
+
+    .venv/bin/python -m pytest tests/e2e -q
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e import harness
+from tests.e2e.harness import XSS_METRIC, CodeServer, RunRow, Workbench, train_py
+from tests.helpers import until
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+
+# The first run builds the run's virtual environment; later ones reuse it.
+FIRST_RUN_TIMEOUT = 180
+RUN_TIMEOUT = 90
+
+# The metric name's heading inside a `.chart`.
+HEADING = "h1, h2, h3, h4, h5, h6"
+
+# Draws the canvas's pixels and reports its size and how many are not transparent.
+CANVAS_INK = """c => {
+  const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let ink = 0;
+  for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) ink++;
+  return {width: c.width, height: c.height, ink};
+}"""
+
+
+def drawn(canvas: Any, what: str) -> dict[str, int]:
+    """Wait until `canvas` (a locator) has non-transparent pixels; its size and ink."""
+
+    def ink() -> dict[str, int] | None:
+        found: dict[str, int] = canvas.evaluate(CANVAS_INK)
+        return found if found["ink"] > 0 else None
+
+    canvas.wait_for(timeout=30_000)
+    return dict(until(ink, timeout=30, what=f"pixels drawn on {what}'s canvas"))
+
+
+@pytest.fixture(scope="module")
+def runyard_open(workbench: Workbench) -> Workbench:
+    """The Runyard container shown in the sidebar."""
+    workbench.show_runyard()
+    return workbench
+
+
+def submit_and_complete(wb: Workbench, script: str, shot: str, timeout: float) -> RunRow:
+    run = wb.submit(script)
+    wb.shot(f"{shot}-submitted")
+    row = wb.tree_row("Runs", run.label)
+    wb.wait_row_description(row, "completed", timeout, f"{run.label} completed in the Runs view")
+    wb.shot(f"{shot}-completed")
+    return run
+
+
+@pytest.fixture(scope="module")
+def first_run(runyard_open: Workbench) -> RunRow:
+    """train.py (lr=0.1) submitted with "Runyard: Submit Run", completed."""
+    return submit_and_complete(runyard_open, "train.py", "02-first-run", FIRST_RUN_TIMEOUT)
+
+
+@pytest.fixture(scope="module")
+def second_run(runyard_open: Workbench, first_run: RunRow) -> Iterator[RunRow]:
+    """train.py edited to lr=0.3 on disk, seen by the editor, submitted again, completed."""
+    wb = runyard_open
+    script = wb.folder / "train.py"
+    original = script.read_text()
+    script.write_text(train_py(0.3))
+    try:
+        wb.open_file("train.py")
+        until(
+            lambda: "LR = 0.3" in wb.editor_text(),
+            timeout=30,
+            what="the editor showing train.py with LR = 0.3",
+        )
+        yield submit_and_complete(wb, "train.py", "05-second-run", RUN_TIMEOUT)
+    finally:
+        script.write_text(original)
+
+
+def test_container_shows_local_target(runyard_open: Workbench) -> None:
+    wb = runyard_open
+    row = wb.tree_row("Compute Targets", "local")
+    row.wait_for(timeout=90_000)
+    description = wb.wait_row_description(
+        row, "reachable", 60, "the local target's description saying it is reachable"
+    )
+    wb.shot("01-targets-local")
+    assert "default" in description
+    assert "local" in description
+    for view in ("Compute Targets", "Runs", "Gallery"):
+        assert wb.view(view).count() == 1, f"view {view!r} missing from the Runyard container"
+    assert not wb.view_expanded("Gallery"), "the Gallery view should start collapsed"
+
+
+def test_initialize_runyard_here_makes_a_project(
+    code_server: CodeServer, browser: Any, tmp_path: Path
+) -> None:
+    """A folder that is not a Runyard project yet: the Compute Targets view offers
+    "Initialize Runyard Here", and that button makes it one."""
+    folder = harness.make_repo(tmp_path / "fresh", {"train.py": harness.train_py(0.1)})
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    wb = Workbench(page, code_server, folder)
+    try:
+        wb.open()
+        wb.show_runyard()
+        button = wb.view("Compute Targets").get_by_role("button", name="Initialize Runyard Here")
+        button.wait_for(timeout=90_000)
+        wb.shot("00-not-a-project-yet")
+        button.click()
+        wb.tree_row("Compute Targets", "local").wait_for(timeout=60_000)
+        wb.shot("00-initialized")
+        assert (folder / ".runyard").is_dir()
+        assert wb.dialogs == []
+    except BaseException:
+        wb.save_evidence("test_initialize_runyard_here_makes_a_project")
+        raise
+    finally:
+        page.close()
+
+
+def test_submit_run_appears_in_runs_and_completes(
+    runyard_open: Workbench, first_run: RunRow
+) -> None:
+    wb = runyard_open
+    row = wb.tree_row("Runs", first_run.label)
+    description = wb.row_description(row)
+    wb.shot("02-run-completed-row")
+    # "<status> · <duration> · <key metric>=<value>"
+    assert re.match(r"^completed · [\d.]+\S* · accuracy=0\.\d+", description), description
+    assert not wb.row_spins(row), "a completed run still spins"
+    show = wb.run_show(first_run.run_id)
+    assert show["status"] == "completed"
+    # the run sits under its experiment's node (the script's name unless the job sets one)
+    labels = wb.row_labels("Runs")
+    assert show["experiment"] in labels, labels
+    assert labels.index(show["experiment"]) < labels.index(first_run.label), labels
+    # the script really ran: the file it wrote to outputs/ was kept with the run
+    assert any(a["path"] == "result.txt" for a in show["artifacts"]), show["artifacts"]
+
+
+def test_a_running_run_spins_ticks_and_cancel_run_stops_it(runyard_open: Workbench) -> None:
+    wb = runyard_open
+    run = wb.submit("wait.py")  # runs until canceled
+    try:
+        row = wb.tree_row("Runs", run.label)
+        first = wb.wait_row_description(row, "running", RUN_TIMEOUT, f"{run.label} running")
+        assert wb.row_spins(row), "a running run's icon does not spin"
+        wb.shot("02-running-run-spins")
+        # "running · <duration so far>": the duration counts up while it runs
+        until(
+            lambda: (now := wb.row_description(row)).startswith("running") and now != first,
+            timeout=15,
+            what=f"the running run's duration moving on from {first!r}",
+        )
+        wb.select_run(run.label)
+        wb.command("Runyard: Cancel Run")
+        wb.wait_row_description(
+            row, "canceled", 60, f"{run.label} canceled", stop=("failed", "completed")
+        )
+        assert not wb.row_spins(row), "a canceled run still spins"
+        assert wb.run_show(run.run_id)["status"] == "canceled"
+        wb.shot("02-run-canceled")
+    finally:
+        wb.cancel_if_active(run.run_id)  # never leave it sleeping behind the tests
+
+
+def test_output_channel_shows_the_log(runyard_open: Workbench, first_run: RunRow) -> None:
+    wb = runyard_open
+    wb.select_run(first_run.label)  # a click on a run shows its log
+    until(
+        lambda: "runyard-e2e: done" in wb.output_text(),
+        timeout=30,
+        what="the run's last printed line in the Output panel",
+    )
+    wb.shot("03-output-channel")
+    assert wb.output_channel() == f"Runyard run {first_run.run_id}"
+    assert re.search(r"step \d+ loss=", wb.output_text())
+
+
+def test_run_details_draws_charts(runyard_open: Workbench, first_run: RunRow) -> None:
+    wb = runyard_open
+    wb.select_run(first_run.label)
+    wb.command("Runyard: Open Run Details")
+    frame = wb.webview(f"Run {first_run.run_id}")
+    frame.get_by_text(first_run.run_id).first.wait_for(timeout=60_000)
+    for metric in ("loss", "accuracy"):
+        chart = frame.locator(f'.chart[data-metric="{metric}"]')
+        chart.wait_for(timeout=60_000)
+        assert chart.locator(HEADING).first.inner_text().strip() == metric
+        ink = drawn(chart.locator("canvas").first, f"the {metric} chart")
+        assert ink["width"] > 0 and ink["height"] > 0, ink
+    frame.locator('.chart[data-metric="loss"]').scroll_into_view_if_needed()
+    wb.shot("04-run-details-charts")
+
+
+def test_compare_shows_both_runs(
+    runyard_open: Workbench, first_run: RunRow, second_run: RunRow
+) -> None:
+    wb = runyard_open
+    wb.select_run(first_run.label)
+    wb.select_run(second_run.label, add=True)
+    selected = wb.view("Runs").locator(".monaco-list-row.selected")
+    until(lambda: selected.count() == 2, timeout=10, what="both runs selected in the Runs view")
+    wb.shot("05-compare-selection")
+    wb.command("Runyard: Compare Selected Runs")
+    frame = wb.webview("Compare 2 runs")
+    ids = [first_run.run_id, second_run.run_id]
+    # one chart per metric, each overlaying both runs, the run ids in its legend
+    for metric in ("accuracy", "loss"):
+        chart = frame.locator(f'.chart[data-metric="{metric}"]')
+        chart.wait_for(timeout=60_000)
+        legend = " ".join(chart.locator(".u-legend").all_inner_texts())
+        assert all(run_id in legend for run_id in ids), f"{metric} legend: {legend!r}"
+        drawn(chart.locator("canvas").first, f"the {metric} chart")
+    # the params table sets the two runs side by side
+    lr_row = frame.locator("table tr").filter(has=frame.locator("th", has_text=re.compile(r"^lr$")))
+    assert [t.strip() for t in lr_row.first.locator("td").all_inner_texts()] == ["0.1", "0.3"]
+    header = " ".join(frame.locator("table").first.locator("th").all_inner_texts())
+    assert all(run_id in header for run_id in ids), header
+    frame.locator('.chart[data-metric="accuracy"]').scroll_into_view_if_needed()
+    wb.shot("05-compare-view")
+
+
+def test_markup_in_a_metric_name_is_text(runyard_open: Workbench) -> None:
+    wb = runyard_open
+    run = submit_and_complete(wb, "xss.py", "06-xss-run", FIRST_RUN_TIMEOUT)
+    wb.select_run(run.label)
+    wb.command("Runyard: Open Run Details")
+    frame = wb.webview(f"Run {run.run_id}")
+    frame.get_by_text(run.run_id).first.wait_for(timeout=60_000)
+    chart = frame.locator(f'.chart[data-metric="{XSS_METRIC}"]')
+    chart.wait_for(timeout=60_000)
+    heading = chart.locator(HEADING).first
+    assert heading.evaluate("e => e.textContent").strip() == XSS_METRIC
+    assert frame.locator('img[src="x"]').count() == 0
+    assert chart.locator("img").count() == 0
+    # the chart itself was drawn, so the page went through its whole rendering
+    drawn(chart.locator("canvas").first, "the chart")
+    chart.scroll_into_view_if_needed()
+    wb.shot("06-xss-metric-as-text")
+    assert wb.dialogs == [], f"a dialog fired: {wb.dialogs}"
