@@ -254,3 +254,31 @@ def test_markup_in_a_metric_name_is_text(runyard_open: Workbench) -> None:
     chart.scroll_into_view_if_needed()
     wb.shot("06-xss-metric-as-text")
     assert wb.dialogs == [], f"a dialog fired: {wb.dialogs}"
+
+
+def test_gallery_shows_every_sample_and_filters(runyard_open: Workbench) -> None:
+    """The Gallery webview: one card per catalog entry, with its image loaded under the
+    webview's CSP, and the search box narrowing the cards."""
+    wb = runyard_open
+    catalog = sorted(p.stem for p in (harness.REPO / "gallery").glob("*.json"))
+    wb.command("Runyard: Open Gallery")
+    frame = wb.webview("Runyard Gallery")
+    cards = frame.locator(".card[data-entry]")
+    until(lambda: cards.count() == len(catalog) or None, timeout=60, what="every sample's card")
+    assert sorted(cards.evaluate_all("cs => cs.map(c => c.dataset.entry)")) == catalog
+    # every image came through (an image the CSP or a wrong URI blocked has no width)
+    images = frame.locator(".card img.card-image")
+    assert images.count() == len(catalog)
+    until(
+        lambda: (
+            all(w > 0 for w in images.evaluate_all("is => is.map(i => i.naturalWidth)")) or None
+        ),
+        timeout=30,
+        what="the sample images loaded",
+    )
+    wb.shot("07-gallery")
+    frame.locator("#search").fill("pytorch")
+    until(lambda: cards.count() == 1 or None, timeout=10, what="the search narrowing to one card")
+    assert cards.first.get_attribute("data-entry") == "pytorch-digits"
+    wb.shot("07-gallery-search")
+    frame.locator("#search").fill("")

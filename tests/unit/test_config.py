@@ -313,7 +313,7 @@ def test_bad_enum_suggests(project: Project) -> None:
 def test_unknown_target_type(project: Project) -> None:
     err = target_error(project, "type: dockr\n")
     assert (err.line, err.column, err.field) == (1, 7, "type")
-    assert "Expected one of: 'local', 'docker'" in str(err)
+    assert "Expected one of: 'local', 'docker', 'ssh'" in str(err)
     assert "did you mean 'docker'?" in str(err)
 
 
@@ -558,7 +558,7 @@ def test_write_target_validates_and_refuses_overwrite(project: Project) -> None:
         ("local", {"pyton": "/x"}, "pyton", "did you mean 'python'?"),
         ("local", {"env": {"A": 1}}, "env.A", "quote it"),
         ("docker", {}, None, "neither 'base_image' nor 'image' is set"),
-        ("kubernetes", {}, "type", "Expected one of: 'local', 'docker'"),
+        ("kubernetes", {}, "type", "Expected one of: 'local', 'docker', 'ssh'"),
     ],
 )
 def test_write_target_rejects_bad_options_before_writing(
@@ -730,7 +730,7 @@ def test_schemas_describe_every_property(kind: str) -> None:
     props = _properties(schema)
     assert props
     for name, prop in props:
-        if name == "type" and prop in ({"const": "local"}, {"const": "docker"}):
+        if name == "type" and prop in ({"const": t} for t in ("local", "docker", "ssh", "spark")):
             continue  # the `if` condition of a target type's branch
         assert isinstance(prop, dict) and prop.get("description"), (kind, name)
     from jsonschema import Draft202012Validator
@@ -745,4 +745,5 @@ def test_schema_properties_merges_the_target_type_branch() -> None:
     docker = config.schema_properties("target", "docker")
     assert "base_image" in docker and "system_site_packages" not in docker
     assert "base_image" not in props
-    assert "python" not in config.schema_properties("target", "spark")
+    assert "python" not in config.schema_properties("target", "no-such-type")
+    assert "master" in config.schema_properties("target", "spark")

@@ -186,15 +186,35 @@ def cmd_target_add(args: argparse.Namespace) -> int:
         options["system_site_packages"] = True
     if args.cancel_grace is not None:
         options["cancel_grace_seconds"] = args.cancel_grace
-    for name in ("address", "base_image", "image", "shm_size", "user"):
+    for name in (
+        "address", "base_image", "image", "shm_size", "user", "host", "passphrase_env",
+        "workdir",
+    ):  # fmt: skip
         if getattr(args, name):
             options[name] = getattr(args, name)
+    if args.port is not None:
+        options["port"] = args.port
+    if args.no_agent:
+        options["use_agent"] = False
     if args.gpus:
         options["gpus"] = int(args.gpus) if args.gpus.isdigit() else args.gpus
     if args.volume:
         options["volumes"] = list(args.volume)
+    if args.identity_file:
+        options["identity_file"] = str(Path(args.identity_file).expanduser().absolute())
     if args.ca_bundle:
         options["ca_bundle"] = str(Path(args.ca_bundle).expanduser().resolve())
+    for name in ("master", "deploy_mode", "master_ui"):  # spark
+        if getattr(args, name):
+            options[name] = getattr(args, name)
+    if args.conf:
+        options["conf"] = _parse_kv(args.conf, "--conf")
+    for name in ("packages", "py_files"):
+        items = [i.strip() for v in getattr(args, name) or () for i in v.split(",") if i.strip()]
+        if items:
+            options[name] = items
+    if args.spark_submit:
+        options["spark_submit"] = str(Path(args.spark_submit).expanduser().absolute())
     path = config.write_target(project, args.name, args.type, options, force=args.force)
     info(f"target {args.name!r} written to {project.relpath(path)}")
     info(f"next: runyard target test {args.name}")
@@ -248,12 +268,11 @@ def cmd_target_test(args: argparse.Namespace) -> int:
 
 def cmd_target_trust(args: argparse.Namespace) -> int:
     from runyard.core import config
-    from runyard.targets import docker
+    from runyard.targets.base import trust_host_key
 
     project = _project(args)
     target = config.load_target(project, args.name)
-    address = target.raw.get("address")
-    host, found, _ = docker.trust_host_key(address, None)
+    host, found, _ = trust_host_key(target.type, target.raw, None)
     expected = args.fingerprint
     if expected is None:
         print(f"{host} presents the host key {found}")
@@ -268,7 +287,7 @@ def cmd_target_trust(args: argparse.Namespace) -> int:
             info("not trusted; nothing was written")
             return 1
         expected = found
-    host, found, written = docker.trust_host_key(address, expected)
+    host, found, written = trust_host_key(target.type, target.raw, expected)
     if written:
         info(f"trusted {host} ({found}) in ~/.ssh/known_hosts")
     else:
@@ -355,7 +374,8 @@ def cmd_env_prune(args: argparse.Namespace) -> int:
         else [t for t in config.list_targets(project) if isinstance(t, config.TargetConfig)]
     )
     removed: list[dict[str, str]] = []
-    if any(t.type == "local" for t in targets) and project.envs_dir.is_dir():
+    # local and spark targets share this machine's venvs
+    if any(t.type in ("local", "spark") for t in targets) and project.envs_dir.is_dir():
         for path in sorted(project.envs_dir.iterdir()):
             if path.is_dir() and not path.name.startswith(".") and path.name not in busy:
                 shutil.rmtree(path, ignore_errors=True)
@@ -800,7 +820,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("name")
     s.add_argument("--type", required=True, help="target type, e.g. local")
     s.add_argument("--description")
-    s.add_argument("--python", help="local: a user-managed interpreter (no environment is built)")
+    s.add_argument(
+        "--python", help="local: a user-managed interpreter; ssh: the remote python (python3)"
+    )
     s.add_argument("--env", action="append", metavar="KEY=VALUE", help="environment variable")
     s.add_argument("--index-url", help="package index for building environments")
     s.add_argument("--system-site-packages", action="store_true")
@@ -812,7 +834,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--shm-size", help="docker: /dev/shm size, like 2g")
     s.add_argument("--volume", action="append", metavar="SRC:DEST[:ro]", help="docker: data")
     s.add_argument("--ca-bundle", help="docker: CA bundle to trust in builds and runs")
-    s.add_argument("--user", help="docker: the user runs have in the container")
+    s.add_argument("--user", help="docker: the user runs have in the container; ssh: login")
+    s.add_argument("--host", help="ssh: the remote machine's host name or address")
+    s.add_argument("--port", type=int, help="ssh: the SSH port (default 22)")
+    s.add_argument("--identity-file", help="ssh: a private key file (default: ssh-agent)")
+    s.add_argument("--passphrase-env", help="ssh: environment variable with the key's passphrase")
+    s.add_argument("--no-agent", action="store_true", help="ssh: do not use ssh-agent")
+    s.add_argument("--workdir", help="ssh: Runyard's folder on the remote (default ~/.runyard)")
+    s.add_argument("--master", help="spark: local[N], spark://host:port, yarn or k8s://...")
+    s.add_argument("--deploy-mode", choices=["client", "cluster"], help="spark: default client")
+    s.add_argument("--conf", action="append", metavar="KEY=VALUE", help="spark: a property")
+    s.add_argument("--packages", action="append", help="spark: Maven coordinates, comma-separated")
+    s.add_argument("--py-files", action="append", help="spark: extra files for executors")
+    s.add_argument("--spark-submit", help="spark: a spark-submit you manage (default: pyspark's)")
+    s.add_argument("--master-ui", help="spark: a standalone master's web UI (default :8080)")
     s.add_argument("--force", action="store_true", help="replace an existing target")
     s.set_defaults(func=cmd_target_add)
     s = t.add_parser("remove", help="remove a target")

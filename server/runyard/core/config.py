@@ -66,6 +66,10 @@ _PATTERN_HELP = {
     r"^[A-Za-z_][A-Za-z0-9_]*$": "an environment variable name: letters, digits and '_', "
     "not starting with a digit",
     r"^[A-Za-z][A-Za-z0-9+.-]*://": "a URL, like https://packages.example.com/simple",
+    r"^(local(\[(\*|[1-9][0-9]*)(,[1-9][0-9]*)?\])?|spark://[^\s/]+|yarn|k8s://\S+)$": "a "
+    "Spark master: local[N], local[*], spark://host:port, yarn or k8s://https://host:port",
+    r"^[^:\s,]+:[^:\s,]+:[^:\s,]+$": "Maven coordinates, groupId:artifactId:version",
+    r"^https?://": "an http:// or https:// address, like http://spark-master:8080",
 }
 
 _LOCAL_TARGET = """\
@@ -426,6 +430,13 @@ def _required_example(name: str, schema: Any) -> str:
     return f"`{name}: ...`"
 
 
+# Fields people may try for logging in: refused with a message of their own (secrets are
+# named by reference only: an SSH agent, a key file, an environment variable).
+SECRET_FIELDS = frozenset(
+    {"password", "passwd", "passphrase", "key_passphrase", "private_key", "secret", "token"}
+)
+
+
 def _from_schema_error(err: ValidationError, ctx: _Context) -> list[ConfigError]:
     path: PathKey = tuple(err.absolute_path)
     schema: Mapping[str, Any] = err.schema if isinstance(err.schema, Mapping) else {}
@@ -440,6 +451,18 @@ def _from_schema_error(err: ValidationError, ctx: _Context) -> list[ConfigError]
         out = []
         for key in instance:
             if key in props or any(re.search(p, key) for p in patterns):
+                continue
+            if ctx.kind == "target" and not path and key.lower() in SECRET_FIELDS:
+                out.append(
+                    ctx.error(
+                        ctx.key_span((key,)),
+                        (key,),
+                        f"'{key}': secrets never go in target files (they are committed)",
+                        "Remove it. Log in with your SSH agent (`ssh-add`), or name a key "
+                        "file with identity_file and, for a passphrase, the environment "
+                        "variable holding it with passphrase_env",
+                    )
+                )
                 continue
             where = ctx.what() if not path else "here"
             hint = None
@@ -646,6 +669,18 @@ def _semantic_errors(data: dict[str, Any], ctx: _Context) -> list[ConfigError]:
                     "Expected a finite number of seconds greater than 0",
                 )
             )
+        py_files = data.get("py_files")
+        for i, value in enumerate(py_files if isinstance(py_files, list) else []):
+            problem = _relative_path_problem(value) if isinstance(value, str) and value else None
+            if problem:
+                out.append(
+                    ctx.error(
+                        ctx.value_span(("py_files", i)),
+                        ("py_files", i),
+                        problem,
+                        "Expected a file relative to the project folder, like libs/features.zip",
+                    )
+                )
     return out
 
 

@@ -154,6 +154,7 @@ class Supervisor:
             log_fd=self.log_fd,
             envs_dir=self.state_dir / "envs",
             set_env_hash=lambda h: self.store.update_run(self.run_id, env_hash=h),
+            set_tags=lambda tags: self.store.set_tags(self.run_id, tags),
         )
 
     def _run(self, run: Run, backend: Backend) -> None:

@@ -17,11 +17,14 @@ from typing import Any, Protocol, runtime_checkable
 from runyard.core.errors import RunyardError, UsageError
 
 # type name -> "module:Class"; imported only when a run of that type is handled.
-# Types whose runs outlive their supervisor (a container) and can be taken over.
-REATTACHABLE = {"docker"}
+# Types whose runs outlive their supervisor (a container, a remote process) and can be
+# taken over.
+REATTACHABLE = {"docker", "ssh"}
 BACKENDS: dict[str, str] = {
     "local": "runyard.targets.local:LocalBackend",
     "docker": "runyard.targets.docker:DockerBackend",
+    "ssh": "runyard.targets.ssh:SshBackend",
+    "spark": "runyard.targets.spark:SparkBackend",
 }
 
 
@@ -45,6 +48,8 @@ class RunContext:
     log_fd: int  # the run's log file, for child processes' output
     envs_dir: Path
     set_env_hash: Callable[[str | None], None] = field(default=lambda _h: None)
+    # Tags Runyard itself records on the run (a Spark application's id, its UI address).
+    set_tags: Callable[[dict[str, str]], None] = field(default=lambda _t: None)
 
 
 class Execution(Protocol):
@@ -88,6 +93,14 @@ class Reattachable(Protocol):
         """The run's execution, found again; None when it is gone."""
 
 
+@runtime_checkable
+class OverSsh(Protocol):
+    """A backend that reaches its machine over SSH, whose host key the user accepts."""
+
+    def ssh_host(self, options: dict[str, Any]) -> tuple[str, int]:
+        """(host, port) of the SSH server; UsageError when this target has none."""
+
+
 @dataclass(frozen=True)
 class Check:
     """One line of `runyard target test`: what was checked, whether it is fine, how to fix."""
@@ -113,3 +126,21 @@ def load_backend(target_type: str) -> Backend:
 
 def check_target(target_type: str, options: dict[str, Any]) -> list[Check]:
     return load_backend(target_type).check(options)
+
+
+def trust_host_key(
+    target_type: str, options: dict[str, Any], expected: str | None
+) -> tuple[str, str, bool]:
+    """`runyard target trust`: the host key of the target's machine, recorded in
+    ~/.ssh/known_hosts when its fingerprint is `expected` (see `sshconn.trust_host_key`)."""
+    backend = load_backend(target_type)
+    if not isinstance(backend, OverSsh):
+        raise UsageError(
+            f"Targets of type {target_type} are not reached over SSH: there is no host key "
+            "to trust.",
+            hint="host keys belong to `ssh` targets and `docker` targets with an ssh:// address",
+        )
+    from runyard.targets import sshconn
+
+    host, port = backend.ssh_host(options)
+    return sshconn.trust_host_key(host, port, expected)

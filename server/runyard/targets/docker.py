@@ -23,7 +23,6 @@ import io
 import os
 import re
 import socket
-import sys
 import tarfile
 import tempfile
 import threading
@@ -35,6 +34,7 @@ from urllib.parse import urlparse
 
 from runyard.core import envs
 from runyard.core.errors import RunyardError, UsageError
+from runyard.targets import sshconn
 from runyard.targets.base import Check, RunContext, RunLost
 
 IMAGE_REPO = "runyard-env"
@@ -44,7 +44,7 @@ LABEL_RUN = "dev.runyard.run"
 IMAGE_FORMAT = "1"  # bump when the layout of built images changes
 RUN_USER = "runyard"
 RUN_UID = 10001
-CONNECT_TIMEOUT = 8.0  # seconds; every error the user can hit shows within 10 s
+CONNECT_TIMEOUT = sshconn.CONNECT_TIMEOUT  # every error the user can hit shows within 10 s
 LOST_AFTER = 60.0  # seconds an engine may stay unreachable mid-run before the run is lost
 CA_PATH = "/opt/runyard/ca.crt"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -91,18 +91,8 @@ def _reachable(address: str | None) -> None:
 
 
 def _paramiko() -> Any:
-    """paramiko, which the docker SDK and host-key trust need for ``ssh://`` engines
-    only; the packaged extension leaves it (and its compiled dependencies) out."""
-    try:
-        import paramiko
-    except ImportError as exc:
-        raise RunyardError(
-            f"Docker over ssh:// needs the paramiko package, which the Python running "
-            f"Runyard ({sys.executable}) cannot import ({exc}).",
-            hint=f"install it with `{sys.executable} -m pip install paramiko` (a running "
-            "Runyard server sees it once restarted)",
-        ) from None
-    return paramiko
+    """paramiko, which the docker SDK and host-key trust need for ``ssh://`` engines."""
+    return sshconn.paramiko_module("Docker over ssh://")
 
 
 def connect(options: dict[str, Any]) -> Any:
@@ -132,11 +122,7 @@ def _connect_error(address: str | None, exc: BaseException) -> RunyardError:
     url = urlparse(address or "")
     host = f"{url.hostname}:{url.port or 22}" if url.scheme == "ssh" else where
     if "known_hosts" in text or "not found in known" in text:
-        return RunyardError(
-            f"The SSH host key of {host} is not known, so Runyard will not connect to it.",
-            hint="check the key's fingerprint with the machine's owner, then accept it with "
-            "`runyard target trust TARGET`",
-        )
+        return sshconn.unknown_host_key_error(url.hostname or "", url.port or 22)
     if "authentication" in text.lower():
         return RunyardError(
             f"SSH refused the login at {host}.",
@@ -719,6 +705,10 @@ class DockerBackend:
     def check(self, options: dict[str, Any]) -> list[Check]:
         return check_docker(options)
 
+    def ssh_host(self, options: dict[str, Any]) -> tuple[str, int]:
+        _paramiko()
+        return _ssh_endpoint(options.get("address"))
+
 
 def check_docker(options: dict[str, Any]) -> list[Check]:
     """`runyard target test` for a docker target."""
@@ -792,60 +782,14 @@ def _ssh_endpoint(address: str | None) -> tuple[str, int]:
     return url.hostname, url.port or 22
 
 
-def _known_hosts_name(host: str, port: int) -> str:
-    return host if port == 22 else f"[{host}]:{port}"
-
-
-def fingerprint(key: Any) -> str:
-    import base64
-
-    digest = hashlib.sha256(key.asbytes()).digest()
-    return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
-
-
 def fetch_host_key(address: str | None) -> tuple[str, Any]:
     """(known_hosts name, key) that the SSH server at `address` presents."""
-    paramiko = _paramiko()
-    host, port = _ssh_endpoint(address)
-    try:
-        sock = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT)
-    except OSError as exc:
-        raise RunyardError(
-            f"Cannot reach {host}:{port} ({exc.strerror or exc}).",
-            hint="check that the machine is up and the address and port are right",
-        ) from None
-    transport = paramiko.Transport(sock)
-    try:
-        transport.start_client(timeout=CONNECT_TIMEOUT)
-        key = transport.get_remote_server_key()
-    except paramiko.SSHException as exc:
-        raise RunyardError(f"{host}:{port} did not complete an SSH handshake: {exc}") from None
-    finally:
-        transport.close()
-    return _known_hosts_name(host, port), key
+    _paramiko()
+    return sshconn.fetch_host_key(*_ssh_endpoint(address))
 
 
 def trust_host_key(address: str | None, expected: str | None) -> tuple[str, str, bool]:
-    """Record the host key of `address` in ~/.ssh/known_hosts when its fingerprint is
-    `expected`. Returns (host, fingerprint, written); with `expected` None nothing is
-    written, so the caller can show the fingerprint and ask first."""
-    paramiko = _paramiko()
-    name, key = fetch_host_key(address)
-    found = fingerprint(key)
-    if expected is None:
-        return name, found, False
-    if expected != found:
-        raise RunyardError(
-            f"The host key of {name} has fingerprint {found}, not {expected}; nothing was written.",
-            hint="someone may be intercepting the connection; check with the machine's owner",
-        )
-    path = Path.home() / ".ssh" / "known_hosts"
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    keys = paramiko.HostKeys()
-    if path.exists():
-        keys.load(str(path))
-    if keys.lookup(name) and keys.check(name, key):
-        return name, found, False
-    with path.open("a") as f:
-        f.write(f"{name} {key.get_name()} {key.get_base64()}\n")
-    return name, found, True
+    """Record the host key of the engine's machine in ~/.ssh/known_hosts when its
+    fingerprint is `expected` (see `sshconn.trust_host_key`)."""
+    _paramiko()
+    return sshconn.trust_host_key(*_ssh_endpoint(address), expected)

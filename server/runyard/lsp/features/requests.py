@@ -122,10 +122,10 @@ def _set_default(project: Project, name: str) -> p.DefaultTargetResult:
 
 def _trust(project: Project, params: p.TargetTrustParams) -> p.TargetTrustResult:
     from runyard.core import config
-    from runyard.targets import docker
+    from runyard.targets.base import trust_host_key
 
     target = config.load_target(project, params.name)
-    host, found, written = docker.trust_host_key(target.raw.get("address"), params.fingerprint)
+    host, found, written = trust_host_key(target.type, target.raw, params.fingerprint)
     return p.TargetTrustResult(host=host, fingerprint=found, written=written)
 
 

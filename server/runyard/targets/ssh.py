@@ -1,0 +1,855 @@
+"""The `ssh` target: each run on another machine reached over SSH, with no Docker.
+
+The remote machine needs only Python 3.8+ and a POSIX shell; everything Runyard does
+there is a short Python program sent with the command, so neither `tar` nor SFTP is
+needed.
+
+- Environment: a virtual environment under ``<workdir>/envs/<hash>``, built with the
+  remote interpreter from the project's dependency spec, marked complete with a file
+  written last, and reused by every run with the same spec and interpreter.
+- Execution: the snapshot (and Runyard's tracking client) go to
+  ``<workdir>/runs/<run id>/`` as a tar stream over an SSH channel. A small monitor,
+  detached from the SSH connection, starts the script in a process group of its own,
+  records its pid, its output in ``output.log``, its tracking records in
+  ``tracking.jsonl``, and its exit code in ``exit`` when it ends. One SSH channel
+  follows both files from byte offsets the run folder here keeps, so logs and metrics
+  arrive live, and a new supervisor (after a crash, or a dropped connection) goes on
+  exactly where the last one stopped.
+- Cancel: SIGTERM to the script's process group, SIGKILL after the grace period.
+- `outputs/` (and the TensorBoard folder) come back as a tar stream when the run ends,
+  whatever the outcome; then the remote run folder is removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import posixpath
+import shlex
+import shutil
+import tarfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+
+from runyard.core import envs
+from runyard.core.errors import RunyardError
+from runyard.targets import sshconn
+from runyard.targets.base import Check, RunContext, RunLost
+
+ENV_FORMAT = "1"  # bump when the layout of remote environments changes
+MIN_PYTHON = (3, 8)
+LOST_AFTER = 60.0  # seconds the machine may stay unreachable mid-run before the run is lost
+READ_TIMEOUT = 20.0  # the follower sends a heartbeat every 5 s; silence this long: dropped
+CURSOR_FILE = "remote-log.offset"
+
+# ---------------------------------------------------------------- programs run remotely
+# Each is Python 3.8 source, sent as the argument of `python -c`; stdin stays free for
+# data. They must not use anything beyond the standard library.
+
+_PROBE = r"""
+import json, os, sys
+wd = os.path.abspath(os.path.expanduser(sys.argv[1]))
+info = {"version": list(sys.version_info[:3]), "executable": sys.executable, "workdir": wd}
+try:
+    import venv, ensurepip
+    info["venv"] = True
+except ImportError:
+    info["venv"] = False
+try:
+    os.makedirs(wd, exist_ok=True)
+    info["writable"] = os.access(wd, os.W_OK)
+except OSError as exc:
+    info["writable"] = False
+    info["workdir_error"] = str(exc)
+print(json.dumps(info))
+"""
+
+_BUILD_ENV = r"""
+import fcntl, json, os, shutil, subprocess, sys
+envs, digest, kind, index_url = sys.argv[1:5]
+requirements = sys.stdin.buffer.read()
+os.makedirs(envs, exist_ok=True)
+prefix = os.path.join(envs, digest)
+marker = os.path.join(prefix, ".runyard-env.json")
+lock = open(os.path.join(envs, digest + ".lock"), "w")
+fcntl.flock(lock, fcntl.LOCK_EX)
+if os.path.isfile(marker):
+    sys.exit(3)
+shutil.rmtree(prefix, ignore_errors=True)
+env = dict(os.environ)
+for name in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"):
+    env.pop(name, None)
+env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+if index_url:
+    env["PIP_INDEX_URL"] = index_url
+cmd = [sys.executable, "-m", "venv"] + (["--without-pip"] if kind == "none" else []) + [prefix]
+sys.stdout.flush()
+if subprocess.call(cmd, env=env, stderr=subprocess.STDOUT) != 0:
+    shutil.rmtree(prefix, ignore_errors=True)
+    sys.exit(10)
+if kind != "none":
+    req = os.path.join(prefix, "requirements.txt")
+    with open(req, "wb") as f:
+        f.write(requirements)
+    pip = [os.path.join(prefix, "bin", "python"), "-m", "pip", "install", "--progress-bar", "off"]
+    if subprocess.call(pip + ["-r", req], env=env, stderr=subprocess.STDOUT) != 0:
+        shutil.rmtree(prefix, ignore_errors=True)
+        sys.exit(11)
+with open(marker + ".tmp", "w") as f:
+    json.dump({"kind": kind, "python": sys.executable}, f)
+os.replace(marker + ".tmp", marker)
+"""
+
+_EXTRACT = r"""
+import sys, tarfile
+tar = tarfile.open(fileobj=sys.stdin.buffer, mode="r|")
+if hasattr(tarfile, "data_filter"):
+    tar.extractall(sys.argv[1], filter="data")
+else:
+    tar.extractall(sys.argv[1])
+"""
+
+_PACK = r"""
+import os, sys, tarfile
+os.chdir(sys.argv[1])
+tar = tarfile.open(fileobj=sys.stdout.buffer, mode="w|")
+for rel in sys.argv[2:]:
+    if os.path.exists(rel):
+        tar.add(rel)
+tar.close()
+sys.stdout.buffer.flush()
+"""
+
+# The monitor: started detached (nohup, a session of its own), so neither a dropped
+# connection nor a canceled run's process-group signal reaches it.
+_MONITOR = r"""
+import json, os, signal, subprocess, sys
+run = os.path.dirname(os.path.abspath(__file__))
+
+def put(name, value):
+    path = os.path.join(run, name)
+    with open(path + ".tmp", "w") as f:
+        f.write(str(value) + "\n")
+    os.replace(path + ".tmp", path)
+
+try:
+    os.setsid()
+except OSError:
+    pass
+signal.signal(signal.SIGHUP, signal.SIG_IGN)
+with open(os.path.join(run, "spec.json")) as f:
+    spec = json.load(f)
+env = dict(os.environ)
+for name in ("PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV"):
+    env.pop(name, None)
+env.update(spec["env"])
+if spec.get("path_prefix"):
+    env["PATH"] = spec["path_prefix"] + os.pathsep + env.get("PATH", "/usr/bin:/bin")
+put("monitor.pid", os.getpid())
+out = open(os.path.join(run, "output.log"), "ab")
+try:
+    proc = subprocess.Popen(
+        spec["command"], cwd=os.path.join(run, "work"), env=env, stdin=subprocess.DEVNULL,
+        stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+except OSError as exc:
+    out.write(("runyard: could not start %s: %s\n" % (spec["command"][0], exc)).encode())
+    out.close()
+    put("exit", 127)
+    sys.exit(0)
+put("pid", proc.pid)
+put("exit", proc.wait())
+"""
+
+# The follower: sends what the run's two files gained since the given offsets, framed
+# as "<kind> <length>\n<bytes>" (L: output, T: tracking records, H: heartbeat,
+# X <code>: the run ended and all of both files was sent, G: the run is gone).
+_FOLLOW = r"""
+import os, sys, time
+run, log_off, trk_off = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+out = sys.stdout.buffer
+files = [["L", os.path.join(run, "output.log"), log_off],
+         ["T", os.path.join(run, "tracking.jsonl"), trk_off]]
+exit_path = os.path.join(run, "exit")
+
+def send(kind, data=b""):
+    out.write(("%s %d\n" % (kind, len(data))).encode() + data)
+
+def pump():
+    moved = False
+    for item in files:
+        try:
+            with open(item[1], "rb") as f:
+                f.seek(item[2])
+                data = f.read(1 << 20)
+        except OSError:
+            continue
+        if data:
+            send(item[0], data)
+            item[2] += len(data)
+            moved = True
+    if moved:
+        out.flush()
+    return moved
+
+def monitor_alive():
+    try:
+        with open(os.path.join(run, "monitor.pid")) as f:
+            pid = int(f.read())
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+started = beat = time.time()
+while True:
+    if not os.path.isdir(run):
+        send("G"); out.flush(); break
+    if os.path.exists(exit_path):
+        while pump():
+            pass
+        with open(exit_path) as f:
+            code = f.read().strip()
+        out.write(("X %s\n" % code).encode()); out.flush(); break
+    if not pump():
+        alive = monitor_alive()
+        if (alive is False or (alive is None and time.time() - started > 30)) and not os.path.exists(exit_path):
+            time.sleep(0.5)
+            if not os.path.exists(exit_path):
+                while pump():
+                    pass
+                send("G"); out.flush(); break
+        time.sleep(0.1)
+    if time.time() - beat > 5:
+        send("H"); out.flush(); beat = time.time()
+"""
+
+
+def _py(python: str, program: str, *args: str) -> str:
+    return " ".join(shlex.quote(a) for a in (python, "-c", program, *args))
+
+
+# ---------------------------------------------------------------- one connection
+
+
+class Remote:
+    """A logged-in connection to the target's machine and what was learnt about it."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        self.endpoint = sshconn.endpoint(options, str(options.get("name") or "TARGET"))
+        self.python = str(options.get("python") or "python3")
+        self.client: Any = sshconn.connect(self.endpoint)
+        self.info: dict[str, Any] | None = None
+
+    @property
+    def where(self) -> str:
+        return self.endpoint.where
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.client.close()
+
+    def open(self, command: str, timeout: float | None = None) -> Any:
+        """A channel running `command` (stderr merged into stdout)."""
+        transport = self.client.get_transport()
+        if transport is None or not transport.is_active():
+            raise ConnectionError("the SSH connection is closed")
+        chan = transport.open_session(timeout=sshconn.CONNECT_TIMEOUT)
+        chan.settimeout(timeout)
+        chan.set_combine_stderr(True)
+        chan.exec_command(command)
+        return chan
+
+    def run(self, command: str, data: bytes = b"", timeout: float = 60.0) -> tuple[int, bytes]:
+        """Run `command` to its end: (exit status, output)."""
+        chan = self.open(command, timeout)
+        try:
+            if data:
+                chan.sendall(data)
+            chan.shutdown_write()
+            out = bytearray()
+            while True:
+                chunk = chan.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+            return int(chan.recv_exit_status()), bytes(out)
+        finally:
+            chan.close()
+
+    def probe(self) -> dict[str, Any]:
+        """The remote interpreter's version, venv support and the resolved workdir;
+        RunyardError when the interpreter is missing or too old."""
+        if self.info is not None:
+            return self.info
+        workdir = str(self.options.get("workdir") or "~/.runyard")
+        code, out = self.run(_py(self.python, _PROBE, workdir), timeout=30)
+        text = out.decode("utf-8", "replace").strip()
+        if code == 127 or ("not found" in text and code != 0):
+            raise RunyardError(
+                f"{self.python} was not found on {self.endpoint.host}.",
+                hint=f"install Python {MIN_PYTHON[0]}.{MIN_PYTHON[1]}+ there (Debian: apt-get "
+                "install python3 python3-venv), or set `python:` in the target to its path",
+            )
+        try:
+            info: dict[str, Any] = json.loads(text.splitlines()[-1])
+        except (ValueError, IndexError):
+            last = text.splitlines()[-1] if text else f"exit status {code}"
+            raise RunyardError(
+                f"{self.python} on {self.endpoint.host} could not run Runyard's probe: {last}",
+                hint=f"Runyard needs Python {MIN_PYTHON[0]}.{MIN_PYTHON[1]}+ there; set "
+                "`python:` in the target to a suitable interpreter",
+            ) from None
+        version = tuple(info["version"])
+        if version < MIN_PYTHON:
+            raise RunyardError(
+                f"{self.python} on {self.endpoint.host} is Python "
+                f"{'.'.join(map(str, version))}; Runyard needs {MIN_PYTHON[0]}.{MIN_PYTHON[1]}+.",
+                hint="install a newer Python there, or set `python:` in the target to one",
+            )
+        self.info = info
+        return info
+
+    @property
+    def workdir(self) -> str:
+        return str(self.probe()["workdir"])
+
+    def run_dir(self, run_id: str) -> str:
+        return posixpath.join(self.workdir, "runs", run_id)
+
+
+@contextlib.contextmanager
+def _ssh_errors(host: str, doing: str) -> Iterator[None]:
+    """A dropped or stuck connection as one clear message."""
+    try:
+        yield
+    except RunyardError:
+        raise
+    except (OSError, EOFError) as exc:
+        raise RunyardError(
+            f"Lost the connection to {host} {doing} ({type(exc).__name__}"
+            + (f": {exc}" if str(exc) else "")
+            + ").",
+            hint="check the machine and the network (`runyard target test`), then submit again",
+        ) from None
+    except Exception as exc:
+        if type(exc).__module__.startswith("paramiko"):
+            raise RunyardError(
+                f"SSH to {host} failed {doing}: {exc}.",
+                hint="check the target with `runyard target test`, then submit again",
+            ) from None
+        raise
+
+
+def _version(info: dict[str, Any]) -> str:
+    return ".".join(str(v) for v in info["version"])
+
+
+# ---------------------------------------------------------------- environments
+
+
+def env_hash(spec: envs.DependencySpec, info: dict[str, Any], index_url: str | None) -> str:
+    h = hashlib.sha256()
+    for part in (ENV_FORMAT, spec.kind, str(info["executable"]), _version(info), index_url or ""):
+        h.update(part.encode() + b"\0")
+    h.update(spec.content)
+    return h.hexdigest()[:16]
+
+
+def _requirements_text(spec: envs.DependencySpec) -> bytes:
+    if spec.kind == "pyproject":
+        return ("\n".join(spec.requirements) + "\n").encode()
+    return spec.content
+
+
+def ensure_env(remote: Remote, ctx: RunContext) -> tuple[str, str]:
+    """(env hash, the environment's python) on the remote, built first if needed."""
+    info = remote.probe()
+    if not info.get("venv"):
+        raise RunyardError(
+            f"{remote.python} on {remote.endpoint.host} cannot create virtual environments "
+            "(the venv or ensurepip module is missing).",
+            hint="install it there (Debian: apt-get install python3-venv)",
+        )
+    spec = envs.find_spec(ctx.workdir, ctx.options.get("requirements"))
+    index_url = ctx.options.get("index_url")
+    digest = env_hash(spec, info, index_url)
+    envs_dir = posixpath.join(remote.workdir, "envs")
+    prefix = posixpath.join(envs_dir, digest)
+    python = posixpath.join(prefix, "bin", "python")
+    marker = shlex.quote(posixpath.join(prefix, ".runyard-env.json"))
+    code, _ = remote.run(f"test -f {marker}", timeout=30)
+    if code == 0:
+        ctx.log(f"environment {digest} on {remote.endpoint.host} (cached)")
+        return digest, python
+    what = spec.path or "no dependency file"
+    ctx.log(
+        f"building environment {digest} on {remote.endpoint.host} from {what} "
+        "(first time; reused afterwards)"
+    )
+    started = time.monotonic()
+    command = _py(remote.python, _BUILD_ENV, envs_dir, digest, spec.kind, index_url or "")
+    chan = remote.open(command, timeout=None)
+    tail: list[str] = []
+    try:
+        chan.sendall(_requirements_text(spec))
+        chan.shutdown_write()
+        pending = b""
+        while True:
+            chunk = chan.recv(65536)
+            if not chunk:
+                break
+            with contextlib.suppress(OSError):
+                os.write(ctx.log_fd, chunk)
+            pending += chunk
+            lines = pending.split(b"\n")
+            pending = lines.pop()
+            tail = (tail + [ln.decode("utf-8", "replace") for ln in lines])[-20:]
+        if pending:
+            tail = [*tail, pending.decode("utf-8", "replace")][-20:]
+        code = int(chan.recv_exit_status())
+    finally:
+        chan.close()
+    last = "\n".join([line for line in tail if line.strip()][-5:])
+    if code == 3:
+        ctx.log(f"environment {digest} on {remote.endpoint.host} (built meanwhile by another run)")
+    elif code == 10:
+        raise RunyardError(
+            f"Creating a virtual environment with {remote.python} on {remote.endpoint.host} "
+            "failed" + (f":\n{last}" if last else "."),
+            hint="install the venv module there (Debian: apt-get install python3-venv); the "
+            "full output is in the run's log",
+        )
+    elif code == 11:
+        raise RunyardError(
+            f"Installing the packages of {spec.path} on {remote.endpoint.host} failed"
+            + (f":\n{last}" if last else "."),
+            hint="see pip's output in the run's log; fix the dependency file, or the remote "
+            "machine's access to the package index (`index_url:` in the target)",
+        )
+    elif code != 0:
+        raise RunyardError(
+            f"Building the environment on {remote.endpoint.host} failed (exit status {code})"
+            + (f":\n{last}" if last else "."),
+            hint="see the run's log",
+        )
+    else:
+        ctx.log(f"environment {digest} ready in {time.monotonic() - started:.1f}s")
+    return digest, python
+
+
+# ---------------------------------------------------------------- running
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = mode
+    info.mtime = int(time.time())
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _clean(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
+
+
+class SshExecution:
+    """A run on the remote machine: follows its output and tracking records, stops it."""
+
+    pid: int | None = None  # a remote pid means nothing here
+
+    def __init__(self, backend: SshBackend, ctx: RunContext, run_dir: str) -> None:
+        self.backend = backend
+        self.ctx = ctx
+        self.run_dir = run_dir
+        self.code: int | None = None
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+        self.tracking = ctx.run_dir / "tracking.jsonl"
+        # How much of the remote output.log is in the run's log here; tracking.jsonl
+        # here is an exact copy of a prefix of the remote one, so its size says that.
+        self.cursor_path = ctx.run_dir / CURSOR_FILE
+        self.log_offset = _read_int(self.cursor_path)
+        self.lock = threading.Lock()
+        self.follower = threading.Thread(target=self._follow, daemon=True)
+        self.follower.start()
+
+    @property
+    def remote(self) -> Remote:
+        assert self.backend.remote is not None
+        return self.backend.remote
+
+    def _tracking_offset(self) -> int:
+        try:
+            return self.tracking.stat().st_size
+        except OSError:
+            return 0
+
+    def _follow(self) -> None:
+        unreachable_since: float | None = None
+        while True:
+            try:
+                if self._follow_once():
+                    break
+                raise ConnectionError("the follower ended early")
+            except RunLost as exc:
+                self.error = exc
+                break
+            except Exception as exc:
+                now = time.monotonic()
+                if unreachable_since is None:
+                    unreachable_since = now
+                    self.ctx.log(
+                        f"lost the connection to {self.remote.endpoint.host} "
+                        f"({type(exc).__name__}: {exc}); retrying for {LOST_AFTER:.0f}s"
+                    )
+                if now - unreachable_since > LOST_AFTER:
+                    self.error = RunLost(
+                        f"{self.remote.endpoint.host} was unreachable for more than "
+                        f"{LOST_AFTER:.0f}s ({type(exc).__name__})"
+                    )
+                    break
+                time.sleep(2)
+                if self._reconnect():
+                    unreachable_since = None
+                    self.ctx.log(
+                        f"reconnected to {self.remote.endpoint.host}; following the run again"
+                    )
+        self.done.set()
+
+    def _reconnect(self) -> bool:
+        try:
+            remote = Remote(self.remote.options)
+            remote.info = self.remote.info
+        except Exception:
+            return False
+        with self.lock:
+            old, self.backend.remote = self.backend.remote, remote
+        if old is not None:
+            old.close()
+        return True
+
+    def _follow_once(self) -> bool:
+        """Follow until the run ends (True) or the connection drops (an exception)."""
+        remote = self.remote
+        command = _py(
+            remote.python,
+            _FOLLOW,
+            self.run_dir,
+            str(self.log_offset),
+            str(self._tracking_offset()),
+        )
+        chan = remote.open(command, timeout=READ_TIMEOUT)
+        try:
+            chan.shutdown_write()
+            stream = chan.makefile("rb")
+            while True:
+                header = stream.readline()
+                if not header:
+                    return False
+                kind, _, rest = header.decode("ascii", "replace").strip().partition(" ")
+                if kind == "X":
+                    self.code = int(rest)
+                    return True
+                size = int(rest or 0)
+                data = stream.read(size) if size else b""
+                if len(data) < size:
+                    return False
+                if kind == "L":
+                    with contextlib.suppress(OSError):
+                        os.write(self.ctx.log_fd, data)
+                    self.log_offset += size
+                    _write_int(self.cursor_path, self.log_offset)
+                elif kind == "T":
+                    with self.tracking.open("ab") as f:
+                        f.write(data)
+                elif kind == "G":
+                    raise RunLost(
+                        f"its process on {remote.endpoint.host} is gone without an exit code "
+                        "(the machine restarted, or its run folder was removed)"
+                    )
+        finally:
+            chan.close()
+
+    def poll(self) -> int | None:
+        return self.wait(0)
+
+    def wait(self, timeout: float) -> int | None:
+        if not self.done.wait(timeout):
+            return None
+        if self.error is not None:
+            raise self.error
+        return self.code
+
+    def _signal(self, name: str) -> None:
+        pid_file = shlex.quote(posixpath.join(self.run_dir, "pid"))
+        command = f'pid=$(cat {pid_file} 2>/dev/null) && kill -s {name} -- "-$pid"'
+        for _attempt in range(2):
+            try:
+                self.remote.run(command, timeout=15)
+                return
+            except Exception as exc:
+                self.ctx.log(f"could not send {name} on {self.remote.endpoint.host}: {exc}")
+                self._reconnect()
+
+    def terminate(self) -> None:
+        self._signal("TERM")
+
+    def kill(self) -> None:
+        self._signal("KILL")
+
+
+def _read_int(path: Path) -> int:
+    try:
+        return int(path.read_text().strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def _write_int(path: Path, value: int) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with contextlib.suppress(OSError):
+        tmp.write_text(str(value))
+        tmp.replace(path)
+
+
+def _options(ctx: RunContext) -> dict[str, Any]:
+    options: dict[str, Any] = dict(ctx.options.get("target_options") or {})
+    options.setdefault("name", ctx.options.get("target"))
+    return options
+
+
+class SshBackend:
+    def __init__(self) -> None:
+        self.remote: Remote | None = None
+        self.python: str | None = None
+        self.execution: SshExecution | None = None
+
+    def prepare(self, ctx: RunContext) -> None:
+        self.remote = Remote(_options(ctx))
+        with _ssh_errors(self.remote.endpoint.host, "while preparing the run's environment"):
+            self._prepare(ctx)
+
+    def _prepare(self, ctx: RunContext) -> None:
+        assert self.remote is not None
+        info = self.remote.probe()
+        ctx.log(
+            f"connected to {self.remote.where} (Python {_version(info)} at {info['executable']})"
+        )
+        if not info.get("writable"):
+            raise RunyardError(
+                f"The target's workdir {info['workdir']} on {self.remote.endpoint.host} is not "
+                f"writable ({info.get('workdir_error', 'permission denied')}).",
+                hint="fix `workdir:` in the target file, or the folder's permissions there",
+            )
+        digest, self.python = ensure_env(self.remote, ctx)
+        ctx.set_env_hash(digest)
+
+    def _spec(self, ctx: RunContext, run_dir: str) -> dict[str, Any]:
+        assert self.python is not None
+        prefix = posixpath.dirname(posixpath.dirname(self.python))
+        opts = ctx.options
+        env = {str(k): str(v) for k, v in opts.get("target_env", {}).items()}
+        env.update({str(k): str(v) for k, v in opts.get("env", {}).items()})
+        env.update(
+            {
+                "RUNYARD_RUN_ID": ctx.run_id,
+                "RUNYARD_EXPERIMENT": ctx.env.get("RUNYARD_EXPERIMENT", ""),
+                "RUNYARD_TRACKING_URI": PurePosixPath(run_dir, "tracking.jsonl").as_uri(),
+                "RUNYARD_OUTPUTS": posixpath.join(run_dir, "work", ctx.outputs),
+                "PYTHONPATH": posixpath.join(run_dir, "lib"),
+                "PYTHONUNBUFFERED": "1",
+                "VIRTUAL_ENV": prefix,
+            }
+        )
+        if opts.get("module"):
+            command = [self.python, "-m", str(opts["module"]), *opts.get("args", [])]
+        else:
+            command = [self.python, str(opts["script"]), *opts.get("args", [])]
+        return {"env": env, "command": command, "path_prefix": posixpath.join(prefix, "bin")}
+
+    def start(self, ctx: RunContext) -> SshExecution:
+        assert self.remote is not None
+        with _ssh_errors(self.remote.endpoint.host, "while starting the run"):
+            return self._start(ctx)
+
+    def _start(self, ctx: RunContext) -> SshExecution:
+        remote = self.remote
+        assert remote is not None
+        run_dir = remote.run_dir(ctx.run_id)
+        spec = json.dumps(self._spec(ctx, run_dir), indent=1).encode()
+        chan = remote.open(
+            f"mkdir -p {shlex.quote(run_dir)} && " + _py(remote.python, _EXTRACT, run_dir),
+            timeout=120,
+        )
+        try:
+            with chan.makefile_stdin("wb") as stdin, tarfile.open(fileobj=stdin, mode="w|") as tar:
+                tar.add(str(ctx.workdir), arcname="work", filter=_clean)
+                if (ctx.run_dir / "lib").is_dir():
+                    tar.add(str(ctx.run_dir / "lib"), arcname="lib", filter=_clean)
+                _add_bytes(tar, "monitor.py", _MONITOR.encode())
+                _add_bytes(tar, "spec.json", spec)
+            chan.shutdown_write()
+            out = b""
+            while chunk := chan.recv(65536):
+                out += chunk
+            code = chan.recv_exit_status()
+        finally:
+            chan.close()
+        if code != 0:
+            text = out.decode("utf-8", "replace").strip().splitlines()
+            raise RunyardError(
+                f"Copying the run's snapshot to {run_dir} on {remote.endpoint.host} failed"
+                + (f": {text[-1]}" if text else f" (exit status {code})."),
+                hint="check the free space and permissions of the target's workdir there",
+            )
+        launch = (  # (nothing may keep the channel's output open: it would wait for the run)
+            f"cd {shlex.quote(run_dir)} || exit 1; nohup {shlex.quote(remote.python)} "
+            "monitor.py </dev/null >monitor.log 2>&1 &"
+        )
+        remote.run(launch, timeout=30)
+        pid_file = shlex.quote(posixpath.join(run_dir, "pid"))
+        exit_file = shlex.quote(posixpath.join(run_dir, "exit"))
+        deadline = time.monotonic() + 10
+        while True:
+            code, out = remote.run(
+                f"cat {pid_file} 2>/dev/null || cat {exit_file} 2>/dev/null", timeout=15
+            )
+            if code == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        if code != 0:
+            _, log = remote.run(f"tail -n 5 {shlex.quote(run_dir)}/monitor.log", timeout=15)
+            raise RunyardError(
+                f"The run did not start on {remote.endpoint.host}: "
+                + (log.decode("utf-8", "replace").strip() or "no pid after 10 s"),
+                hint="see the run's log",
+            )
+        ctx.log(f"started in {run_dir} on {remote.where}")
+        self.execution = SshExecution(self, ctx, run_dir)
+        return self.execution
+
+    def attach(self, ctx: RunContext) -> SshExecution | None:
+        """Find the run's folder on the remote machine again and follow it from the
+        offsets the run folder here recorded."""
+        try:
+            self.remote = Remote(_options(ctx))
+        except RunyardError as exc:
+            raise RunLost(f"its machine cannot be reached again: {exc.message}") from None
+        with _ssh_errors(self.remote.endpoint.host, "while finding the run again"):
+            run_dir = self.remote.run_dir(ctx.run_id)
+            code, _ = self.remote.run(f"test -d {shlex.quote(run_dir)}", timeout=30)
+        if code != 0:
+            return None
+        ctx.log(f"following the run in {run_dir} on {self.remote.where} again")
+        self.execution = SshExecution(self, ctx, run_dir)
+        return self.execution
+
+    def finish(self, ctx: RunContext) -> Path | None:
+        remote = self.remote
+        if remote is None or self.execution is None:
+            return None
+        run_dir = self.execution.run_dir
+        outputs = posixpath.normpath(ctx.outputs)
+        wanted = [outputs]
+        logs = posixpath.normpath(str(ctx.options.get("tensorboard_dir") or "logs"))
+        inside = logs == outputs or logs.startswith(outputs + "/")
+        if not inside and logs != "." and not logs.startswith(("/", "../")) and logs != "..":
+            wanted.append(logs)  # for the supervisor to import (and keep) its scalars
+        try:
+            self._fetch(remote, ctx, posixpath.join(run_dir, "work"), wanted)
+        except Exception as exc:
+            ctx.log(f"could not copy the outputs back from {remote.endpoint.host}: {exc}")
+            return None
+        finally:
+            with contextlib.suppress(Exception):
+                remote.run(f"rm -rf {shlex.quote(run_dir)}", timeout=60)
+            remote.close()
+        dest = ctx.workdir / ctx.outputs
+        return dest if dest.is_dir() else None
+
+    def _fetch(self, remote: Remote, ctx: RunContext, work: str, wanted: list[str]) -> None:
+        for rel in wanted:
+            shutil.rmtree(ctx.workdir / rel, ignore_errors=True)
+        chan = remote.open(_py(remote.python, _PACK, work, *wanted), timeout=120)
+        try:
+            chan.shutdown_write()
+            stream: IO[bytes] = chan.makefile("rb")
+            with tarfile.open(fileobj=stream, mode="r|") as tar:
+                tar.extractall(ctx.workdir, filter="data")
+        finally:
+            chan.close()
+
+    def check(self, options: dict[str, Any]) -> list[Check]:
+        return check_ssh(options)
+
+    def ssh_host(self, options: dict[str, Any]) -> tuple[str, int]:
+        ep = sshconn.endpoint(options)
+        return ep.host, ep.port
+
+
+def check_ssh(options: dict[str, Any]) -> list[Check]:
+    """`runyard target test` for an ssh target."""
+    try:
+        remote = Remote(options)
+    except RunyardError as exc:
+        return [Check("connection", False, exc.message, exc.hint)]
+    checks: list[Check] = []
+    try:
+        transport = remote.client.get_transport()
+        server = transport.remote_version if transport is not None else "SSH"
+        checks.append(Check("connection", True, f"{remote.where} ({server})"))
+        try:
+            info = remote.probe()
+        except (RunyardError, OSError) as exc:
+            message = getattr(exc, "message", str(exc))
+            return [*checks, Check("python", False, message, getattr(exc, "hint", None))]
+        checks.append(
+            Check(
+                "python", True, f"{remote.python}: Python {_version(info)} ({info['executable']})"
+            )
+        )
+        checks.append(
+            Check(
+                "venv",
+                bool(info.get("venv")),
+                "can build virtual environments"
+                if info.get("venv")
+                else "the venv/ensurepip module is missing",
+                None
+                if info.get("venv")
+                else "install it on the remote machine (Debian: apt-get install python3-venv)",
+            )
+        )
+        checks.append(
+            Check(
+                "workdir",
+                bool(info.get("writable")),
+                str(info["workdir"])
+                if info.get("writable")
+                else f"{info['workdir']} is not writable ({info.get('workdir_error', 'permission denied')})",
+                None if info.get("writable") else "fix `workdir:` in the target file",
+            )
+        )
+    finally:
+        remote.close()
+    return checks
+
+
+def trust_host_key(options: dict[str, Any], expected: str | None) -> tuple[str, str, bool]:
+    ep = sshconn.endpoint(options)
+    return sshconn.trust_host_key(ep.host, ep.port, expected)
