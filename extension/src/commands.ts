@@ -161,13 +161,15 @@ async function addTarget(parts: Parts): Promise<void> {
     [
       { label: "local", description: "A subprocess on this machine, in a cached virtual environment" },
       { label: "docker", description: "A container on the local Docker engine, or a remote one over SSH" },
+      { label: "ssh", description: "A remote machine over SSH, in a virtual environment there (no Docker)" },
+      { label: "spark", description: "spark-submit to local[N], a standalone spark:// master, YARN or Kubernetes" },
     ],
     { title: "Add Compute Target: type" },
   );
   if (!type) return;
   const name = await vscode.window.showInputBox({
     title: "Add Compute Target: name",
-    value: type.label === "docker" ? "docker" : "local2",
+    value: type.label === "local" ? "local2" : type.label,
     validateInput: (v) => (/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(v) ? null : "Letters, digits, '.', '_' and '-'"),
   });
   if (!name) return;
@@ -187,6 +189,25 @@ async function addTarget(parts: Parts): Promise<void> {
     });
     if (!image) return;
     settings.base_image = image;
+  } else if (type.label === "ssh") {
+    const where = await vscode.window.showInputBox({
+      title: "Remote machine",
+      prompt: "user@host[:port]. Keys come from the SSH agent or ~/.ssh (set identity_file in the target file to pick one); passwords are never stored.",
+      validateInput: (v) => (/^([^@\s]+@)?[^@:\s]+(:\d+)?$/.test(v) ? null : "user@host or user@host:port"),
+    });
+    if (!where) return;
+    const m = /^(?:([^@]+)@)?([^:]+)(?::(\d+))?$/.exec(where);
+    if (m?.[1]) settings.user = m[1];
+    settings.host = m?.[2] ?? where;
+    if (m?.[3]) settings.port = Number(m[3]);
+  } else if (type.label === "spark") {
+    const master = await vscode.window.showInputBox({
+      title: "Spark master",
+      prompt: "local[2], spark://host:7077, yarn or k8s://https://host:port",
+      value: "local[2]",
+    });
+    if (!master) return;
+    settings.master = master;
   }
   try {
     await parts.client.request(TARGETS_ADD, { project, name, type: type.label, settings });
