@@ -533,8 +533,16 @@ export function registerCommands(parts: Parts): vscode.Disposable[] {
       const ids = runs.filter((r) => r.project === first.project).map((r) => r.run.id);
       const terminal = vscode.window.createTerminal({
         name: `TensorBoard ${ids.length === 1 ? ids[0] : `(${ids.length} runs)`}`,
-        shellPath: cli.command,
-        shellArgs: [...cli.args, "tensorboard", ...ids],
+        // Through a shell, so that a failure's message stays readable until a key is pressed.
+        shellPath: "/bin/sh",
+        shellArgs: [
+          "-c",
+          '"$0" "$@"; code=$?; [ $code -eq 0 ] || { printf "\\n[runyard exited with %s: press Enter to close]" $code; read _; }',
+          cli.command,
+          ...cli.args,
+          "tensorboard",
+          ...ids,
+        ],
         cwd: first.project,
         env: cli.env,
         iconPath: new vscode.ThemeIcon("graph"),

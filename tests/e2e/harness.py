@@ -296,6 +296,8 @@ class CodeServer:
                     "chat.disableAIFeatures": True,
                     "workbench.secondarySideBar.defaultVisibility": "hidden",
                     "runyard.pythonPath": self.python,
+                    # the DOM renderer keeps the terminal's text readable in the page
+                    "terminal.integrated.gpuAcceleration": "off",
                 },
                 indent=2,
             )

@@ -282,3 +282,24 @@ def test_gallery_shows_every_sample_and_filters(runyard_open: Workbench) -> None
     assert cards.first.get_attribute("data-entry") == "pytorch-digits"
     wb.shot("07-gallery-search")
     frame.locator("#search").fill("")
+
+
+def test_open_in_tensorboard_runs_the_bundled_command_line(
+    runyard_open: Workbench, first_run: RunRow
+) -> None:
+    """ "Open in TensorBoard" starts `runyard tensorboard RUN` from the bundled server in
+    a terminal of its own. The run wrote no event files, so the terminal shows the
+    command line's own message saying so (which also proves the bundled libraries and
+    the project folder reached it)."""
+    wb = runyard_open
+    wb.select_run(first_run.label)
+    wb.command("Runyard: Open in TensorBoard")
+    rows = wb.page.locator(".part.panel .xterm-rows")
+
+    def said() -> str | None:
+        text = " ".join(str(t) for t in rows.all_inner_texts()).replace("\xa0", " ")
+        return text if "TensorBoard event files" in text else None
+
+    text = until(said, timeout=60, what="the tensorboard command's message in the terminal")
+    assert first_run.run_id in text
+    wb.shot("08-open-in-tensorboard")
