@@ -44,30 +44,38 @@ class LocalExecution:
         self._signal_group(signal.SIGKILL)
 
 
+def prepare_env(ctx: RunContext) -> envs.Environment:
+    """The run's Python on this machine: the target's own interpreter (`python:`), else
+    a virtual environment built from the project's dependency spec and cached by its
+    hash. Records the environment's hash on the run."""
+    opts = ctx.options
+    if opts.get("python"):
+        env = envs.user_interpreter(str(opts["python"]))
+        ctx.log(f"using the target's interpreter {env.python}")
+    else:
+        spec = envs.find_spec(ctx.workdir, opts.get("requirements"))
+        env = envs.ensure_env(
+            ctx.envs_dir,
+            spec,
+            ctx.workdir,
+            index_url=opts.get("index_url"),
+            system_site_packages=bool(opts.get("system_site_packages")),
+            log=ctx.log,
+            log_fd=ctx.log_fd,
+        )
+        if env.reused:
+            ctx.log(f"environment {env.hash} (cached)")
+    ctx.set_env_hash(env.hash)
+    return env
+
+
 class LocalBackend:
     def __init__(self) -> None:
         self.python: Path | None = None
         self.prefix: Path | None = None
 
     def prepare(self, ctx: RunContext) -> None:
-        opts = ctx.options
-        if opts.get("python"):
-            env = envs.user_interpreter(str(opts["python"]))
-            ctx.log(f"using the target's interpreter {env.python}")
-        else:
-            spec = envs.find_spec(ctx.workdir, opts.get("requirements"))
-            env = envs.ensure_env(
-                ctx.envs_dir,
-                spec,
-                ctx.workdir,
-                index_url=opts.get("index_url"),
-                system_site_packages=bool(opts.get("system_site_packages")),
-                log=ctx.log,
-                log_fd=ctx.log_fd,
-            )
-            if env.reused:
-                ctx.log(f"environment {env.hash} (cached)")
-        ctx.set_env_hash(env.hash)
+        env = prepare_env(ctx)
         self.python = env.python
         self.prefix = env.prefix
 

@@ -36,9 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runyard.core import envs
 from runyard.core.errors import RunyardError, UsageError
 from runyard.targets.base import Check, RunContext
+from runyard.targets.local import prepare_env
 
 CONNECT_TIMEOUT = 5.0
 STANDALONE_PORT = 7077
@@ -411,24 +411,7 @@ class SparkBackend:
                 hint="remove `deploy_mode: cluster` from the target file (client mode runs "
                 "the driver here, with live metrics)",
             )
-        opts = ctx.options
-        if opts.get("python"):
-            env = envs.user_interpreter(str(opts["python"]))
-            ctx.log(f"using the target's interpreter {env.python}")
-        else:
-            spec = envs.find_spec(ctx.workdir, opts.get("requirements"))
-            env = envs.ensure_env(
-                ctx.envs_dir,
-                spec,
-                ctx.workdir,
-                index_url=opts.get("index_url"),
-                system_site_packages=bool(opts.get("system_site_packages")),
-                log=ctx.log,
-                log_fd=ctx.log_fd,
-            )
-            if env.reused:
-                ctx.log(f"environment {env.hash} (cached)")
-        ctx.set_env_hash(env.hash)
+        env = prepare_env(ctx)
         self.python, self.prefix = env.python, env.prefix
         if options.get("spark_submit"):
             self.spark_submit = _resolve_executable(str(options["spark_submit"]), "spark_submit")
