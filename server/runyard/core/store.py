@@ -134,6 +134,59 @@ def _pack_metrics(db: sqlite3.Connection) -> None:
 
 
 MIGRATIONS.append(_pack_metrics)
+
+# 3: the model registry (versions with their lineage, aliases) and deployments with the
+# telemetry samples read from each running service.
+MIGRATIONS.append(
+    """
+    CREATE TABLE model_versions (
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        digest TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        framework TEXT,
+        run_id TEXT NOT NULL,
+        source_path TEXT NOT NULL,
+        snapshot_commit TEXT,
+        target TEXT,
+        env_hash TEXT,
+        created REAL NOT NULL,
+        tags TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (name, version)
+    );
+    CREATE TABLE model_aliases (
+        name TEXT NOT NULL,
+        alias TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        PRIMARY KEY (name, alias),
+        FOREIGN KEY (name, version) REFERENCES model_versions (name, version)
+    );
+    CREATE TABLE deployments (
+        name TEXT PRIMARY KEY,
+        model TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        target TEXT NOT NULL,
+        image TEXT,
+        container_id TEXT,
+        host TEXT,
+        port INTEGER,
+        status TEXT NOT NULL,
+        created REAL NOT NULL,
+        stopped REAL,
+        options TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE TABLE deployment_stats (
+        deployment TEXT NOT NULL,
+        time REAL NOT NULL,
+        requests INTEGER NOT NULL,
+        errors INTEGER NOT NULL,
+        p50_ms REAL,
+        p95_ms REAL
+    );
+    CREATE INDEX deployment_stats_by_time ON deployment_stats (deployment, time);
+    """
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
