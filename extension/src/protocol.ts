@@ -348,6 +348,72 @@ export interface GalleryCreateResult {
   nextCommand: string;
 }
 
+// ----------------------------------------------------------------------------- models
+
+export interface ModelInfo {
+  name: string;
+  version: number;
+  ref: string;
+  digest: string;
+  size: number;
+  kind: "file" | "folder";
+  framework?: string | null;
+  runId: string;
+  sourcePath: string;
+  snapshotCommit?: string | null;
+  target?: string | null;
+  envHash?: string | null;
+  created: number;
+  tags: Record<string, string>;
+  aliases: string[];
+  path: string;
+}
+
+export interface ModelsListParams extends ProjectParams {
+  name?: string | null;
+}
+
+export interface ModelsListResult {
+  models: ModelInfo[];
+}
+
+export interface ModelGetParams extends ProjectParams {
+  ref: string;
+}
+
+export interface ModelRunInfo {
+  id: string;
+  status?: string | null;
+  experiment?: string | null;
+  script?: string | null;
+  missing?: boolean;
+}
+
+export interface ModelDeploymentInfo {
+  name: string;
+  status: string;
+  target?: string | null;
+  host?: string | null;
+  port?: number | null;
+}
+
+export interface ModelDetails {
+  model: ModelInfo;
+  run: ModelRunInfo;
+  snapshotCommit?: string | null;
+  target?: string | null;
+  envHash?: string | null;
+  deployments: ModelDeploymentInfo[];
+}
+
+export interface ModelRegisterParams extends ProjectParams {
+  runId: string;
+  path: string;
+  name: string;
+  tags?: Record<string, string>;
+  aliases?: string[];
+}
+
 // ----------------------------------------------------------------------------- pushes
 
 export interface RunChangedNotification {
@@ -413,6 +479,9 @@ export const SERVER_INFO = "runyard/server/info";
 export const PROJECT_INIT = "runyard/project/init";
 export const GALLERY_LIST = "runyard/gallery/list";
 export const GALLERY_CREATE = "runyard/gallery/create";
+export const MODELS_LIST = "runyard/models/list";
+export const MODELS_GET = "runyard/models/get";
+export const MODELS_REGISTER = "runyard/models/register";
 
 export const RUN_CHANGED = "runyard/runs/didChange";
 export const LOG_LINES = "runyard/runs/logLines";
@@ -441,6 +510,9 @@ export interface Requests {
   [PROJECT_INIT]: [ProjectInitParams, ProjectInitResult];
   [GALLERY_LIST]: [GalleryListParams, GalleryListResult];
   [GALLERY_CREATE]: [GalleryCreateParams, GalleryCreateResult];
+  [MODELS_LIST]: [ModelsListParams, ModelsListResult];
+  [MODELS_GET]: [ModelGetParams, ModelDetails];
+  [MODELS_REGISTER]: [ModelRegisterParams, ModelInfo];
 }
 
 /** method -> params of each push from the server. */

@@ -161,6 +161,12 @@ BAD_PARAMS: dict[str, tuple[Any, str]] = {
     "runyard/project/init": ({}, "params.folder"),
     "runyard/gallery/list": ({"x": 1}, "x"),
     "runyard/gallery/create": ({"id": "a", "folder": "/tmp/x", "force": "no"}, "params.force"),
+    "runyard/models/list": ({"name": 4}, "params.name"),
+    "runyard/models/get": ({}, "params.ref"),
+    "runyard/models/register": (
+        {"runId": "x", "path": "model.pkl", "name": "m", "tags": ["a"]},
+        "params.tags",
+    ),
 }
 
 

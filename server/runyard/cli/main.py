@@ -796,9 +796,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--project", help="project folder (default: found from the current folder)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    from runyard.cli import tensorboard
+    from runyard.cli import deploy, models, tensorboard
 
     tensorboard.register(sub)
+    deploy.register(sub, models.register(sub))
     sub.required = True
 
     s = sub.add_parser("init", help="make a folder a Runyard project")

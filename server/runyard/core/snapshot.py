@@ -635,6 +635,15 @@ def _subtree(where: _Where, commit: str) -> str | None:
     return out.strip() if status == 0 and out.strip() else None
 
 
+def read_snapshot_file(project: Project, commit: str, rel: str) -> str | None:
+    """The text of the file `rel` (relative to the project) in snapshot `commit`; None
+    when the snapshot has no such file."""
+    where, sha = _find_commit(project, commit)
+    path = "/".join(p for p in (where.prefix, rel.strip("/")) if p)
+    status, out, _ = _git_try(where, ["cat-file", "blob", f"{sha}:{path}"])
+    return out if status == 0 else None
+
+
 def export_snapshot(project: Project, commit: str | Snapshot, dest: Path) -> None:
     """Write the project tree of `commit` into `dest` (created if missing). Given the
     `Snapshot` that `take_snapshot` returned, it goes straight to the tree."""

@@ -262,6 +262,51 @@ def _value_out(v: float | None) -> float:
     return math.nan if v is None else float(v)
 
 
+@dataclass
+class ModelRecord:
+    """A row of `model_versions`, with the aliases that point at it."""
+
+    name: str
+    version: int
+    digest: str
+    size: int
+    kind: str  # "file" | "folder"
+    framework: str | None
+    run_id: str
+    source_path: str
+    snapshot_commit: str | None
+    target: str | None
+    env_hash: str | None
+    created: float
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+
+
+_MODEL_COLUMNS = (
+    "name, version, digest, size, kind, framework, run_id, source_path, snapshot_commit, "
+    "target, env_hash, created, tags"
+)
+
+
+def _model_from_row(row: Sequence[Any], aliases: tuple[str, ...]) -> ModelRecord:
+    return ModelRecord(
+        name=row[0],
+        version=row[1],
+        digest=row[2],
+        size=row[3],
+        kind=row[4],
+        framework=row[5],
+        run_id=row[6],
+        source_path=row[7],
+        snapshot_commit=row[8],
+        target=row[9],
+        env_hash=row[10],
+        created=row[11],
+        tags=json.loads(row[12] or "{}"),
+        aliases=aliases,
+    )
+
+
 _RUN_COLUMNS = (
     "id, experiment, status, target, target_type, job, script, command, snapshot_ref, "
     "snapshot_commit, env_hash, created, started, ended, exit_code, reason, supervisor_pid, "
@@ -760,6 +805,122 @@ class Store:
         )
         return [(r[0], r[1]) for r in rows]
 
+    # ---- models -----------------------------------------------------------------------
+
+    def add_model_version(self, record: ModelRecord) -> int:
+        """Record a new version of `record.name` (its `version` is ignored: the next number
+        is taken inside the transaction) and point its aliases at it, moving them from
+        other versions. Returns the version number."""
+        with self._tx() as db:
+            version = int(
+                db.execute(
+                    "SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE name = ?",
+                    (record.name,),
+                ).fetchone()[0]
+            )
+            db.execute(
+                f"INSERT INTO model_versions ({_MODEL_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.name,
+                    version,
+                    record.digest,
+                    record.size,
+                    record.kind,
+                    record.framework,
+                    record.run_id,
+                    record.source_path,
+                    record.snapshot_commit,
+                    record.target,
+                    record.env_hash,
+                    record.created,
+                    json.dumps(record.tags, sort_keys=True),
+                ),
+            )
+            db.executemany(
+                "INSERT INTO model_aliases (name, alias, version) VALUES (?, ?, ?) "
+                "ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version",
+                [(record.name, alias, version) for alias in record.aliases],
+            )
+        return version
+
+    def model_versions(
+        self, name: str | None = None, version: int | None = None
+    ) -> list[ModelRecord]:
+        """Versions of every model (or of `name`, or the one `version` of it), by name
+        and then version."""
+        where: list[str] = []
+        args: list[Any] = []
+        if name is not None:
+            where.append("name = ?")
+            args.append(name)
+        if version is not None:
+            where.append("version = ?")
+            args.append(version)
+        cond = (" WHERE " + " AND ".join(where)) if where else ""
+        rows = self._read(
+            f"SELECT {_MODEL_COLUMNS} FROM model_versions{cond} ORDER BY name, version", args
+        )
+        aliases: dict[tuple[str, int], list[str]] = {}
+        alias_cond = " WHERE name = ?" if name is not None else ""
+        for a_name, alias, a_version in self._read(
+            f"SELECT name, alias, version FROM model_aliases{alias_cond} ORDER BY alias",
+            [name] if name is not None else [],
+        ):
+            aliases.setdefault((a_name, a_version), []).append(alias)
+        return [_model_from_row(r, tuple(aliases.get((r[0], r[1]), ()))) for r in rows]
+
+    def model_names(self) -> list[str]:
+        rows = self._read("SELECT DISTINCT name FROM model_versions ORDER BY name")
+        return [r[0] for r in rows]
+
+    def model_aliases(self, name: str) -> dict[str, int]:
+        rows = self._read(
+            "SELECT alias, version FROM model_aliases WHERE name = ? ORDER BY alias", (name,)
+        )
+        return {r[0]: r[1] for r in rows}
+
+    def set_model_alias(self, name: str, alias: str, version: int) -> None:
+        """Point `alias` of model `name` at `version`, moving it if it pointed elsewhere."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO model_aliases (name, alias, version) VALUES (?, ?, ?) "
+                "ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version",
+                (name, alias, version),
+            )
+
+    def remove_model_alias(self, name: str, alias: str) -> bool:
+        """False when model `name` had no such alias."""
+        with self._tx() as db:
+            cur = db.execute(
+                "DELETE FROM model_aliases WHERE name = ? AND alias = ?", (name, alias)
+            )
+            return cur.rowcount > 0
+
+    def model_deployments(self, name: str, version: int | None = None) -> list[dict[str, Any]]:
+        """Deployments of model `name` (of one version, or all), newest first."""
+        sql = (
+            "SELECT name, model, version, target, status, host, port, created, stopped "
+            "FROM deployments WHERE model = ?"
+        )
+        args: list[Any] = [name]
+        if version is not None:
+            sql += " AND version = ?"
+            args.append(version)
+        rows = self._read(sql + " ORDER BY created DESC", args)
+        keys = (
+            "name",
+            "model",
+            "version",
+            "target",
+            "status",
+            "host",
+            "port",
+            "created",
+            "stopped",
+        )
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
     # ---- metrics ----------------------------------------------------------------------
 
     def add_metrics(self, run_id: str, points: Sequence[tuple[str, int, float, float]]) -> None:
@@ -892,3 +1053,91 @@ class Store:
     def last_steps(self, run_id: str) -> dict[str, int]:
         rows = self._read("SELECT key, step FROM latest_metrics WHERE run_id = ?", (run_id,))
         return {r[0]: r[1] for r in rows}
+
+    # ---- deployments ------------------------------------------------------------------
+
+    _DEPLOYMENT_KEYS = (
+        "name",
+        "model",
+        "version",
+        "target",
+        "image",
+        "container_id",
+        "host",
+        "port",
+        "status",
+        "created",
+        "stopped",
+        "options",
+    )
+
+    def _deployment(self, row: Sequence[Any]) -> dict[str, Any]:
+        out = dict(zip(self._DEPLOYMENT_KEYS, row, strict=True))
+        out["options"] = json.loads(out["options"] or "{}")
+        return out
+
+    def put_deployment(self, deployment: dict[str, Any]) -> None:
+        """Record a deployment (keys as in `get_deployment`), replacing one of that name."""
+        row = {k: deployment.get(k) for k in self._DEPLOYMENT_KEYS}
+        row["options"] = json.dumps(row["options"] or {})
+        with self._tx() as db:
+            db.execute(
+                f"INSERT OR REPLACE INTO deployments ({', '.join(self._DEPLOYMENT_KEYS)}) "
+                f"VALUES ({', '.join('?' * len(self._DEPLOYMENT_KEYS))})",
+                [row[k] for k in self._DEPLOYMENT_KEYS],
+            )
+
+    def get_deployment(self, name: str) -> dict[str, Any] | None:
+        rows = self._read(
+            f"SELECT {', '.join(self._DEPLOYMENT_KEYS)} FROM deployments WHERE name = ?", (name,)
+        )
+        return self._deployment(rows[0]) if rows else None
+
+    def list_deployments(self) -> list[dict[str, Any]]:
+        """Every deployment, newest first."""
+        rows = self._read(
+            f"SELECT {', '.join(self._DEPLOYMENT_KEYS)} FROM deployments ORDER BY created DESC"
+        )
+        return [self._deployment(r) for r in rows]
+
+    def update_deployment(self, name: str, **fields: Any) -> None:
+        bad = set(fields) - set(self._DEPLOYMENT_KEYS[1:])
+        if bad:
+            raise ValueError(f"not deployment fields: {sorted(bad)}")
+        if "options" in fields:
+            fields["options"] = json.dumps(fields["options"] or {})
+        with self._tx() as db:
+            db.execute(
+                f"UPDATE deployments SET {', '.join(f'{k} = ?' for k in fields)} WHERE name = ?",
+                [*fields.values(), name],
+            )
+
+    def add_deployment_stats(
+        self,
+        name: str,
+        when: float,
+        requests: int,
+        errors: int,
+        p50_ms: float | None,
+        p95_ms: float | None,
+    ) -> None:
+        """A telemetry sample read from the deployment's service (counts since it started)."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO deployment_stats (deployment, time, requests, errors, p50_ms, p95_ms) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (name, when, requests, errors, p50_ms, p95_ms),
+            )
+
+    def deployment_stats(self, name: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """The deployment's telemetry samples, newest first."""
+        sql = (
+            "SELECT time, requests, errors, p50_ms, p95_ms FROM deployment_stats "
+            "WHERE deployment = ? ORDER BY time DESC"
+        )
+        args: list[Any] = [name]
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        keys = ("time", "requests", "errors", "p50_ms", "p95_ms")
+        return [dict(zip(keys, r, strict=True)) for r in self._read(sql, args)]

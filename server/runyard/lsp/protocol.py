@@ -512,6 +512,101 @@ class GalleryCreateResult:
     next_command: str
 
 
+# --------------------------------------------------------------------------- models
+
+
+@attrs.define(kw_only=True)
+class ModelInfo:
+    """One registered version of a model. `ref` is ``name:version``; `digest` is
+    ``sha256:<hex>``; `source_path` is relative to the run's outputs folder; `path` is
+    the read-only copy in the project's model store."""
+
+    name: str
+    version: int
+    ref: str
+    digest: str
+    size: int
+    kind: Literal["file", "folder"]
+    framework: str | None = None
+    run_id: str
+    source_path: str
+    snapshot_commit: str | None = None
+    target: str | None = None
+    env_hash: str | None = None
+    created: float
+    tags: dict[str, str]
+    aliases: list[str]
+    path: str
+
+
+@attrs.define(kw_only=True)
+class ModelsListParams(ProjectParams):
+    """Every registered version, or only those of model `name`."""
+
+    name: str | None = None
+
+
+@attrs.define(kw_only=True)
+class ModelsListResult:
+    """Versions by name, then version (oldest first)."""
+
+    models: list[ModelInfo]
+
+
+@attrs.define(kw_only=True)
+class ModelGetParams(ProjectParams):
+    """One version: ``name`` (the newest), ``name:3`` or ``name@production``."""
+
+    ref: str
+
+
+@attrs.define(kw_only=True)
+class ModelRunInfo:
+    """The run a version came from; `missing` when the run is no longer in the store."""
+
+    id: str
+    status: str | None = None
+    experiment: str | None = None
+    script: str | None = None
+    missing: bool = False
+
+
+@attrs.define(kw_only=True)
+class ModelDeploymentInfo:
+    """A deployment serving the version."""
+
+    name: str
+    status: str
+    target: str | None = None
+    host: str | None = None
+    port: int | None = None
+
+
+@attrs.define(kw_only=True)
+class ModelDetails:
+    """A version with its lineage: deployments -> model -> run -> snapshot commit ->
+    target and environment hash."""
+
+    model: ModelInfo
+    run: ModelRunInfo
+    snapshot_commit: str | None = None
+    target: str | None = None
+    env_hash: str | None = None
+    deployments: list[ModelDeploymentInfo]
+
+
+@attrs.define(kw_only=True)
+class ModelRegisterParams(ProjectParams):
+    """Register `path` (relative to the run's outputs folder) of a finished run as the
+    next version of model `name`; `aliases` move to it."""
+
+    run_id: str
+    path: str
+    name: str
+    tags: dict[str, str] = attrs.field(factory=dict)
+    aliases: list[str] = attrs.field(factory=list)
+
+
 # --------------------------------------------------------------------------- pushes
 
 
@@ -596,6 +691,9 @@ SERVER_INFO = "runyard/server/info"
 PROJECT_INIT = "runyard/project/init"
 GALLERY_LIST = "runyard/gallery/list"
 GALLERY_CREATE = "runyard/gallery/create"
+MODELS_LIST = "runyard/models/list"
+MODELS_GET = "runyard/models/get"
+MODELS_REGISTER = "runyard/models/register"
 
 RUN_CHANGED = "runyard/runs/didChange"
 LOG_LINES = "runyard/runs/logLines"
@@ -624,6 +722,9 @@ REQUESTS: dict[str, tuple[type[Any], type[Any]]] = {
     PROJECT_INIT: (ProjectInitParams, ProjectInitResult),
     GALLERY_LIST: (GalleryListParams, GalleryListResult),
     GALLERY_CREATE: (GalleryCreateParams, GalleryCreateResult),
+    MODELS_LIST: (ModelsListParams, ModelsListResult),
+    MODELS_GET: (ModelGetParams, ModelDetails),
+    MODELS_REGISTER: (ModelRegisterParams, ModelInfo),
 }
 
 #: method -> params type, for notifications the server sends

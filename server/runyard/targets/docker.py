@@ -27,7 +27,7 @@ import tarfile
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlparse
@@ -146,7 +146,7 @@ def _connect_error(address: str | None, exc: BaseException) -> RunyardError:
 # --------------------------------------------------------------------------- images
 
 
-def _ca_bytes(options: dict[str, Any]) -> bytes | None:
+def ca_bytes(options: dict[str, Any]) -> bytes | None:
     path = options.get("ca_bundle")
     if not path:
         return None
@@ -176,7 +176,7 @@ def image_hash(
     return h.hexdigest()[:16]
 
 
-def _dockerfile(
+def env_dockerfile(
     base: str, python: str, spec: envs.DependencySpec, options: dict[str, Any], ca: bool
 ) -> str:
     lines = [f"FROM {base}"]
@@ -216,10 +216,73 @@ def _tar_bytes(files: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-def _requirements_text(spec: envs.DependencySpec) -> bytes:
+def requirements_text(spec: envs.DependencySpec) -> bytes:
     if spec.kind == "pyproject":
         return ("\n".join(spec.requirements) + "\n").encode()
     return spec.content
+
+
+def _write_fd(fd: int, data: bytes) -> None:
+    with contextlib.suppress(OSError):
+        os.write(fd, data)
+
+
+def build_image(
+    client: Any,
+    files: dict[str, bytes],
+    tag: str,
+    labels: dict[str, str],
+    write: Callable[[bytes], None],
+    what: str,
+    hint: str,
+) -> None:
+    """Build `tag` from a context of `files` (with its Dockerfile), streaming the build
+    output to `write`; a failed build raises with the error and the output's last lines."""
+    tail: list[str] = []
+    error: str | None = None
+    stream = client.api.build(
+        fileobj=io.BytesIO(_tar_bytes(files)),
+        custom_context=True,
+        tag=tag,
+        labels=labels,
+        rm=True,
+        forcerm=True,
+        pull=False,
+        decode=True,
+    )
+    for item in stream:
+        text = item.get("stream") or item.get("status") or ""
+        if text:
+            write(text.encode("utf-8", "replace"))
+            tail = (tail + _ANSI.sub("", text).splitlines())[-20:]
+        if "error" in item:
+            error = str(item["error"]).strip()
+    if error is not None:
+        last = [line for line in tail if line.strip()][-5:]
+        raise RunyardError(
+            f"Building {what} failed: {error}" + ("\n" + "\n".join(last) if last else ""),
+            hint=hint,
+        )
+
+
+def base_image_id(client: Any, options: dict[str, Any]) -> str:
+    """The id of the target's `base_image` on its engine; a clear error when missing."""
+    import docker
+
+    base = str(options.get("base_image") or "")
+    if not base:
+        raise UsageError(
+            f"The docker target at {describe(options.get('address'))} has no `base_image`.",
+            hint="set `base_image:` in the target file (runyard target add --base-image)",
+        )
+    try:
+        return str(client.images.get(base).id)
+    except docker.errors.ImageNotFound:
+        raise UsageError(
+            f"The base image {base} is not on {describe(options.get('address'))}.",
+            hint=f"pull it there (docker pull {base}), or build one without a registry "
+            "(scripts/docker-setup.sh makes runyard/python-base:bookworm)",
+        ) from None
 
 
 def ensure_image(client: Any, ctx: RunContext, options: dict[str, Any]) -> tuple[str, str, bool]:
@@ -237,16 +300,9 @@ def ensure_image(client: Any, ctx: RunContext, options: dict[str, Any]) -> tuple
             ) from None
         return image, "", False
     base = str(options["base_image"])
-    try:
-        base_id = client.images.get(base).id
-    except docker.errors.ImageNotFound:
-        raise UsageError(
-            f"The base image {base} is not on {describe(options.get('address'))}.",
-            hint=f"pull it there (docker pull {base}), or build one without a registry "
-            "(scripts/docker-setup.sh makes runyard/python-base:bookworm)",
-        ) from None
+    base_id = base_image_id(client, options)
     spec = envs.find_spec(ctx.workdir, ctx.options.get("requirements"))
-    ca = _ca_bytes(options)
+    ca = ca_bytes(options)
     digest = image_hash(spec, base_id, options, ca)
     tag = f"{IMAGE_REPO}:{digest}"
     try:
@@ -261,43 +317,24 @@ def ensure_image(client: Any, ctx: RunContext, options: dict[str, Any]) -> tuple
     )
     started = time.monotonic()
     files = {
-        "Dockerfile": _dockerfile(
+        "Dockerfile": env_dockerfile(
             base, str(options.get("python") or "python3"), spec, options, ca is not None
         ).encode()
     }
     if spec.kind != "none":
-        files["requirements.txt"] = _requirements_text(spec)
+        files["requirements.txt"] = requirements_text(spec)
     if ca is not None:
         files["ca.crt"] = ca
-    tail: list[str] = []
-    error: str | None = None
-    stream = client.api.build(
-        fileobj=io.BytesIO(_tar_bytes(files)),
-        custom_context=True,
-        tag=tag,
-        labels={LABEL_ENV: digest, "dev.runyard.base": base, "dev.runyard.spec": spec.path or ""},
-        rm=True,
-        forcerm=True,
-        pull=False,
-        decode=True,
+    build_image(
+        client,
+        files,
+        tag,
+        {LABEL_ENV: digest, "dev.runyard.base": base, "dev.runyard.spec": spec.path or ""},
+        lambda data: _write_fd(ctx.log_fd, data),
+        what="the environment image",
+        hint="see the build output in the run's log; fix the dependency file or the "
+        "target's base image",
     )
-    for item in stream:
-        text = item.get("stream") or item.get("status") or ""
-        if text:
-            data = text.encode("utf-8", "replace")
-            with contextlib.suppress(OSError):
-                os.write(ctx.log_fd, data)
-            tail = (tail + _ANSI.sub("", text).splitlines())[-20:]
-        if "error" in item:
-            error = str(item["error"]).strip()
-    if error is not None:
-        last = [line for line in tail if line.strip()][-5:]
-        raise RunyardError(
-            f"Building the environment image failed: {error}"
-            + ("\n" + "\n".join(last) if last else ""),
-            hint="see the build output in the run's log; fix the dependency file or the "
-            "target's base image",
-        )
     ctx.log(f"environment image {tag} ready in {time.monotonic() - started:.1f}s")
     return tag, digest, True
 
@@ -373,7 +410,7 @@ def _write_cursor(path: Path, value: int) -> None:
 
 
 @contextlib.contextmanager
-def _engine_errors(options: dict[str, Any], doing: str) -> Iterator[None]:
+def engine_errors(options: dict[str, Any], doing: str) -> Iterator[None]:
     """A dropped connection or an engine error as one clear message."""
     try:
         yield
@@ -570,7 +607,7 @@ class DockerBackend:
     def prepare(self, ctx: RunContext) -> None:
         options = self._options(ctx)
         self.client = connect(options)
-        with _engine_errors(options, "while building the run's environment image"):
+        with engine_errors(options, "while building the run's environment image"):
             self.image, digest, self.built = ensure_image(self.client, ctx, options)
         ctx.set_env_hash(digest or None)
 
@@ -605,14 +642,14 @@ class DockerBackend:
         return ["/bin/sh", "-c", 'exec "$@" 2>&1', "runyard-run", *command]
 
     def start(self, ctx: RunContext) -> DockerExecution:
-        with _engine_errors(self._options(ctx), "while starting the run's container"):
+        with engine_errors(self._options(ctx), "while starting the run's container"):
             return self._start(ctx)
 
     def _start(self, ctx: RunContext) -> DockerExecution:
         from docker.types import DeviceRequest
 
         options = self._options(ctx)
-        ca = _ca_bytes(options)
+        ca = ca_bytes(options)
         user = options.get("user") or (RUN_USER if self.built else None)
         uid = RUN_UID if user == RUN_USER else 0
         devices = []

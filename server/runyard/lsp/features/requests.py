@@ -26,6 +26,7 @@ from runyard.lsp.server import RunyardServer, request, uri_to_path
 
 if TYPE_CHECKING:
     from runyard.core.store import Store
+    from runyard.models.registry import ModelVersion
 
 
 def _store(project: Project) -> Store:
@@ -599,6 +600,93 @@ def _gallery_create(params: p.GalleryCreateParams) -> p.GalleryCreateResult:
     )
 
 
+# --------------------------------------------------------------------------- models
+
+
+def _model_info(model: ModelVersion) -> p.ModelInfo:
+    return p.ModelInfo(
+        name=model.name,
+        version=model.version,
+        ref=model.ref,
+        digest=model.digest,
+        size=model.size,
+        kind="folder" if model.kind == "folder" else "file",
+        framework=model.framework,
+        run_id=model.run_id,
+        source_path=model.source_path,
+        snapshot_commit=model.snapshot_commit,
+        target=model.target,
+        env_hash=model.env_hash,
+        created=model.created,
+        tags=dict(model.tags),
+        aliases=list(model.aliases),
+        path=str(model.path),
+    )
+
+
+def _models(project: Project, name: str | None) -> p.ModelsListResult:
+    from runyard.models import registry
+
+    if not project.store_path.exists():
+        if name is not None:
+            raise NotFoundError(f"No model named {name!r} is registered.")
+        return p.ModelsListResult(models=[])
+    with _store(project) as store:
+        return p.ModelsListResult(
+            models=[_model_info(m) for m in registry.list_models(project, store, name)]
+        )
+
+
+def _model_details(project: Project, ref: str) -> p.ModelDetails:
+    from runyard.models import registry
+
+    with _open_store(project) as store:
+        model = registry.resolve(project, store, ref)
+        data = registry.lineage(project, store, model.ref)
+    run = data["run"]
+    return p.ModelDetails(
+        model=_model_info(model),
+        run=p.ModelRunInfo(
+            id=run["id"],
+            status=run["status"],
+            experiment=run["experiment"],
+            script=run["script"],
+            missing=bool(run.get("missing")),
+        ),
+        snapshot_commit=data["snapshot"],
+        target=data["target"],
+        env_hash=data["env_hash"],
+        deployments=[
+            p.ModelDeploymentInfo(
+                name=d["name"],
+                status=d["status"],
+                target=d["target"],
+                host=d["host"],
+                port=d["port"],
+            )
+            for d in data["deployments"]
+        ],
+    )
+
+
+def _register_model(project: Project, params: p.ModelRegisterParams) -> p.ModelInfo:
+    from runyard.core import runs
+    from runyard.models import registry
+
+    with _open_store(project) as store:
+        runs.reconcile(project, store)
+        model = registry.register(
+            project,
+            store,
+            params.run_id,
+            params.path,
+            params.name,
+            tags=params.tags,
+            aliases=params.aliases,
+        )
+    return _model_info(model)
+
+
 # --------------------------------------------------------------------------- register
 
 
@@ -715,3 +803,15 @@ def register(server: RunyardServer) -> None:
         ls: RunyardServer, params: p.MetricSeriesParams
     ) -> p.MetricSeriesResult:
         return await ls.blocking(_series, ls.project_for(params.project), cache, params)
+
+    @request(server, p.MODELS_LIST)
+    async def models_list(ls: RunyardServer, params: p.ModelsListParams) -> p.ModelsListResult:
+        return await ls.blocking(_models, ls.project_for(params.project), params.name)
+
+    @request(server, p.MODELS_GET)
+    async def models_get(ls: RunyardServer, params: p.ModelGetParams) -> p.ModelDetails:
+        return await ls.blocking(_model_details, ls.project_for(params.project), params.ref)
+
+    @request(server, p.MODELS_REGISTER)
+    async def models_register(ls: RunyardServer, params: p.ModelRegisterParams) -> p.ModelInfo:
+        return await ls.blocking(_register_model, ls.project_for(params.project), params)

@@ -1,0 +1,255 @@
+"""`runyard model package`, `runyard deploy` and `runyard deployment ...`: models as
+Docker images serving HTTP, run on docker targets (see `runyard.models.package` and
+`runyard.models.deploy`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from runyard.cli.output import emit_json, fmt_time, fmt_value, info, table
+from runyard.core import runs
+from runyard.core.errors import UsageError
+from runyard.core.project import Project, find_project
+from runyard.core.store import Store
+
+
+def register(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    model_actions: argparse._SubParsersAction[argparse.ArgumentParser] | None = None,
+) -> None:
+    """Add `deploy` and `deployment` to the CLI, and `package` to the `model` command."""
+    if model_actions is not None:
+        s = model_actions.add_parser(
+            "package", help="build a Docker image that serves a model version over HTTP"
+        )
+        s.add_argument("ref", metavar="NAME:VERSION", help="NAME, NAME:VERSION or NAME@ALIAS")
+        s.add_argument(
+            "--score",
+            required=True,
+            type=Path,
+            help="scoring script with init(model_path) and run(payload)",
+        )
+        s.add_argument("--target", help="docker target (default: the project's default)")
+        s.add_argument("--json", action="store_true")
+        s.set_defaults(func=cmd_model_package)
+
+    s = subparsers.add_parser("deploy", help="run a packaged model version as a web service")
+    s.add_argument("ref", metavar="NAME:VERSION", help="NAME, NAME:VERSION or NAME@ALIAS")
+    s.add_argument("--name", help="the deployment's name (default: NAME-VERSION)")
+    s.add_argument("--target", help="docker target (default: the project's default)")
+    s.add_argument("--port", type=int, help="port on the engine's machine (default: a free one)")
+    s.add_argument("--host", default="127.0.0.1", help="address to publish on (default 127.0.0.1)")
+    s.add_argument("--kubernetes", action="store_true", help="write Kubernetes manifests instead")
+    s.add_argument(
+        "--dry-run", action="store_true", help="with --kubernetes: only write the manifests"
+    )
+    s.add_argument("--out", type=Path, help="with --kubernetes: folder (default ./k8s/NAME)")
+    s.add_argument("--image", help="with --kubernetes: image as the cluster pulls it")
+    s.add_argument("--replicas", type=int, default=1, help="with --kubernetes (default 1)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_deploy)
+
+    d = subparsers.add_parser("deployment", help="deployed model services").add_subparsers(
+        dest="deployment_command", required=True, metavar="ACTION"
+    )
+    s = d.add_parser("list", help="deployments, newest first")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_deployment_list)
+    s = d.add_parser("show", help="a deployment with its telemetry")
+    s.add_argument("name")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_deployment_show)
+    s = d.add_parser("logs", help="the service's log")
+    s.add_argument("name")
+    s.add_argument("--tail", type=int, help="only the last N lines")
+    s.set_defaults(func=cmd_deployment_logs)
+    s = d.add_parser("stop", help="stop the service and remove its container")
+    s.add_argument("name")
+    s.set_defaults(func=cmd_deployment_stop)
+    s = d.add_parser("invoke", help="POST a JSON payload to the service's /score")
+    s.add_argument("name")
+    s.add_argument("--data", required=True, type=Path, help="file with the JSON payload")
+    s.set_defaults(func=cmd_deployment_invoke)
+
+
+def _project(args: argparse.Namespace) -> Project:
+    return find_project(Path(args.project) if getattr(args, "project", None) else None)
+
+
+def _store(project: Project) -> Store:
+    return runs.open_store(project)
+
+
+def _write_build_output(data: bytes) -> None:
+    sys.stderr.buffer.write(data)
+    sys.stderr.buffer.flush()
+
+
+def cmd_model_package(args: argparse.Namespace) -> int:
+    from runyard.models import package
+
+    project = _project(args)
+    with _store(project) as store:
+        pkg = package.package(
+            project, store, args.ref, args.score, args.target, _write_build_output, info
+        )
+    if args.json:
+        emit_json(
+            {
+                "image": pkg.image,
+                "image_id": pkg.image_id,
+                "model": pkg.model.ref,
+                "digest": pkg.model.digest,
+                "target": pkg.target,
+                "cached": pkg.cached,
+            }
+        )
+    else:
+        print(pkg.image)
+        info(f"next: runyard deploy {pkg.model.ref} --target {pkg.target}")
+    return 0
+
+
+def _deployment_json(dep: dict[str, Any]) -> dict[str, Any]:
+    url = f"http://{dep['host']}:{dep['port']}" if dep.get("port") else None
+    return {**dep, "ref": f"{dep['model']}:{dep['version']}", "url": url}
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from runyard.models import deploy
+    from runyard.models.registry import resolve
+
+    project = _project(args)
+    if args.kubernetes:
+        if not args.dry_run:
+            raise UsageError(
+                "Runyard does not apply manifests to a cluster: --kubernetes needs --dry-run.",
+                hint="runyard deploy NAME:VERSION --kubernetes --dry-run, then "
+                "kubectl apply -f the folder it writes",
+            )
+        with _store(project) as store:
+            model = resolve(project, store, args.ref)
+        name = deploy.check_deployment_name(args.name or deploy.default_name(model))
+        out = args.out or Path("k8s") / name
+        written = deploy.write_manifests(
+            deploy.kubernetes_manifests(model, name, args.image, args.replicas), out
+        )
+        if args.json:
+            emit_json([str(p) for p in written])
+        else:
+            for path in written:
+                print(path)
+            info(f"apply with: kubectl apply -f {out} (the cluster must be able to pull the image)")
+        return 0
+    if args.dry_run or args.out or args.image:
+        raise UsageError("--dry-run, --out and --image go with --kubernetes.")
+    with _store(project) as store:
+        dep = deploy.deploy(
+            project, store, args.ref, args.name, args.target, args.port, args.host, info
+        )
+    data = _deployment_json(dep)
+    if args.json:
+        emit_json(data)
+    else:
+        print(data["url"])
+        info(
+            f"deployment {dep['name']} serves {data['ref']}: POST {data['url']}/score "
+            f"(runyard deployment invoke {dep['name']} --data FILE)"
+        )
+    return 0
+
+
+def cmd_deployment_list(args: argparse.Namespace) -> int:
+    from runyard.models import deploy
+
+    project = _project(args)
+    with _store(project) as store:
+        items = [deploy.refresh(project, store, d) for d in store.list_deployments()]
+    if args.json:
+        emit_json([_deployment_json(d) for d in items])
+        return 0
+    rows = [
+        [
+            d["name"],
+            f"{d['model']}:{d['version']}",
+            d["status"],
+            d["target"],
+            f"{d['host']}:{d['port']}" if d.get("port") else "-",
+            fmt_time(d["created"]),
+        ]
+        for d in items
+    ]
+    print(table(["name", "model", "status", "target", "address", "created"], rows))
+    return 0
+
+
+def cmd_deployment_show(args: argparse.Namespace) -> int:
+    from runyard.models import deploy
+
+    project = _project(args)
+    with _store(project) as store:
+        telemetry = deploy.stats(project, store, args.name)
+        dep = deploy.get(store, args.name)
+    data = {**_deployment_json(dep), "telemetry": telemetry}
+    if args.json:
+        emit_json(data)
+        return 0
+    lines = [
+        f"deployment {dep['name']}  {dep['status']}",
+        f"model      {data['ref']}  {dep['options'].get('digest', '')}",
+        f"target     {dep['target']}",
+        f"image      {dep['image']}",
+        f"address    {data['url'] or '-'}",
+        f"created    {fmt_time(dep['created'])}",
+    ]
+    if dep.get("stopped"):
+        lines.append(f"stopped    {fmt_time(dep['stopped'])}")
+    if telemetry:
+        p50, p95 = telemetry.get("p50_ms"), telemetry.get("p95_ms")
+        lines += [
+            f"requests   {telemetry['requests']}",
+            f"errors     {telemetry['errors']}",
+            f"latency    p50 {fmt_value(p50)} ms, p95 {fmt_value(p95)} ms"
+            f"  (at {fmt_time(telemetry['time'])})",
+        ]
+    else:
+        lines.append("telemetry  none recorded")
+    print("\n".join(lines))
+    return 0
+
+
+def cmd_deployment_logs(args: argparse.Namespace) -> int:
+    from runyard.models import deploy
+
+    project = _project(args)
+    with _store(project) as store:
+        sys.stdout.write(deploy.logs(project, store, args.name, args.tail))
+    return 0
+
+
+def cmd_deployment_stop(args: argparse.Namespace) -> int:
+    from runyard.models import deploy
+
+    project = _project(args)
+    with _store(project) as store:
+        dep = deploy.stop(project, store, args.name)
+    info(f"deployment {dep['name']} stopped; its container was removed")
+    return 0
+
+
+def cmd_deployment_invoke(args: argparse.Namespace) -> int:
+    from runyard.models import deploy
+
+    project = _project(args)
+    with _store(project) as store:
+        status, answer = deploy.invoke(project, store, args.name, args.data)
+    text = answer if isinstance(answer, str) else json.dumps(answer, indent=2)
+    print(text)
+    if status >= 400:
+        info(f"the service answered HTTP {status}")
+        return 1
+    return 0

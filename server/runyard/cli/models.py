@@ -1,0 +1,255 @@
+"""`runyard model ...`: register files and folders from runs' outputs as model versions,
+list and show them, move aliases, copy them out and show their lineage.
+
+`register` returns the `model` command's subcommands so that other modules can add
+theirs (`runyard model package`), as `main.build_parser` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from runyard.cli.output import emit_json, fmt_time, info, table
+from runyard.models import registry
+from runyard.models.registry import ModelVersion
+
+
+def register(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """Add the `model` command; its subcommands, for other modules to add to."""
+    m = subparsers.add_parser("model", help="registered models and their versions")
+    actions = m.add_subparsers(dest="sub", metavar="ACTION")
+    actions.required = True
+
+    s = actions.add_parser(
+        "register", help="register a file or folder from a run's outputs as a model version"
+    )
+    s.add_argument("run", metavar="RUN", help="run id (or a unique part of it)")
+    s.add_argument("path", metavar="PATH", help="file or folder, relative to the run's outputs")
+    s.add_argument("--name", required=True, help="model name (letters, digits, '-', '_', '.')")
+    s.add_argument(
+        "--tag", action="append", metavar="KEY=VALUE", help="a tag for the version (repeatable)"
+    )
+    s.add_argument(
+        "--alias", action="append", metavar="ALIAS", help="point an alias at it (repeatable)"
+    )
+    s.add_argument("--json", action="store_true", help="print the version as JSON")
+    s.set_defaults(func=cmd_model_register)
+
+    s = actions.add_parser("list", help="models, or the versions of one model")
+    s.add_argument("name", nargs="?", metavar="NAME", help="only this model's versions")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_model_list)
+
+    s = actions.add_parser("show", help="one model version")
+    s.add_argument("ref", metavar="REF", help="NAME (the newest), NAME:VERSION or NAME@ALIAS")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_model_show)
+
+    s = actions.add_parser("alias", help="point an alias (e.g. production) at a version")
+    s.add_argument("ref", metavar="REF", help="NAME:VERSION (or NAME, NAME@ALIAS)")
+    s.add_argument("alias", metavar="ALIAS")
+    s.add_argument("--remove", action="store_true", help="remove the alias from model NAME instead")
+    s.set_defaults(func=cmd_model_alias)
+
+    s = actions.add_parser("download", help="copy a version's file or folder out")
+    s.add_argument("ref", metavar="REF", help="NAME (the newest), NAME:VERSION or NAME@ALIAS")
+    s.add_argument(
+        "dest", nargs="?", metavar="DEST", help="file or folder to write (default: here)"
+    )
+    s.set_defaults(func=cmd_model_download)
+
+    s = actions.add_parser(
+        "lineage", help="deployments, run, snapshot commit, target and environment of a version"
+    )
+    s.add_argument("ref", metavar="REF", help="NAME (the newest), NAME:VERSION or NAME@ALIAS")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_model_lineage)
+    return actions
+
+
+def fmt_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"  # not reached
+
+
+def _short(digest: str) -> str:
+    algo, _, hexdigest = digest.partition(":")
+    return f"{algo}:{hexdigest[:12]}"
+
+
+def cmd_model_register(args: argparse.Namespace) -> int:
+    from runyard.cli.main import _parse_kv, _project, _reconcile, _store
+
+    project = _project(args)
+    tags = _parse_kv(args.tag, "--tag")
+    with _store(project) as store:
+        _reconcile(project, store)
+        model = registry.register(
+            project, store, args.run, args.path, args.name, tags=tags, aliases=args.alias
+        )
+    if args.json:
+        emit_json(model.to_json())
+        return 0
+    info(
+        f"registered {model.ref} from run {model.run_id} ({model.source_path}, "
+        f"{fmt_size(model.size)}, {_short(model.digest)})"
+    )
+    print(model.ref)
+    return 0
+
+
+def cmd_model_list(args: argparse.Namespace) -> int:
+    from runyard.cli.main import _project, _store
+
+    project = _project(args)
+    with _store(project) as store:
+        models = registry.list_models(project, store, args.name)
+    if args.json:
+        emit_json([m.to_json() for m in models])
+        return 0
+    if not models:
+        info("no models registered; register one with `runyard model register RUN PATH --name N`")
+        return 0
+    if args.name is None:
+        latest: dict[str, ModelVersion] = {}
+        counts: dict[str, int] = {}
+        aliases: dict[str, list[str]] = {}
+        for m in models:
+            latest[m.name] = m
+            counts[m.name] = counts.get(m.name, 0) + 1
+            aliases.setdefault(m.name, []).extend(f"{a}→{m.version}" for a in m.aliases)
+        rows: list[list[object]] = [
+            [
+                name,
+                m.version,
+                counts[name],
+                ", ".join(aliases[name]) or "-",
+                m.framework or "-",
+                fmt_time(m.created),
+            ]
+            for name, m in latest.items()
+        ]
+        print(table(["name", "latest", "versions", "aliases", "framework", "registered"], rows))
+        return 0
+    rows = [
+        [
+            m.ref,
+            ", ".join(m.aliases) or "-",
+            m.kind,
+            m.framework or "-",
+            fmt_size(m.size),
+            m.run_id,
+            m.source_path,
+            fmt_time(m.created),
+        ]
+        for m in reversed(models)
+    ]
+    headers = ["version", "aliases", "kind", "framework", "size", "run", "path", "registered"]
+    print(table(headers, rows))
+    return 0
+
+
+def _print_version(model: ModelVersion) -> None:
+    print(f"model {model.ref}")
+    print(f"  aliases:    {', '.join(model.aliases) or '-'}")
+    print(f"  kind:       {model.kind}")
+    print(f"  framework:  {model.framework or '-'}")
+    print(f"  size:       {fmt_size(model.size)} ({model.size} bytes)")
+    print(f"  digest:     {model.digest}")
+    print(f"  run:        {model.run_id}")
+    print(f"  path:       {model.source_path} (in the run's outputs)")
+    print(f"  snapshot:   {model.snapshot_commit or '-'}")
+    print(f"  target:     {model.target or '-'}")
+    print(f"  env:        {model.env_hash or '-'}")
+    print(f"  registered: {fmt_time(model.created)}")
+    if model.tags:
+        print("  tags:")
+        for k, v in sorted(model.tags.items()):
+            print(f"    {k} = {v}")
+
+
+def cmd_model_show(args: argparse.Namespace) -> int:
+    from runyard.cli.main import _project, _store
+
+    project = _project(args)
+    with _store(project) as store:
+        model = registry.resolve(project, store, args.ref)
+    if args.json:
+        emit_json(model.to_json())
+        return 0
+    _print_version(model)
+    return 0
+
+
+def cmd_model_alias(args: argparse.Namespace) -> int:
+    from runyard.cli.main import _project, _store
+
+    project = _project(args)
+    with _store(project) as store:
+        if args.remove:
+            name, _, _ = registry.parse_ref(args.ref)
+            registry.remove_alias(project, store, name, args.alias)
+            info(f"removed alias {args.alias} from model {name}")
+            return 0
+        model = registry.set_alias(project, store, args.ref, args.alias)
+    info(f"{model.name}@{args.alias} → {model.ref}")
+    return 0
+
+
+def cmd_model_download(args: argparse.Namespace) -> int:
+    from runyard.cli.main import _project, _store
+
+    project = _project(args)
+    dest = Path(args.dest) if args.dest else Path.cwd()
+    with _store(project) as store:
+        written = registry.download(project, store, args.ref, dest)
+    print(written)
+    return 0
+
+
+def _lineage_lines(data: dict[str, Any]) -> list[str]:
+    model = data["model"]
+    run = data["run"]
+    lines: list[str] = []
+    for d in data["deployments"]:
+        where = f"{d['host']}:{d['port']}" if d.get("host") and d.get("port") else "-"
+        lines.append(f"deployment {d['name']}  {d['status']}  {where}")
+    indent = "  " if lines else ""
+    lines.append(
+        f"{indent}{'└─ ' if indent else ''}model {model['ref']}  {model['kind']}  "
+        f"{model['framework'] or '-'}  {_short(model['digest'])}"
+    )
+    pad = indent + ("   " if indent else "") + "  "
+    if run.get("missing"):
+        lines.append(f"{pad}└─ run {run['id']}  (no longer in the store)")
+    else:
+        lines.append(
+            f"{pad}└─ run {run['id']}  {run['status']}  experiment {run['experiment']}  "
+            f"script {run['script'] or '-'}  (output {model['source_path']})"
+        )
+    pad += "   "
+    lines.append(f"{pad}└─ snapshot commit {data['snapshot'] or '-'}")
+    pad += "   "
+    lines.append(f"{pad}└─ target {data['target'] or '-'}  env {data['env_hash'] or '-'}")
+    return lines
+
+
+def cmd_model_lineage(args: argparse.Namespace) -> int:
+    from runyard.cli.main import _project, _store
+
+    project = _project(args)
+    with _store(project) as store:
+        data = registry.lineage(project, store, args.ref)
+    if args.json:
+        emit_json(data)
+        return 0
+    print("\n".join(_lineage_lines(data)))
+    return 0
