@@ -7,6 +7,7 @@ import { Projects } from "./projects";
 import { RunOutputs } from "./runOutput";
 import { TargetStatus } from "./statusBar";
 import { GalleryView } from "./views/gallery";
+import { ModelsView } from "./views/models";
 import { RunsView } from "./views/runs";
 import { TargetsView } from "./views/targets";
 
@@ -19,23 +20,26 @@ export function activate(context: vscode.ExtensionContext): void {
   const projects = new Projects(client);
   const targets = new TargetsView(client, projects);
   const runs = new RunsView(client, projects);
+  const models = new ModelsView(client, projects);
   const outputs = new RunOutputs(client);
   const runsTree = vscode.window.createTreeView("runyard.runs", {
     treeDataProvider: runs,
     canSelectMany: true,
     showCollapseAll: true,
   });
-  const parts = { context, client, projects, targets, runs, runsTree, outputs };
+  const parts = { context, client, projects, targets, runs, models, runsTree, outputs };
   context.subscriptions.push(
     log,
     client,
     projects,
     targets,
     runs,
+    models,
     outputs,
     runsTree,
     runsTree.onDidChangeSelection((e) => runs.setSelection(e.selection)),
     vscode.window.createTreeView("runyard.targets", { treeDataProvider: targets }),
+    vscode.window.createTreeView("runyard.models", { treeDataProvider: models, showCollapseAll: true }),
     vscode.window.createTreeView("runyard.gallery", { treeDataProvider: new GalleryView(client) }),
     new TargetStatus(projects),
     ...registerCommands(parts),

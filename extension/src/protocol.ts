@@ -414,6 +414,54 @@ export interface ModelRegisterParams extends ProjectParams {
   aliases?: string[];
 }
 
+/** Package a version with a scoring script on a docker target and run it as a service. */
+export interface ModelDeployParams extends ProjectParams {
+  ref: string;
+  /** The scoring script: relative to the project, or absolute. */
+  score: string;
+  target?: string | null;
+  name?: string | null;
+  port?: number | null;
+  workDoneToken?: string | number | null;
+}
+
+// ----------------------------------------------------------------------------- deployments
+
+/** A model version served over HTTP: starting, running, exited, gone, unreachable or stopped. */
+export interface DeploymentInfo {
+  name: string;
+  model: string;
+  version: number;
+  target: string;
+  status: string;
+  host?: string | null;
+  port?: number | null;
+  image?: string | null;
+  created: number;
+  stopped?: number | null;
+}
+
+export interface DeploymentsListResult {
+  deployments: DeploymentInfo[];
+}
+
+export interface DeploymentNameParams extends ProjectParams {
+  name: string;
+}
+
+export interface DeploymentInvokeParams extends ProjectParams {
+  name: string;
+  /** Any JSON value, posted to the service's /score. */
+  payload: unknown;
+}
+
+export interface DeploymentInvokeResult {
+  status: number;
+  /** The decoded JSON answer, else its text. */
+  body: unknown;
+  ms: number;
+}
+
 // ----------------------------------------------------------------------------- pushes
 
 export interface RunChangedNotification {
@@ -482,6 +530,10 @@ export const GALLERY_CREATE = "runyard/gallery/create";
 export const MODELS_LIST = "runyard/models/list";
 export const MODELS_GET = "runyard/models/get";
 export const MODELS_REGISTER = "runyard/models/register";
+export const MODELS_DEPLOY = "runyard/models/deploy";
+export const DEPLOYMENTS_LIST = "runyard/deployments/list";
+export const DEPLOYMENTS_INVOKE = "runyard/deployments/invoke";
+export const DEPLOYMENTS_STOP = "runyard/deployments/stop";
 
 export const RUN_CHANGED = "runyard/runs/didChange";
 export const LOG_LINES = "runyard/runs/logLines";
@@ -513,6 +565,10 @@ export interface Requests {
   [MODELS_LIST]: [ModelsListParams, ModelsListResult];
   [MODELS_GET]: [ModelGetParams, ModelDetails];
   [MODELS_REGISTER]: [ModelRegisterParams, ModelInfo];
+  [MODELS_DEPLOY]: [ModelDeployParams, DeploymentInfo];
+  [DEPLOYMENTS_LIST]: [ProjectParams, DeploymentsListResult];
+  [DEPLOYMENTS_INVOKE]: [DeploymentInvokeParams, DeploymentInvokeResult];
+  [DEPLOYMENTS_STOP]: [DeploymentNameParams, DeploymentInfo];
 }
 
 /** method -> params of each push from the server. */

@@ -167,6 +167,10 @@ BAD_PARAMS: dict[str, tuple[Any, str]] = {
         {"runId": "x", "path": "model.pkl", "name": "m", "tags": ["a"]},
         "params.tags",
     ),
+    "runyard/models/deploy": ({"ref": "m:1", "score": "score.py", "port": "80"}, "params.port"),
+    "runyard/deployments/list": ({"project": []}, "params.project"),
+    "runyard/deployments/invoke": ({"name": "d"}, "params.payload"),
+    "runyard/deployments/stop": ({"name": 1}, "params.name"),
 }
 
 

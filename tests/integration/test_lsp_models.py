@@ -73,3 +73,26 @@ async def test_register_list_and_get_with_lineage(lsp: Session, project: Path) -
             "runyard/models/register", {"runId": run_id, "path": "../run.log", "name": "x"}
         )
     assert err.value.code == -32011 and "'..'" in err.value.message
+
+
+async def test_deployments_list_is_empty_in_a_new_project(lsp: Session) -> None:
+    assert await lsp.request("runyard/deployments/list", {}) == {"deployments": []}
+
+
+async def test_deploy_refuses_a_scoring_script_without_run_before_any_build(
+    lsp: Session, project: Path
+) -> None:
+    proc = runyard(project, "submit", "train.py", check=True)
+    run_id = proc.stdout.splitlines()[0].strip()
+    await lsp.request(
+        "runyard/models/register", {"runId": run_id, "path": "model.pt", "name": "net"}
+    )
+    (project / "score.py").write_text("def init(model_path):\n    pass\n")
+
+    with pytest.raises(JsonRpcException) as err:
+        await lsp.request("runyard/models/deploy", {"ref": "net:1", "score": "score.py"})
+    assert err.value.code == -32011
+    assert "no top-level run() function" in err.value.message
+    assert "run(payload)" in err.value.message  # the hint says what to define
+    # Nothing was built or started: no deployment is recorded.
+    assert await lsp.request("runyard/deployments/list", {}) == {"deployments": []}

@@ -607,6 +607,76 @@ class ModelRegisterParams(ProjectParams):
     aliases: list[str] = attrs.field(factory=list)
 
 
+@attrs.define(kw_only=True)
+class ModelDeployParams(ProjectParams):
+    """Package version `ref` with the scoring script `score` (path relative to the
+    project, or absolute) into an image on docker target `target` (default: the
+    project's default), reusing an image already built from the same inputs, then run it
+    as deployment `name` (default ``<name>-<version>``) on `port` (default: a free one).
+    Reports work-done progress ("packaging", "starting") on `work_done_token` when given
+    (else the server creates one)."""
+
+    ref: str
+    score: str
+    target: str | None = None
+    name: str | None = None
+    port: int | None = None
+    work_done_token: str | int | None = None
+
+
+# --------------------------------------------------------------------------- deployments
+
+
+@attrs.define(kw_only=True)
+class DeploymentInfo:
+    """A model version served over HTTP on a docker target, at `host`:`port` on the
+    engine's machine. `status` is starting, running, exited, gone, unreachable or
+    stopped."""
+
+    name: str
+    model: str
+    version: int
+    target: str
+    status: str
+    host: str | None = None
+    port: int | None = None
+    image: str | None = None
+    created: float
+    stopped: float | None = None
+
+
+@attrs.define(kw_only=True)
+class DeploymentsListResult:
+    """Every deployment of the project, newest first."""
+
+    deployments: list[DeploymentInfo]
+
+
+@attrs.define(kw_only=True)
+class DeploymentNameParams(ProjectParams):
+    """One deployment, by name."""
+
+    name: str
+
+
+@attrs.define(kw_only=True)
+class DeploymentInvokeParams(ProjectParams):
+    """POST `payload` (any JSON value) to the deployment's ``/score``."""
+
+    name: str
+    payload: Any
+
+
+@attrs.define(kw_only=True)
+class DeploymentInvokeResult:
+    """The service's HTTP status, its answer (decoded JSON, else text), and how long
+    the request took in milliseconds."""
+
+    status: int
+    body: Any
+    ms: float
+
+
 # --------------------------------------------------------------------------- pushes
 
 
@@ -694,6 +764,10 @@ GALLERY_CREATE = "runyard/gallery/create"
 MODELS_LIST = "runyard/models/list"
 MODELS_GET = "runyard/models/get"
 MODELS_REGISTER = "runyard/models/register"
+MODELS_DEPLOY = "runyard/models/deploy"
+DEPLOYMENTS_LIST = "runyard/deployments/list"
+DEPLOYMENTS_INVOKE = "runyard/deployments/invoke"
+DEPLOYMENTS_STOP = "runyard/deployments/stop"
 
 RUN_CHANGED = "runyard/runs/didChange"
 LOG_LINES = "runyard/runs/logLines"
@@ -725,6 +799,10 @@ REQUESTS: dict[str, tuple[type[Any], type[Any]]] = {
     MODELS_LIST: (ModelsListParams, ModelsListResult),
     MODELS_GET: (ModelGetParams, ModelDetails),
     MODELS_REGISTER: (ModelRegisterParams, ModelInfo),
+    MODELS_DEPLOY: (ModelDeployParams, DeploymentInfo),
+    DEPLOYMENTS_LIST: (ProjectParams, DeploymentsListResult),
+    DEPLOYMENTS_INVOKE: (DeploymentInvokeParams, DeploymentInvokeResult),
+    DEPLOYMENTS_STOP: (DeploymentNameParams, DeploymentInfo),
 }
 
 #: method -> params type, for notifications the server sends

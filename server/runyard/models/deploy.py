@@ -391,6 +391,11 @@ def invoke(project: Project, store: Store, name: str, data_file: Path) -> tuple[
             f"{data_file} is not JSON: {exc}.",
             hint='the payload is a JSON document, e.g. {"inputs": [[...]]}',
         ) from None
+    return invoke_payload(project, store, name, raw)
+
+
+def invoke_payload(project: Project, store: Store, name: str, raw: bytes) -> tuple[int, Any]:
+    """POST the JSON document `raw` to the deployment's /score: (status, decoded answer)."""
     dep = get(store, name)
     if dep["status"] != "running":
         raise UsageError(

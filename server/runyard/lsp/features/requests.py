@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import logging
 import os
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
@@ -25,8 +28,13 @@ from runyard.lsp.live import run_info
 from runyard.lsp.server import RunyardServer, request, uri_to_path
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
     from runyard.core.store import Store
     from runyard.models.registry import ModelVersion
+
+log = logging.getLogger(__name__)
 
 
 def _store(project: Project) -> Store:
@@ -413,11 +421,22 @@ def _series(
 
 
 class _SubmitProgress:
-    """Work-done progress of one submission, reported from the submitting thread."""
+    """Work-done progress of one submission (or deployment), reported from the thread
+    doing the work."""
 
-    def __init__(self, server: RunyardServer, token: str | int | None) -> None:
+    def __init__(
+        self,
+        server: RunyardServer,
+        token: str | int | None,
+        title: str = "Runyard: submitting run",
+        first: str = "snapshot",
+        cancellable: bool = True,
+    ) -> None:
         self.server = server
         self.token = token
+        self.title = title
+        self.first = first
+        self.cancellable = cancellable
         self.loop = asyncio.get_running_loop()
         self.canceled = threading.Event()
 
@@ -427,7 +446,7 @@ class _SubmitProgress:
         self.server.work_done_progress.begin(
             self.token,
             types.WorkDoneProgressBegin(
-                title="Runyard: submitting run", message="snapshot", cancellable=True, percentage=0
+                title=self.title, message=self.first, cancellable=self.cancellable, percentage=0
             ),
         )
         future = self.server.work_done_progress.tokens.get(self.token)
@@ -438,7 +457,7 @@ class _SubmitProgress:
         if self.token is None:
             return
         value = types.WorkDoneProgressReport(
-            message=message, percentage=percentage, cancellable=True
+            message=message, percentage=percentage, cancellable=self.cancellable
         )
         self.server.work_done_progress.report(self.token, value)
 
@@ -452,13 +471,15 @@ class _SubmitProgress:
         self.server.work_done_progress.tokens.pop(self.token, None)
 
 
-async def _progress_token(server: RunyardServer, given: str | int | None) -> str | int | None:
+async def _progress_token(
+    server: RunyardServer, given: str | int | None, what: str = "submit"
+) -> str | int | None:
     if given is not None:
         return given
     window = server.client_capabilities.window
     if not (window and window.work_done_progress):
         return None
-    token = f"runyard-submit-{uuid.uuid4().hex[:12]}"
+    token = f"runyard-{what}-{uuid.uuid4().hex[:12]}"
     try:
         await server.work_done_progress.create_async(token)
     except Exception:
@@ -687,6 +708,109 @@ def _register_model(project: Project, params: p.ModelRegisterParams) -> p.ModelI
     return _model_info(model)
 
 
+# --------------------------------------------------------------------------- deployments
+
+
+def _deployment_info(dep: dict[str, Any]) -> p.DeploymentInfo:
+    return p.DeploymentInfo(
+        name=dep["name"],
+        model=dep["model"],
+        version=int(dep["version"]),
+        target=dep["target"],
+        status=dep["status"],
+        host=dep.get("host"),
+        port=dep.get("port"),
+        image=dep.get("image"),
+        created=float(dep["created"]),
+        stopped=dep.get("stopped"),
+    )
+
+
+def _deployments(project: Project) -> p.DeploymentsListResult:
+    from runyard.models import deploy
+
+    if not project.store_path.exists():
+        return p.DeploymentsListResult(deployments=[])
+    with _store(project) as store:
+        found = [deploy.refresh(project, store, d) for d in store.list_deployments()]
+    return p.DeploymentsListResult(deployments=[_deployment_info(d) for d in found])
+
+
+def _score_path(project: Project, score: str) -> Path:
+    path = uri_to_path(score)
+    return path if path.is_absolute() else project.root / path
+
+
+def _build_output(data: bytes) -> None:
+    text = data.decode("utf-8", "replace").rstrip()
+    if text:
+        log.info("%s", text)
+
+
+_DEPLOY_PERCENT = {"packaging": 5, "starting": 70}
+
+
+def _deploy_model(
+    project: Project, params: p.ModelDeployParams, report: Callable[[str, int], None]
+) -> p.DeploymentInfo:
+    from runyard.models import deploy, package
+
+    score = _score_path(project, params.score)
+    package.check_score_script(score)  # a script the service cannot load fails before a build
+    with _open_store(project) as store:
+        report("packaging", _DEPLOY_PERCENT["packaging"])
+        pkg = package.package(
+            project, store, params.ref, score, params.target, _build_output, log.info
+        )
+        report("starting", _DEPLOY_PERCENT["starting"])
+        dep = deploy.deploy(
+            project, store, pkg.model.ref, params.name, pkg.target, params.port, log=log.info
+        )
+    return _deployment_info(dep)
+
+
+async def _deploy(server: RunyardServer, params: p.ModelDeployParams) -> p.DeploymentInfo:
+    project = server.project_for(params.project)
+    token = await _progress_token(server, params.work_done_token, "deploy")
+    # A Docker build cannot be stopped halfway cleanly: this progress is not cancellable.
+    progress = _SubmitProgress(
+        server,
+        token,
+        title=f"Runyard: deploying {params.ref}",
+        first="packaging",
+        cancellable=False,
+    )
+    progress.begin()
+    try:
+        dep = await server.blocking(_deploy_model, project, params, progress.report_threadsafe)
+    except BaseException:
+        progress.end("failed")
+        raise
+    progress.end(dep.status)
+    return dep
+
+
+def _invoke(project: Project, params: p.DeploymentInvokeParams) -> p.DeploymentInvokeResult:
+    from runyard.models import deploy
+
+    try:
+        raw = json.dumps(params.payload, allow_nan=False).encode()
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"params.payload: not a JSON document ({exc}).") from None
+    with _open_store(project) as store:
+        started = time.perf_counter()
+        status, answer = deploy.invoke_payload(project, store, params.name, raw)
+        ms = (time.perf_counter() - started) * 1000
+    return p.DeploymentInvokeResult(status=status, body=answer, ms=round(ms, 1))
+
+
+def _stop_deployment(project: Project, name: str) -> p.DeploymentInfo:
+    from runyard.models import deploy
+
+    with _open_store(project) as store:
+        return _deployment_info(deploy.stop(project, store, name))
+
+
 # --------------------------------------------------------------------------- register
 
 
@@ -815,3 +939,25 @@ def register(server: RunyardServer) -> None:
     @request(server, p.MODELS_REGISTER)
     async def models_register(ls: RunyardServer, params: p.ModelRegisterParams) -> p.ModelInfo:
         return await ls.blocking(_register_model, ls.project_for(params.project), params)
+
+    @request(server, p.MODELS_DEPLOY)
+    async def models_deploy(ls: RunyardServer, params: p.ModelDeployParams) -> p.DeploymentInfo:
+        return await _deploy(ls, params)
+
+    @request(server, p.DEPLOYMENTS_LIST)
+    async def deployments_list(
+        ls: RunyardServer, params: p.ProjectParams
+    ) -> p.DeploymentsListResult:
+        return await ls.blocking(_deployments, ls.project_for(params.project))
+
+    @request(server, p.DEPLOYMENTS_INVOKE)
+    async def deployments_invoke(
+        ls: RunyardServer, params: p.DeploymentInvokeParams
+    ) -> p.DeploymentInvokeResult:
+        return await ls.blocking(_invoke, ls.project_for(params.project), params)
+
+    @request(server, p.DEPLOYMENTS_STOP)
+    async def deployments_stop(
+        ls: RunyardServer, params: p.DeploymentNameParams
+    ) -> p.DeploymentInfo:
+        return await ls.blocking(_stop_deployment, ls.project_for(params.project), params.name)

@@ -1,0 +1,96 @@
+// Pure helpers of the Models view and its commands: no `vscode` import, unit-tested.
+import type { DeploymentInfo, DeploymentInvokeResult, ModelInfo, ModelRunInfo } from "./protocol";
+
+/** 13 B, 2.0 KB, 4.5 MB, 1.2 GB. */
+export function formatSize(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes < 0) return "";
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ["KB", "MB", "GB", "TB"];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** "pytorch · 13 B · @production @staging": framework, size, aliases. */
+export function versionDescription(model: ModelInfo): string {
+  const parts = [model.framework ?? "unknown framework", formatSize(model.size)];
+  if (model.aliases.length) parts.push(model.aliases.map((a) => `@${a}`).join(" "));
+  return parts.join(" · ");
+}
+
+/** The lineage as text, newest first: model ← run ← snapshot commit ← target, env hash. */
+export function lineageText(model: ModelInfo, run?: ModelRunInfo): string {
+  const lines = [`${model.ref}  ${model.digest.slice(0, 19)}`]; // sha256: and 12 hex digits
+  let runLine = `← run ${model.runId}`;
+  if (run?.missing) runLine += " (no longer in the store)";
+  else if (run) {
+    const about = [run.status, run.script, run.experiment && `experiment ${run.experiment}`].filter(Boolean);
+    if (about.length) runLine += ` (${about.join(", ")})`;
+  }
+  lines.push(`${runLine}: ${model.sourcePath}`);
+  lines.push(`← snapshot ${model.snapshotCommit ? model.snapshotCommit.slice(0, 12) : "none"}`);
+  const where = [`target ${model.target ?? "unknown"}`];
+  if (model.envHash) where.push(`env ${model.envHash.slice(0, 12)}`);
+  lines.push(`← ${where.join(", ")}`);
+  return lines.join("\n");
+}
+
+/** "running · 127.0.0.1:8080". */
+export function deploymentDescription(d: Pick<DeploymentInfo, "status" | "host" | "port">): string {
+  return d.port ? `${d.status} · ${d.host ?? "127.0.0.1"}:${d.port}` : d.status;
+}
+
+/** The default model name for an output file: its stem ("checkpoints/net.pt" -> "net"),
+ * cut to the characters a model name allows. */
+export function defaultModelName(outputPath: string): string {
+  const base = outputPath.replace(/[\\/]+$/, "").split(/[\\/]/).pop() ?? "";
+  const dot = base.lastIndexOf(".");
+  const stem = dot > 0 ? base.slice(0, dot) : base;
+  const clean = stem.replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^[^A-Za-z0-9]+/, "");
+  return clean.slice(0, 128) || "model";
+}
+
+/** Why `name` is not a valid model name, or null when it is (the server's rule). */
+export function checkModelName(name: string): string | null {
+  return /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(name)
+    ? null
+    : "Letters, digits, '-', '_' and '.', starting with a letter or digit (at most 128)";
+}
+
+/** Why `text` is not a JSON document, or null when it is (for an input box). */
+export function checkJson(text: string): string | null {
+  if (!text.trim()) return "Enter a JSON document, e.g. {\"inputs\": [[1, 2, 3]]}";
+  try {
+    JSON.parse(text);
+    return null;
+  } catch (err) {
+    return `Not JSON: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
+/** The service's answer as a document: pretty JSON, or the text it sent. */
+export function responseDocument(result: DeploymentInvokeResult): { language: "json" | "plaintext"; content: string } {
+  if (typeof result.body === "string") return { language: "plaintext", content: result.body };
+  return { language: "json", content: `${JSON.stringify(result.body, null, 2)}\n` };
+}
+
+/** "HTTP 200 in 12.3 ms". */
+export function responseSummary(result: DeploymentInvokeResult): string {
+  return `HTTP ${result.status} in ${result.ms.toFixed(1)} ms`;
+}
+
+/** Deployments of one version, by "name:version". */
+export function deploymentsByVersion(deployments: DeploymentInfo[]): Map<string, DeploymentInfo[]> {
+  const out = new Map<string, DeploymentInfo[]>();
+  for (const d of deployments) {
+    const key = `${d.model}:${d.version}`;
+    const list = out.get(key) ?? [];
+    list.push(d);
+    out.set(key, list);
+  }
+  return out;
+}

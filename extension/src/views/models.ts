@@ -1,0 +1,129 @@
+// The Models view: each registered model, its versions (newest first: framework, size,
+// aliases; the lineage run → snapshot → target in the tooltip), and the deployments
+// serving each version (status, address). Refreshed on config pushes and after each
+// model command.
+import * as vscode from "vscode";
+import { asRunyardError, type RunyardClient } from "../client";
+import { deploymentDescription, deploymentsByVersion, lineageText, versionDescription } from "../modelFormat";
+import type { Projects } from "../projects";
+import { CONFIG_CHANGED, DEPLOYMENTS_LIST, type DeploymentInfo, MODELS_LIST, type ModelInfo } from "../protocol";
+
+export const DEPLOYMENT_ICONS: Record<string, [string, string | undefined]> = {
+  starting: ["loading~spin", undefined],
+  running: ["pass", "testing.iconPassed"],
+  exited: ["error", "testing.iconFailed"],
+  gone: ["question", "list.warningForeground"],
+  unreachable: ["warning", "list.warningForeground"],
+  stopped: ["circle-slash", "disabledForeground"],
+};
+
+export type ModelNode =
+  | { kind: "model"; project: string; name: string; versions: ModelNode[] }
+  | { kind: "version"; project: string; model: ModelInfo; deployments: DeploymentInfo[] }
+  | { kind: "deployment"; project: string; deployment: DeploymentInfo }
+  | { kind: "message"; text: string; icon: string };
+
+export class ModelsView implements vscode.TreeDataProvider<ModelNode>, vscode.Disposable {
+  private readonly emitter = new vscode.EventEmitter<ModelNode | undefined>();
+  readonly onDidChangeTreeData = this.emitter.event;
+  private readonly subscriptions: vscode.Disposable[] = [];
+
+  constructor(
+    private readonly client: RunyardClient,
+    private readonly projects: Projects,
+  ) {
+    this.subscriptions.push(
+      projects.onDidChange(() => this.refresh()),
+      client.onNotification(CONFIG_CHANGED, () => this.refresh()),
+    );
+  }
+
+  refresh(): void {
+    this.emitter.fire(undefined);
+  }
+
+  getTreeItem(node: ModelNode): vscode.TreeItem {
+    switch (node.kind) {
+      case "message": {
+        const item = new vscode.TreeItem(node.text);
+        item.iconPath = new vscode.ThemeIcon(node.icon);
+        return item;
+      }
+      case "model": {
+        const item = new vscode.TreeItem(node.name, vscode.TreeItemCollapsibleState.Expanded);
+        item.description = `${node.versions.length} version${node.versions.length === 1 ? "" : "s"}`;
+        item.iconPath = new vscode.ThemeIcon("package");
+        item.contextValue = "model";
+        return item;
+      }
+      case "version": {
+        const m = node.model;
+        const item = new vscode.TreeItem(
+          `v${m.version}`,
+          node.deployments.length ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None,
+        );
+        item.description = versionDescription(m);
+        item.tooltip = lineageText(m);
+        item.iconPath = new vscode.ThemeIcon(m.kind === "folder" ? "file-directory" : "file-binary");
+        item.contextValue = "modelVersion";
+        return item;
+      }
+      case "deployment": {
+        const d = node.deployment;
+        const item = new vscode.TreeItem(d.name);
+        item.description = deploymentDescription(d);
+        item.tooltip = `${d.name}: ${d.model}:${d.version} on ${d.target}${d.image ? `\nimage ${d.image}` : ""}`;
+        const [icon, color] = DEPLOYMENT_ICONS[d.status] ?? ["circle-outline", undefined];
+        item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
+        item.contextValue = d.status === "running" ? "deployment.running" : "deployment";
+        return item;
+      }
+    }
+  }
+
+  async getChildren(node?: ModelNode): Promise<ModelNode[]> {
+    if (node?.kind === "model") return node.versions;
+    if (node?.kind === "version") {
+      return node.deployments.map((deployment) => ({ kind: "deployment", project: node.project, deployment }));
+    }
+    if (node) return [];
+    const state = this.projects.state;
+    if (state === "untrusted" || state === "noProject" || state === "serverFailed") return [];
+    if (state === "starting") return [{ kind: "message", text: "Starting the Runyard server…", icon: "loading~spin" }];
+    const out: ModelNode[] = [];
+    for (const project of this.projects.all) {
+      try {
+        const [models, deployments] = await Promise.all([
+          this.client.request(MODELS_LIST, { project: project.root }),
+          this.client.request(DEPLOYMENTS_LIST, { project: project.root }),
+        ]);
+        const byVersion = deploymentsByVersion(deployments.deployments);
+        const byName = new Map<string, ModelInfo[]>();
+        for (const m of models.models) byName.set(m.name, [...(byName.get(m.name) ?? []), m]);
+        for (const [name, versions] of byName) {
+          out.push({
+            kind: "model",
+            project: project.root,
+            name,
+            versions: [...versions]
+              .sort((a, b) => b.version - a.version)
+              .map((model) => ({
+                kind: "version",
+                project: project.root,
+                model,
+                deployments: byVersion.get(model.ref) ?? [],
+              })),
+          });
+        }
+      } catch (err) {
+        out.push({ kind: "message", text: `Could not list models: ${asRunyardError(err).message}`, icon: "error" });
+      }
+    }
+    return out;
+  }
+
+  dispose(): void {
+    for (const s of this.subscriptions) s.dispose();
+    this.emitter.dispose();
+  }
+}

@@ -1,0 +1,145 @@
+// Pure logic of the Models view and its commands: descriptions, lineage text, inputs.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  checkJson,
+  checkModelName,
+  defaultModelName,
+  deploymentDescription,
+  deploymentsByVersion,
+  formatSize,
+  lineageText,
+  responseDocument,
+  responseSummary,
+  versionDescription,
+} from "../src/modelFormat";
+import type { DeploymentInfo, ModelInfo } from "../src/protocol";
+
+const model = (over: Partial<ModelInfo> = {}): ModelInfo => ({
+  name: "net",
+  version: 2,
+  ref: "net:2",
+  digest: "sha256:0123456789abcdef0123456789abcdef",
+  size: 2048,
+  kind: "file",
+  framework: "pytorch",
+  runId: "261129-182040-a1b2c3",
+  sourcePath: "model.pt",
+  snapshotCommit: "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432",
+  target: "local",
+  envHash: "abcdef0123456789abcdef",
+  created: 0,
+  tags: {},
+  aliases: [],
+  path: "/store/net/2",
+  ...over,
+});
+
+const deployment = (over: Partial<DeploymentInfo> = {}): DeploymentInfo => ({
+  name: "net-2",
+  model: "net",
+  version: 2,
+  target: "docker",
+  status: "running",
+  host: "127.0.0.1",
+  port: 49153,
+  created: 0,
+  ...over,
+});
+
+describe("model versions", () => {
+  it("describe framework, size and aliases", () => {
+    assert.equal(versionDescription(model()), "pytorch · 2.0 KB");
+    assert.equal(
+      versionDescription(model({ framework: null, size: 13, aliases: ["production", "staging"] })),
+      "unknown framework · 13 B · @production @staging",
+    );
+  });
+
+  it("sizes read in bytes up to terabytes", () => {
+    assert.equal(formatSize(0), "0 B");
+    assert.equal(formatSize(1023), "1023 B");
+    assert.equal(formatSize(1536), "1.5 KB");
+    assert.equal(formatSize(5 * 1024 * 1024), "5.0 MB");
+    assert.equal(formatSize(-1), "");
+  });
+
+  it("show the lineage chain run → snapshot → target and env", () => {
+    assert.equal(
+      lineageText(model()),
+      [
+        "net:2  sha256:0123456789ab",
+        "← run 261129-182040-a1b2c3: model.pt",
+        "← snapshot 9f8e7d6c5b4a",
+        "← target local, env abcdef012345",
+      ].join("\n"),
+    );
+    const text = lineageText(model({ snapshotCommit: null, target: null, envHash: null }), {
+      id: "r",
+      status: "completed",
+      script: "train.py",
+      experiment: "default",
+    });
+    assert.match(text, /← run 261129-182040-a1b2c3 \(completed, train\.py, experiment default\): model\.pt/);
+    assert.match(text, /← snapshot none\n← target unknown$/);
+    assert.match(lineageText(model(), { id: "r", missing: true }), /no longer in the store/);
+  });
+});
+
+describe("deployments", () => {
+  it("show status and address", () => {
+    assert.equal(deploymentDescription(deployment()), "running · 127.0.0.1:49153");
+    assert.equal(deploymentDescription(deployment({ status: "stopped", port: null })), "stopped");
+  });
+
+  it("group by model version", () => {
+    const grouped = deploymentsByVersion([
+      deployment(),
+      deployment({ name: "b", version: 1 }),
+      deployment({ name: "c" }),
+    ]);
+    assert.deepEqual(
+      grouped.get("net:2")?.map((d) => d.name),
+      ["net-2", "c"],
+    );
+    assert.deepEqual(
+      grouped.get("net:1")?.map((d) => d.name),
+      ["b"],
+    );
+  });
+});
+
+describe("inputs", () => {
+  it("name a model after the file's stem", () => {
+    assert.equal(defaultModelName("model.pt"), "model");
+    assert.equal(defaultModelName("checkpoints/best model.ckpt"), "best-model");
+    assert.equal(defaultModelName("saved_model/"), "saved_model");
+    assert.equal(defaultModelName(".hidden"), "hidden");
+    assert.equal(defaultModelName("___"), "model");
+  });
+
+  it("check model names like the server", () => {
+    assert.equal(checkModelName("net-v2.1"), null);
+    assert.notEqual(checkModelName("-net"), null);
+    assert.notEqual(checkModelName("a b"), null);
+    assert.notEqual(checkModelName(""), null);
+  });
+
+  it("accept only JSON payloads", () => {
+    assert.equal(checkJson('{"inputs": [[1, 2]]}'), null);
+    assert.equal(checkJson("[1, 2]"), null);
+    assert.equal(checkJson("3"), null);
+    assert.match(checkJson("") ?? "", /Enter a JSON document/);
+    assert.match(checkJson("{inputs: 1}") ?? "", /^Not JSON: /);
+  });
+
+  it("show the service's answer as JSON, or its text", () => {
+    const json = { status: 200, body: { outputs: [1] }, ms: 12.34 };
+    assert.deepEqual(responseDocument(json), { language: "json", content: '{\n  "outputs": [\n    1\n  ]\n}\n' });
+    assert.equal(responseSummary(json), "HTTP 200 in 12.3 ms");
+    assert.deepEqual(responseDocument({ status: 500, body: "Internal Server Error", ms: 1 }), {
+      language: "plaintext",
+      content: "Internal Server Error",
+    });
+  });
+});
