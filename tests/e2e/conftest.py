@@ -17,9 +17,9 @@ from typing import Any, NoReturn
 
 import pytest
 
-from tests.conftest import IN_CI
 from tests.e2e import harness
 from tests.e2e.harness import CodeServer, Workbench
+from tests.helpers import IN_CI
 
 
 def _unavailable(reason: str) -> NoReturn:

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IN_CI
-from tests.helpers import runyard
+from tests.helpers import IN_CI, runyard
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import IN_CI
-from tests.helpers import git, runyard, until
+from tests.helpers import git, missing, runyard, until
 
 pytestmark = pytest.mark.integration
 
@@ -45,13 +44,6 @@ if os.environ.get("FAIL"):
 """
 
 
-def _missing(what: str, fix: str) -> None:
-    message = f"{what} is not available ({fix})"
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def engine() -> Any:
     try:
@@ -60,11 +52,11 @@ def engine() -> Any:
         client = docker.from_env(timeout=20)
         client.ping()
     except Exception as exc:
-        _missing(f"a Docker engine ({type(exc).__name__})", "run scripts/docker-setup.sh")
+        missing(f"a Docker engine ({type(exc).__name__})", "run scripts/docker-setup.sh")
     try:
         client.images.get(BASE_IMAGE)
     except Exception:
-        _missing(f"the base image {BASE_IMAGE}", "run scripts/docker-setup.sh")
+        missing(f"the base image {BASE_IMAGE}", "run scripts/docker-setup.sh")
     return client
 
 
@@ -260,9 +252,9 @@ def ssh_home(tmp_path: Path) -> Iterator[dict[str, str]]:
     try:
         socket.create_connection(("127.0.0.1", SSHD_PORT), timeout=5).close()
     except OSError:
-        _missing(f"an sshd on 127.0.0.1:{SSHD_PORT}", "run scripts/sshd-setup.sh")
+        missing(f"an sshd on 127.0.0.1:{SSHD_PORT}", "run scripts/sshd-setup.sh")
     if not key.is_file():
-        _missing(f"the key {key}", "run scripts/sshd-setup.sh")
+        missing(f"the key {key}", "run scripts/sshd-setup.sh")
     home = tmp_path / "home"
     (home / ".ssh").mkdir(parents=True)
     (home / ".ssh/config").write_text(f"Host 127.0.0.1\n  IdentityFile {key}\n")

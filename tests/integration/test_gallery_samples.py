@@ -22,8 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import IN_CI
-from tests.helpers import git, runyard
+from tests.helpers import IN_CI, git, runyard
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import IN_CI
-from tests.helpers import git, runyard
+from tests.helpers import git, missing, runyard
 
 pytestmark = pytest.mark.integration
 
@@ -43,13 +42,6 @@ print(json.dumps({"inputs": [x[i].tolist() for i in rows],
 """
 
 
-def _missing(what: str, fix: str) -> None:
-    message = f"{what} is not available ({fix})"
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def engine() -> Any:
     try:
@@ -58,11 +50,11 @@ def engine() -> Any:
         client = docker.from_env(timeout=30)
         client.ping()
     except Exception as exc:
-        _missing(f"a Docker engine ({type(exc).__name__})", "run scripts/docker-setup.sh")
+        missing(f"a Docker engine ({type(exc).__name__})", "run scripts/docker-setup.sh")
     try:
         client.images.get(BASE_IMAGE)
     except Exception:
-        _missing(f"the base image {BASE_IMAGE}", "run scripts/docker-setup.sh")
+        missing(f"the base image {BASE_IMAGE}", "run scripts/docker-setup.sh")
     return client
 
 

@@ -17,8 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import IN_CI
-from tests.helpers import git, runyard, until
+from tests.helpers import git, missing, runyard, until
 
 pytestmark = pytest.mark.integration
 
@@ -53,13 +52,6 @@ HELPERS = "def square(x):\n    return x * x\n"
 TOTAL = str(sum(x * x for x in range(100)))
 
 
-def _missing(what: str, fix: str) -> None:
-    message = f"{what} is not available ({fix})"
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 def _master_state() -> dict[str, Any]:
     with urllib.request.urlopen(f"{MASTER_UI}/json/", timeout=5) as response:
         data: dict[str, Any] = json.load(response)
@@ -69,17 +61,17 @@ def _master_state() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def cluster() -> str:
     if shutil.which("java") is None:
-        _missing("java", "install openjdk-17-jre-headless, or run scripts/spark-setup.sh as root")
+        missing("java", "install openjdk-17-jre-headless, or run scripts/spark-setup.sh as root")
     if not SPARK_SUBMIT.is_file():
-        _missing(f"pyspark in {SPARK_DIR / 'venv'}", "run scripts/spark-setup.sh")
+        missing(f"pyspark in {SPARK_DIR / 'venv'}", "run scripts/spark-setup.sh")
     host, port = MASTER.removeprefix("spark://").rsplit(":", 1)
     try:
         socket.create_connection((host, int(port)), timeout=5).close()
         state = _master_state()
     except OSError:
-        _missing(f"a Spark master at {MASTER}", "run scripts/spark-setup.sh")
+        missing(f"a Spark master at {MASTER}", "run scripts/spark-setup.sh")
     if not any(w.get("state") == "ALIVE" for w in state.get("workers", [])):
-        _missing(f"a live worker on {MASTER}", "run scripts/spark-setup.sh")
+        missing(f"a live worker on {MASTER}", "run scripts/spark-setup.sh")
     return MASTER
 
 

@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import IN_CI
-from tests.helpers import git, runyard, until
+from tests.helpers import git, missing, runyard, until
 
 pytestmark = pytest.mark.integration
 
@@ -45,13 +44,6 @@ print("trained", flush=True)
 """
 
 
-def _missing(what: str, fix: str) -> None:
-    message = f"{what} is not available ({fix})"
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def remote_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Runyard's folder on the "remote machine", shared by this module's tests so the
@@ -59,9 +51,9 @@ def remote_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     try:
         socket.create_connection(("127.0.0.1", SSHD_PORT), timeout=5).close()
     except OSError:
-        _missing(f"an sshd on 127.0.0.1:{SSHD_PORT}", "run scripts/sshd-setup.sh")
+        missing(f"an sshd on 127.0.0.1:{SSHD_PORT}", "run scripts/sshd-setup.sh")
     if not KEY.is_file():
-        _missing(f"the key {KEY}", "run scripts/sshd-setup.sh")
+        missing(f"the key {KEY}", "run scripts/sshd-setup.sh")
     return tmp_path_factory.mktemp("remote") / "runyard"
 
 
@@ -253,7 +245,7 @@ def test_an_unknown_or_changed_host_key_is_refused(
     assert "ssh-keygen -R" in test.stdout
 
 
-def test_target_test_reports_versions_and_what_is_missing(
+def test_target_test_reports_versions_and_what_ismissing(
     proj: Path, home: dict[str, str], remote_workdir: Path
 ) -> None:
     good = runyard(proj, "target", "test", "vm", env=home, timeout=30)

@@ -19,8 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import IN_CI
-from tests.helpers import git, runyard, until
+from tests.helpers import IN_CI, git, runyard, until
 from tests.integration.test_docker import BASE_IMAGE, CA_BUNDLE, engine  # noqa: F401
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import IN_CI
+from tests.helpers import IN_CI
 
 if not IN_CI:  # in CI the dev extra installs it: missing is a failure there
     pytest.importorskip("tensorboard")
