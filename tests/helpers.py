@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +15,41 @@ import pytest
 
 # Under CI a missing real part (engine, sshd, Spark, VS Code) fails the tests.
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# The loopback sshd of scripts/sshd-setup.sh, in front of this machine's Docker engine.
+SSHD_DIR = Path(os.environ.get("RUNYARD_SSHD_DIR", "/var/tmp/runyard-sshd"))
+SSHD_PORT = int(os.environ.get("RUNYARD_SSHD_PORT", "2222"))
+
+# The offline base image scripts/docker-setup.sh builds, and the CA bundle docker targets
+# take into their images when this machine has one.
+BASE_IMAGE = os.environ.get("RUNYARD_BASE_IMAGE", "runyard/python-base:bookworm")
+CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+
+
+def docker_engine(timeout: int = 30) -> Any:
+    """A client of this machine's Docker engine with the base image there, else
+    `missing()`."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=timeout)
+        client.ping()
+    except Exception as exc:
+        missing(f"a Docker engine ({type(exc).__name__})", "run scripts/docker-setup.sh")
+    try:
+        client.images.get(BASE_IMAGE)
+    except Exception:
+        missing(f"the base image {BASE_IMAGE}", "run scripts/docker-setup.sh")
+    return client
+
+
+def docker_target_options() -> list[str]:
+    """`runyard target add NAME --type docker` options for the base image (and the CA
+    bundle, when there is one)."""
+    options = ["--base-image", BASE_IMAGE]
+    if Path(CA_BUNDLE).is_file():
+        options += ["--ca-bundle", CA_BUNDLE]
+    return options
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -61,3 +97,32 @@ def missing(what: str, fix: str) -> NoReturn:
     if IN_CI:
         pytest.fail(message)
     pytest.skip(message)
+
+
+def ssh_home(home: Path) -> dict[str, str]:
+    """The environment of a user whose HOME is `home` (created), with a ~/.ssh/config that
+    names the key sshd-setup.sh authorized, and no known_hosts yet: the user's machine
+    before they trust the remote host. `missing()` when the sshd or its key is not there."""
+    key = SSHD_DIR / "user_key"
+    try:
+        socket.create_connection(("127.0.0.1", SSHD_PORT), timeout=5).close()
+    except OSError:
+        missing(f"an sshd on 127.0.0.1:{SSHD_PORT}", "run scripts/sshd-setup.sh")
+    if not key.is_file():
+        missing(f"the key {key}", "run scripts/sshd-setup.sh")
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh/config").write_text(f"Host 127.0.0.1\n  IdentityFile {key}\n")
+    return {**os.environ, "HOME": str(home)}
+
+
+def add_remote_target(
+    proj: Path, env: dict[str, str], options: list[str], trust: bool, name: str = "remote"
+) -> None:
+    """Add docker target `name` on the engine at ssh://root@127.0.0.1:SSHD_PORT (with
+    `options`, e.g. --base-image), and trust its host key when `trust`."""
+    address = ["--address", f"ssh://root@127.0.0.1:{SSHD_PORT}"]
+    runyard(proj, "target", "add", name, "--type", "docker", *options, *address, check=True)
+    if trust:
+        asked = runyard(proj, "target", "trust", name, env=env, stdin=subprocess.DEVNULL)
+        fingerprint = asked.stdout.split("host key ")[1].split()[0]
+        runyard(proj, "target", "trust", name, "--fingerprint", fingerprint, env=env, check=True)

@@ -427,7 +427,18 @@ export interface ModelDeployParams extends ProjectParams {
 
 // ----------------------------------------------------------------------------- deployments
 
-/** A model version served over HTTP: starting, running, exited, gone, unreachable or stopped. */
+/** A sample of a deployment's /metrics: counts since the service started, latency of
+ * /score in ms (null before any request), when it was read (epoch seconds). */
+export interface DeploymentTelemetry {
+  requests: number;
+  errors: number;
+  p50Ms?: number | null;
+  p95Ms?: number | null;
+  sampled: number;
+}
+
+/** A model version served over HTTP: starting, running, exited, gone, unreachable or stopped.
+ * `telemetry`: the last sample recorded (a running one is sampled afresh by the listing). */
 export interface DeploymentInfo {
   name: string;
   model: string;
@@ -439,6 +450,7 @@ export interface DeploymentInfo {
   image?: string | null;
   created: number;
   stopped?: number | null;
+  telemetry?: DeploymentTelemetry | null;
 }
 
 export interface DeploymentsListResult {

@@ -9,20 +9,17 @@ import os
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.helpers import git, missing, runyard, until
+from tests import helpers
+from tests.helpers import SSHD_DIR, SSHD_PORT, git, runyard, until
 
 pytestmark = pytest.mark.integration
 
-BASE_IMAGE = os.environ.get("RUNYARD_BASE_IMAGE", "runyard/python-base:bookworm")
-SSHD_DIR = Path(os.environ.get("RUNYARD_SSHD_DIR", "/var/tmp/runyard-sshd"))
-SSHD_PORT = int(os.environ.get("RUNYARD_SSHD_PORT", "2222"))
-CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+BASE_IMAGE, CA_BUNDLE = helpers.BASE_IMAGE, helpers.CA_BUNDLE
 
 TRAIN = """\
 import json, os, sys, time
@@ -46,18 +43,7 @@ if os.environ.get("FAIL"):
 
 @pytest.fixture(scope="module")
 def engine() -> Any:
-    try:
-        import docker
-
-        client = docker.from_env(timeout=20)
-        client.ping()
-    except Exception as exc:
-        missing(f"a Docker engine ({type(exc).__name__})", "run scripts/docker-setup.sh")
-    try:
-        client.images.get(BASE_IMAGE)
-    except Exception:
-        missing(f"the base image {BASE_IMAGE}", "run scripts/docker-setup.sh")
-    return client
+    return helpers.docker_engine()
 
 
 @pytest.fixture
@@ -66,9 +52,7 @@ def proj(project: Path, engine: Any) -> Path:
     (project / "requirements.txt").write_text("six\n")
     git(project, "add", "-A")
     git(project, "commit", "-qm", "train")
-    options = ["--base-image", BASE_IMAGE]
-    if Path(CA_BUNDLE).is_file():
-        options += ["--ca-bundle", CA_BUNDLE]
+    options = helpers.docker_target_options()
     runyard(project, "target", "add", "dock", "--type", "docker", *options, check=True)
     return project
 
@@ -245,20 +229,10 @@ def test_missing_base_image_and_engine_errors_are_clear(proj: Path) -> None:
 
 
 @pytest.fixture
-def ssh_home(tmp_path: Path) -> Iterator[dict[str, str]]:
+def ssh_home(tmp_path: Path) -> dict[str, str]:
     """A HOME whose ~/.ssh/config names the key sshd-setup.sh authorized, and no
     known_hosts yet: the user's machine before they trust the remote host."""
-    key = SSHD_DIR / "user_key"
-    try:
-        socket.create_connection(("127.0.0.1", SSHD_PORT), timeout=5).close()
-    except OSError:
-        missing(f"an sshd on 127.0.0.1:{SSHD_PORT}", "run scripts/sshd-setup.sh")
-    if not key.is_file():
-        missing(f"the key {key}", "run scripts/sshd-setup.sh")
-    home = tmp_path / "home"
-    (home / ".ssh").mkdir(parents=True)
-    (home / ".ssh/config").write_text(f"Host 127.0.0.1\n  IdentityFile {key}\n")
-    yield _env(HOME=str(home))
+    return helpers.ssh_home(tmp_path / "home")
 
 
 def test_remote_engine_over_ssh_refuses_unknown_host_keys_until_trusted(
@@ -296,23 +270,8 @@ def test_remote_engine_over_ssh_refuses_unknown_host_keys_until_trusted(
 
 
 def _remote_target(proj: Path, ssh_home: dict[str, str], trust: bool) -> None:
-    options = ["--base-image", BASE_IMAGE, "--address", f"ssh://root@127.0.0.1:{SSHD_PORT}"]
-    if Path(CA_BUNDLE).is_file():
-        options += ["--ca-bundle", CA_BUNDLE]
-    runyard(proj, "target", "add", "remote", "--type", "docker", *options, check=True)
-    if trust:
-        asked = runyard(proj, "target", "trust", "remote", env=ssh_home, stdin=subprocess.DEVNULL)
-        fingerprint = asked.stdout.split("host key ")[1].split()[0]
-        runyard(
-            proj,
-            "target",
-            "trust",
-            "remote",
-            "--fingerprint",
-            fingerprint,
-            env=ssh_home,
-            check=True,
-        )
+    options = helpers.docker_target_options()
+    helpers.add_remote_target(proj, ssh_home, options, trust)
 
 
 def test_ssh_login_refused_is_clear(proj: Path, engine: Any, ssh_home: dict[str, str]) -> None:

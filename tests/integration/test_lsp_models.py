@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import http.server
+import json
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
 from pygls.exceptions import JsonRpcException
 
+from runyard.core.project import Project
+from runyard.core.store import Store
+from tests import helpers
 from tests.helpers import git, runyard
 from tests.integration.lsp_session import Session
 
@@ -96,3 +105,146 @@ async def test_deploy_refuses_a_scoring_script_without_run_before_any_build(
     assert "run(payload)" in err.value.message  # the hint says what to define
     # Nothing was built or started: no deployment is recorded.
     assert await lsp.request("runyard/deployments/list", {}) == {"deployments": []}
+
+
+# ---- deployment telemetry in the listing ----------------------------------------------------
+
+
+def _deployment(name: str, target: str, **over: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "model": "net",
+        "version": 1,
+        "target": target,
+        "image": "runyard-model/net:1",
+        "container_id": f"missing-{name}",
+        "host": "127.0.0.1",
+        "port": _closed_port(),
+        "status": "running",
+        "created": time.time() - 60,
+        "stopped": None,
+        "options": {},
+        **over,
+    }
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_deployments_list_reports_the_last_sample_of_a_stopped_deployment(
+    lsp: Session, project: Path
+) -> None:
+    now = time.time()
+    with Store(Project(project).store_path) as store:
+        store.put_deployment(_deployment("old", "local", status="stopped", stopped=now - 5))
+        store.add_deployment_stats("old", now - 30, 4, 0, 2.0, 6.0)
+        store.add_deployment_stats("old", now - 10, 12, 1, 3.1, 9.8)
+        store.put_deployment(_deployment("quiet", "local", status="stopped", created=now - 1))
+        # a running record whose target is no docker target: unreachable, last sample kept
+        store.put_deployment(_deployment("lost", "local", created=now - 2))
+        store.add_deployment_stats("lost", now - 1, 2, 2, None, None)
+
+    listed = await lsp.request("runyard/deployments/list", {})
+
+    by_name = {d["name"]: d for d in listed["deployments"]}
+    assert [d["name"] for d in listed["deployments"]] == ["quiet", "lost", "old"]
+    assert by_name["old"]["status"] == "stopped"
+    assert by_name["old"]["telemetry"] == {
+        "requests": 12,
+        "errors": 1,
+        "p50Ms": 3.1,
+        "p95Ms": 9.8,
+        "sampled": pytest.approx(now - 10),
+    }
+    assert by_name["quiet"]["telemetry"] is None
+    assert by_name["lost"]["status"] == "unreachable"
+    assert by_name["lost"]["telemetry"]["requests"] == 2
+    assert by_name["lost"]["telemetry"]["p50Ms"] is None
+
+
+class _Metrics(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = json.dumps({"requests": 7, "errors": 1, "p50_ms": 4.5, "p95_ms": 12.0}).encode()
+        self.send_response(200 if self.path == "/metrics" else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def running_container(project: Path) -> Iterator[Any]:
+    """A real running container on this machine's engine (the records below point at it),
+    and docker target `dock` for it."""
+    engine = helpers.docker_engine()
+    runyard(
+        project,
+        "target",
+        "add",
+        "dock",
+        "--type",
+        "docker",
+        *helpers.docker_target_options(),
+        check=True,
+    )
+    container = engine.containers.run(
+        helpers.BASE_IMAGE,
+        ["sleep", "300"],
+        detach=True,
+        labels={"dev.runyard.project": str(project)},
+    )
+    try:
+        yield container
+    finally:
+        container.remove(force=True)
+
+
+async def test_deployments_list_samples_running_ones_and_survives_silent_services(
+    lsp: Session, project: Path, running_container: Any
+) -> None:
+    answering = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Metrics)
+    threading.Thread(target=answering.serve_forever, daemon=True).start()
+    silent = socket.socket()  # accepts connections (the backlog), never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    now = time.time()
+    try:
+        with Store(Project(project).store_path) as store:
+            on = {"container_id": running_container.id}
+            store.put_deployment(
+                _deployment("live", "dock", port=answering.server_address[1], **on)
+            )
+            store.put_deployment(_deployment("hung", "dock", port=silent.getsockname()[1], **on))
+            store.put_deployment(_deployment("refused", "dock", **on))
+            store.put_deployment(_deployment("gone", "dock"))  # its container is not there
+            for name in ("live", "hung", "refused", "gone"):
+                store.add_deployment_stats(name, now - 20, 3, 0, 1.0, 2.0)
+
+        started = time.monotonic()
+        listed = await lsp.request("runyard/deployments/list", {})
+        took = time.monotonic() - started
+    finally:
+        answering.shutdown()
+        answering.server_close()
+        silent.close()
+
+    by_name = {d["name"]: d for d in listed["deployments"]}
+    assert took < 6, f"the listing took {took:.1f}s"
+    assert by_name["live"]["status"] == "running"
+    live = by_name["live"]["telemetry"]
+    assert (live["requests"], live["errors"], live["p50Ms"], live["p95Ms"]) == (7, 1, 4.5, 12.0)
+    assert live["sampled"] >= now
+    for name in ("hung", "refused"):
+        assert by_name[name]["status"] == "running", name
+        assert by_name[name]["telemetry"]["sampled"] == pytest.approx(now - 20), name
+    assert by_name["gone"]["status"] == "gone"
+    assert by_name["gone"]["telemetry"]["requests"] == 3
+    with Store(Project(project).store_path) as store:
+        assert [s["requests"] for s in store.deployment_stats("live")] == [7, 3]
+        assert len(store.deployment_stats("hung")) == 1

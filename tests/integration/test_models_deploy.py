@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers import git, missing, runyard
+from tests import helpers
+from tests.helpers import git, runyard
 
 pytestmark = pytest.mark.integration
 
-BASE_IMAGE = os.environ.get("RUNYARD_BASE_IMAGE", "runyard/python-base:bookworm")
-CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+BASE_IMAGE, CA_BUNDLE = helpers.BASE_IMAGE, helpers.CA_BUNDLE
 IDENTITY = {
     "GIT_AUTHOR_NAME": "Runyard Tests",
     "GIT_AUTHOR_EMAIL": "tests@localhost",
@@ -44,18 +44,7 @@ print(json.dumps({"inputs": [x[i].tolist() for i in rows],
 
 @pytest.fixture(scope="module")
 def engine() -> Any:
-    try:
-        import docker
-
-        client = docker.from_env(timeout=30)
-        client.ping()
-    except Exception as exc:
-        missing(f"a Docker engine ({type(exc).__name__})", "run scripts/docker-setup.sh")
-    try:
-        client.images.get(BASE_IMAGE)
-    except Exception:
-        missing(f"the base image {BASE_IMAGE}", "run scripts/docker-setup.sh")
-    return client
+    return helpers.docker_engine()
 
 
 def _ry(cwd: Path, *args: str, check: bool = True, timeout: float = 400) -> Any:
@@ -71,9 +60,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, engine: Any) -> Iterator[di
     """The digits sample trained by a real local run, registered, packaged, deployed."""
     root = tmp_path_factory.mktemp("models") / "digits"
     _ry(root.parent, "new", "sklearn-digits", str(root))
-    options = ["--base-image", BASE_IMAGE]
-    if Path(CA_BUNDLE).is_file():
-        options += ["--ca-bundle", CA_BUNDLE]
+    options = helpers.docker_target_options()
     _ry(root, "target", "add", "dock", "--type", "docker", *options)
     run_id = _ry(root, "submit", "-d", "train.py").stdout.strip().split()[-1]
     _ry(root, "runs", "wait", run_id, check=False)

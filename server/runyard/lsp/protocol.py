@@ -628,10 +628,25 @@ class ModelDeployParams(ProjectParams):
 
 
 @attrs.define(kw_only=True)
+class DeploymentTelemetry:
+    """A telemetry sample read from a deployment's ``/metrics``: requests to ``/score``
+    and how many failed since the service started, their p50/p95 latency in milliseconds
+    (None before any request), and when it was read (epoch seconds)."""
+
+    requests: int
+    errors: int
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    sampled: float
+
+
+@attrs.define(kw_only=True)
 class DeploymentInfo:
     """A model version served over HTTP on a docker target, at `host`:`port` on the
     engine's machine. `status` is starting, running, exited, gone, unreachable or
-    stopped."""
+    stopped. `telemetry` is the last sample recorded (in a listing, a running one is
+    sampled afresh when its service answers within a couple of seconds); None when none
+    was ever taken."""
 
     name: str
     model: str
@@ -643,6 +658,7 @@ class DeploymentInfo:
     image: str | None = None
     created: float
     stopped: float | None = None
+    telemetry: DeploymentTelemetry | None = None
 
 
 @attrs.define(kw_only=True)

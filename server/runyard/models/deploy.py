@@ -48,7 +48,7 @@ req = urllib.request.Request("http://127.0.0.1:" + os.environ["PORT"] + sys.argv
                              data=body, method=sys.argv[1],
                              headers={"Content-Type": "application/json"})
 try:
-    with urllib.request.urlopen(req, timeout=60) as r:
+    with urllib.request.urlopen(req, timeout=float(os.environ["RUNYARD_TIMEOUT"])) as r:
         status, data = r.status, r.read()
 except urllib.error.HTTPError as e:
     status, data = e.code, e.read()
@@ -156,15 +156,25 @@ def request(
                 f"The deployment {dep['name']} does not answer at {url} ({reason}).",
                 hint=f"see `runyard deployment logs {dep['name']}`",
             ) from None
+    import docker
+
     if client is None:
         client = dockert.connect(options)
-    container = client.containers.get(dep["container_id"])
-    env = {"PORT": str(SERVE_PORT)}
+    env = {"PORT": str(SERVE_PORT), "RUNYARD_TIMEOUT": str(timeout)}
     if body is not None:
         env["RUNYARD_BODY"] = base64.b64encode(body).decode()
-    code, out = container.exec_run(
-        ["python", "-c", _EXEC_CLIENT, method, path], environment=env, demux=False
-    )
+    try:
+        container = client.containers.get(dep["container_id"])
+        code, out = container.exec_run(
+            ["python", "-c", _EXEC_CLIENT, method, path], environment=env, demux=False
+        )
+    except docker.errors.APIError as exc:
+        # the container is gone or not running (it may have ended between two calls)
+        raise RunyardError(
+            f"The deployment {dep['name']} cannot be reached inside its container: "
+            f"{exc.explanation or exc}",
+            hint=f"see `runyard deployment logs {dep['name']}`",
+        ) from None
     text = bytes(out or b"").decode("utf-8", "replace")
     status, _, rest = text.partition("\n")
     if code != 0 or not status.isdigit():
@@ -270,7 +280,13 @@ def deploy(
             "options": {"digest": model.digest, "image_id": image.id},
         }
         say(f"container {container.short_id} started; waiting for {name} to answer /health")
-        _wait_healthy(options, dep, client, container)
+        try:
+            _wait_healthy(options, dep, client, container)
+        except BaseException:
+            # not recorded, so nothing would ever stop it: no container stays behind
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+            raise
         dep["status"] = "running"
         store.put_deployment(dep)
         return dep
@@ -327,18 +343,25 @@ def _container(client: Any, dep: dict[str, Any]) -> Any | None:
 
 def refresh(project: Project, store: Store, dep: dict[str, Any]) -> dict[str, Any]:
     """The record, with a running deployment whose container ended marked as such."""
+    return _refresh(project, store, dep)[0]
+
+
+def _refresh(
+    project: Project, store: Store, dep: dict[str, Any]
+) -> tuple[dict[str, Any], tuple[dict[str, Any], Any] | None]:
+    """`refresh`, and the engine (options, client) of a deployment still running."""
     if dep["status"] != "running":
-        return dep
+        return dep, None
     try:
-        _options, client = _engine(project, dep)
+        options, client = _engine(project, dep)
         container = _container(client, dep)
     except RunyardError:
-        return {**dep, "status": "unreachable"}
+        return {**dep, "status": "unreachable"}, None
     if container is None or container.status in ("exited", "dead"):
         status = "gone" if container is None else "exited"
         store.update_deployment(dep["name"], status=status)
-        return {**dep, "status": status}
-    return dep
+        return {**dep, "status": status}, None
+    return dep, (options, client)
 
 
 def logs(project: Project, store: Store, name: str, tail: int | None = None) -> str:
@@ -355,25 +378,66 @@ def logs(project: Project, store: Store, name: str, tail: int | None = None) -> 
     return bytes(data).decode("utf-8", "replace")
 
 
-def stats(project: Project, store: Store, name: str) -> dict[str, Any]:
+def stats(
+    project: Project, store: Store, name: str, timeout: float = REQUEST_TIMEOUT
+) -> dict[str, Any]:
     """The service's telemetry now (also recorded as a sample); the last recorded sample
-    when the deployment is not running."""
-    dep = refresh(project, store, get(store, name))
-    if dep["status"] == "running":
-        options, client = _engine(project, dep)
-        status, body = request(options, dep, "GET", "/metrics", client=client)
-        if status == 200:
-            data = json.loads(body)
-            store.add_deployment_stats(
-                name,
-                time.time(),
-                int(data["requests"]),
-                int(data["errors"]),
-                data.get("p50_ms"),
-                data.get("p95_ms"),
-            )
+    when the deployment is not running. Raises when a running one's service does not
+    answer /metrics within `timeout` seconds."""
+    dep, engine = _refresh(project, store, get(store, name))
+    if engine is not None:
+        _sample(store, dep, *engine, timeout=timeout)
+    return last_stats(store, name, since=float(dep["created"]))
+
+
+def refresh_sampled(
+    project: Project, store: Store, dep: dict[str, Any], timeout: float
+) -> dict[str, Any]:
+    """`refresh`, and for a deployment still running a telemetry sample recorded when its
+    service answers /metrics within `timeout` seconds (one that does not keeps its last
+    sample; never raises for that)."""
+    dep, engine = _refresh(project, store, dep)
+    if engine is not None:
+        with contextlib.suppress(RunyardError):
+            _sample(store, dep, *engine, timeout=timeout)
+    return dep
+
+
+def last_stats(store: Store, name: str, since: float | None = None) -> dict[str, Any]:
+    """The last recorded telemetry sample (keys as in `Store.deployment_stats`), or {}.
+    With `since` (the deployment's creation), not one of an earlier deployment that had
+    the same name."""
     samples = store.deployment_stats(name, limit=1)
-    return samples[0] if samples else {}
+    if not samples or (since is not None and float(samples[0]["time"]) < since):
+        return {}
+    return samples[0]
+
+
+def _sample(
+    store: Store, dep: dict[str, Any], options: dict[str, Any], client: Any, timeout: float
+) -> None:
+    status, body = request(options, dep, "GET", "/metrics", client=client, timeout=timeout)
+    if status != 200:
+        return
+    try:
+        data = json.loads(body)
+        sample = (
+            int(data["requests"]),
+            int(data["errors"]),
+            _ms(data.get("p50_ms")),
+            _ms(data.get("p95_ms")),
+        )
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError):
+        raise RunyardError(
+            f"The deployment {dep['name']} answered /metrics with something else than "
+            f"its telemetry: {body[:200]!r}",
+            hint="is another service listening on its port?",
+        ) from None
+    store.add_deployment_stats(dep["name"], time.time(), *sample)
+
+
+def _ms(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def invoke(project: Project, store: Store, name: str, data_file: Path) -> tuple[int, Any]:

@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
@@ -711,7 +712,7 @@ def _register_model(project: Project, params: p.ModelRegisterParams) -> p.ModelI
 # --------------------------------------------------------------------------- deployments
 
 
-def _deployment_info(dep: dict[str, Any]) -> p.DeploymentInfo:
+def _deployment_info(dep: dict[str, Any], sample: dict[str, Any] | None = None) -> p.DeploymentInfo:
     return p.DeploymentInfo(
         name=dep["name"],
         model=dep["model"],
@@ -723,17 +724,67 @@ def _deployment_info(dep: dict[str, Any]) -> p.DeploymentInfo:
         image=dep.get("image"),
         created=float(dep["created"]),
         stopped=dep.get("stopped"),
+        telemetry=_telemetry(sample) if sample else None,
     )
 
 
-def _deployments(project: Project) -> p.DeploymentsListResult:
+def _last_sample(store: Store, dep: dict[str, Any]) -> dict[str, Any]:
     from runyard.models import deploy
+
+    return deploy.last_stats(store, dep["name"], since=float(dep["created"]))
+
+
+def _telemetry(sample: dict[str, Any]) -> p.DeploymentTelemetry:
+    return p.DeploymentTelemetry(
+        requests=int(sample["requests"]),
+        errors=int(sample["errors"]),
+        p50_ms=sample.get("p50_ms"),
+        p95_ms=sample.get("p95_ms"),
+        sampled=float(sample["time"]),
+    )
+
+
+# The Models view lists deployments on every refresh: a running one's /metrics gets this
+# long to answer (else it keeps its last sample), and several are sampled at once.
+SAMPLE_TIMEOUT = 2.0
+_SAMPLE_WORKERS = 8
+
+
+def _refresh_sampled(project: Project, dep: dict[str, Any]) -> dict[str, Any]:
+    """The refreshed record of a running deployment, with a fresh telemetry sample
+    recorded when its service answers; the record as it was when anything fails."""
+    from runyard.models import deploy
+
+    try:
+        with _store(project) as store:  # one connection per thread
+            return deploy.refresh_sampled(project, store, dep, SAMPLE_TIMEOUT)
+    except Exception:
+        log.warning("could not refresh deployment %s", dep["name"], exc_info=True)
+        return dep
+
+
+def _deployments(project: Project) -> p.DeploymentsListResult:
 
     if not project.store_path.exists():
         return p.DeploymentsListResult(deployments=[])
     with _store(project) as store:
-        found = [deploy.refresh(project, store, d) for d in store.list_deployments()]
-    return p.DeploymentsListResult(deployments=[_deployment_info(d) for d in found])
+        found = store.list_deployments()
+    running = [d for d in found if d["status"] == "running"]
+    if len(running) == 1:
+        fresh = [_refresh_sampled(project, running[0])]
+    elif running:
+        with ThreadPoolExecutor(
+            max_workers=min(_SAMPLE_WORKERS, len(running)), thread_name_prefix="runyard-sample"
+        ) as pool:
+            fresh = list(pool.map(lambda d: _refresh_sampled(project, d), running))
+    else:
+        fresh = []
+    by_name = {d["name"]: d for d in fresh}
+    found = [by_name.get(d["name"], d) for d in found]
+    with _store(project) as store:
+        return p.DeploymentsListResult(
+            deployments=[_deployment_info(d, _last_sample(store, d)) for d in found]
+        )
 
 
 def _score_path(project: Project, score: str) -> Path:
@@ -808,7 +859,8 @@ def _stop_deployment(project: Project, name: str) -> p.DeploymentInfo:
     from runyard.models import deploy
 
     with _open_store(project) as store:
-        return _deployment_info(deploy.stop(project, store, name))
+        dep = deploy.stop(project, store, name)
+        return _deployment_info(dep, _last_sample(store, dep))
 
 
 # --------------------------------------------------------------------------- register
