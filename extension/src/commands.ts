@@ -3,7 +3,7 @@
 import * as path from "node:path";
 import * as vscode from "vscode";
 import { asRunyardError, type RunyardClient } from "./client";
-import { rerunRequest } from "./format";
+import { isActive, rerunRequest, runDescription, runLabel } from "./format";
 import { checkJson, checkModelName, defaultModelName, formatSize, responseDocument, responseSummary } from "./modelFormat";
 import type { Projects } from "./projects";
 import {
@@ -96,11 +96,33 @@ function runRef(arg: unknown, parts: Parts): RunRef | undefined {
   return parts.runs.selected()[0];
 }
 
-function pickRun(parts: Parts, placeHolder: string): RunRef | undefined {
+/** The run selected in the Runs view, else one picked from the project's runs (newest
+ * first; `which` narrows them, `none` says why there is nothing to pick). */
+async function pickRun(
+  parts: Parts,
+  title: string,
+  which: (run: RunInfo) => boolean = () => true,
+  none = "No runs yet: submit a script first.",
+): Promise<RunRef | undefined> {
   const ref = runRef(undefined, parts);
-  if (ref) return ref;
-  void vscode.window.showInformationMessage(`${placeHolder}: select a run in the Runs view first.`);
-  return undefined;
+  if (ref && which(ref.run)) return ref;
+  const items = parts.projects.all.flatMap((p) =>
+    parts.runs
+      .list(p.root)
+      .filter(which)
+      .map((run) => ({
+        label: runLabel(run),
+        description: runDescription(run),
+        detail: parts.projects.all.length > 1 ? p.root : undefined,
+        ref: { project: p.root, run },
+      })),
+  );
+  if (items.length === 0) {
+    void vscode.window.showInformationMessage(`${title}: ${none}`);
+    return undefined;
+  }
+  const pick = await vscode.window.showQuickPick(items, { title, placeHolder: "Run" });
+  return pick?.ref;
 }
 
 async function pickTarget(parts: Parts, project: string, title: string): Promise<TargetInfo | undefined> {
@@ -378,8 +400,18 @@ async function createProject(parts: Parts, entryId?: string): Promise<void> {
 
 // ----------------------------------------------------------------------------- models
 
-async function registerModel(parts: Parts, arg: unknown): Promise<void> {
-  const ref = runRef(arg, parts) ?? pickRun(parts, "Register Model");
+/** Register one of a run's output files as a model version: the run from `arg` (a Runs
+ * view row) or the selection or a pick; the file is `outputPath` (the run details' button)
+ * or picked from the run's outputs; then a name. */
+async function registerModel(parts: Parts, arg: unknown, outputPath?: string): Promise<void> {
+  const ref =
+    runRef(arg, parts) ??
+    (await pickRun(
+      parts,
+      "Register Model",
+      (r) => r.status === "completed",
+      "no completed run yet: a model is a file a finished run wrote under outputs/.",
+    ));
   if (!ref) return;
   const details = await parts.client.request(RUNS_GET, { project: ref.project, runId: ref.run.id });
   if (details.artifacts.length === 0) {
@@ -388,13 +420,16 @@ async function registerModel(parts: Parts, arg: unknown): Promise<void> {
     );
     return;
   }
-  const file = await vscode.window.showQuickPick(
-    details.artifacts.map((a) => ({ label: a.path, description: formatSize(a.size), path: a.path })),
-    { title: `Register Model from run ${ref.run.id}`, placeHolder: "The output file to register" },
-  );
+  const given = details.artifacts.find((a) => a.path === outputPath);
+  const file = given
+    ? { path: given.path }
+    : await vscode.window.showQuickPick(
+        details.artifacts.map((a) => ({ label: a.path, description: formatSize(a.size), path: a.path })),
+        { title: `Register Model from run ${ref.run.id}`, placeHolder: "The output file to register" },
+      );
   if (!file) return;
   const name = await vscode.window.showInputBox({
-    title: "Register Model: name",
+    title: `Register Model: name for ${file.path} of run ${ref.run.id}`,
     prompt: "A new name starts at version 1; an existing one gets its next version.",
     value: defaultModelName(file.path),
     validateInput: checkModelName,
@@ -551,7 +586,8 @@ async function testEndpoint(parts: Parts, node?: ModelNode): Promise<void> {
     const summary = `${dep.name}: ${responseSummary(result)}`;
     parts.client.log.info(summary);
     const { language, content } = responseDocument(result);
-    const doc = await vscode.workspace.openTextDocument({ language, content });
+    const uri = responses.add(`${dep.name} HTTP ${result.status}`, language, content);
+    const doc = await vscode.workspace.openTextDocument(uri);
     await vscode.window.showTextDocument(doc, { preview: true, viewColumn: vscode.ViewColumn.Beside });
     if (result.status >= 400) void vscode.window.showWarningMessage(`${summary}: the service answered with an error.`);
     else void vscode.window.showInformationMessage(summary);
@@ -560,6 +596,34 @@ async function testEndpoint(parts: Parts, node?: ModelNode): Promise<void> {
     showError(parts.client, `Could not call deployment ${dep.name}`, err);
   }
 }
+
+/** Endpoint answers as read-only documents (nothing to save or discard on close), under
+ * `runyard-response:`; the newest few are kept. */
+class ResponseDocuments implements vscode.TextDocumentContentProvider {
+  static readonly scheme = "runyard-response";
+  private static readonly keep = 20;
+  private readonly texts = new Map<string, string>();
+  private count = 0;
+
+  add(title: string, language: "json" | "plaintext", content: string): vscode.Uri {
+    this.count += 1;
+    const name = `${title.replace(/[\\/:*?"<>|#]+/g, " ").trim()} (${this.count})${language === "json" ? ".json" : ".txt"}`;
+    const uri = vscode.Uri.from({ scheme: ResponseDocuments.scheme, path: `/${name}` });
+    this.texts.set(uri.toString(), content);
+    while (this.texts.size > ResponseDocuments.keep) {
+      const oldest = this.texts.keys().next().value;
+      if (oldest === undefined) break;
+      this.texts.delete(oldest);
+    }
+    return uri;
+  }
+
+  provideTextDocumentContent(uri: vscode.Uri): string {
+    return this.texts.get(uri.toString()) ?? "This answer is no longer kept: test the endpoint again.";
+  }
+}
+
+const responses = new ResponseDocuments();
 
 async function stopDeployment(parts: Parts, node?: ModelNode): Promise<void> {
   if (!requireTrust()) return;
@@ -589,6 +653,10 @@ export function panelActions(parts: Parts): PanelActions {
     },
     cancel: (project, runId) => void cancel(parts, project, runId),
     createProject: (entryId) => void createProject(parts, entryId),
+    registerModel: (project, runId, outputPath) => {
+      const run = parts.runs.find(project, runId);
+      if (run) void registerModel(parts, { project, run }, outputPath);
+    },
     openOutput: (outputsDir, rel, reveal) => {
       const target = path.resolve(outputsDir, rel);
       if (!target.startsWith(path.resolve(outputsDir) + path.sep)) return;
@@ -610,6 +678,7 @@ export function registerCommands(parts: Parts): vscode.Disposable[] {
       }
     });
   return [
+    vscode.workspace.registerTextDocumentContentProvider(ResponseDocuments.scheme, responses),
     reg("init", async () => {
       if (!requireTrust()) return;
       const folders = vscode.workspace.workspaceFolders ?? [];
@@ -694,15 +763,15 @@ export function registerCommands(parts: Parts): vscode.Disposable[] {
       if (pick) await submit(parts, project, { job: pick.job.name }, `job ${pick.job.name}`);
     }),
     reg("cancelRun", async (node) => {
-      const ref = runRef(node, parts) ?? pickRun(parts, "Cancel Run");
+      const ref = runRef(node, parts) ?? (await pickRun(parts, "Cancel Run", (r) => isActive(r.status), "no run is active."));
       if (ref) await cancel(parts, ref.project, ref.run.id);
     }),
-    reg("showLogs", (node) => {
-      const ref = runRef(node, parts) ?? pickRun(parts, "Show Run Logs");
+    reg("showLogs", async (node) => {
+      const ref = runRef(node, parts) ?? (await pickRun(parts, "Show Run Logs"));
       if (ref) parts.outputs.show(ref.project, ref.run.id, true);
     }),
-    reg("openRun", (node) => {
-      const ref = runRef(node, parts) ?? pickRun(parts, "Open Run Details");
+    reg("openRun", async (node) => {
+      const ref = runRef(node, parts) ?? (await pickRun(parts, "Open Run Details"));
       if (ref) showRunDetails(context, client, actions, ref.project, ref.run.id);
     }),
     reg("compareRuns", (_node, nodes) => {
@@ -721,12 +790,12 @@ export function registerCommands(parts: Parts): vscode.Disposable[] {
       showCompare(context, client, actions, project, ids);
     }),
     reg("restoreRun", async (node) => {
-      const ref = runRef(node, parts) ?? pickRun(parts, "Restore Run Snapshot");
+      const ref = runRef(node, parts) ?? (await pickRun(parts, "Restore Run Snapshot"));
       if (ref) await restore(parts, ref);
     }),
     reg("rerun", async (node) => {
       if (!requireTrust()) return;
-      const ref = runRef(node, parts) ?? pickRun(parts, "Rerun");
+      const ref = runRef(node, parts) ?? (await pickRun(parts, "Rerun"));
       if (!ref) return;
       const again = rerunRequest(ref.run);
       await submit(parts, ref.project, again, again.job ? `job ${again.job}` : (again.script ?? ref.run.id));

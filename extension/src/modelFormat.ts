@@ -1,5 +1,11 @@
 // Pure helpers of the Models view and its commands: no `vscode` import, unit-tested.
-import type { DeploymentInfo, DeploymentInvokeResult, ModelInfo, ModelRunInfo } from "./protocol";
+import type {
+  DeploymentInfo,
+  DeploymentInvokeResult,
+  DeploymentTelemetry,
+  ModelInfo,
+  ModelRunInfo,
+} from "./protocol";
 
 /** 13 B, 2.0 KB, 4.5 MB, 1.2 GB. */
 export function formatSize(bytes: number): string {
@@ -41,7 +47,48 @@ export function lineageText(model: ModelInfo, run?: ModelRunInfo): string {
 
 /** "running · 127.0.0.1:8080". */
 export function deploymentDescription(d: Pick<DeploymentInfo, "status" | "host" | "port">): string {
-  return d.port ? `${d.status} · ${d.host ?? "127.0.0.1"}:${d.port}` : d.status;
+  // the address only while something listens there
+  const serving = d.status === "running" || d.status === "starting";
+  return d.port && serving ? `${d.status} · ${d.host ?? "127.0.0.1"}:${d.port}` : d.status;
+}
+
+/** "12 requests · 1 error · p50 3.1 ms · p95 9.8 ms"; "no requests yet" before the first;
+ * a percentile the service did not report is left out. */
+export function telemetryText(t: Pick<DeploymentTelemetry, "requests" | "errors" | "p50Ms" | "p95Ms">): string {
+  if (t.requests <= 0) return "no requests yet";
+  const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
+  const parts = [plural(t.requests, "request"), plural(t.errors, "error")];
+  for (const [label, ms] of [
+    ["p50", t.p50Ms],
+    ["p95", t.p95Ms],
+  ] as const) {
+    if (ms !== null && ms !== undefined && Number.isFinite(ms)) parts.push(`${label} ${formatMs(ms)} ms`);
+  }
+  return parts.join(" · ");
+}
+
+/** 3.1, 12.3, 142, 1234: one decimal below 100 ms. */
+function formatMs(ms: number): string {
+  return ms < 100 ? ms.toFixed(1) : String(Math.round(ms));
+}
+
+/** "sampled 14:03:07" (local time), with the date when it was not today. */
+export function sampledText(sampled: number, now: Date = new Date()): string {
+  const when = new Date(sampled * 1000);
+  const two = (n: number): string => String(n).padStart(2, "0");
+  const time = `${two(when.getHours())}:${two(when.getMinutes())}:${two(when.getSeconds())}`;
+  const sameDay =
+    when.getFullYear() === now.getFullYear() && when.getMonth() === now.getMonth() && when.getDate() === now.getDate();
+  if (sameDay) return `sampled ${time}`;
+  return `sampled ${when.getFullYear()}-${two(when.getMonth() + 1)}-${two(when.getDate())} ${time}`;
+}
+
+/** A deployment row's tooltip: what it serves where, its image, its last telemetry sample. */
+export function deploymentTooltip(d: DeploymentInfo, now: Date = new Date()): string {
+  const lines = [`${d.name}: ${d.model}:${d.version} on ${d.target}`];
+  if (d.image) lines.push(`image ${d.image}`);
+  if (d.telemetry) lines.push(telemetryText(d.telemetry), sampledText(d.telemetry.sampled, now));
+  return lines.join("\n");
 }
 
 /** The default model name for an output file: its stem ("checkpoints/net.pt" -> "net"),

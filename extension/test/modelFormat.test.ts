@@ -7,10 +7,13 @@ import {
   defaultModelName,
   deploymentDescription,
   deploymentsByVersion,
+  deploymentTooltip,
   formatSize,
   lineageText,
   responseDocument,
   responseSummary,
+  sampledText,
+  telemetryText,
   versionDescription,
 } from "../src/modelFormat";
 import type { DeploymentInfo, ModelInfo } from "../src/protocol";
@@ -90,6 +93,8 @@ describe("deployments", () => {
   it("show status and address", () => {
     assert.equal(deploymentDescription(deployment()), "running · 127.0.0.1:49153");
     assert.equal(deploymentDescription(deployment({ status: "stopped", port: null })), "stopped");
+    assert.equal(deploymentDescription(deployment({ status: "stopped" })), "stopped");
+    assert.equal(deploymentDescription(deployment({ status: "exited" })), "exited");
   });
 
   it("group by model version", () => {
@@ -105,6 +110,61 @@ describe("deployments", () => {
     assert.deepEqual(
       grouped.get("net:1")?.map((d) => d.name),
       ["b"],
+    );
+  });
+});
+
+describe("deployment telemetry", () => {
+  const at = (y: number, mo: number, d: number, h: number, mi: number, s: number): number =>
+    new Date(y, mo - 1, d, h, mi, s).getTime() / 1000;
+
+  it("reads as counts and percentiles, singular or plural", () => {
+    assert.equal(
+      telemetryText({ requests: 12, errors: 1, p50Ms: 3.14, p95Ms: 9.8 }),
+      "12 requests · 1 error · p50 3.1 ms · p95 9.8 ms",
+    );
+    assert.equal(
+      telemetryText({ requests: 1, errors: 0, p50Ms: 250.4, p95Ms: 1234.56 }),
+      "1 request · 0 errors · p50 250 ms · p95 1235 ms",
+    );
+    assert.equal(telemetryText({ requests: 3, errors: 2, p50Ms: 0.04, p95Ms: 0.06 }), "3 requests · 2 errors · p50 0.0 ms · p95 0.1 ms");
+  });
+
+  it("says when there were no requests yet", () => {
+    assert.equal(telemetryText({ requests: 0, errors: 0, p50Ms: null, p95Ms: null }), "no requests yet");
+    assert.equal(telemetryText({ requests: 0, errors: 0 }), "no requests yet");
+  });
+
+  it("leaves out percentiles the service did not report", () => {
+    assert.equal(telemetryText({ requests: 5, errors: 0, p50Ms: 2, p95Ms: null }), "5 requests · 0 errors · p50 2.0 ms");
+    assert.equal(telemetryText({ requests: 5, errors: 5 }), "5 requests · 5 errors");
+    assert.equal(telemetryText({ requests: 5, errors: 0, p50Ms: Number.NaN, p95Ms: 7 }), "5 requests · 0 errors · p95 7.0 ms");
+  });
+
+  it("says when it was sampled, with the date when not today", () => {
+    const now = new Date(2026, 2, 4, 18, 0, 0);
+    assert.equal(sampledText(at(2026, 3, 4, 9, 5, 7), now), "sampled 09:05:07");
+    assert.equal(sampledText(at(2026, 3, 3, 23, 59, 59), now), "sampled 2026-03-03 23:59:59");
+  });
+
+  it("joins the deployment's tooltip, without a telemetry line before any sample", () => {
+    const now = new Date(2026, 2, 4, 18, 0, 0);
+    assert.equal(
+      deploymentTooltip(deployment({ image: "runyard-model-net:2" }), now),
+      "net-2: net:2 on docker\nimage runyard-model-net:2",
+    );
+    const sampled = at(2026, 3, 4, 17, 59, 30);
+    assert.equal(
+      deploymentTooltip(
+        deployment({ telemetry: { requests: 2, errors: 0, p50Ms: 1.5, p95Ms: 4, sampled } }),
+        now,
+      ),
+      "net-2: net:2 on docker\n2 requests · 0 errors · p50 1.5 ms · p95 4.0 ms\nsampled 17:59:30",
+    );
+    // The row's description stays status and address.
+    assert.equal(
+      deploymentDescription(deployment({ telemetry: { requests: 2, errors: 0, sampled } })),
+      "running · 127.0.0.1:49153",
     );
   });
 });

@@ -87,6 +87,10 @@ function renderOutputs(d: RunDetails): HTMLElement {
           { className: "row-actions" },
           button("Open", () => post({ type: "openOutput", path: a.path }), "secondary"),
           button("Reveal", () => post({ type: "revealOutput", path: a.path }), "secondary"),
+          // a model comes from a run that finished well
+          d.run.status === "completed"
+            ? button("Register as Model", () => post({ type: "registerModel", path: a.path }), "secondary")
+            : null,
         ),
       ),
     );

@@ -36,6 +36,8 @@ export type WebviewMessage =
   | { type: "openOutput"; path: string }
   /** Reveal it in the OS file manager / Explorer. */
   | { type: "revealOutput"; path: string }
+  /** Register this output file of the run as a model version (the host asks for a name). */
+  | { type: "registerModel"; path: string }
   | { type: "showLogs"; runId: string }
   | { type: "restore"; runId: string }
   | { type: "cancel"; runId: string }
@@ -58,6 +60,7 @@ export function isWebviewMessage(value: unknown): value is WebviewMessage {
       return true;
     case "openOutput":
     case "revealOutput":
+    case "registerModel":
       return text("path");
     case "showLogs":
     case "restore":

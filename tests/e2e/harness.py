@@ -467,10 +467,11 @@ class Workbench:
 
     # -- commands
 
-    def command(self, title: str) -> None:
+    def command(self, title: str, closes: bool = True) -> None:
         """Run a command from the palette (F1) by its exact title, accepted with Enter
         once it is the palette's focused row (a click can land on a row the list is
-        just replacing).
+        just replacing). With `closes`, waits for the palette to close; leave it False
+        for a command that asks for input at once (the same widget shows again).
 
         Opens the palette again when the command is not listed: the palette takes its
         list when it opens, and right after start-up a command can be missing from it
@@ -492,10 +493,85 @@ class Workbench:
                 self.page.keyboard.press("Escape")
                 continue
             self.page.keyboard.press("Enter")
-            self.page.locator(".quick-input-widget").wait_for(state="hidden", timeout=10_000)
+            if closes:
+                self.page.locator(".quick-input-widget").wait_for(state="hidden", timeout=10_000)
             self.console.append(f"[e2e] ran {title!r}")
             return
         raise AssertionError(f"the command palette does not list {title!r}")
+
+    def _quick_input_titled(self, title: str, timeout: float = 30) -> Any:
+        """The quick-input widget once it shows a title starting with `title`."""
+        widget = self.page.locator(".quick-input-widget")
+        heading = widget.locator(".quick-input-title")
+
+        def shown() -> bool:
+            return bool(
+                widget.is_visible()
+                and heading.count()
+                and str(heading.first.inner_text()).startswith(title)
+            )
+
+        until(shown, timeout=timeout, what=f"a quick input titled {title!r}")
+        return widget
+
+    def quick_input_title(self) -> str:
+        """The title of the quick input showing now ("" when none shows)."""
+        widget = self.page.locator(".quick-input-widget")
+        heading = widget.locator(".quick-input-title")
+        if not widget.is_visible() or not heading.count():
+            return ""
+        return str(heading.first.inner_text()).strip()
+
+    def quick_pick(self, title: str, label: str) -> None:
+        """In the quick pick titled `title…`, filter to the item `label` and accept it
+        once it is the focused row."""
+        widget = self._quick_input_titled(title)
+        widget.locator(".quick-input-box input").fill(label)
+        focused = widget.locator(".quick-input-list .monaco-list-row.focused .label-name")
+        until(
+            lambda: focused.count() and focused.first.inner_text().strip() == label,
+            timeout=15,
+            what=f"{label!r} focused in the quick pick {title!r}",
+        )
+        self.page.keyboard.press("Enter")
+        self.console.append(f"[e2e] picked {label!r} in {title!r}")
+
+    def quick_input(self, title: str, text: str | None = None) -> str:
+        """The input box titled `title…`: types `text` when given, and returns its value
+        (the caller presses Enter, after checking a suggested value, say)."""
+        box = self._quick_input_titled(title).locator(".quick-input-box input")
+        if text is not None:
+            box.fill(text)
+        return str(box.input_value())
+
+    def notification(self, text: str, timeout: float) -> Any:
+        """The notification containing `text`, once shown: its toast, or, when the toast
+        has already hidden itself, its entry in the notification center."""
+        item = ".notification-list-item"
+        toast = self.page.locator(f".notifications-toasts {item}").filter(has_text=text).first
+        until(
+            lambda: toast.count() and toast.is_visible(),
+            timeout=timeout,
+            what=f"a notification saying {text!r}",
+        )
+        self.console.append(f"[e2e] notification: {toast.inner_text()!r}")
+        return toast
+
+    def notification_action(self, text: str, button: str) -> None:
+        """Press `button` on the notification containing `text` (from the notification
+        center when its toast has hidden itself meanwhile)."""
+        toast = self.page.locator(".notifications-toasts .notification-list-item").filter(
+            has_text=text
+        )
+        if toast.count() and toast.first.is_visible():
+            toast.first.get_by_role("button", name=button).click()
+            return
+        self.command("Notifications: Show Notifications")
+        entry = self.page.locator(".notifications-center .notification-list-item").filter(
+            has_text=text
+        )
+        entry.first.wait_for(timeout=10_000)
+        entry.first.get_by_role("button", name=button).click()
 
     def palette_row(self, label: str) -> Any:
         """The quick-input row whose label is exactly `label`."""
@@ -550,6 +626,44 @@ class Workbench:
             ".pane-header", has_text=re.compile(rf"^\s*{re.escape(title)}", re.I)
         )
         return self.page.locator(".part.sidebar .pane").filter(has=header).first
+
+    def expand_view(self, title: str) -> None:
+        """Open a collapsed sidebar section by clicking its header."""
+        if not self.view_expanded(title):
+            self.view(title).locator(".pane-header").first.click()
+        until(lambda: self.view_expanded(title), timeout=10, what=f"the {title} view expanded")
+
+    def context_menu(self, row: Any, item: str) -> None:
+        """Right-click a tree row and choose `item` from its context menu."""
+        row.click(button="right")
+        entry = self.page.locator(".context-view .monaco-menu .action-item").filter(
+            has=self.page.locator(".action-label", has_text=re.compile(rf"^{re.escape(item)}$"))
+        )
+        entry.first.wait_for(timeout=10_000)
+        entry.first.click()
+        self.console.append(f"[e2e] context menu {item!r}")
+
+    def inline_action(self, row: Any, label: str) -> None:
+        """Click the inline action button `label` that a tree row shows on hover."""
+        row.hover()
+        button = row.locator(f'.actions .action-label[aria-label="{label}"]')
+        button.first.wait_for(timeout=10_000)
+        button.first.click()
+        self.console.append(f"[e2e] inline action {label!r}")
+
+    def hover_text(self, row: Any) -> str:
+        """The text of the hover (tooltip) a tree row shows when the mouse rests on it."""
+        hover = self.page.locator(".monaco-hover, .workbench-hover").filter(
+            has_text=re.compile(r"\S")
+        )
+        for _ in range(3):
+            row.hover()
+            try:
+                hover.first.wait_for(state="visible", timeout=5_000)
+                return str(hover.first.inner_text())
+            except Exception:
+                self.page.mouse.move(1, 1)  # leave the row and rest on it again
+        raise AssertionError("no hover shown over the row")
 
     def view_expanded(self, title: str) -> bool:
         header = self.view(title).locator(".pane-header").first

@@ -1,10 +1,17 @@
 // The Models view: each registered model, its versions (newest first: framework, size,
 // aliases; the lineage run → snapshot → target in the tooltip), and the deployments
-// serving each version (status, address). Refreshed on config pushes and after each
+// serving each version (status, address; the last telemetry sample in the tooltip, taken
+// afresh by each listing of a running one). Refreshed on config pushes and after each
 // model command.
 import * as vscode from "vscode";
 import { asRunyardError, type RunyardClient } from "../client";
-import { deploymentDescription, deploymentsByVersion, lineageText, versionDescription } from "../modelFormat";
+import {
+  deploymentDescription,
+  deploymentsByVersion,
+  deploymentTooltip,
+  lineageText,
+  versionDescription,
+} from "../modelFormat";
 import type { Projects } from "../projects";
 import { CONFIG_CHANGED, DEPLOYMENTS_LIST, type DeploymentInfo, MODELS_LIST, type ModelInfo } from "../protocol";
 
@@ -62,6 +69,9 @@ export class ModelsView implements vscode.TreeDataProvider<ModelNode>, vscode.Di
           `v${m.version}`,
           node.deployments.length ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None,
         );
+        // Part of the id says whether it has deployments: a version seen first as a leaf
+        // would otherwise keep a collapsed arrow when its first deployment appears.
+        item.id = `version:${node.project}:${m.ref}:${node.deployments.length ? "deployed" : "leaf"}`;
         item.description = versionDescription(m);
         item.tooltip = lineageText(m);
         item.iconPath = new vscode.ThemeIcon(m.kind === "folder" ? "file-directory" : "file-binary");
@@ -72,7 +82,7 @@ export class ModelsView implements vscode.TreeDataProvider<ModelNode>, vscode.Di
         const d = node.deployment;
         const item = new vscode.TreeItem(d.name);
         item.description = deploymentDescription(d);
-        item.tooltip = `${d.name}: ${d.model}:${d.version} on ${d.target}${d.image ? `\nimage ${d.image}` : ""}`;
+        item.tooltip = deploymentTooltip(d);
         const [icon, color] = DEPLOYMENT_ICONS[d.status] ?? ["circle-outline", undefined];
         item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
         item.contextValue = d.status === "running" ? "deployment.running" : "deployment";

@@ -119,6 +119,11 @@ export class RunsView implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
     return out;
   }
 
+  /** The project's runs this view knows, newest first. */
+  list(project: string): RunInfo[] {
+    return [...(this.runs.get(project)?.values() ?? [])].sort((a, b) => (b.created ?? 0) - (a.created ?? 0));
+  }
+
   find(project: string, runId: string): RunInfo | undefined {
     return this.runs.get(project)?.get(runId);
   }

@@ -7,4 +7,5 @@ export interface PanelActions {
   cancel(project: string, runId: string): void;
   createProject(entryId: string): void;
   openOutput(outputsDir: string, path: string, reveal: boolean): void;
+  registerModel(project: string, runId: string, path: string): void;
 }

@@ -147,6 +147,11 @@ class DetailsPanel {
         }
         break;
       }
+      case "registerModel": {
+        const d = this.details;
+        if (d && d.artifacts.some((a) => a.path === m.path)) this.actions.registerModel(this.project, id, m.path);
+        break;
+      }
       default:
         break;
     }
