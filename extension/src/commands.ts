@@ -589,6 +589,7 @@ async function testEndpoint(parts: Parts, node?: ModelNode): Promise<void> {
     const uri = responses.add(`${dep.name} HTTP ${result.status}`, language, content);
     const doc = await vscode.workspace.openTextDocument(uri);
     await vscode.window.showTextDocument(doc, { preview: true, viewColumn: vscode.ViewColumn.Beside });
+    parts.models.refresh(); // the deployment's telemetry now counts this request
     if (result.status >= 400) void vscode.window.showWarningMessage(`${summary}: the service answered with an error.`);
     else void vscode.window.showInformationMessage(summary);
   } catch (err) {

@@ -657,12 +657,14 @@ class Workbench:
             has_text=re.compile(r"\S")
         )
         for _ in range(3):
+            self.page.mouse.move(1, 1)  # a fresh hover, not one still showing older text
+            hover.first.wait_for(state="hidden", timeout=5_000)
             row.hover()
             try:
                 hover.first.wait_for(state="visible", timeout=5_000)
                 return str(hover.first.inner_text())
             except Exception:
-                self.page.mouse.move(1, 1)  # leave the row and rest on it again
+                continue  # leave the row and rest on it again
         raise AssertionError("no hover shown over the row")
 
     def view_expanded(self, title: str) -> bool:

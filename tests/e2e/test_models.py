@@ -266,9 +266,15 @@ def test_package_and_deploy_then_test_endpoint_answers_like_the_model(
     wb.wait_row_description(row, "running", 30, "the deployment's row in the Models view")
     assert wb.row_description(row) == f"running · 127.0.0.1:{deployed['port']}"
 
-    # telemetry counted the request
+    # telemetry counted the request: in the row's tooltip, and for the command line
+    until(
+        lambda: "1 request · 0 errors" in wb.hover_text(row),
+        timeout=30,
+        what="the deployment's tooltip counting the request",
+    )
+    wb.shot("11-deployment-telemetry")
     show = json.loads(_cli(wb.folder, "deployment", "show", DEPLOYMENT, "--json").stdout)
-    assert show["telemetry"]["requests"] >= 1, show
+    assert show["telemetry"]["requests"] == 1, show
     assert show["telemetry"]["errors"] == 0, show
 
 
