@@ -206,3 +206,21 @@ def test_version_1_store_is_migrated_to_packed_metrics(tmp_path: Path) -> None:
         assert math.isnan(odd[0][4]) and odd[1][4] == math.inf
         tables = {r[0] for r in store._read("SELECT name FROM sqlite_master WHERE type='table'")}
         assert "metrics" not in tables and "metric_chunks" in tables
+
+
+def test_an_unchanged_telemetry_sample_moves_the_newest_one_instead_of_adding(
+    store: Store,
+) -> None:
+    store.add_deployment_stats("web", 100.0, 0, 0, None, None)
+    store.add_deployment_stats("web", 110.0, 0, 0, None, None)  # idle: the same counts
+    store.add_deployment_stats("web", 120.0, 3, 1, 2.0, 9.5)
+    store.add_deployment_stats("web", 130.0, 3, 1, 2.0, 9.5)
+    store.add_deployment_stats("api", 125.0, 3, 1, 2.0, 9.5)  # another deployment's own
+    assert [(s["time"], s["requests"]) for s in store.deployment_stats("web")] == [
+        (130.0, 3),
+        (110.0, 0),
+    ]
+    assert [s["time"] for s in store.deployment_stats("api")] == [125.0]
+    store.add_deployment_stats("web", 140.0, 4, 1, 2.0, 9.5)
+    assert store.deployment_stats("web", limit=1)[0]["requests"] == 4
+    assert len(store.deployment_stats("web")) == 3

@@ -1121,8 +1121,18 @@ class Store:
         p50_ms: float | None,
         p95_ms: float | None,
     ) -> None:
-        """A telemetry sample read from the deployment's service (counts since it started)."""
+        """A telemetry sample read from the deployment's service (counts since it started).
+        A sample equal to the newest one only moves that one's time: an idle deployment
+        sampled on every listing does not grow the table."""
         with self._tx() as db:
+            last = db.execute(
+                "SELECT rowid, requests, errors, p50_ms, p95_ms FROM deployment_stats "
+                "WHERE deployment = ? ORDER BY time DESC LIMIT 1",
+                (name,),
+            ).fetchone()
+            if last is not None and tuple(last)[1:] == (requests, errors, p50_ms, p95_ms):
+                db.execute("UPDATE deployment_stats SET time = ? WHERE rowid = ?", (when, last[0]))
+                return
             db.execute(
                 "INSERT INTO deployment_stats (deployment, time, requests, errors, p50_ms, p95_ms) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
