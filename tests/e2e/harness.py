@@ -231,6 +231,9 @@ class CodeServer:
     home: Path
     vsix: Path
     python: str
+    # False: every folder is trusted (--disable-workspace-trust). True: VS Code's workspace
+    # trust is on and a new folder opens in Restricted Mode, without asking.
+    workspace_trust: bool = False
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path = field(init=False)
@@ -290,7 +293,8 @@ class CodeServer:
                     "extensions.ignoreRecommendations": True,
                     "telemetry.telemetryLevel": "off",
                     "update.mode": "none",
-                    "security.workspace.trust.enabled": False,
+                    "security.workspace.trust.enabled": self.workspace_trust,
+                    "security.workspace.trust.startupPrompt": "never",
                     "window.restoreWindows": "none",
                     "files.hotExit": "off",
                     "chat.disableAIFeatures": True,
@@ -313,7 +317,8 @@ class CodeServer:
                 "--bind-addr", f"127.0.0.1:{self.port}",
                 "--extensions-dir", str(self.ext_dir),
                 "--user-data-dir", str(self.user_data),
-                "--disable-telemetry", "--disable-update-check", "--disable-workspace-trust",
+                "--disable-telemetry", "--disable-update-check",
+                *([] if self.workspace_trust else ["--disable-workspace-trust"]),
                 *(extra_args or []),
             ],
             env=self.env(),
