@@ -12,6 +12,7 @@ say), so any test can run alone:
 from __future__ import annotations
 
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -303,3 +304,50 @@ def test_open_in_tensorboard_runs_the_bundled_command_line(
     text = until(said, timeout=60, what="the tensorboard command's message in the terminal")
     assert first_run.run_id in text
     wb.shot("08-open-in-tensorboard")
+
+
+def test_create_project_from_a_gallery_card_opens_it_in_a_new_window(
+    runyard_open: Workbench, tmp_path: Path
+) -> None:
+    """ "Create project" on a card: the folder is chosen in VS Code's own file dialog,
+    the project is written and committed, and "Open in New Window" opens it as a
+    Runyard project."""
+    wb = runyard_open
+    parent = tmp_path / "projects"
+    parent.mkdir()
+    wb.command("Runyard: Open Gallery")
+    frame = wb.webview("Runyard Gallery")
+    card = frame.locator('.card[data-entry="sklearn-digits"]')
+    card.wait_for(timeout=60_000)
+    card.get_by_role("button", name="Create project").click()
+    # code-server's file dialog is a quick input: type the folder, then accept it
+    wb.quick_input("Where should the new project go?", f"{parent}/")
+    accept = wb.page.locator(".quick-input-widget .monaco-button").filter(
+        has_text="Create the project in this folder"
+    )
+    accept.first.click()
+    assert wb.quick_input("Project folder name") == "sklearn-digits"
+    wb.quick_input("Project folder name", "digits-from-gallery")
+    wb.page.keyboard.press("Enter")
+    root = parent / "digits-from-gallery"
+    wb.notification(f"Project created in {root}", 120)
+    wb.shot("07-gallery-created")
+    assert (root / "train.py").is_file() and (root / "score.py").is_file()
+    assert (root / ".runyard").is_dir()
+    log = subprocess.run(
+        ["git", "log", "--oneline"], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert log.stdout.strip(), "the new project has no first commit"
+
+    with wb.page.context.expect_page(timeout=60_000) as opened:
+        wb.notification_action(f"Project created in {root}", "Open in New Window")
+    page = opened.value
+    try:
+        other = Workbench(page, wb.server, root)
+        page.locator(".monaco-workbench").wait_for(timeout=90_000)
+        other.show_runyard()
+        other.tree_row("Compute Targets", "local").wait_for(timeout=90_000)
+        other.shot("07-gallery-project-window")
+        assert str(root) in page.url
+    finally:
+        page.close()
