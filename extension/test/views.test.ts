@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { GalleryEntry } from "../src/protocol";
-import { formatBytes, formatDuration, formatElapsed, formatRuntime, NO_VALUE } from "../webview/format";
+import { extraLineColor, formatBytes, formatDuration, formatElapsed, formatRuntime, NO_VALUE } from "../webview/format";
 import { filterEntries, frameworks } from "../webview/galleryModel";
 import { DEFAULT_CHART_SETTINGS, parseChartSettings } from "../webview/viewState";
 
@@ -93,5 +93,19 @@ describe("formats", () => {
     assert.equal(formatRuntime(25), "about 25 s");
     assert.equal(formatRuntime(180), "about 3 min");
     assert.equal(formatRuntime(0), NO_VALUE);
+  });
+});
+
+describe("extraLineColor", () => {
+  it("gives every line past the theme's six its own colour", () => {
+    const colors = Array.from({ length: 40 }, (_, n) => extraLineColor(n));
+    assert.equal(new Set(colors).size, colors.length);
+    for (const c of colors) assert.match(c, /^hsl\(\d{1,3}, 70%, (58|46)%\)$/);
+    // neighbours are far apart in hue
+    const hue = (c: string): number => Number(/^hsl\((\d+)/.exec(c)?.[1]);
+    for (let n = 1; n < colors.length; n++) {
+      const d = Math.abs(hue(colors[n] ?? "") - hue(colors[n - 1] ?? ""));
+      assert.ok(Math.min(d, 360 - d) > 90, `${colors[n - 1]} then ${colors[n]}`);
+    }
   });
 });

@@ -4,7 +4,7 @@
 // batched: a chart redraws at most once per animation frame however many points come.
 import uPlot from "uplot";
 import { cssVar, h, onThemeChange } from "./dom";
-import { formatElapsed, formatValue } from "./format";
+import { extraLineColor, formatElapsed, formatValue } from "./format";
 import {
   alignLines,
   appendLive,
@@ -52,10 +52,12 @@ const PALETTE_VARS: readonly [string, string][] = [
   ["--vscode-charts-purple", "#b180d7"],
 ];
 
-/** The n-th colour of the theme's chart palette. */
+/** The n-th line's colour: the theme's chart palette first, then generated hues (so a
+ * seventh run does not take the first one's colour). */
 export function paletteColor(n: number): string {
-  const [name, fallback] = PALETTE_VARS[n % PALETTE_VARS.length] ?? PALETTE_VARS[0] ?? ["", "#3794ff"];
-  return cssVar(name, fallback);
+  const entry = PALETTE_VARS[n];
+  if (entry) return cssVar(entry[0], entry[1]);
+  return extraLineColor(n - PALETTE_VARS.length);
 }
 
 interface Theme {

@@ -89,3 +89,12 @@ export function formatRuntime(seconds: number): string {
   const m = Math.round((seconds % 3600) / 60);
   return m ? `about ${h} h ${m} min` : `about ${h} h`;
 }
+
+/** A colour for the n-th line once the theme's six chart colours are used up (n >= 0
+ * counts from the seventh): hues a golden angle apart, so neighbours differ most and no
+ * two of the first few dozen coincide. */
+export function extraLineColor(n: number): string {
+  const hue = Math.round((n * 137.508 + 15) % 360);
+  const lightness = n % 2 === 0 ? 58 : 46; // alternate, for hues that land close
+  return `hsl(${hue}, 70%, ${lightness}%)`;
+}
