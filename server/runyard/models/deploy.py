@@ -296,6 +296,7 @@ def _wait_healthy(
     options: dict[str, Any], dep: dict[str, Any], client: Any, container: Any
 ) -> None:
     deadline = time.monotonic() + HEALTH_TIMEOUT
+    pause = 0.05  # a small service answers within a second: look often, then less often
     while True:
         container.reload()
         if container.status in ("exited", "dead"):
@@ -321,7 +322,8 @@ def _wait_healthy(
                 f"{HEALTH_TIMEOUT:.0f}s. Its log ends with:\n{tail}",
                 hint="a slow init(model_path)? check the scoring script",
             )
-        time.sleep(0.5)
+        time.sleep(pause)
+        pause = min(pause * 1.5, 0.5)
 
 
 # ---- the rest of the lifecycle -------------------------------------------------------------
