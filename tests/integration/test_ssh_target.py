@@ -299,3 +299,47 @@ async def test_trust_and_test_through_the_language_server(
         assert checks["ok"] is True, checks
     finally:
         await session.stop()
+
+
+def test_env_prune_clears_the_remote_environments_not_in_use_zz(
+    proj: Path, home: dict[str, str], remote_workdir: Path
+) -> None:
+    """Last in the module: it removes the environment the other tests share. A live
+    run's environment stays, and so does one a process on the machine runs from (another
+    project sharing the workdir); an idle one goes."""
+    envs_dir = remote_workdir / "envs"
+    _job(proj, "slow", STEPS="600", PAUSE="0.2")
+    live = _submit(proj, home, "--job", "slow")
+    until(lambda: "step 1" in _log(proj, live, home), what="the live run's second step")
+    live_env = _show(proj, live, home)["env_hash"]
+    idle = envs_dir / "0000000000idle00"
+    (idle / "bin").mkdir(parents=True)
+    other = envs_dir / "0000000000other0"
+    (other / "bin").mkdir(parents=True)
+    # a process running from `other`, as another project's run would
+    user = subprocess.Popen(["bash", "-c", f"exec -a {other}/bin/python sleep 120"])
+    try:
+        pruned = runyard(proj, "env", "prune", "--target", "vm", "--json", env=home, timeout=60)
+        assert pruned.returncode == 0, pruned.stderr
+        assert json.loads(pruned.stdout) == [{"target": "vm", "environment": idle.name}]
+        assert not idle.exists() and other.is_dir()
+        assert (envs_dir / live_env / ".runyard-env.json").is_file()
+    finally:
+        user.kill()
+        user.wait()
+        runyard(proj, "runs", "cancel", live, env=home)
+    assert _wait(proj, live, home)["status"] == "canceled"
+    pruned = runyard(proj, "env", "prune", "--target", "vm", env=home, timeout=60)
+    assert pruned.returncode == 0, pruned.stderr
+    assert f"vm: removed {live_env}" in pruned.stdout
+    assert f"vm: removed {other.name}" in pruned.stdout
+    assert sorted(p.name for p in envs_dir.iterdir()) == []
+
+    # a machine that cannot be reached: said, and the exit status says so
+    runyard(
+        proj, "target", "add", "gone", "--type", "ssh", "--host", "127.0.0.1",
+        "--port", "9", env=home, check=True,
+    )  # fmt: skip
+    failed = runyard(proj, "env", "prune", "--target", "gone", env=home, timeout=60)
+    assert failed.returncode == 1
+    assert "gone: environments not pruned: Cannot reach 127.0.0.1:9" in failed.stderr

@@ -389,13 +389,38 @@ def cmd_env_prune(args: argparse.Namespace) -> int:
         engines.add(str(t.raw.get("address")))
         for tag in docker.prune_images(t.raw):
             removed.append({"target": t.name, "environment": tag})
+    # ssh targets: the venvs on their machines (one pass per machine and workdir)
+    from runyard.targets import ssh
+
+    failed = 0
+    machines: set[tuple[str, str, str]] = set()
+    for t in targets:
+        if t.type != "ssh":
+            continue
+        key = (
+            f"{t.raw.get('user')}@{t.raw.get('host')}:{t.raw.get('port') or 22}",
+            str(t.raw.get("workdir")),
+            str(t.raw.get("python")),
+        )
+        if key in machines:
+            continue
+        machines.add(key)
+        try:
+            names = ssh.prune_envs({**t.raw, "name": t.name}, busy)
+        except RunyardError as exc:
+            failed += 1
+            info(f"{t.name}: environments not pruned: {exc.message}")
+            if exc.hint:
+                info(f"  {exc.hint}")
+            continue
+        removed.extend({"target": t.name, "environment": name} for name in names)
     if args.json:
         emit_json(removed)
-        return 0
+        return 1 if failed else 0
     for item in removed:
         print(f"{item['target']}: removed {item['environment']}")
     info(f"{len(removed)} environments removed; runs rebuild them when needed")
-    return 0
+    return 1 if failed else 0
 
 
 def cmd_jobs_list(args: argparse.Namespace) -> int:
@@ -891,7 +916,9 @@ def build_parser() -> argparse.ArgumentParser:
         dest="env_command", required=True, metavar="COMMAND"
     )
     s = e.add_parser(
-        "prune", help="delete cached environments (venvs, and images on docker targets)"
+        "prune",
+        help="delete cached environments (venvs here and on ssh targets' machines, images on "
+        "docker targets)",
     )
     s.add_argument("--target", help="only this target's environments")
     s.add_argument("--json", action="store_true")

@@ -106,6 +106,46 @@ with open(marker + ".tmp", "w") as f:
 os.replace(marker + ".tmp", marker)
 """
 
+# Removes the environments under `envs` that are not in `keep`, are not being built (their
+# lock is free) and that no process is running from (checked in /proc where there is
+# one: another project may share the workdir); prints the removed names as JSON.
+_PRUNE_ENVS = r"""
+import fcntl, json, os, shutil, sys
+envs, keep = sys.argv[1], set(json.loads(sys.argv[2]))
+
+def in_use(prefix):
+    if not os.path.isdir("/proc"):
+        return False
+    needle = (prefix + "/").encode()
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    if needle in f.read():
+                        return True
+            except OSError:
+                pass
+    return False
+
+removed = []
+names = sorted(os.listdir(envs)) if os.path.isdir(envs) else []
+for name in names:
+    prefix = os.path.join(envs, name)
+    if name.startswith(".") or name in keep or not os.path.isdir(prefix):
+        continue
+    with open(prefix + ".lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue
+        if in_use(prefix):
+            continue
+        shutil.rmtree(prefix, ignore_errors=True)
+    os.unlink(prefix + ".lock")
+    removed.append(name)
+print(json.dumps(removed))
+"""
+
 _EXTRACT = r"""
 import sys, tarfile
 tar = tarfile.open(fileobj=sys.stdin.buffer, mode="r|")
@@ -800,6 +840,31 @@ class SshBackend:
     def ssh_host(self, options: dict[str, Any]) -> tuple[str, int]:
         ep = sshconn.endpoint(options)
         return ep.host, ep.port
+
+
+def prune_envs(options: dict[str, Any], keep: set[str]) -> list[str]:
+    """Remove the target's cached environments on its machine except `keep` (those of
+    live runs), any being built and any a process there runs from; the removed ones."""
+    remote = Remote(options)
+    try:
+        with _ssh_errors(remote.endpoint.host, "while pruning environments"):
+            envs_dir = posixpath.join(remote.workdir, "envs")
+            code, out = remote.run(
+                _py(remote.python, _PRUNE_ENVS, envs_dir, json.dumps(sorted(keep))), timeout=300
+            )
+        text = out.decode("utf-8", "replace").strip()
+        try:
+            if code != 0:
+                raise ValueError(text)
+            return [str(name) for name in json.loads(text.splitlines()[-1])]
+        except (ValueError, IndexError):
+            last = text.splitlines()[-1] if text else f"exit status {code}"
+            raise RunyardError(
+                f"Could not prune the environments in {envs_dir} on {remote.endpoint.host}: {last}",
+                hint="check the workdir's permissions there",
+            ) from None
+    finally:
+        remote.close()
 
 
 def check_ssh(options: dict[str, Any]) -> list[Check]:
