@@ -11,14 +11,38 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-import pytest
-
 # Under CI a missing real part (engine, sshd, Spark, VS Code) fails the tests.
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 # The loopback sshd of scripts/sshd-setup.sh, in front of this machine's Docker engine.
 SSHD_DIR = Path(os.environ.get("RUNYARD_SSHD_DIR", "/var/tmp/runyard-sshd"))
 SSHD_PORT = int(os.environ.get("RUNYARD_SSHD_PORT", "2222"))
+
+# Who commits in the tests' repositories.
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Runyard Tests",
+    "GIT_AUTHOR_EMAIL": "tests@localhost",
+    "GIT_COMMITTER_NAME": "Runyard Tests",
+    "GIT_COMMITTER_EMAIL": "tests@localhost",
+}
+
+# A scoring script for a dependency-free linear model: model.json holds
+# {"weights": [...], "bias": b}; the answer is w·x + b for each row of "inputs".
+LINEAR_SCORE_PY = """\
+import json
+
+MODEL = {}
+
+
+def init(model_path):
+    with open(model_path) as f:
+        MODEL.update(json.load(f))
+
+
+def run(payload):
+    w, b = MODEL["weights"], MODEL["bias"]
+    return {"predictions": [sum(wi * v for wi, v in zip(w, x)) + b for x in payload["inputs"]]}
+"""
 
 # The offline base image scripts/docker-setup.sh builds, and the CA bundle docker targets
 # take into their images when this machine has one.
@@ -93,6 +117,8 @@ def until(check: Callable[[], Any], timeout: float = 120, what: str = "condition
 def missing(what: str, fix: str) -> NoReturn:
     """A real part a test needs is not there: a failure under CI (no integration tier
     may skip itself there), a skip that says how to get it elsewhere."""
+    import pytest  # here: the benchmarks use these helpers without pytest installed
+
     message = f"{what} is not available ({fix})"
     if IN_CI:
         pytest.fail(message)

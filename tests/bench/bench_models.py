@@ -70,8 +70,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-BASE_IMAGE = os.environ.get("RUNYARD_BASE_IMAGE", "runyard/python-base:bookworm")
-CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root
+
+from tests.helpers import BASE_IMAGE, LINEAR_SCORE_PY, docker_target_options
+
 BENCH_LABEL = "dev.runyard.bench"
 BENCH_VALUE = "bench_models"
 PEER = "runyard-bench-models-peer"
@@ -82,27 +84,12 @@ TRAIN = """\
 import json, os, sys
 os.makedirs("outputs", exist_ok=True)
 with open("outputs/model.json", "w") as f:
-    json.dump({"w": [2.0, -1.0, 0.5], "b": 3.0}, f)
+    json.dump({"weights": [2.0, -1.0, 0.5], "bias": 3.0}, f)
 for mb in [int(a) for a in sys.argv[1:]]:
     with open(f"outputs/model-{mb}mb.bin", "wb") as f:
         for _ in range(mb):
             f.write(os.urandom(1 << 20))
 print("trained", flush=True)
-"""
-SCORE = """\
-import json
-
-model = {}
-
-
-def init(model_path):
-    with open(model_path) as f:
-        model.update(json.load(f))
-
-
-def run(payload):
-    w, b = model["w"], model["b"]
-    return {"predictions": [sum(a * x for a, x in zip(w, row)) + b for row in payload["inputs"]]}
 """
 BARE_APP = """\
 import importlib.util, json, os, sys
@@ -161,7 +148,7 @@ def make_project(work: Path, sizes: list[int]) -> tuple[Path, str]:
     root = work / "proj"
     root.mkdir()
     (root / "train.py").write_text(TRAIN)
-    (root / "score.py").write_text(SCORE)
+    (root / "score.py").write_text(LINEAR_SCORE_PY)
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     ry(root, "init")
     subprocess.run(["git", "add", "-A"], cwd=root, check=True)
@@ -385,9 +372,7 @@ def serving_setup(root: Path, run_id: str) -> tuple[Any, str] | str:
         client.images.get(BASE_IMAGE)
     except Exception as exc:
         return f"needs a Docker engine and {BASE_IMAGE} (bash scripts/docker-setup.sh): {exc}"
-    options = ["--base-image", BASE_IMAGE]
-    if Path(CA_BUNDLE).is_file():
-        options += ["--ca-bundle", CA_BUNDLE]
+    options = docker_target_options()
     ry(root, "target", "add", "dock", "--type", "docker", *options)
     ry(root, "model", "register", run_id, "model.json", "--name", MODEL)
     started = time.perf_counter()

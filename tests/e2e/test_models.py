@@ -71,21 +71,6 @@ with open("outputs/linear.json", "w") as f:
 print(f"runyard-e2e: model written, loss={loss:.5f}", flush=True)
 """
 
-SCORE_PY = """\
-import json
-
-MODEL = {}
-
-
-def init(model_path):
-    with open(model_path) as f:
-        MODEL.update(json.load(f))
-
-
-def run(payload):
-    w, b = MODEL["weights"], MODEL["bias"]
-    return {"predictions": [sum(wi * v for wi, v in zip(w, x)) + b for x in payload["inputs"]]}
-"""
 
 INPUTS = [[1.0, 2.0, 3.0], [0.5, -1.0, 0.0], [-0.25, 0.75, -2.0]]
 
@@ -121,7 +106,7 @@ def workbench(
     target stays the default, so the run trains on this machine)."""
     folder = harness.make_project(
         tmp_path_factory.mktemp("e2e-models") / "proj",
-        {"train_model.py": TRAIN_MODEL_PY, "score.py": SCORE_PY},
+        {"train_model.py": TRAIN_MODEL_PY, "score.py": helpers.LINEAR_SCORE_PY},
     )
     options = helpers.docker_target_options()
     _cli(folder, "target", "add", "dock", "--type", "docker", *options)

@@ -24,12 +24,6 @@ from tests.helpers import git, runyard
 pytestmark = pytest.mark.integration
 
 BASE_IMAGE, CA_BUNDLE = helpers.BASE_IMAGE, helpers.CA_BUNDLE
-IDENTITY = {
-    "GIT_AUTHOR_NAME": "Runyard Tests",
-    "GIT_AUTHOR_EMAIL": "tests@localhost",
-    "GIT_COMMITTER_NAME": "Runyard Tests",
-    "GIT_COMMITTER_EMAIL": "tests@localhost",
-}
 PREDICT = """\
 import json, sys
 import joblib
@@ -48,7 +42,9 @@ def engine() -> Any:
 
 
 def _ry(cwd: Path, *args: str, check: bool = True, timeout: float = 400) -> Any:
-    return runyard(cwd, *args, check=check, timeout=timeout, env={**os.environ, **IDENTITY})
+    return runyard(
+        cwd, *args, check=check, timeout=timeout, env={**os.environ, **helpers.GIT_IDENTITY}
+    )
 
 
 def _json(cwd: Path, *args: str) -> Any:

@@ -20,34 +20,13 @@ from tests.helpers import git, runyard
 pytestmark = pytest.mark.integration
 
 BASE_IMAGE, CA_BUNDLE = helpers.BASE_IMAGE, helpers.CA_BUNDLE
-IDENTITY = {
-    "GIT_AUTHOR_NAME": "Runyard Tests",
-    "GIT_AUTHOR_EMAIL": "tests@localhost",
-    "GIT_COMMITTER_NAME": "Runyard Tests",
-    "GIT_COMMITTER_EMAIL": "tests@localhost",
-}
-WEIGHTS = {"w": [2.0, -1.0, 0.5], "b": 3.0}
+WEIGHTS = {"weights": [2.0, -1.0, 0.5], "bias": 3.0}
 TRAIN = f"""\
 import json, os
 os.makedirs("outputs", exist_ok=True)
 with open("outputs/model.json", "w") as f:
     json.dump({json.dumps(WEIGHTS)}, f)
 print("trained", flush=True)
-"""
-SCORE = """\
-import json
-
-model = {}
-
-
-def init(model_path):
-    with open(model_path) as f:
-        model.update(json.load(f))
-
-
-def run(payload):
-    w, b = model["w"], model["b"]
-    return {"predictions": [sum(a * x for a, x in zip(w, row)) + b for row in payload["inputs"]]}
 """
 BROKEN_SCORE = """\
 def init(model_path):
@@ -67,7 +46,7 @@ def engine() -> Any:
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory, engine: Any) -> dict[str, str]:
     """The test user's environment: git identity and a HOME that can reach the sshd."""
-    return {**helpers.ssh_home(tmp_path_factory.mktemp("user") / "home"), **IDENTITY}
+    return {**helpers.ssh_home(tmp_path_factory.mktemp("user") / "home"), **helpers.GIT_IDENTITY}
 
 
 def _ry(root: Path, env: dict[str, str], *args: str, check: bool = True) -> Any:
@@ -88,7 +67,7 @@ def proj(
     root.mkdir()
     git(root, "init", "-q", "-b", "main")
     (root / "train.py").write_text(TRAIN)
-    (root / "score.py").write_text(SCORE)
+    (root / "score.py").write_text(helpers.LINEAR_SCORE_PY)
     (root / "broken_score.py").write_text(BROKEN_SCORE)
     _ry(root, env, "init")
     git(root, "add", "-A")
