@@ -125,10 +125,9 @@ def missing(what: str, fix: str) -> NoReturn:
     pytest.skip(message)
 
 
-def ssh_home(home: Path) -> dict[str, str]:
-    """The environment of a user whose HOME is `home` (created), with a ~/.ssh/config that
-    names the key sshd-setup.sh authorized, and no known_hosts yet: the user's machine
-    before they trust the remote host. `missing()` when the sshd or its key is not there."""
+def sshd_key() -> Path:
+    """The key scripts/sshd-setup.sh authorized for root at 127.0.0.1:SSHD_PORT, once
+    that sshd answers; `missing()` when the sshd or its key is not there."""
     key = SSHD_DIR / "user_key"
     try:
         socket.create_connection(("127.0.0.1", SSHD_PORT), timeout=5).close()
@@ -136,6 +135,14 @@ def ssh_home(home: Path) -> dict[str, str]:
         missing(f"an sshd on 127.0.0.1:{SSHD_PORT}", "run scripts/sshd-setup.sh")
     if not key.is_file():
         missing(f"the key {key}", "run scripts/sshd-setup.sh")
+    return key
+
+
+def ssh_home(home: Path) -> dict[str, str]:
+    """The environment of a user whose HOME is `home` (created), with a ~/.ssh/config that
+    names the key sshd-setup.sh authorized, and no known_hosts yet: the user's machine
+    before they trust the remote host. `missing()` when the sshd or its key is not there."""
+    key = sshd_key()
     (home / ".ssh").mkdir(parents=True)
     (home / ".ssh/config").write_text(f"Host 127.0.0.1\n  IdentityFile {key}\n")
     return {**os.environ, "HOME": str(home)}

@@ -141,15 +141,13 @@ def main() -> None:
         home = Path(tmp)
         folder = harness.make_project(home / "proj", {"train.py": harness.train_py(0.1)})
         server = CodeServer(home=home / "code-server", vsix=vsix, python=python)
-        server.install()
         # a closed window's extension host (and Runyard server) ends soon after, so
         # earlier loads do not compete with later ones
-        server.start(extra_args=["--reconnection-grace-time", "2"])
-        try:
-            with harness.launched_browser() as browser:
-                measure(server, browser, folder, args.loads, args.submits)
-        finally:
-            server.stop()
+        with (
+            server.serving(["--reconnection-grace-time", "2"]),
+            harness.launched_browser() as browser,
+        ):
+            measure(server, browser, folder, args.loads, args.submits)
 
 
 def measure(server: CodeServer, browser: object, folder: Path, loads: int, submits: int) -> None:

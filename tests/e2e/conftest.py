@@ -49,12 +49,8 @@ def code_server(vsix: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     except harness.Unavailable as exc:
         _unavailable(str(exc))
     server = CodeServer(home=tmp_path_factory.mktemp("code-server"), vsix=vsix, python=python)
-    server.install()
-    try:
-        server.start()
+    with server.serving():
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

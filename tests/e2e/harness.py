@@ -307,6 +307,16 @@ class CodeServer:
             )
         )
 
+    @contextlib.contextmanager
+    def serving(self, extra_args: list[str] | None = None) -> Iterator[CodeServer]:
+        """Installed, started, and stopped at the end of the block."""
+        self.install()
+        try:
+            self.start(extra_args)
+            yield self
+        finally:
+            self.stop()
+
     def start(self, extra_args: list[str] | None = None) -> None:
         self.port = free_port()
         self._log = self.log_path.open("wb")

@@ -41,12 +41,8 @@ def trusting(
         python=code_server.python,
         workspace_trust=True,
     )
-    server.install()
-    try:
-        server.start()
+    with server.serving():
         yield server
-    finally:
-        server.stop()
 
 
 def _servers(server: CodeServer) -> list[str]:

@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import git, missing, runyard, until
+from tests import helpers
+from tests.helpers import git, runyard, until
 
 pytestmark = pytest.mark.integration
 
-SSHD_DIR = Path(os.environ.get("RUNYARD_SSHD_DIR", "/var/tmp/runyard-sshd"))
-SSHD_PORT = int(os.environ.get("RUNYARD_SSHD_PORT", "2222"))
-KEY = SSHD_DIR / "user_key"
+SSHD_PORT = helpers.SSHD_PORT
+KEY = helpers.SSHD_DIR / "user_key"
 
 TRAIN = """\
 import json, os, subprocess, sys, time
@@ -48,12 +48,7 @@ print("trained", flush=True)
 def remote_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Runyard's folder on the "remote machine", shared by this module's tests so the
     run environment is built once."""
-    try:
-        socket.create_connection(("127.0.0.1", SSHD_PORT), timeout=5).close()
-    except OSError:
-        missing(f"an sshd on 127.0.0.1:{SSHD_PORT}", "run scripts/sshd-setup.sh")
-    if not KEY.is_file():
-        missing(f"the key {KEY}", "run scripts/sshd-setup.sh")
+    helpers.sshd_key()
     return tmp_path_factory.mktemp("remote") / "runyard"
 
 
