@@ -324,11 +324,28 @@ def test_env_prune_clears_the_remote_environments_not_in_use_zz(
         user.wait()
         runyard(proj, "runs", "cancel", live, env=home)
     assert _wait(proj, live, home)["status"] == "canceled"
-    pruned = runyard(proj, "env", "prune", "--target", "vm", env=home, timeout=60)
+    # what a run marked lost while the machine was away leaves there: its folder, gone
+    # once nothing of it runs; one whose script still runs stays
+    _job(proj, "quick", STEPS="1", PAUSE="0")
+    quick = _wait(proj, _submit(proj, home, "--job", "quick"), home)
+    assert quick["status"] == "completed", quick
+    left, going = remote_workdir / "runs" / live, remote_workdir / "runs" / quick["id"]
+    (left / "work").mkdir(parents=True)
+    (left / "pid").write_text("999999999\n")
+    (going / "work").mkdir(parents=True)
+    script = subprocess.Popen(["sleep", "120"])
+    (going / "pid").write_text(f"{script.pid}\n")
+    try:
+        pruned = runyard(proj, "env", "prune", "--target", "vm", env=home, timeout=60)
+    finally:
+        script.kill()
+        script.wait()
     assert pruned.returncode == 0, pruned.stderr
     assert f"vm: removed {live_env}" in pruned.stdout
     assert f"vm: removed {other.name}" in pruned.stdout
+    assert f"vm: removed the folder of run {left.name}" in pruned.stdout
     assert sorted(p.name for p in envs_dir.iterdir()) == []
+    assert not left.exists() and going.is_dir()
 
     # a machine that cannot be reached: said, and the exit status says so
     runyard(
@@ -337,4 +354,4 @@ def test_env_prune_clears_the_remote_environments_not_in_use_zz(
     )  # fmt: skip
     failed = runyard(proj, "env", "prune", "--target", "gone", env=home, timeout=60)
     assert failed.returncode == 1
-    assert "gone: environments not pruned: Cannot reach 127.0.0.1:9" in failed.stderr
+    assert "gone: not pruned: Cannot reach 127.0.0.1:9" in failed.stderr

@@ -368,6 +368,7 @@ def cmd_env_prune(args: argparse.Namespace) -> int:
     with _store(project) as store:
         _reconcile(project, store)
         busy = {r.env_hash for r in store.live_runs() if r.env_hash}
+        runs = store.list_runs()
     targets = (
         [config.load_target(project, args.target)]
         if args.target
@@ -405,21 +406,26 @@ def cmd_env_prune(args: argparse.Namespace) -> int:
         if key in machines:
             continue
         machines.add(key)
+        # the folders ended runs of this project left there (a run lost while it was away)
+        ended = [r.id for r in runs if r.target == t.name and not r.live]
         try:
-            names = ssh.prune_envs({**t.raw, "name": t.name}, busy)
+            names, folders = ssh.prune({**t.raw, "name": t.name}, busy, ended)
         except RunyardError as exc:
             failed += 1
-            info(f"{t.name}: environments not pruned: {exc.message}")
+            info(f"{t.name}: not pruned: {exc.message}")
             if exc.hint:
                 info(f"  {exc.hint}")
             continue
         removed.extend({"target": t.name, "environment": name} for name in names)
+        removed.extend({"target": t.name, "run folder": run_id} for run_id in folders)
     if args.json:
         emit_json(removed)
         return 1 if failed else 0
     for item in removed:
-        print(f"{item['target']}: removed {item['environment']}")
-    info(f"{len(removed)} environments removed; runs rebuild them when needed")
+        what = item.get("environment") or f"the folder of run {item['run folder']}"
+        print(f"{item['target']}: removed {what}")
+    envs_removed = sum(1 for item in removed if "environment" in item)
+    info(f"{envs_removed} environments removed; runs rebuild them when needed")
     return 1 if failed else 0
 
 

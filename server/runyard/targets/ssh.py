@@ -146,6 +146,29 @@ for name in names:
 print(json.dumps(removed))
 """
 
+# Removes the folders of ended runs (ids in argv[2]) under `runs` whose monitor and
+# script are no longer alive (a `lost` run may still be going there); prints them.
+_PRUNE_RUNS = r"""
+import json, os, shutil, sys
+runs, ids = sys.argv[1], json.loads(sys.argv[2])
+
+def alive(folder, name):
+    try:
+        with open(os.path.join(folder, name)) as f:
+            os.kill(int(f.read().strip()), 0)
+        return True
+    except (OSError, ValueError):
+        return False
+
+removed = []
+for run_id in ids:
+    folder = os.path.join(runs, run_id)
+    if os.path.isdir(folder) and not alive(folder, "monitor.pid") and not alive(folder, "pid"):
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(run_id)
+print(json.dumps(removed))
+"""
+
 _EXTRACT = r"""
 import sys, tarfile
 tar = tarfile.open(fileobj=sys.stdin.buffer, mode="r|")
@@ -842,29 +865,37 @@ class SshBackend:
         return ep.host, ep.port
 
 
-def prune_envs(options: dict[str, Any], keep: set[str]) -> list[str]:
-    """Remove the target's cached environments on its machine except `keep` (those of
-    live runs), any being built and any a process there runs from; the removed ones."""
+def prune(options: dict[str, Any], keep: set[str], ended: list[str]) -> tuple[list[str], list[str]]:
+    """Clear the target's machine: its cached environments except `keep` (those of live
+    runs), any being built and any a process there runs from; and the folders the
+    `ended` runs left there (a run marked lost while the machine was away), unless
+    something of theirs still runs. The removed environments and run folders."""
     remote = Remote(options)
     try:
-        with _ssh_errors(remote.endpoint.host, "while pruning environments"):
+        with _ssh_errors(remote.endpoint.host, "while pruning"):
             envs_dir = posixpath.join(remote.workdir, "envs")
-            code, out = remote.run(
-                _py(remote.python, _PRUNE_ENVS, envs_dir, json.dumps(sorted(keep))), timeout=300
-            )
-        text = out.decode("utf-8", "replace").strip()
-        try:
-            if code != 0:
-                raise ValueError(text)
-            return [str(name) for name in json.loads(text.splitlines()[-1])]
-        except (ValueError, IndexError):
-            last = text.splitlines()[-1] if text else f"exit status {code}"
-            raise RunyardError(
-                f"Could not prune the environments in {envs_dir} on {remote.endpoint.host}: {last}",
-                hint="check the workdir's permissions there",
-            ) from None
+            removed = _remote_json(remote, _PRUNE_ENVS, envs_dir, json.dumps(sorted(keep)))
+            runs_dir = posixpath.join(remote.workdir, "runs")
+            folders = _remote_json(remote, _PRUNE_RUNS, runs_dir, json.dumps(sorted(ended)))
+        return removed, folders
     finally:
         remote.close()
+
+
+def _remote_json(remote: Remote, program: str, folder: str, arg: str) -> list[str]:
+    """Run a pruning program over `folder` on the remote; the names it printed."""
+    code, out = remote.run(_py(remote.python, program, folder, arg), timeout=300)
+    text = out.decode("utf-8", "replace").strip()
+    try:
+        if code != 0:
+            raise ValueError(text)
+        return [str(name) for name in json.loads(text.splitlines()[-1])]
+    except (ValueError, IndexError):
+        last = text.splitlines()[-1] if text else f"exit status {code}"
+        raise RunyardError(
+            f"Could not prune {folder} on {remote.endpoint.host}: {last}",
+            hint="check the workdir's permissions there",
+        ) from None
 
 
 def check_ssh(options: dict[str, Any]) -> list[Check]:
