@@ -73,6 +73,13 @@ def test_an_untrusted_folder_runs_nothing_until_it_is_trusted(
         status.first.wait_for(timeout=30_000)
         assert status.first.locator(".codicon-shield").count() == 1
         assert _servers(trusting) == []
+        for view, says in (
+            ("Runs", "Runs are off in an untrusted folder"),
+            ("Models", "Models are off in an untrusted folder"),
+            ("Gallery", "The gallery shows once the folder is trusted"),
+        ):
+            wb.expand_view(view)
+            wb.view(view).get_by_text(says).wait_for(timeout=30_000)
 
         # Nothing that runs code is offered; what only shows things is.
         wb.open_file("train.py")
