@@ -4,7 +4,15 @@ import * as path from "node:path";
 import * as vscode from "vscode";
 import { asRunyardError, type RunyardClient } from "./client";
 import { isActive, rerunRequest, runDescription, runLabel } from "./format";
-import { checkJson, checkModelName, defaultModelName, formatSize, responseDocument, responseSummary } from "./modelFormat";
+import {
+  checkJson,
+  checkModelName,
+  defaultModelName,
+  formatSize,
+  outputChoices,
+  responseDocument,
+  responseSummary,
+} from "./modelFormat";
 import type { Projects } from "./projects";
 import {
   DEPLOYMENTS_INVOKE,
@@ -423,10 +431,10 @@ async function registerModel(parts: Parts, arg: unknown, outputPath?: string): P
   const given = details.artifacts.find((a) => a.path === outputPath);
   const file = given
     ? { path: given.path }
-    : await vscode.window.showQuickPick(
-        details.artifacts.map((a) => ({ label: a.path, description: formatSize(a.size), path: a.path })),
-        { title: `Register Model from run ${ref.run.id}`, placeHolder: "The output file to register" },
-      );
+    : await vscode.window.showQuickPick(outputChoices(details.artifacts), {
+        title: `Register Model from run ${ref.run.id}`,
+        placeHolder: "The output file or folder to register",
+      });
   if (!file) return;
   const name = await vscode.window.showInputBox({
     title: `Register Model: name for ${file.path} of run ${ref.run.id}`,

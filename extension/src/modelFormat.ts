@@ -1,5 +1,6 @@
 // Pure helpers of the Models view and its commands: no `vscode` import, unit-tested.
 import type {
+  ArtifactInfo,
   DeploymentInfo,
   DeploymentInvokeResult,
   DeploymentTelemetry,
@@ -140,4 +141,33 @@ export function deploymentsByVersion(deployments: DeploymentInfo[]): Map<string,
     out.set(key, list);
   }
   return out;
+}
+
+/** What a run's outputs offer to register: each file, and each folder that holds files
+ * (a TensorFlow SavedModel, a Hugging Face checkpoint), folders first, then by path. */
+export function outputChoices(
+  artifacts: Pick<ArtifactInfo, "path" | "size">[],
+): { label: string; description: string; path: string }[] {
+  const folders = new Map<string, { files: number; size: number }>();
+  for (const a of artifacts) {
+    const parts = a.path.split("/");
+    for (let i = 1; i < parts.length; i++) {
+      const dir = parts.slice(0, i).join("/");
+      const f = folders.get(dir) ?? { files: 0, size: 0 };
+      f.files += 1;
+      f.size += a.size;
+      folders.set(dir, f);
+    }
+  }
+  const dirs = [...folders]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([dir, f]) => ({
+      label: `${dir}/`,
+      description: `folder · ${f.files} file${f.files === 1 ? "" : "s"} · ${formatSize(f.size)}`,
+      path: dir,
+    }));
+  const files = [...artifacts]
+    .sort((a, b) => a.path.localeCompare(b.path))
+    .map((a) => ({ label: a.path, description: formatSize(a.size), path: a.path }));
+  return [...dirs, ...files];
 }

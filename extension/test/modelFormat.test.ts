@@ -10,6 +10,7 @@ import {
   deploymentTooltip,
   formatSize,
   lineageText,
+  outputChoices,
   responseDocument,
   responseSummary,
   sampledText,
@@ -201,5 +202,29 @@ describe("inputs", () => {
       language: "plaintext",
       content: "Internal Server Error",
     });
+  });
+});
+
+describe("outputChoices", () => {
+  it("offers each folder that holds files, then each file", () => {
+    const choices = outputChoices([
+      { path: "model.joblib", size: 2048 },
+      { path: "saved/variables/data", size: 1000 },
+      { path: "saved/saved_model.pb", size: 24 },
+      { path: "logs/events", size: 10 },
+    ]);
+    assert.deepEqual(
+      choices.map((c) => [c.label, c.path, c.description]),
+      [
+        ["logs/", "logs", "folder · 1 file · 10 B"],
+        ["saved/", "saved", "folder · 2 files · 1.0 KB"],
+        ["saved/variables/", "saved/variables", "folder · 1 file · 1000 B"],
+        ["logs/events", "logs/events", "10 B"],
+        ["model.joblib", "model.joblib", "2.0 KB"],
+        ["saved/saved_model.pb", "saved/saved_model.pb", "24 B"],
+        ["saved/variables/data", "saved/variables/data", "1000 B"],
+      ],
+    );
+    assert.deepEqual(outputChoices([]), []);
   });
 });
