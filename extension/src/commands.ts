@@ -663,8 +663,15 @@ export function panelActions(parts: Parts): PanelActions {
     cancel: (project, runId) => void cancel(parts, project, runId),
     createProject: (entryId) => void createProject(parts, entryId),
     registerModel: (project, runId, outputPath) => {
-      const run = parts.runs.find(project, runId);
-      if (run) void registerModel(parts, { project, run }, outputPath);
+      // a run older than the Runs view's first page is not in its cache: ask the server
+      const known = parts.runs.find(project, runId);
+      const run = known
+        ? Promise.resolve(known)
+        : parts.client.request(RUNS_GET, { project, runId }).then((d) => d.run);
+      void run.then(
+        (r) => registerModel(parts, { project, run: r }, outputPath),
+        (err: unknown) => showError(parts.client, `Could not register ${outputPath} as a model`, err),
+      );
     },
     openOutput: (outputsDir, rel, reveal) => {
       const target = path.resolve(outputsDir, rel);

@@ -771,6 +771,15 @@ class Workbench:
         shows in the Runs view."""
         before = self.run_ids()
         self.open_file(script)
+        # The tab shows before the extension host hears which editor is active; the
+        # script's code lens ("Submit to …") shows once it has.
+        lens = self.page.locator(
+            ".part.editor .editor-group-container.active .codelens-decoration"
+        ).filter(has_text="Submit to")
+        try:
+            lens.first.wait_for(timeout=30_000)
+        except Exception:
+            self.console.append(f"[e2e] no code lens on {script} after 30 s")
         self.command("Runyard: Submit Run")
         new = until(
             lambda: self.run_ids() - before, timeout=60, what=f"a run of {script} in the store"
