@@ -10,6 +10,7 @@ whole module also go there at its end (<module>-console.txt, <module>-runyard-ou
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,4 +95,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             report.sections.append(
                 ("e2e evidence", "\n".join(str(p.relative_to(harness.REPO)) for p in saved))
             )
+            report.sections.append(("e2e notifications", wb.notifications_text))
+            with contextlib.suppress(Exception):
+                report.sections.append(("e2e logs", wb.log_tail()))
     return report

@@ -417,6 +417,7 @@ class Workbench:
         self.server = server
         self.folder = folder
         self.console: list[str] = []
+        self.notifications_text = "(not read)"
         self.dialogs: list[str] = []
         page.on("console", lambda m: self.console.append(f"[{m.type}] {m.text}"))
         page.on("pageerror", lambda e: self.console.append(f"[pageerror] {e}"))
@@ -452,9 +453,23 @@ class Workbench:
             self.command("Notifications: Show Notifications")
             center = self.page.locator(".notifications-center")
             center.wait_for(timeout=5_000)
-            self.console.append(f"[e2e] notifications: {center.inner_text()!r}")
+            self.notifications_text = str(center.inner_text())
+            self.console.append(f"[e2e] notifications: {self.notifications_text!r}")
             saved.append(self.shot(f"{name}-notifications"))
         return saved + self.save_logs(name)
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The end of the newest log of each Runyard output channel, for a failure report
+        that CI prints (the files themselves stay on the CI machine)."""
+        parts: list[str] = []
+        seen: set[str] = set()
+        for path in self.server.log_files("*Runyard*.log"):
+            if path.name in seen:
+                continue
+            seen.add(path.name)
+            text = path.read_text(errors="replace").splitlines()[-lines:]
+            parts.append(f"--- {path.name} (end) ---\n" + "\n".join(text))
+        return "\n".join(parts)
 
     def save_logs(self, name: str) -> list[Path]:
         """The browser console (with the webviews') and every Runyard output channel as
@@ -560,17 +575,40 @@ class Workbench:
         return str(box.input_value())
 
     def notification(self, text: str, timeout: float) -> Any:
-        """The notification containing `text`, once shown: its toast, or, when the toast
-        has already hidden itself, its entry in the notification center."""
-        item = ".notification-list-item"
-        toast = self.page.locator(f".notifications-toasts {item}").filter(has_text=text).first
-        until(
-            lambda: toast.count() and toast.is_visible(),
-            timeout=timeout,
-            what=f"a notification saying {text!r}",
-        )
+        """The toast containing `text`, once shown. An error toast that shows meanwhile
+        fails the wait at once with its text, and a wait that runs out says which toasts
+        and which quick input were showing: a failed step reads as its cause."""
+        toasts = self.page.locator(".notifications-toasts .notification-list-item")
+        toast = toasts.filter(has_text=text).first
+        errors = toasts.filter(has=self.page.locator(".codicon-error"))
+
+        def shown() -> bool:
+            if toast.count() and toast.is_visible():
+                return True
+            if errors.count() and errors.first.is_visible():
+                raise AssertionError(
+                    f"waiting for a notification saying {text!r}, this error showed: "
+                    f"{errors.first.inner_text()!r}"
+                )
+            return False
+
+        try:
+            until(shown, timeout=timeout, what=f"a notification saying {text!r}")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; {self.showing()}") from None
         self.console.append(f"[e2e] notification: {toast.inner_text()!r}")
         return toast
+
+    def showing(self) -> str:
+        """The toasts and the quick input showing now, in words, for a failure message."""
+        texts: list[str] = []
+        with contextlib.suppress(Exception):
+            items = self.page.locator(".notifications-toasts .notification-list-item")
+            texts = [str(items.nth(i).inner_text()) for i in range(items.count())]
+        title = ""
+        with contextlib.suppress(Exception):
+            title = self.quick_input_title()
+        return f"toasts showing: {texts!r}; quick input showing: {title!r}"
 
     def notification_action(self, text: str, button: str) -> None:
         """Press `button` on the notification containing `text` (from the notification
