@@ -145,6 +145,22 @@ def test_the_deployed_model_predicts_what_the_model_predicts(
     proc = _ry(root, "deployment", "invoke", "digits-web", "--data", str(bad), check=False)
     assert proc.returncode == 2 and "bad.json is not JSON" in proc.stderr
 
+    listed = _json(root, "deployment", "list")
+    assert [(d["name"], d["status"]) for d in listed] == [("digits-web", "running")]
+    # the listing samples a running service's telemetry (nothing sampled it before)
+    assert (listed[0]["telemetry"]["requests"], listed[0]["telemetry"]["errors"]) == (5, 2)
+    header, row = _ry(root, "deployment", "list").stdout.splitlines()[:2]
+    assert header.split()[:8] == [
+        "name",
+        "model",
+        "status",
+        "target",
+        "address",
+        "requests",
+        "errors",
+        "p50",
+    ]
+    assert row.split()[2:7] == ["running", "dock", f"127.0.0.1:{dep['port']}", "5", "2"], row
     shown = _json(root, "deployment", "show", "digits-web")
     telemetry = shown["telemetry"]
     assert (telemetry["requests"], telemetry["errors"]) == (5, 2)
@@ -152,8 +168,6 @@ def test_the_deployed_model_predicts_what_the_model_predicts(
     human = _ry(root, "deployment", "show", "digits-web").stdout
     assert "requests   5" in human and "errors     2" in human
 
-    listed = _json(root, "deployment", "list")
-    assert [(d["name"], d["status"]) for d in listed] == [("digits-web", "running")]
     assert "POST /score" in _ry(root, "deployment", "logs", "digits-web").stdout
 
     lineage = _json(root, "model", "lineage", "digits:1")
@@ -216,5 +230,6 @@ def test_stop_removes_the_container_zz(served: dict[str, Any], engine: Any) -> N
     )
     (dep,) = _json(root, "deployment", "list")
     assert dep["status"] == "stopped"
+    assert dep["telemetry"]["requests"] == 5  # its last sample, listed after it stopped
     shown = _json(root, "deployment", "show", "digits-web")
     assert shown["telemetry"]["requests"] == 5  # the last sample stays recorded

@@ -163,14 +163,22 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+LIST_SAMPLE_TIMEOUT = 2.0  # seconds a silent service may delay the listing
+
+
 def cmd_deployment_list(args: argparse.Namespace) -> int:
     from runyard.models import deploy
 
     project = _project(args)
     with _store(project) as store:
-        items = [deploy.refresh(project, store, d) for d in store.list_deployments()]
+        # a running one's telemetry is sampled now (its last sample when it is silent)
+        items = [
+            deploy.refresh_sampled(project, store, d, LIST_SAMPLE_TIMEOUT)
+            for d in store.list_deployments()
+        ]
+        pairs = [(d, deploy.last_stats(store, d["name"], since=float(d["created"]))) for d in items]
     if args.json:
-        emit_json([_deployment_json(d) for d in items])
+        emit_json([{**_deployment_json(d), "telemetry": t} for d, t in pairs])
         return 0
     rows = [
         [
@@ -178,12 +186,16 @@ def cmd_deployment_list(args: argparse.Namespace) -> int:
             f"{d['model']}:{d['version']}",
             d["status"],
             d["target"],
-            f"{d['host']}:{d['port']}" if d.get("port") else "-",
+            f"{d['host']}:{d['port']}" if d.get("port") and d["status"] == "running" else "-",
+            str(t["requests"]) if t else "-",
+            str(t["errors"]) if t else "-",
+            f"{t['p50_ms']:.1f}" if t and t.get("p50_ms") is not None else "-",
             fmt_time(d["created"]),
         ]
-        for d in items
+        for d, t in pairs
     ]
-    print(table(["name", "model", "status", "target", "address", "created"], rows))
+    headers = ["name", "model", "status", "target", "address", "requests", "errors", "p50 ms"]
+    print(table([*headers, "created"], rows))
     return 0
 
 

@@ -129,6 +129,13 @@ def _reach_host(options: dict[str, Any], host: str) -> str | None:
     return remote if host in ("0.0.0.0", "", "::") else host
 
 
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _loopback(host: str) -> bool:
+    return host == "localhost" or host.startswith("127.") or host == "::1"
+
+
 def request(
     options: dict[str, Any],
     dep: dict[str, Any],
@@ -145,8 +152,10 @@ def request(
         req = urllib.request.Request(
             url, data=body, method=method, headers={"Content-Type": "application/json"}
         )
+        # a proxy from the environment (HTTP_PROXY) cannot reach this machine's loopback
+        opener = _DIRECT if _loopback(reach) else urllib.request.build_opener()
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
+            with opener.open(req, timeout=timeout) as resp:
                 return int(resp.status), bytes(resp.read())
         except urllib.error.HTTPError as exc:
             return int(exc.code), bytes(exc.read())
