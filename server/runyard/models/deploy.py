@@ -309,12 +309,10 @@ def _wait_healthy(
     while True:
         container.reload()
         if container.status in ("exited", "dead"):
-            tail = _log_tail(container)
-            with contextlib.suppress(Exception):
-                container.remove(force=True)
             raise RunyardError(
                 f"The deployment {dep['name']} stopped while starting (exit status "
-                f"{container.attrs['State'].get('ExitCode')}). Its log ends with:\n{tail}",
+                f"{container.attrs['State'].get('ExitCode')}). Its log ends with:\n"
+                f"{_log_tail(container)}",
                 hint="fix the scoring script's init(model_path) or the model's dependencies, "
                 "package again and deploy",
             )
@@ -323,12 +321,9 @@ def _wait_healthy(
             if status == 200:
                 return
         if time.monotonic() > deadline:
-            tail = _log_tail(container)
-            with contextlib.suppress(Exception):
-                container.remove(force=True)
             raise RunyardError(
                 f"The deployment {dep['name']} did not answer /health within "
-                f"{HEALTH_TIMEOUT:.0f}s. Its log ends with:\n{tail}",
+                f"{HEALTH_TIMEOUT:.0f}s. Its log ends with:\n{_log_tail(container)}",
                 hint="a slow init(model_path)? check the scoring script",
             )
         time.sleep(pause)

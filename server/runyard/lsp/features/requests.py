@@ -770,15 +770,12 @@ def _deployments(project: Project) -> p.DeploymentsListResult:
     with _store(project) as store:
         found = store.list_deployments()
     running = [d for d in found if d["status"] == "running"]
-    if len(running) == 1:
-        fresh = [_refresh_sampled(project, running[0])]
-    elif running:
+    fresh: list[dict[str, Any]] = []
+    if running:
         with ThreadPoolExecutor(
             max_workers=min(_SAMPLE_WORKERS, len(running)), thread_name_prefix="runyard-sample"
         ) as pool:
             fresh = list(pool.map(lambda d: _refresh_sampled(project, d), running))
-    else:
-        fresh = []
     by_name = {d["name"]: d for d in fresh}
     found = [by_name.get(d["name"], d) for d in found]
     with _store(project) as store:
