@@ -7,6 +7,7 @@ sshd fails these tests."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,8 +101,26 @@ def _invoke(root: Path, env: dict[str, str], name: str, payload: Any) -> Any:
     return _ry(root, env, "deployment", "invoke", name, "--data", str(path), check=False)
 
 
+LEFTOVER = "runyard-deploy-lin-remote"
+
+
+@pytest.fixture
+def leftover(engine: Any) -> Iterator[Any]:
+    """A container another project (since deleted) left on the engine, named as every
+    project's deployment `lin-remote` was once named."""
+    import docker
+
+    with contextlib.suppress(docker.errors.NotFound):
+        engine.containers.get(LEFTOVER).remove(force=True)
+    container = engine.containers.create(
+        helpers.BASE_IMAGE, ["true"], name=LEFTOVER, labels={"dev.runyard.project": "/gone/proj"}
+    )
+    yield container
+    container.remove(force=True)
+
+
 def test_a_deployment_on_a_remote_engine_is_reached_inside_its_container(
-    proj: Path, env: dict[str, str], engine: Any
+    proj: Path, env: dict[str, str], engine: Any, leftover: Any
 ) -> None:
     package = _json(proj, env, "model", "package", "lin:1", "--score", "score.py", "--target",
                     "remote")  # fmt: skip
@@ -110,6 +129,11 @@ def test_a_deployment_on_a_remote_engine_is_reached_inside_its_container(
     assert (dep["status"], dep["target"], dep["host"]) == ("running", "remote", "127.0.0.1")
     (container,) = _containers(engine, "lin-remote")
     assert container.labels["dev.runyard.project"] == str(proj)
+    # a deployment's container is named after its project too: another project's
+    # container of the same deployment name neither blocks it nor is touched
+    assert container.name.startswith("runyard-deploy-lin-remote-"), container.name
+    leftover.reload()
+    assert leftover.name == LEFTOVER
     assert container.attrs["Config"]["User"] == "runyard"
 
     answered = _invoke(proj, env, "lin-remote", {"inputs": [[1, 2, 4], [0, 0, 0]]})

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import json
 import re
 import socket
@@ -83,8 +84,11 @@ def get(store: Store, name: str) -> dict[str, Any]:
     return found
 
 
-def _container_name(name: str) -> str:
-    return f"runyard-deploy-{name}"
+def _container_name(project: Project, name: str) -> str:
+    """``runyard-deploy-<name>-<project>``: two projects may each have a deployment of the
+    same name on one engine (each has its own host port)."""
+    tag = hashlib.sha256(str(project.root).encode()).hexdigest()[:8]
+    return f"runyard-deploy-{name}-{tag}"
 
 
 def _port_free_here(host: str, port: int) -> bool:
@@ -237,15 +241,16 @@ def deploy(
                 hint=f"package it first: runyard model package {model.ref} --score score.py "
                 f"--target {target.name}",
             )
-        with contextlib.suppress(docker.errors.NotFound):
-            old = client.containers.get(_container_name(name))
-            if old.labels.get(dockert.LABEL_PROJECT) != str(project.root):
-                raise UsageError(
-                    f"A container named {_container_name(name)} from another project is on "
-                    f"{where}.",
-                    hint="pick another --name",
-                )
-            old.remove(force=True)
+        # what an earlier deployment of this name in this project left (it is not running:
+        # checked above), whatever the container was called then
+        for old in client.containers.list(
+            all=True,
+            filters={
+                "label": [f"{dockert.LABEL_PROJECT}={project.root}", f"{LABEL_DEPLOYMENT}={name}"]
+            },
+        ):
+            with contextlib.suppress(docker.errors.NotFound):
+                old.remove(force=True)
         labels = {
             dockert.LABEL_PROJECT: str(project.root),
             LABEL_DEPLOYMENT: name,
@@ -255,7 +260,7 @@ def deploy(
         }
         container = client.containers.create(
             image.id,
-            name=_container_name(name),
+            name=_container_name(project, name),
             labels=labels,
             ports={f"{SERVE_PORT}/tcp": (host, port)},
             privileged=False,
