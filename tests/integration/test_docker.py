@@ -294,9 +294,7 @@ def test_gpus_without_a_gpu_runtime_fail_clearly(proj: Path, engine: Any) -> Non
     run = _wait(proj, _submit(proj, "--target", "gpu", "train.py"))
     assert run["status"] == "failed"
     assert "refused a request while starting the run's container" in run["reason"]
-    assert _containers(engine, run["id"]) == [] or all(
-        c.status != "running" for c in _containers(engine, run["id"])
-    )
+    assert _containers(engine, run["id"]) == []  # the container that never started went
 
 
 def test_a_remote_engine_that_drops_mid_run_is_followed_again(

@@ -674,10 +674,16 @@ class DockerBackend:
             tty=False,
             detach=True,
         )
+        try:
+            with _payload(ctx, uid, ca) as payload:
+                container.put_archive("/", payload)
+            container.start()
+        except BaseException:
+            # it never ran and holds nothing of the run's (its log is empty): it goes
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+            raise
         self.container = container
-        with _payload(ctx, uid, ca) as payload:
-            container.put_archive("/", payload)
-        container.start()
         ctx.log(f"container {container.short_id} started from {self.image}")
         self.execution = DockerExecution(self.client, container, ctx, options)
         return self.execution
