@@ -168,7 +168,17 @@ def test_a_running_run_spins_ticks_and_cancel_run_stops_it(runyard_open: Workben
             timeout=15,
             what=f"the running run's duration moving on from {first!r}",
         )
+        # a click on a row that redraws every second shows that run's log: the row's
+        # command carries no arguments that a redraw could drop ("command not found")
+        seen = len(wb.console)
         wb.select_run(run.label)
+        until(
+            lambda: wb.output_channel() == f"Runyard run {run.run_id}",
+            timeout=30,
+            what="the running run's log in the Output panel",
+        )
+        dropped = [line for line in wb.console[seen:] if "command not found" in line]
+        assert not dropped, dropped
         wb.command("Runyard: Cancel Run")
         wb.wait_row_description(
             row, "canceled", 60, f"{run.label} canceled", stop=("failed", "completed")

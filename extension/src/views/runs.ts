@@ -182,7 +182,11 @@ export class RunsView implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
     if (r.snapshotCommit) tip.appendText(`snapshot ${r.snapshotCommit.slice(0, 12)}\n`);
     for (const [k, v] of Object.entries(r.metrics ?? {})) tip.appendText(`${k} = ${v ?? "–"}\n`);
     item.tooltip = tip;
-    item.command = { command: "runyard.showLogs", title: "Show Logs", arguments: [node] };
+    // No arguments: VS Code keeps a row's command arguments only until the row is drawn
+    // again (every second for a live run, on every push for all), and a click landing in
+    // between failed with "command not found". A click selects the row first, and the
+    // selection reaches the extension before the command does: the command reads it.
+    item.command = { command: "runyard.showLogs", title: "Show Logs" };
     return item;
   }
 
