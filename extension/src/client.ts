@@ -8,38 +8,19 @@ import * as vscode from "vscode";
 import {
   LanguageClient,
   type LanguageClientOptions,
-  ResponseError,
   RevealOutputChannelOn,
   type ServerOptions,
   State,
   Trace,
 } from "vscode-languageclient/node";
 import type { ServerApi } from "./api";
+import { asRunyardError, RunyardError } from "./errors";
 import { findPython, PythonNotFound } from "./python";
 import type { Notifications, Requests } from "./protocol";
 
+export { asRunyardError, RunyardError };
+
 export type ServerState = "stopped" | "starting" | "ready" | "failed";
-
-/** A request error with the server's hint (data.hint) when it sent one. */
-export class RunyardError extends Error {
-  constructor(
-    message: string,
-    readonly code: number | null,
-    readonly hint: string | null,
-  ) {
-    super(message);
-  }
-}
-
-export function asRunyardError(err: unknown): RunyardError {
-  if (err instanceof RunyardError) return err;
-  if (err instanceof ResponseError) {
-    const data = err.data as { hint?: unknown } | undefined;
-    const hint = data && typeof data.hint === "string" ? data.hint : null;
-    return new RunyardError(err.message, err.code, hint);
-  }
-  return new RunyardError(err instanceof Error ? err.message : String(err), null, null);
-}
 
 type Handler = (params: unknown) => void;
 
