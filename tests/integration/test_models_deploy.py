@@ -150,7 +150,7 @@ def test_the_deployed_model_predicts_what_the_model_predicts(
     # the listing samples a running service's telemetry (nothing sampled it before)
     assert (listed[0]["telemetry"]["requests"], listed[0]["telemetry"]["errors"]) == (5, 2)
     header, row = _ry(root, "deployment", "list").stdout.splitlines()[:2]
-    assert header.split()[:8] == [
+    assert header.lower().split()[:8] == [
         "name",
         "model",
         "status",
