@@ -10,6 +10,11 @@ export class RunyardError extends Error {
   ) {
     super(message);
   }
+
+  /** The message and, when there is one, the hint: for a line in a view or a log. */
+  get withHint(): string {
+    return this.hint ? `${this.message} Next: ${this.hint}` : this.message;
+  }
 }
 
 /**

@@ -73,7 +73,7 @@ export class RunOutputs implements vscode.Disposable {
         }
       }
     } catch (err) {
-      f.channel.appendLine(`[runyard] could not read the log: ${asRunyardError(err).message}`);
+      f.channel.appendLine(`[runyard] could not read the log: ${asRunyardError(err).withHint}`);
     } finally {
       f.loading = null;
       const pending = f.pending.splice(0);

@@ -27,3 +27,10 @@ describe("asRunyardError", () => {
     assert.deepEqual([asRunyardError(new Error("boom")).message, asRunyardError("text").message], ["boom", "text"]);
   });
 });
+
+describe("RunyardError.withHint", () => {
+  it("is the message and the hint, for a line in a view", () => {
+    assert.equal(new RunyardError("Engine down.", null, "start it").withHint, "Engine down. Next: start it");
+    assert.equal(new RunyardError("Engine down.", null, null).withHint, "Engine down.");
+  });
+});

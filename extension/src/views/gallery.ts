@@ -40,7 +40,7 @@ export class GalleryView implements vscode.TreeDataProvider<GalleryNode>, vscode
       for (const p of result.problems ?? []) out.push({ kind: "message", text: `${p.file}: ${p.message}` });
       return out;
     } catch (err) {
-      return [{ kind: "message", text: `Could not read the gallery: ${asRunyardError(err).message}` }];
+      return [{ kind: "message", text: `Could not read the gallery: ${asRunyardError(err).withHint}` }];
     }
   }
 

@@ -126,7 +126,7 @@ export class ModelsView implements vscode.TreeDataProvider<ModelNode>, vscode.Di
           });
         }
       } catch (err) {
-        out.push({ kind: "message", text: `Could not list models: ${asRunyardError(err).message}`, icon: "error" });
+        out.push({ kind: "message", text: `Could not list models: ${asRunyardError(err).withHint}`, icon: "error" });
       }
     }
     return out;

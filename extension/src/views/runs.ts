@@ -204,7 +204,7 @@ export class RunsView implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
       try {
         await this.load();
       } catch (err) {
-        this.error = asRunyardError(err).message;
+        this.error = asRunyardError(err).withHint;
       }
     }
     if (this.error) return [{ kind: "message", text: `Could not list runs: ${this.error}`, icon: "error" }];

@@ -114,7 +114,7 @@ export class TargetsView implements vscode.TreeDataProvider<TargetNode>, vscode.
       .request(TARGETS_TEST, { project, name })
       .then(
         (result) => this.reach.set(key, result),
-        (err) => this.reach.set(key, asRunyardError(err).message),
+        (err) => this.reach.set(key, asRunyardError(err).withHint),
       )
       .finally(() => this.emitter.fire(undefined));
   }
@@ -132,7 +132,7 @@ export class TargetsView implements vscode.TreeDataProvider<TargetNode>, vscode.
         for (const target of result.targets) out.push({ kind: "target", project: project.root, target });
         for (const problem of result.problems ?? []) out.push({ kind: "problem", project: project.root, problem });
       } catch (err) {
-        out.push({ kind: "message", text: `Could not list targets: ${asRunyardError(err).message}`, icon: "error" });
+        out.push({ kind: "message", text: `Could not list targets: ${asRunyardError(err).withHint}`, icon: "error" });
       }
     }
     return out;
