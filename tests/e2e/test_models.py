@@ -275,7 +275,10 @@ def test_stop_deployment_removes_its_container(
     assert wb.row_description(row) == "stopped"  # no address once nothing listens
     wb.shot("12-deployment-stopped")
     left = engine.containers.list(
-        all=True, filters={"label": f"dev.runyard.deployment={DEPLOYMENT}"}
+        all=True,
+        filters={
+            "label": [f"dev.runyard.project={wb.folder}", f"dev.runyard.deployment={DEPLOYMENT}"]
+        },
     )
     assert left == [], [c.name for c in left]
 

@@ -110,7 +110,9 @@ def test_the_deployed_model_predicts_what_the_model_predicts(
     assert image.labels["dev.runyard.model"] == "digits"
     assert image.labels["dev.runyard.model.version"] == "1"
     assert image.labels["dev.runyard.model.digest"] == served["package"]["digest"]
-    (container,) = engine.containers.list(filters={"label": "dev.runyard.deployment=digits-web"})
+    (container,) = engine.containers.list(
+        filters={"label": [f"dev.runyard.project={root}", "dev.runyard.deployment=digits-web"]}
+    )
     assert container.attrs["HostConfig"]["Privileged"] is False
     assert container.attrs["Config"]["User"] == "runyard"
     bound = container.attrs["NetworkSettings"]["Ports"]["8080/tcp"]
@@ -225,7 +227,10 @@ def test_stop_removes_the_container_zz(served: dict[str, Any], engine: Any) -> N
     root = served["root"]
     _ry(root, "deployment", "stop", "digits-web")
     assert (
-        engine.containers.list(all=True, filters={"label": "dev.runyard.deployment=digits-web"})
+        engine.containers.list(
+            all=True,
+            filters={"label": [f"dev.runyard.project={root}", "dev.runyard.deployment=digits-web"]},
+        )
         == []
     )
     (dep,) = _json(root, "deployment", "list")

@@ -89,10 +89,11 @@ def proj(
         container.remove(force=True)
 
 
-def _containers(engine: Any, name: str) -> list[Any]:
-    return list(
-        engine.containers.list(all=True, filters={"label": f"dev.runyard.deployment={name}"})
-    )
+def _containers(engine: Any, proj: Path, name: str) -> list[Any]:
+    """This project's containers of deployment `name`: an earlier run of these tests that
+    was killed may have left containers of the same deployment name on the engine."""
+    labels = [f"dev.runyard.project={proj}", f"dev.runyard.deployment={name}"]
+    return list(engine.containers.list(all=True, filters={"label": labels}))
 
 
 def _invoke(root: Path, env: dict[str, str], name: str, payload: Any) -> Any:
@@ -127,7 +128,7 @@ def test_a_deployment_on_a_remote_engine_is_reached_inside_its_container(
     assert package["target"] == "remote" and package["image"] == "runyard-model/lin:1"
     dep = _json(proj, env, "deploy", "lin:1", "--target", "remote", "--name", "lin-remote")
     assert (dep["status"], dep["target"], dep["host"]) == ("running", "remote", "127.0.0.1")
-    (container,) = _containers(engine, "lin-remote")
+    (container,) = _containers(engine, proj, "lin-remote")
     assert container.labels["dev.runyard.project"] == str(proj)
     # a deployment's container is named after its project too: another project's
     # container of the same deployment name neither blocks it nor is touched
@@ -159,7 +160,7 @@ def test_a_deployment_on_a_remote_engine_is_reached_inside_its_container(
     assert len(scored) == 3 and all("127.0.0.1:" in line for line in scored), scored
 
     _ry(proj, env, "deployment", "stop", "lin-remote")
-    assert _containers(engine, "lin-remote") == []
+    assert _containers(engine, proj, "lin-remote") == []
     (stopped,) = _json(proj, env, "deployment", "list")
     assert stopped["status"] == "stopped"
     assert _json(proj, env, "deployment", "show", "lin-remote")["telemetry"]["requests"] == 3
@@ -185,7 +186,7 @@ def test_a_scoring_script_whose_init_raises_fails_the_deploy_clearly(
     assert "RuntimeError: the weights in /opt/runyard/model/model.json do not match" in err
     assert "init('/opt/runyard/model/model.json') in the scoring script failed" in err
     assert "fix the scoring script's init(model_path)" in err  # the hint
-    assert _containers(engine, name) == []
+    assert _containers(engine, proj, name) == []
     assert [d for d in _json(proj, env, "deployment", "list") if d["name"] == name] == []
     shown = _ry(proj, env, "deployment", "show", name, check=False)
     assert shown.returncode == 2 and f"no deployment named {name!r}" in shown.stderr
