@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -159,3 +162,31 @@ def add_remote_target(
         asked = runyard(proj, "target", "trust", name, env=env, stdin=subprocess.DEVNULL)
         fingerprint = asked.stdout.split("host key ")[1].split()[0]
         runyard(proj, "target", "trust", name, "--fingerprint", fingerprint, env=env, check=True)
+
+
+@contextmanager
+def json_service(path: str, answer: object) -> Iterator[int]:
+    """A real HTTP server on loopback that answers GET `path` with `answer` as JSON (any
+    other path: 404 with the same body); yields its port."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    body = json.dumps(answer).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == path else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()

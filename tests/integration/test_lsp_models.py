@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import http.server
-import json
 import socket
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -165,19 +162,6 @@ async def test_deployments_list_reports_the_last_sample_of_a_stopped_deployment(
     assert by_name["lost"]["telemetry"]["p50Ms"] is None
 
 
-class _Metrics(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = json.dumps({"requests": 7, "errors": 1, "p50_ms": 4.5, "p95_ms": 12.0}).encode()
-        self.send_response(200 if self.path == "/metrics" else 404)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def running_container(project: Path) -> Iterator[Any]:
     """A real running container on this machine's engine (the records below point at it),
@@ -208,18 +192,15 @@ def running_container(project: Path) -> Iterator[Any]:
 async def test_deployments_list_samples_running_ones_and_survives_silent_services(
     lsp: Session, project: Path, running_container: Any
 ) -> None:
-    answering = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Metrics)
-    threading.Thread(target=answering.serve_forever, daemon=True).start()
-    silent = socket.socket()  # accepts connections (the backlog), never answers
-    silent.bind(("127.0.0.1", 0))
-    silent.listen(8)
+    metrics = {"requests": 7, "errors": 1, "p50_ms": 4.5, "p95_ms": 12.0}
     now = time.time()
-    try:
+    # `silent` accepts connections (the backlog) and never answers
+    with helpers.json_service("/metrics", metrics) as live_port, socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
         with Store(Project(project).store_path) as store:
             on = {"container_id": running_container.id}
-            store.put_deployment(
-                _deployment("live", "dock", port=answering.server_address[1], **on)
-            )
+            store.put_deployment(_deployment("live", "dock", port=live_port, **on))
             store.put_deployment(_deployment("hung", "dock", port=silent.getsockname()[1], **on))
             store.put_deployment(_deployment("refused", "dock", **on))
             store.put_deployment(_deployment("gone", "dock"))  # its container is not there
@@ -229,10 +210,6 @@ async def test_deployments_list_samples_running_ones_and_survives_silent_service
         started = time.monotonic()
         listed = await lsp.request("runyard/deployments/list", {})
         took = time.monotonic() - started
-    finally:
-        answering.shutdown()
-        answering.server_close()
-        silent.close()
 
     by_name = {d["name"]: d for d in listed["deployments"]}
     assert took < 6, f"the listing took {took:.1f}s"
