@@ -370,6 +370,13 @@ async def test_cancel_a_running_run(lsp: Session) -> None:
     await lsp.wait_push(
         "runyard/runs/logLines", lambda p: p["runId"] == run["id"] and "tick 2" in p["text"]
     )
+    # metric points are ingested by the supervisor, log lines are read from the file:
+    # the two arrive independently, so wait for a point rather than expect one by now
+    await lsp.wait_push(
+        "runyard/metrics/points",
+        lambda p: p["runId"] == run["id"] and any(c["key"] == "tick" for c in p["chunks"]),
+        timeout=30,
+    )
     assert len(lsp.metric_values(run["id"], "tick")) >= 1
     result = await lsp.request("runyard/runs/cancel", {"runId": run["id"]})
     assert result["canceled"] is True
