@@ -14,7 +14,9 @@ A run that was already live when the feed started (the editor was reopened) is p
 up from where its log and metrics are now; the client reads the history with
 ``runyard/runs/logs`` and ``runyard/metrics/series``. Output of one poll goes out in
 order: log lines and metric points first, then the state changes, so a client sees a
-run's last lines before it sees the run finish.
+run's last lines before it sees the run finish. The runs whose state changed are read
+before their logs and metrics (the supervisor records the final state after the last
+line and point), and a run's final state is pushed once.
 """
 
 from __future__ import annotations
@@ -83,7 +85,10 @@ class FeedState:
         self.status_pos = 0
         self.tracked: dict[str, _Tracked] = {}
         self.last_reconcile = 0.0
-        self.config_stamp: tuple[Any, ...] | None = None
+        self.final_sent: dict[str, str] = {}  # run id -> the final state pushed
+        # taken now, not on the feed's thread: a change made right after the server
+        # met the project (targets/add) must not become part of the baseline
+        self.config_stamp = self._config_stamp()
 
     def _log_path(self, run_id: str) -> str:
         return os.fspath(self.project.run_dir(run_id) / "run.log")
@@ -107,7 +112,6 @@ class FeedState:
                 log_offset=self._log_size(run.id),
                 metric_cursor=self.store.metric_cursor(run.id),
             )
-        self.config_stamp = self._config_stamp()
 
     def close(self) -> None:
         if self.store is not None:
@@ -141,17 +145,29 @@ class FeedState:
                 tracked = self.tracked[run_id] = _Tracked(0, 0)
             if tracked is not None and status in FINAL_STATUSES:
                 tracked.final = True
+        # read the changed runs before their logs and metrics: a run that ended since
+        # the status changes were read then has all its lines and points in this poll
+        changed_runs: list[Any] = []
+        for run_id in changed:
+            try:
+                run = store.get_run(run_id)
+            except Exception:  # deleted meanwhile
+                continue
+            if run.status in FINAL_STATUSES:
+                if self.final_sent.get(run_id) == run.status:
+                    continue  # its final change was read late: pushed already
+                self.final_sent[run_id] = run.status
+                tracked = self.tracked.get(run_id)
+                if tracked is not None:
+                    tracked.final = True
+            changed_runs.append(run)
         events: list[Event] = []
         for run_id, tracked in list(self.tracked.items()):
             events.extend(self._log_events(run_id, tracked))
             events.extend(self._metric_events(store, run_id, tracked))
             if tracked.final and tracked.log_offset >= self._log_size(run_id):
                 del self.tracked[run_id]
-        for run_id in changed:
-            try:
-                run = store.get_run(run_id)
-            except Exception:  # deleted meanwhile
-                continue
+        for run in changed_runs:
             note = protocol.RunChangedNotification(project=self.root, run=run_info(run))
             events.append((protocol.RUN_CHANGED, unstructure(note)))
         events.extend(self._config_events())
@@ -223,9 +239,6 @@ class FeedState:
 
     def _config_events(self) -> list[Event]:
         stamp = self._config_stamp()
-        if self.config_stamp is None:
-            self.config_stamp = stamp
-            return []
         if stamp == self.config_stamp:
             return []
         self.config_stamp = stamp
