@@ -235,9 +235,15 @@ def test_compare_shows_both_runs(
     for metric in ("accuracy", "loss"):
         chart = frame.locator(f'.chart[data-metric="{metric}"]')
         chart.wait_for(timeout=60_000)
-        legend = " ".join(chart.locator(".u-legend").all_inner_texts())
-        assert all(run_id in legend for run_id in ids), f"{metric} legend: {legend!r}"
         drawn(chart.locator("canvas").first, f"the {metric} chart")
+        legend = chart.locator(".u-legend")  # built with the chart, a frame after its section
+        until(
+            lambda legend=legend: all(
+                run_id in " ".join(legend.all_inner_texts()) for run_id in ids
+            ),
+            timeout=30,
+            what=f"both run ids in the {metric} chart's legend",
+        )
     # the params table sets the two runs side by side
     lr_row = frame.locator("table tr").filter(has=frame.locator("th", has_text=re.compile(r"^lr$")))
     assert [t.strip() for t in lr_row.first.locator("td").all_inner_texts()] == ["0.1", "0.3"]

@@ -88,14 +88,22 @@ def _env(**extra: str) -> dict[str, str]:
 def test_run_on_the_local_engine_with_live_metrics_outputs_and_reuse(
     proj: Path, engine: Any
 ) -> None:
-    run_id = _submit(proj, "--target", "dock", "train.py", "0.5")
+    # slow enough that a loaded machine's CLI calls still see it running
+    (proj / ".runyard/jobs/live.yml").write_text(
+        "script: train.py\ntarget: dock\nargs: ['0.5']\nenv:\n  PAUSE: '1.5'\n"
+    )
+    run_id = _submit(proj, "--job", "live")
+    found: list[Any] = []
 
     def live_point() -> bool:
         data = _show(proj, run_id)
-        return data["status"] == "running" and bool(data["metrics"])
+        if data["status"] != "running" or not data["metrics"]:
+            return False
+        found[:] = _containers(engine, run_id)  # removed when the run ends
+        return bool(found)
 
     until(live_point, what="a metric while the run is running")
-    (container,) = _containers(engine, run_id)
+    (container,) = found
     assert container.labels["dev.runyard.project"] == str(proj)
     attrs = container.attrs
     assert attrs["HostConfig"]["Privileged"] is False

@@ -98,7 +98,7 @@ def _kept(project: Path, run_id: str) -> list[str]:
 
 
 def test_scalars_import_live_and_completely_and_the_files_are_kept(tbproj: Path) -> None:
-    proc = runyard(tbproj, "submit", "-d", "train_tb.py", "logs", "12", "0.5", timeout=300)
+    proc = runyard(tbproj, "submit", "-d", "train_tb.py", "logs", "12", "1.0", timeout=300)
     assert proc.returncode == 0, proc.stderr
     run_id = proc.stdout.strip().split()[-1]
 
@@ -121,7 +121,8 @@ def test_scalars_import_live_and_completely_and_the_files_are_kept(tbproj: Path)
     assert show["metrics"]["train/loss"] == pytest.approx(1 / 12, rel=1e-6)
     # the run's event files are kept; the one its snapshot brought along is not
     assert _kept(tbproj, run_id) == ["train", "validation"]
-    assert not (tbproj / ".runyard/state/runs" / run_id / "work").exists()
+    work = tbproj / ".runyard/state/runs" / run_id / "work"
+    until(lambda: not work.exists(), 60, "the working copy removed after the end")
     log = runyard(tbproj, "runs", "logs", run_id).stdout
     assert "[runyard] TensorBoard: 24 scalar points (2 series) imported" in log
 

@@ -6,6 +6,7 @@ are stand-ins here; tests/integration/test_lsp_models.py talks to real ones."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -70,7 +71,8 @@ def project(tmp_path: Path) -> Project:
 @pytest.fixture
 def answers(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """deployment name -> what its /metrics does: (status, body), an exception to raise,
-    or a number of seconds to hang before failing like a timed-out request. Every
+    a number of seconds to hang before failing like a timed-out request, or a barrier to
+    wait at (with the other deployments' samples) before answering like one. Every
     deployment's container is running unless `answers["_containers"]` says otherwise."""
     table: dict[str, Any] = {"_containers": {}, "_timeouts": []}
 
@@ -93,6 +95,9 @@ def answers(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         answer = table[dep["name"]]
         if isinstance(answer, BaseException):
             raise answer
+        if isinstance(answer, threading.Barrier):
+            answer.wait()  # broken (raises) unless all its parties sample at once
+            raise RunyardError(f"The deployment {dep['name']} does not answer (timed out).")
         if isinstance(answer, float):
             time.sleep(min(answer, timeout))
             raise RunyardError(f"The deployment {dep['name']} does not answer (timed out).")
@@ -167,13 +172,16 @@ def test_a_silent_or_odd_service_keeps_its_last_sample_and_the_listing_its_recor
 def test_running_deployments_are_sampled_at_once_not_one_after_another(
     project: Project, answers: dict[str, Any]
 ) -> None:
+    # each sample waits until all four are being taken: one after another, the first
+    # one's barrier breaks after 30 s and every sample fails with BrokenBarrierError
+    together = threading.Barrier(4, timeout=30)
     with Store(project.store_path) as store:
         for i in range(4):
             store.put_deployment(_record(f"slow-{i}", created=1000.0 + i))
-            answers[f"slow-{i}"] = 0.6
-    started = time.monotonic()
+            answers[f"slow-{i}"] = together
     listed = _listing(project)
-    assert time.monotonic() - started < 4 * 0.6
+    assert not together.broken
+    assert len(answers["_timeouts"]) == 4
     assert {d["status"] for d in listed.values()} == {"running"}
     assert all(d["telemetry"] is None for d in listed.values())
 
