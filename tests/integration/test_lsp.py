@@ -124,10 +124,12 @@ async def test_settings_change_without_restart(proj: Path) -> None:
         session.client.workspace_did_change_configuration(
             types.DidChangeConfigurationParams(settings=None)
         )
-        for _ in range(100):
+        deadline = time.monotonic() + 30  # the server pulls the settings on its own time
+        while True:
             info = await session.request("runyard/server/info", {})
             if info["settings"]["defaultTarget"] is None:
                 break
+            assert time.monotonic() < deadline, f"settings not pulled again: {info['settings']}"
             await asyncio.sleep(0.05)
         assert info["projects"][0]["defaultTarget"] == "local"
         lenses = await session.client.text_document_code_lens_async(

@@ -327,7 +327,7 @@ def test_a_tailing_reader_sees_points_while_the_run_goes_on(tmp_path: Path) -> N
     try:
         tracking = tmp_path / "tracking.jsonl"
         seen: list[list[Any]] = []
-        deadline = time.monotonic() + 10  # generous upper bound; expected within ~0.2 s
+        deadline = time.monotonic() + 30  # generous upper bound; expected within ~0.2 s
         while time.monotonic() < deadline and not seen:
             if tracking.exists():
                 data = tracking.read_bytes()
