@@ -163,7 +163,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
-LIST_SAMPLE_TIMEOUT = 2.0  # seconds a silent service may delay the listing
+LIST_SAMPLE_TIMEOUT = 2.0  # seconds silent services may delay the listing
 
 
 def cmd_deployment_list(args: argparse.Namespace) -> int:
@@ -171,11 +171,8 @@ def cmd_deployment_list(args: argparse.Namespace) -> int:
 
     project = _project(args)
     with _store(project) as store:
-        # a running one's telemetry is sampled now (its last sample when it is silent)
-        items = [
-            deploy.refresh_sampled(project, store, d, LIST_SAMPLE_TIMEOUT)
-            for d in store.list_deployments()
-        ]
+        # the running ones' telemetry is sampled now (the last sample of a silent one)
+        items = deploy.refresh_all(project, store.list_deployments(), LIST_SAMPLE_TIMEOUT)
         pairs = [(d, deploy.last_stats(store, d["name"], since=float(d["created"]))) for d in items]
     if args.json:
         emit_json([{**_deployment_json(d), "telemetry": t} for d, t in pairs])

@@ -14,11 +14,13 @@ import base64
 import contextlib
 import hashlib
 import json
+import logging
 import re
 import socket
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -37,6 +39,8 @@ from runyard.models.package import (
 )
 from runyard.models.registry import ModelVersion, resolve
 from runyard.targets import docker as dockert
+
+log = logging.getLogger("runyard.models.deploy")
 
 LABEL_DEPLOYMENT = "dev.runyard.deployment"
 HEALTH_TIMEOUT = 120.0  # seconds for init(model_path) to finish and /health to answer
@@ -412,6 +416,37 @@ def refresh_sampled(
         with contextlib.suppress(RunyardError):
             _sample(store, dep, *engine, timeout=timeout)
     return dep
+
+
+SAMPLE_WORKERS = 8  # running deployments sampled at once by `refresh_all`
+
+
+def refresh_all(
+    project: Project, deployments: list[dict[str, Any]], timeout: float
+) -> list[dict[str, Any]]:
+    """`deployments` refreshed, the running ones sampled at once (`refresh_sampled`, each
+    on a store connection of its own): a listing waits about `timeout` seconds for its
+    silent services, not that long for each. A record whose refresh fails stays as it
+    was, with a warning in the log."""
+    running = [d for d in deployments if d["status"] == "running"]
+    if not running:
+        return deployments
+
+    def one(dep: dict[str, Any]) -> dict[str, Any]:
+        try:
+            with Store(project.store_path) as store:
+                return refresh_sampled(project, store, dep, timeout)
+        except Exception as exc:  # one deployment's trouble never fails the listing
+            log.warning(
+                "could not refresh deployment %s: %s: %s", dep["name"], type(exc).__name__, exc
+            )
+            log.debug("refreshing %s", dep["name"], exc_info=True)
+            return dep
+
+    workers = min(SAMPLE_WORKERS, len(running))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="runyard-sample") as pool:
+        fresh = {d["name"]: d for d in pool.map(one, running)}
+    return [fresh.get(d["name"], d) for d in deployments]
 
 
 def last_stats(store: Store, name: str, since: float | None = None) -> dict[str, Any]:

@@ -15,7 +15,6 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
@@ -745,39 +744,18 @@ def _telemetry(sample: dict[str, Any]) -> p.DeploymentTelemetry:
 
 
 # The Models view lists deployments on every refresh: a running one's /metrics gets this
-# long to answer (else it keeps its last sample), and several are sampled at once.
+# long to answer (else it keeps its last sample); they are sampled at once.
 SAMPLE_TIMEOUT = 2.0
-_SAMPLE_WORKERS = 8
-
-
-def _refresh_sampled(project: Project, dep: dict[str, Any]) -> dict[str, Any]:
-    """The refreshed record of a running deployment, with a fresh telemetry sample
-    recorded when its service answers; the record as it was when anything fails."""
-    from runyard.models import deploy
-
-    try:
-        with _store(project) as store:  # one connection per thread
-            return deploy.refresh_sampled(project, store, dep, SAMPLE_TIMEOUT)
-    except Exception:
-        log.warning("could not refresh deployment %s", dep["name"], exc_info=True)
-        return dep
 
 
 def _deployments(project: Project) -> p.DeploymentsListResult:
+    from runyard.models import deploy
 
     if not project.store_path.exists():
         return p.DeploymentsListResult(deployments=[])
     with _store(project) as store:
         found = store.list_deployments()
-    running = [d for d in found if d["status"] == "running"]
-    fresh: list[dict[str, Any]] = []
-    if running:
-        with ThreadPoolExecutor(
-            max_workers=min(_SAMPLE_WORKERS, len(running)), thread_name_prefix="runyard-sample"
-        ) as pool:
-            fresh = list(pool.map(lambda d: _refresh_sampled(project, d), running))
-    by_name = {d["name"]: d for d in fresh}
-    found = [by_name.get(d["name"], d) for d in found]
+    found = deploy.refresh_all(project, found, SAMPLE_TIMEOUT)
     with _store(project) as store:
         return p.DeploymentsListResult(
             deployments=[_deployment_info(d, _last_sample(store, d)) for d in found]
