@@ -1,10 +1,13 @@
-"""Deployment telemetry in `runyard/deployments/list`: a fresh sample of each running
+"""Deployment telemetry in `runyard/deployments/list` (and, sampled the same way, in
+`runyard deployment list`): a fresh sample of each running
 deployment when its service answers /metrics in time, the last recorded one otherwise,
 and a listing that never fails on a silent or odd service. The engine and the service
 are stand-ins here; tests/integration/test_lsp_models.py talks to real ones."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import threading
 import time
@@ -169,8 +172,17 @@ def test_a_silent_or_odd_service_keeps_its_last_sample_and_the_listing_its_recor
     assert listed["fresh"]["telemetry"]["sampled"] > 1100.0
 
 
+def _cli_listing(project: Project) -> dict[str, dict[str, Any]]:
+    from runyard.cli.main import main
+
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        assert main(["--project", str(project.root), "deployment", "list", "--json"]) == 0
+    return {d["name"]: d for d in json.loads(out.getvalue())}
+
+
+@pytest.mark.parametrize("listing", [_listing, _cli_listing], ids=["lsp", "cli"])
 def test_running_deployments_are_sampled_at_once_not_one_after_another(
-    project: Project, answers: dict[str, Any]
+    project: Project, answers: dict[str, Any], listing: Any
 ) -> None:
     # each sample waits until all four are being taken: one after another, the first
     # one's barrier breaks after 30 s and every sample fails with BrokenBarrierError
@@ -179,11 +191,11 @@ def test_running_deployments_are_sampled_at_once_not_one_after_another(
         for i in range(4):
             store.put_deployment(_record(f"slow-{i}", created=1000.0 + i))
             answers[f"slow-{i}"] = together
-    listed = _listing(project)
+    listed = listing(project)
     assert not together.broken
     assert len(answers["_timeouts"]) == 4
     assert {d["status"] for d in listed.values()} == {"running"}
-    assert all(d["telemetry"] is None for d in listed.values())
+    assert not any(d["telemetry"] for d in listed.values())  # none sampled, none before
 
 
 def test_stopped_and_ended_deployments_report_their_last_sample_without_asking(
