@@ -22,6 +22,8 @@ export function activate(context: vscode.ExtensionContext): void {
   const runs = new RunsView(client, projects);
   const models = new ModelsView(client, projects);
   const outputs = new RunOutputs(client);
+  const modelsTree = vscode.window.createTreeView("runyard.models", { treeDataProvider: models, showCollapseAll: true });
+  models.watch(modelsTree);
   const runsTree = vscode.window.createTreeView("runyard.runs", {
     treeDataProvider: runs,
     canSelectMany: true,
@@ -39,7 +41,7 @@ export function activate(context: vscode.ExtensionContext): void {
     runsTree,
     runsTree.onDidChangeSelection((e) => runs.setSelection(e.selection)),
     vscode.window.createTreeView("runyard.targets", { treeDataProvider: targets }),
-    vscode.window.createTreeView("runyard.models", { treeDataProvider: models, showCollapseAll: true }),
+    modelsTree,
     vscode.window.createTreeView("runyard.gallery", { treeDataProvider: new GalleryView(client) }),
     new TargetStatus(projects),
     ...registerCommands(parts),

@@ -53,6 +53,19 @@ export function deploymentDescription(d: Pick<DeploymentInfo, "status" | "host" 
   return d.port && serving ? `${d.status} · ${d.host ?? "127.0.0.1"}:${d.port}` : d.status;
 }
 
+/** What the Models view shows of one project's deployments (model, status, address,
+ * telemetry counts and latencies; not when the telemetry was sampled) as one string, the
+ * same whatever the order: equal strings draw the same rows. */
+export function deploymentsShown(deployments: readonly DeploymentInfo[]): string {
+  const rows = deployments.map((d) => {
+    const t = d.telemetry;
+    const about = [d.model, d.version, d.status, d.host, d.port, d.created];
+    return [d.name, ...about, t?.requests, t?.errors, t?.p50Ms, t?.p95Ms].map((v) => v ?? null);
+  });
+  rows.sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+  return JSON.stringify(rows);
+}
+
 /** "12 requests · 1 error · p50 3.1 ms · p95 9.8 ms"; "no requests yet" before the first;
  * a percentile the service did not report is left out. */
 export function telemetryText(t: Pick<DeploymentTelemetry, "requests" | "errors" | "p50Ms" | "p95Ms">): string {

@@ -7,6 +7,7 @@ import {
   defaultModelName,
   deploymentDescription,
   deploymentsByVersion,
+  deploymentsShown,
   deploymentTooltip,
   formatSize,
   lineageText,
@@ -112,6 +113,34 @@ describe("deployments", () => {
       grouped.get("net:1")?.map((d) => d.name),
       ["b"],
     );
+  });
+});
+
+describe("what the view shows of deployments", () => {
+  const t = (requests: number, sampled: number) => ({ requests, errors: 0, p50Ms: 1.5, p95Ms: 4, sampled });
+  const a = deployment({ name: "a", telemetry: t(3, 100) });
+  const b = deployment({ name: "b", status: "stopped" });
+
+  it("is the same whatever the order, and when only the sample's time moved", () => {
+    assert.equal(deploymentsShown([a, b]), deploymentsShown([b, a]));
+    assert.equal(deploymentsShown([a]), deploymentsShown([{ ...a, telemetry: t(3, 200) }]));
+    assert.equal(deploymentsShown([b]), deploymentsShown([{ ...b, telemetry: null }]));
+  });
+
+  it("changes with a request served, a status, an address or a redeploy", () => {
+    const shown = deploymentsShown([a, b]);
+    for (const changed of [
+      { ...a, telemetry: t(4, 100) },
+      { ...a, telemetry: { ...t(3, 100), p95Ms: 9 } },
+      { ...a, status: "exited" },
+      { ...a, port: 49154 },
+      { ...a, created: 5 },
+      { ...a, version: 3 },
+    ]) {
+      assert.notEqual(deploymentsShown([changed, b]), shown, JSON.stringify(changed));
+    }
+    assert.notEqual(deploymentsShown([a]), shown);
+    assert.notEqual(deploymentsShown([]), deploymentsShown([b]));
   });
 });
 

@@ -262,6 +262,17 @@ def test_package_and_deploy_then_test_endpoint_answers_like_the_model(
     assert show["telemetry"]["requests"] == 1, show
     assert show["telemetry"]["errors"] == 0, show
 
+    # while it shows a running deployment, the view follows requests made elsewhere
+    payload = wb.folder.parent / "payload.json"
+    payload.write_text(json.dumps({"inputs": INPUTS}))
+    for _ in range(2):
+        _cli(wb.folder, "deployment", "invoke", DEPLOYMENT, "--data", str(payload))
+    until(
+        lambda: "3 requests · 0 errors" in wb.hover_text(row),
+        timeout=90,
+        what="the Models view counting requests made from the command line",
+    )
+
 
 def test_stop_deployment_removes_its_container(
     workbench: Workbench, deployed: dict[str, Any], engine: Any

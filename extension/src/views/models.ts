@@ -2,12 +2,14 @@
 // aliases; the lineage run → snapshot → target in the tooltip), and the deployments
 // serving each version (status, address; the last telemetry sample in the tooltip, taken
 // afresh by each listing of a running one). Refreshed on config pushes and after each
-// model command.
+// model command, and, while the view is visible and a deployment runs, whenever a check
+// every LIVE_CHECK_MS finds its deployments changed (a request served, a container gone).
 import * as vscode from "vscode";
 import { asRunyardError, type RunyardClient } from "../client";
 import {
   deploymentDescription,
   deploymentsByVersion,
+  deploymentsShown,
   deploymentTooltip,
   lineageText,
   versionDescription,
@@ -24,6 +26,11 @@ export const DEPLOYMENT_ICONS: Record<string, [string, string | undefined]> = {
   stopped: ["circle-slash", "disabledForeground"],
 };
 
+/** How often the deployments are checked while the view shows a running one. */
+export const LIVE_CHECK_MS = 10_000;
+
+const LIVE_STATUSES = new Set(["running", "starting"]);
+
 export type ModelNode =
   | { kind: "model"; project: string; name: string; versions: ModelNode[] }
   | { kind: "version"; project: string; model: ModelInfo; deployments: DeploymentInfo[] }
@@ -34,6 +41,11 @@ export class ModelsView implements vscode.TreeDataProvider<ModelNode>, vscode.Di
   private readonly emitter = new vscode.EventEmitter<ModelNode | undefined>();
   readonly onDidChangeTreeData = this.emitter.event;
   private readonly subscriptions: vscode.Disposable[] = [];
+  /** project root -> `deploymentsShown` of what the tree last drew */
+  private shown = new Map<string, string>();
+  private live = false; // the last drawing had a running or starting deployment
+  private visible = false;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly client: RunyardClient,
@@ -47,6 +59,43 @@ export class ModelsView implements vscode.TreeDataProvider<ModelNode>, vscode.Di
 
   refresh(): void {
     this.emitter.fire(undefined);
+  }
+
+  /** Follow the view's visibility: deployments are checked only while it shows. */
+  watch(view: vscode.TreeView<ModelNode>): void {
+    this.visible = view.visible;
+    this.subscriptions.push(
+      view.onDidChangeVisibility((e) => {
+        this.visible = e.visible;
+        this.schedule();
+      }),
+    );
+  }
+
+  private schedule(): void {
+    if (this.timer || !this.visible || !this.live) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.check();
+    }, LIVE_CHECK_MS);
+  }
+
+  /** List the deployments again (the server samples the running ones) and redraw the
+   * tree when something it shows changed; else check again later. */
+  private async check(): Promise<void> {
+    if (!this.visible || !this.live) return;
+    try {
+      for (const project of this.projects.all) {
+        const listed = await this.client.request(DEPLOYMENTS_LIST, { project: project.root });
+        if (deploymentsShown(listed.deployments) !== (this.shown.get(project.root) ?? deploymentsShown([]))) {
+          this.refresh(); // drawing it schedules the next check
+          return;
+        }
+      }
+    } catch {
+      // the server is restarting, say: the next check tries again
+    }
+    this.schedule();
   }
 
   getTreeItem(node: ModelNode): vscode.TreeItem {
@@ -101,12 +150,16 @@ export class ModelsView implements vscode.TreeDataProvider<ModelNode>, vscode.Di
     if (state === "untrusted" || state === "noProject" || state === "serverFailed") return [];
     if (state === "starting") return [{ kind: "message", text: "Starting the Runyard server…", icon: "loading~spin" }];
     const out: ModelNode[] = [];
+    const shown = new Map<string, string>();
+    let live = false;
     for (const project of this.projects.all) {
       try {
         const [models, deployments] = await Promise.all([
           this.client.request(MODELS_LIST, { project: project.root }),
           this.client.request(DEPLOYMENTS_LIST, { project: project.root }),
         ]);
+        shown.set(project.root, deploymentsShown(deployments.deployments));
+        live ||= deployments.deployments.some((d) => LIVE_STATUSES.has(d.status));
         const byVersion = deploymentsByVersion(deployments.deployments);
         const byName = new Map<string, ModelInfo[]>();
         for (const m of models.models) byName.set(m.name, [...(byName.get(m.name) ?? []), m]);
@@ -129,10 +182,16 @@ export class ModelsView implements vscode.TreeDataProvider<ModelNode>, vscode.Di
         out.push({ kind: "message", text: `Could not list models: ${asRunyardError(err).withHint}`, icon: "error" });
       }
     }
+    this.shown = shown;
+    this.live = live;
+    this.schedule();
     return out;
   }
 
   dispose(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.live = false;
     for (const s of this.subscriptions) s.dispose();
     this.emitter.dispose();
   }
