@@ -13,7 +13,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from runyard.cli.output import emit_json, fmt_duration, fmt_time, fmt_value, info, table
+from runyard.cli.output import (
+    emit_json,
+    fmt_duration,
+    fmt_time,
+    fmt_value,
+    info,
+    printable,
+    table,
+)
 from runyard.core import runs
 from runyard.core.errors import RunyardError, UsageError
 from runyard.core.project import Project, find_project
@@ -88,7 +96,7 @@ def _say_outcome(run: Run) -> None:
     if run.duration is not None:
         line += f" in {fmt_duration(run.duration)}"
     if run.reason:
-        line += f": {run.reason}"
+        line += f": {printable(run.reason)}"
     info(line)
 
 
@@ -589,14 +597,15 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
         if args.json:
             emit_json(_run_details(project, store, run))
             return 0
+        out = printable  # names and values come from the run: no raw control characters
         print(f"run {run.id}  {STATUS_MARK.get(run.status, '')} {run.status}")
         if run.reason:
-            print(f"  reason:     {run.reason}")
-        print(f"  experiment: {run.experiment}")
-        print(f"  target:     {run.target} ({run.target_type})")
+            print(f"  reason:     {out(run.reason)}")
+        print(f"  experiment: {out(run.experiment)}")
+        print(f"  target:     {out(run.target)} ({run.target_type})")
         if run.job:
-            print(f"  job:        {run.job}")
-        print(f"  command:    {' '.join(run.command)}")
+            print(f"  job:        {out(run.job)}")
+        print(f"  command:    {out(' '.join(run.command))}")
         print(f"  snapshot:   {run.snapshot_commit or '-'}  ({run.snapshot_ref or '-'})")
         print(f"  env:        {run.env_hash or '-'}")
         print(f"  created:    {fmt_time(run.created)}")
@@ -607,30 +616,30 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
         if params:
             print("  params:")
             for k, v in params.items():
-                print(f"    {k} = {v}")
+                print(f"    {out(k)} = {out(v)}")
         tags = store.tags(run.id)
         if tags:
             print("  tags:")
             for k, v in tags.items():
-                print(f"    {k} = {v}")
+                print(f"    {out(k)} = {out(v)}")
         summary = store.metric_summary(run.id)
         if summary:
             print("  metrics:")
             for m in summary:
                 print(
-                    f"    {m['key']} = {fmt_value(m['last'])} (step {m['step']}, "
+                    f"    {out(m['key'])} = {fmt_value(m['last'])} (step {m['step']}, "
                     f"min {fmt_value(m['min'])}, max {fmt_value(m['max'])}, {m['count']} points)"
                 )
         arts = store.artifacts(run.id)
         if arts:
-            print(f"  outputs:    {project.relpath(runs.outputs_dir(project, run.id))}/")
+            print(f"  outputs:    {out(project.relpath(runs.outputs_dir(project, run.id)))}/")
             for p, s in arts[:20]:
-                print(f"    {p} ({s} bytes)")
+                print(f"    {out(p)} ({s} bytes)")
             if len(arts) > 20:
                 print(f"    … and {len(arts) - 20} more")
         print("  history:")
         for status, ts, reason in store.status_history(run.id):
-            print(f"    {fmt_time(ts)}  {status}" + (f"  {reason}" if reason else ""))
+            print(f"    {fmt_time(ts)}  {status}" + (f"  {out(reason)}" if reason else ""))
     return 0
 
 
@@ -711,7 +720,7 @@ def _follow_metrics(project: Project, store: Store, run: Run, key: str | None) -
             live = store.get_run(run.id).live
             points = store.metric_points(run.id, key=key, after=cursor)
             for c, k, s, _w, v in points:
-                print(f"{k}\t{s}\t{fmt_value(v)}", flush=True)
+                print(f"{printable(k)}\t{s}\t{fmt_value(v)}", flush=True)
                 cursor = c
             if not live and not points:
                 break
