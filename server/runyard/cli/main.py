@@ -25,7 +25,7 @@ from runyard.cli.output import (
 from runyard.core import runs
 from runyard.core.errors import RunyardError, UsageError
 from runyard.core.project import Project, find_project
-from runyard.core.store import STATUSES, Run, Store, json_number
+from runyard.core.store import STATUSES, Run, Store, json_number, store_writable
 
 STATUS_MARK = {
     "queued": "…",
@@ -49,8 +49,19 @@ def _store(project: Project) -> Store:
     return runs.open_store(project)
 
 
+def _reading_store(project: Project) -> Store:
+    """The store for commands that only read it (runs list/show/metrics/restore): opened
+    read-only when the state folder cannot be written (a read-only mount), so runs can
+    still be listed and shown there."""
+    if store_writable(project.store_path):
+        return runs.open_store(project)
+    return Store(project.store_path, read_only=True)
+
+
 def _reconcile(project: Project, store: Store) -> None:
-    with contextlib.suppress(RunyardError):  # a read-only store can still be listed
+    if store.read_only:  # nothing can be brought up to date in a read-only store
+        return
+    with contextlib.suppress(RunyardError):  # a store that fails to write can still be listed
         runs.reconcile(project, store)
 
 
@@ -533,7 +544,7 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
         raise UsageError(
             f"--status {args.status!r} is not a run status.", hint="one of: " + ", ".join(STATUSES)
         )
-    with _store(project) as store:
+    with _reading_store(project) as store:
         _reconcile(project, store)
         items = store.list_runs(experiment=args.experiment, status=args.status)
     if args.sort:
@@ -591,7 +602,7 @@ def _run_details(project: Project, store: Store, run: Run) -> dict[str, Any]:
 
 def cmd_runs_show(args: argparse.Namespace) -> int:
     project = _project(args)
-    with _store(project) as store:
+    with _reading_store(project) as store:
         _reconcile(project, store)
         run = runs.get_run(project, store, args.id)
         if args.json:
@@ -662,7 +673,7 @@ def cmd_runs_logs(args: argparse.Namespace) -> int:
 
 def cmd_runs_metrics(args: argparse.Namespace) -> int:
     project = _project(args)
-    with _store(project) as store:
+    with _reading_store(project) as store:
         run = runs.get_run(project, store, args.id)
         if args.follow:
             return _follow_metrics(project, store, run, args.key)
@@ -725,7 +736,7 @@ def _follow_metrics(project: Project, store: Store, run: Run, key: str | None) -
             if not live and not points:
                 break
             checks += 1
-            if checks % 10 == 0:
+            if checks % 10 == 0 and not store.read_only:
                 runs.reconcile(project, store)
             time.sleep(0.25)
     except KeyboardInterrupt:
@@ -796,7 +807,7 @@ def cmd_runs_restore(args: argparse.Namespace) -> int:
     from runyard.core import snapshot
 
     project = _project(args)
-    with _store(project) as store:
+    with _reading_store(project) as store:
         run = runs.get_run(project, store, args.id)
     if not run.snapshot_commit:
         raise UsageError(f"Run {run.id} has no snapshot (it failed before one was taken).")

@@ -2,6 +2,10 @@
 
 Metric values: SQLite turns NaN into NULL, so a NULL value *is* NaN (the column is
 never NULL for any other reason); +inf and -inf are stored as SQLite's infinities.
+
+A state folder this process cannot write (a read-only mount, another user's project) is
+opened read-only (`Store(path, read_only=True)`, see `store_writable`): listing and
+showing runs work there, and any write fails with a "read-only" error, never a traceback.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import errno
 import json
 import math
+import os
 import sqlite3
 import sys
 import time
@@ -419,23 +424,67 @@ def _storage_error(path: Path, exc: BaseException) -> RunyardError:
     return RunyardError(f"The run store {path} could not be used: {exc}")
 
 
-class Store:
-    """One connection to the project's run store. Cheap to open; safe across processes."""
+def store_writable(path: Path) -> bool:
+    """Whether this process can write the store at `path` (and the folder beside it,
+    where SQLite keeps its -wal and -shm files). A read-only mount says no even to root."""
+    folder = path.parent
+    if not folder.exists():
+        return os.access(next((p for p in folder.parents if p.exists()), Path("/")), os.W_OK)
+    if not os.access(folder, os.W_OK):
+        return False
+    return not path.exists() or os.access(path, os.W_OK)
 
-    def __init__(self, path: Path) -> None:
+
+class Store:
+    """One connection to the project's run store. Cheap to open; safe across processes.
+
+    `read_only=True` opens the store for reading only (`mode=ro`), for a state folder
+    this process cannot write (a read-only mount, another user's folder): SQLite in WAL
+    mode needs its -shm file writable even to read, so when plain `mode=ro` cannot open
+    it the store is opened `immutable=1` (no locks, no -shm; safe because nothing can
+    write a folder that is read-only, and a writer that ended checkpointed its WAL into
+    the file). Every write then fails with the "read-only" error; nothing is migrated.
+    """
+
+    def __init__(self, path: Path, read_only: bool = False) -> None:
         self.path = path
+        self.read_only = read_only
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            if read_only:
+                self._db = self._open_read_only(path)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
             self._db.execute("PRAGMA busy_timeout = 30000")
             self._db.execute("PRAGMA foreign_keys = ON")
-            mode = self._db.execute("PRAGMA journal_mode").fetchone()[0]
-            if mode != "wal":
-                self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
+            if not read_only:
+                mode = self._db.execute("PRAGMA journal_mode").fetchone()[0]
+                if mode != "wal":
+                    self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute("PRAGMA synchronous = NORMAL")
             self._migrate()
         except (sqlite3.Error, OSError) as exc:
             raise _storage_error(path, exc) from exc
+
+    @staticmethod
+    def _open_read_only(path: Path) -> sqlite3.Connection:
+        if not path.is_file():
+            raise RunyardError(
+                f"The run store {path} does not exist, and its folder is read-only.",
+                hint="nothing was recorded there yet; submit a run from a writable copy",
+            )
+        uri = path.absolute().as_uri()
+        try:
+            db = sqlite3.connect(f"{uri}?mode=ro", timeout=30, isolation_level=None, uri=True)
+        except sqlite3.OperationalError:
+            pass
+        else:
+            try:
+                db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                return db
+            except sqlite3.OperationalError:  # WAL without a -shm it may create: immutable
+                db.close()
+        return sqlite3.connect(f"{uri}?immutable=1", isolation_level=None, uri=True)
 
     def close(self) -> None:
         self._db.close()
@@ -475,6 +524,12 @@ class Store:
             )
         if version == SCHEMA_VERSION:
             return
+        if self.read_only:
+            raise RunyardError(
+                f"The run store {self.path} has schema version {version}, older than this "
+                f"Runyard's ({SCHEMA_VERSION}), and it is opened read-only.",
+                hint="run any runyard command once where .runyard/state is writable to upgrade it",
+            )
         with self._tx() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             for i in range(version, SCHEMA_VERSION):
