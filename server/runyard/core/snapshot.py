@@ -96,6 +96,21 @@ class RestoreConflict(UsageError):
         )
 
 
+class RestoreIntoProject(UsageError):
+    """A restore into the project folder without force would write files (nothing was)."""
+
+    def __init__(self, paths: Sequence[str], dest: Path) -> None:
+        self.paths = list(paths)
+        shown = "\n".join(f"  {p}" for p in self.paths[:20])
+        more = f"\n  ... and {len(self.paths) - 20} more" if len(self.paths) > 20 else ""
+        super().__init__(
+            f"Restoring into {dest}, inside the project, would write {len(self.paths)} "
+            f"file(s); nothing was written:\n{shown}{more}",
+            hint="use --force to write them into the project, or --to DIR with a folder "
+            "outside the project",
+        )
+
+
 # --------------------------------------------------------------------------------------------
 # Where the snapshots of a project live
 
@@ -715,16 +730,28 @@ def _exported_files(root: Path) -> list[str]:
     return sorted(found)
 
 
+def _inside(path: Path, root: Path) -> bool:
+    real, top = os.path.realpath(path), os.path.realpath(root)
+    return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
+
+
 def restore_snapshot(project: Project, commit: str, dest: Path, force: bool = False) -> list[str]:
     """Write the snapshot's files into `dest`; return the paths written (new or changed).
 
     Files already holding the snapshot's content are left alone and extra files are never
     deleted. Without `force`, any existing file that would get different content stops the
-    restore with a RestoreConflict that lists them.
+    restore with a RestoreConflict that lists them. A `dest` in the project folder (the
+    default) is the user's working tree: there, without `force`, *any* write stops the
+    restore (RestoreIntoProject lists what would be written), and the snapshot is staged
+    outside the project, so such a refused restore writes nothing at all.
     """
     dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".runyard-restore-", dir=dest))
+    guarded = not force and _inside(dest, project.root)
+    if guarded:
+        staging = Path(tempfile.mkdtemp(prefix="runyard-restore-"))
+    else:
+        dest.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".runyard-restore-", dir=dest))
     try:
         export_snapshot(project, commit, staging)
         to_write: list[str] = []
@@ -748,6 +775,8 @@ def restore_snapshot(project: Project, commit: str, dest: Path, force: bool = Fa
         conflicts = sorted(set(conflicts))
         if conflicts and not force:
             raise RestoreConflict(conflicts, dest)
+        if guarded and to_write:
+            raise RestoreIntoProject(to_write, dest)
         for rel in to_write:
             _place(staging / rel, dest, rel)
         return to_write
