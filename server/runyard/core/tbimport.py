@@ -19,13 +19,25 @@ read it whole next time) and turns every scalar into a metric point of the run:
 TensorFlow (TensorBoard's TensorFlow stand-in reads the files even where TensorFlow is
 installed). Without `tensorboard` the files are still found and kept with the run, and
 one `[runyard]` log line says how to get them imported.
+
+Links are never followed out of the working copy. Only real files (by `lstat`) inside
+real folders are event files: a link below the watched folder, to a folder or a file,
+is not followed, not read and not kept with the run (one log line names it). When the
+watched folder itself is a link, or a folder between it and the working copy is one
+(a committed `logs -> /some/shared/folder`), nothing there is the run's: no file is
+read, moved, copied or deleted, and one log line names the link and says how to get
+the files imported. Keeping moves the folder (a rename moves links, never what they
+point to), then deletes only real files it finds again below the kept folder, and
+removes the links it carried along, so TensorBoard never reads through them later.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import shutil
+import stat
 import sys
 import types
 from collections.abc import Callable
@@ -50,14 +62,73 @@ def is_event_file(name: str) -> bool:
     return "tfevents" in name
 
 
-def event_files(root: Path) -> list[Path]:
-    """The event files under `root` (recursively), sorted; [] when it is not a folder."""
-    found: list[Path] = []
-    for folder, dirs, names in os.walk(root):
-        dirs.sort()
+def _is_link(path: Path) -> bool:
+    try:
+        return stat.S_ISLNK(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _scan(root: Path) -> tuple[list[Path], list[Path]]:
+    """The real event files under `root` (recursively, never through a link), sorted,
+    and the links found on the way (not followed); nothing when `root` is a link or not
+    a folder."""
+    files: list[Path] = []
+    links: list[Path] = []
+    if _is_link(root):
+        return files, links
+    for folder, dirs, names in os.walk(root):  # (never descends into a linked folder)
         base = Path(folder)
-        found.extend(base / name for name in sorted(names) if is_event_file(name))
-    return [p for p in found if p.is_file()]
+        linked = {name for name in dirs if _is_link(base / name)}
+        links.extend(base / name for name in sorted(linked))
+        dirs[:] = sorted(set(dirs) - linked)
+        for name in sorted(names):
+            path = base / name
+            try:
+                mode = os.lstat(path).st_mode
+            except OSError:
+                continue  # (gone since)
+            if stat.S_ISLNK(mode):
+                links.append(path)
+            elif stat.S_ISREG(mode) and is_event_file(name):
+                files.append(path)
+    return files, links
+
+
+def event_files(root: Path) -> list[Path]:
+    """The real event files under `root` (recursively), sorted; never through a link
+    (none when `root` itself is one); [] when it is not a folder."""
+    return _scan(root)[0]
+
+
+def _link_refused(root: Path, within: Path) -> tuple[Path, bool] | None:
+    """The first link on the way from `within` down to `root` (`root` included), and
+    whether it leads out of `within`; None when there is none. `root` must lie in
+    `within`."""
+    try:
+        parts = root.relative_to(within).parts
+    except ValueError:
+        return root, True
+    path = within
+    for part in parts:
+        path = path / part
+        if _is_link(path):
+            try:
+                out = not path.resolve().is_relative_to(within.resolve())
+            except (OSError, RuntimeError):  # (a loop)
+                out = True
+            return path, out
+    return None
+
+
+def _working_copy(root: Path, label: str | None) -> Path:
+    """The working copy `root` lies in, when the caller did not say: `root` less the
+    parts of `label` when `label` is a relative path `root` ends with, else its parent."""
+    parts = Path(label).parts if label else ()
+    relative = bool(parts) and not Path(label or "").is_absolute() and ".." not in parts
+    if relative and root.parts[-len(parts) :] == parts and len(root.parts) > len(parts):
+        return root.parents[len(parts) - 1]
+    return root.parent
 
 
 @dataclass
@@ -110,8 +181,11 @@ class TensorBoardImporter:
     With `skip_existing`, event files already there when it is made (ones the project's
     snapshot brought along) are not the run's: they are never read, and `run_files`
     leaves them out. `log` gets one line when event files are found but TensorBoard is
-    not installed (or cannot be imported), and one for each file that cannot be read;
-    `label` names the folder in those lines (default: its name).
+    not installed (or cannot be imported), one for each file that cannot be read, and
+    one for each link it will not follow; `label` names the folder in those lines
+    (default: its name). `within` is the run's working copy, which links may not lead
+    out of; by default the folder `label` is relative to (`root` less `label`'s parts)
+    when `label` is the end of `root`, else `root`'s parent.
     """
 
     def __init__(
@@ -121,9 +195,11 @@ class TensorBoardImporter:
         log: Callable[[str], None] | None = None,
         skip_existing: bool = False,
         label: str | None = None,
+        within: Path | None = None,
     ) -> None:
         self.root = root
         self.label = label or root.name  # how messages name the folder
+        self.within = within or _working_copy(root, label)
         self.log = log
         self.bad_records = 0  # records that were not Event protos (skipped)
         self.imported = 0  # points read so far
@@ -133,11 +209,23 @@ class TensorBoardImporter:
         self._files: dict[Path, _EventFile] = {}
         self._plugins: dict[str, str] = {}  # key -> the plugin its first value names
         self._failed: set[Path] = set()
+        self._told: set[Path] = set()  # links already named in the log
         self._tb: _TB | None = None
 
     def run_files(self) -> list[Path]:
-        """The run's event files now under `root` (not those skipped), sorted."""
-        return [p for p in event_files(self.root) if p not in self._skipped]
+        """The run's event files now under `root` (not those skipped), sorted: real files
+        only, none when `root` is (or lies under) a link; links met are named in the log."""
+        if self._refused():
+            return []
+        files, links = _scan(self.root)
+        for link in links:
+            if link not in self._told:
+                self._told.add(link)
+                self._say(
+                    f"{self._rel(link)} is a link{self._to(link)}: not followed, "
+                    "not imported and not kept with the run"
+                )
+        return [p for p in files if p not in self._skipped]
 
     def read(self) -> list[Point]:
         """Every scalar point written since the last call, file by file, in file order."""
@@ -186,8 +274,16 @@ class TensorBoardImporter:
         else:
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(self.root), str(dest))
+            # Found again below `dest`, through real folders only: never a file elsewhere.
+            kept, links = _scan(dest)
+            real = set(kept)
             for path in self._skipped:
-                (dest / path.relative_to(self.root)).unlink(missing_ok=True)
+                moved = dest / path.relative_to(self.root)
+                if moved in real:
+                    moved.unlink(missing_ok=True)
+            for link in links:  # (the link itself, never what it points to)
+                with contextlib.suppress(OSError):
+                    os.unlink(link)
         return len(files)
 
     # ---- internals ---------------------------------------------------------------------
@@ -197,10 +293,38 @@ class TensorBoardImporter:
             self.log(line)
 
     def _rel(self, path: Path) -> str:
+        """How messages name a path: below `root`, as `label/...`."""
         try:
-            return path.relative_to(self.root).as_posix()
+            rel = path.relative_to(self.root).as_posix()
         except ValueError:
-            return str(path)
+            try:
+                return path.relative_to(self.within).as_posix()
+            except ValueError:
+                return str(path)
+        return self.label if rel == "." else f"{self.label}/{rel}"
+
+    def _to(self, link: Path) -> str:
+        try:
+            return f" (to {os.readlink(link)})"
+        except OSError:
+            return ""
+
+    def _refused(self) -> bool:
+        """Whether `root` is a link or lies under one (one log line says so, once)."""
+        found = _link_refused(self.root, self.within)
+        if found is None:
+            return False
+        link, out = found
+        if link not in self._told:
+            self._told.add(link)
+            where = " out of the working copy" if out else ""
+            name = self._rel(link)
+            self._say(
+                f"{name} is a link{where}{self._to(link)}: TensorBoard event files there "
+                "are not imported or kept with the run, and nothing there is moved or "
+                f"deleted; make {name} a real folder of the project to have them imported"
+            )
+        return True
 
     def _tensorboard(self) -> _TB | None:
         if self._tb is None:
