@@ -477,6 +477,30 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
 # ---- submit -----------------------------------------------------------------------------
 
 
+def _warn_untracked_secrets(project: Project) -> None:
+    """Say which files that look like secrets (.env, id_rsa, *.pem, *.key, credentials)
+    the snapshot is about to take although git neither tracks nor ignores them."""
+    from runyard.core import snapshot
+
+    try:
+        found = snapshot.untracked_secret_files(project)
+    except (RunyardError, OSError):
+        return  # the snapshot itself reports what is wrong with the repository
+    if not found:
+        return
+    shown = ", ".join(printable(p) for p in found[:10])
+    more = f" and {len(found) - 10} more" if len(found) > 10 else ""
+    one = len(found) == 1
+    info(
+        f"warning: {shown}{more} {'looks like a secret' if one else 'look like secrets'}, "
+        f"and git neither tracks nor ignores {'it' if one else 'them'}: "
+        f"{'it goes' if one else 'they go'} into this run's snapshot (kept in the project's "
+        "git objects) and to the target.\n"
+        f"  to leave {'it' if one else 'them'} out, add {'it' if one else 'them'} to "
+        f"{snapshot.RUNYARDIGNORE} (gitignore syntax), e.g. `{printable(found[0])}`"
+    )
+
+
 def cmd_submit(args: argparse.Namespace) -> int:
     project = _project(args)
     req = runs.SubmitRequest(
@@ -488,6 +512,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         module=args.module,
         cwd=Path.cwd(),
     )
+    _warn_untracked_secrets(project)
     run = runs.submit(project, req)
     print(run.id, flush=True)
     commit = (run.snapshot_commit or "")[:10]

@@ -17,6 +17,11 @@ A folder outside any git repository gets a shadow repository: a bare repository 
 persistent index in the state folder (guarded by a lock). A project in a sub-folder of a
 bigger repository commits the whole repository tree, but only the project's subtree
 (`<commit>:<prefix>`) matters: export, restore and diff look at that subtree only.
+
+Restore never writes into the project folder without `force` (the user's working tree);
+elsewhere only files that differ need it. Before a snapshot, `untracked_secret_files`
+names the files that look like secrets (.env, id_rsa, *.pem, *.key, credentials) that it
+would take although git neither tracks nor ignores them, for the faces to warn about.
 """
 
 from __future__ import annotations
@@ -608,6 +613,65 @@ def take_snapshot(project: Project, run_id: str) -> Snapshot:
         shadow=where.shadow,
         tree=tree if not where.prefix else "",
     )
+
+
+# Names of files that usually hold secrets (matched on the file name, case-insensitive):
+# dotenv files, SSH private keys, keys and certificates, cloud and package-index
+# credentials. Example/template dotenv files are not secrets.
+_SECRET_NAME = re.compile(
+    r"""^(?:
+        \.env(?:\.(?!example$|sample$|template$|dist$)[^/]+)? | [^/]+\.env
+      | id_(?:rsa|dsa|ecdsa|ed25519)(?:_sk)? | [^/]*\.(?:pem|key|p12|pfx|jks|keystore|ppk)
+      | credentials(?:\.(?:json|ya?ml|ini|csv))? | [^/]*[-_]credentials\.json
+      | client_secrets?[^/]*\.json | service[-_]account[^/]*\.json
+      | \.netrc | \.pgpass | \.pypirc | \.git-credentials | \.htpasswd
+      | secrets?\.(?:json|ya?ml|toml|env)
+    )$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+def untracked_secret_files(project: Project) -> list[str]:
+    """Files a snapshot of the project would take now that look like secrets (a `.env`,
+    `id_rsa`, `*.pem`, `*.key`, a credentials file: `_SECRET_NAME`) and that git does
+    not track: neither ignored (`.gitignore`, `.runyardignore`) nor committed, so most
+    likely there by accident. Paths relative to the project, sorted. In a folder outside
+    git every file counts as untracked. Nothing is written in the project or the user's
+    index (`ls-files --others` only reads)."""
+    where = _primary(project)
+    tmp = Path(tempfile.mkdtemp(prefix="runyard-secrets-"))
+    try:
+        if where.shadow:
+            if not (where.git_dir / "HEAD").exists():
+                with _shadow_lock(where):
+                    _ensure_shadow(where)
+            index: Path | None = tmp / "index"  # empty: nothing is tracked by the user
+        else:
+            index = None  # the user's own index, only read
+        for_add, _ = _runyard_patterns(where, Path(os.path.realpath(project.root)))
+        excludes = tmp / "excludes"
+        excludes.write_bytes(_global_excludes(where) + for_add.encode("utf-8", "surrogateescape"))
+        out = _git(
+            where,
+            [
+                "-c",
+                f"core.excludesFile={excludes}",
+                "ls-files",
+                "-z",
+                "--others",
+                "--exclude-standard",
+                "--",
+                where.prefix or ".",
+            ],
+            index=index,
+        )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    found: list[str] = []
+    for path in out.split("\0"):
+        if path and _SECRET_NAME.match(path.rsplit("/", 1)[-1]):
+            found.append(path[len(where.prefix) + 1 :] if where.prefix else path)
+    return sorted(found)
 
 
 def snapshot_commit(project: Project, run_id: str) -> str:
