@@ -9,7 +9,10 @@ on another one (``ssh://`` or ``tcp://``).
   The container's output streams back live; tracking records travel framed on its
   stderr (`runyard.tracking.wire`) and are split off into the run's tracking file,
   which the supervisor ingests as for a local run. `outputs/` comes back as a tar
-  stream when the run ends, whatever the outcome; then the container is removed.
+  stream when the run ends, whatever the outcome, entry by entry: one that would land
+  or point outside it (an absolute link, a link climbing out with `..`, a device) is
+  left behind and named in the run's log, the rest is kept. Then the container is
+  removed.
 - Containers carry the labels ``dev.runyard.project`` and ``dev.runyard.run``, run
   unprivileged, without the Docker socket, and as the ``runyard`` user in images
   Runyard builds.
@@ -716,18 +719,65 @@ class DockerBackend:
         container = self.container
 
         def copy_back(rel: str, what: str) -> Path | None:
-            """`/work/<rel>` of the container into the working copy; None if missing."""
+            """`/work/<rel>` of the container into the working copy; None if missing.
+
+            Entry by entry: one that would land outside `rel`, a link that leads out of
+            it (absolute, or climbing out with `..`), a device, is left behind and named
+            in the run's log, and the rest comes back (one bad entry used to cost them
+            all). Nothing is written through a link of the working copy."""
+            rel = posixpath.normpath(rel)
+            top = posixpath.basename(rel)  # the archive's entries are `<top>/...`
             dest = ctx.workdir / rel
+            for folder in reversed(dest.parents[: len(Path(rel).parts) - 1]):
+                if folder.is_symlink():
+                    where = folder.relative_to(ctx.workdir).as_posix()
+                    ctx.log(f"could not copy {what} back: {where} is a link in the working copy")
+                    return None
+
+            def skip(name: str, why: str) -> None:
+                shown = posixpath.join(posixpath.dirname(rel), name.rstrip("/"))
+                ctx.log(f"{shown} was not copied back: {why}; the rest of {rel}/ was")
+
+            def inside(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:
+                name = member.name.rstrip("/")
+                if name != top and not name.startswith(top + "/"):
+                    skip(name, f"its path leads out of {rel}/")
+                    return None
+                if member.issym() or member.islnk():
+                    link = member.linkname
+                    if member.issym():  # relative to its folder, from `top` down
+                        start = posixpath.relpath(posixpath.dirname(name) or top, top)
+                        target = posixpath.normpath(posixpath.join(start, link))
+                    else:  # a hard link names an entry of the archive
+                        target = posixpath.relpath(posixpath.normpath(link or "/"), top)
+                    if name == top or link.startswith("/") or target.split("/")[0] == "..":
+                        skip(name, f"it is a link to {link}, out of {rel}/")
+                        return None
+                try:
+                    return tarfile.data_filter(member, path)
+                except tarfile.SpecialFileError:
+                    skip(name, "it is a device, pipe or other special file")
+                except tarfile.FilterError:
+                    skip(name, f"its path would lead out of {rel}/")
+                return None
+
             try:
                 stream, _stat = container.get_archive(f"/work/{rel}")
                 with tempfile.TemporaryFile() as data:
                     for chunk in stream:
                         data.write(chunk)
                     data.seek(0)
-                    shutil.rmtree(dest, ignore_errors=True)
+                    if dest.is_symlink():
+                        dest.unlink()  # (the link only, never what it points to)
+                    else:
+                        shutil.rmtree(dest, ignore_errors=True)
                     with tarfile.open(fileobj=data) as tar:
-                        tar.extractall(dest.parent, filter="data")
-                return dest if dest.is_dir() else None
+                        for member in tar.getmembers():
+                            try:
+                                tar.extract(member, dest.parent, filter=inside)
+                            except (OSError, tarfile.TarError, KeyError) as exc:
+                                skip(member.name, f"{type(exc).__name__}: {exc}")
+                return dest if dest.is_dir() and not dest.is_symlink() else None
             except Exception as exc:
                 if not isinstance(exc, docker.errors.NotFound):
                     ctx.log(f"could not copy {what} back: {exc}")
