@@ -8,6 +8,10 @@ plus FastAPI and uvicorn, and on top the model at ``/opt/runyard/model/<name>``,
 scoring script and `runyard.models.serve`. Images are tagged
 ``runyard-model/<name>:<version>``, labelled with the model's name, version and digest,
 and reused while nothing that goes into them changed.
+
+The build is the environment image's two-stage build with the model's layers on top: a
+package index's credentials (in `index_url`) reach pip in the first stage only, never
+the image's layers, history, config or labels (the reuse key holds a hash of them).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from runyard.core.store import Store
 from runyard.models.registry import ModelVersion, resolve
 from runyard.targets import docker as dockert
 
-PACKAGE_FORMAT = "1"  # bump when the layout of model images changes
+PACKAGE_FORMAT = "2"  # bump when the layout of model images changes
 IMAGE_REPO = "runyard-model"
 SERVE_PORT = 8080  # the port the service listens on inside the container
 MODEL_DIR = "/opt/runyard/model"
@@ -234,13 +238,11 @@ def package(
         serve_src = Path(__file__).with_name("serve.py").read_bytes()
         files: dict[str, bytes] = {
             "Dockerfile": _dockerfile(env_part, model).encode(),
-            "requirements.txt": requirements,
+            **dockert.env_context(spec, options, ca),
             "score.py": score_bytes,
             "runyard_serve.py": serve_src,
             **_model_files(model),
         }
-        if ca is not None:
-            files["ca.crt"] = ca
         h = hashlib.sha256()
         for part in (PACKAGE_FORMAT, base_id, str(options.get("index_url") or "")):
             h.update(part.encode() + b"\0")

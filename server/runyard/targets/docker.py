@@ -2,8 +2,17 @@
 on another one (``ssh://`` or ``tcp://``).
 
 - Environment: an image built from the target's `base_image` plus the project's
-  dependency spec, tagged ``runyard-env:<hash>`` and labelled, built once per hash and
-  reused; or the target's `image`, used as is.
+  dependency spec, tagged ``runyard-env:<hash>`` and labelled (with the project that
+  built it), built once per hash and reused; or the target's `image`, used as is.
+- A package index's credentials (`index_url: https://user:token@host/simple`) are a
+  build-time-only file: the build has two stages, the first builds the venv with a
+  pip.conf from the build context, the second starts again from the base image and
+  copies the venv only; the first stage's images are removed after the build (the
+  classic builder keeps them as cache). So the image's layers, history, config and
+  labels, and every run's environment, never hold them; the env hash does (hashed).
+  The engine's classic builder is what the docker SDK drives: it has no BuildKit
+  secrets, and build args show in `docker history`. Fields written into a Dockerfile
+  line (`base_image`, `python`, `index_url`) must be one line (`single_line`).
 - Execution: the run's snapshot (and Runyard's tracking client) go into the created
   container as a tar stream, never as a bind mount, so a remote engine works the same.
   The container's output streams back live; tracking records travel framed on its
@@ -44,7 +53,7 @@ IMAGE_REPO = "runyard-env"
 LABEL_ENV = "dev.runyard.env"
 LABEL_PROJECT = "dev.runyard.project"
 LABEL_RUN = "dev.runyard.run"
-IMAGE_FORMAT = "1"  # bump when the layout of built images changes
+IMAGE_FORMAT = "2"  # bump when the layout of built images changes
 RUN_USER = "runyard"
 RUN_UID = 10001
 CONNECT_TIMEOUT = sshconn.CONNECT_TIMEOUT  # every error the user can hit shows within 10 s
@@ -179,24 +188,70 @@ def image_hash(
     return h.hexdigest()[:16]
 
 
+BUILD_STAGE = "runyard-build"  # the first stage of an environment image's build
+LABEL_BUILD_STAGE = "dev.runyard.build-stage"  # on that stage's images; removed after
+BUILD_ARG = "RUNYARD_BUILD"  # a fresh value per build, so that stage is never reused
+PIP_CONFIG = "/tmp/runyard-pip.conf"  # in the first stage only: the package index
+
+
+def single_line(value: str, field: str) -> str:
+    """`value` when it has no line break (it goes into a Dockerfile or pip.conf line, where
+    one would start a new instruction); else a UsageError naming the target's field."""
+    if "\n" in value or "\r" in value:
+        raise UsageError(
+            f"The target's `{field}` has a line break in it ({value.splitlines()[0]!r}...).",
+            hint=f"write `{field}:` on one line in the target file",
+        )
+    return value
+
+
+def pip_config(options: dict[str, Any]) -> bytes | None:
+    """The pip.conf that names the target's package index (credentials and all), for the
+    build's first stage only; None without an `index_url`."""
+    index_url = options.get("index_url")
+    if not index_url:
+        return None
+    return f"[global]\nindex-url = {single_line(str(index_url), 'index_url')}\n".encode()
+
+
 def env_dockerfile(
     base: str, python: str, spec: envs.DependencySpec, options: dict[str, Any], ca: bool
 ) -> str:
-    lines = [f"FROM {base}"]
+    """A two-stage Dockerfile. The first stage builds the venv, with the package index's
+    pip.conf (its credentials) from the build context; the second, the image, starts again
+    from `base` and takes only the venv: no layer, history line or config of the image
+    holds the index. The first stage's images carry LABEL_BUILD_STAGE with the build's
+    own BUILD_ARG value, so `build_image` finds and removes them afterwards."""
+    base = single_line(base, "base_image")
+    python = single_line(python, "python")
+    index = pip_config(options) is not None
     env = ["PIP_DISABLE_PIP_VERSION_CHECK=1", "PYTHONUNBUFFERED=1", "PIP_NO_CACHE_DIR=1"]
+    trust: list[str] = []
     if ca:
-        lines.append(f"COPY ca.crt {CA_PATH}")
+        trust.append(f"COPY ca.crt {CA_PATH}")
         env += [f"PIP_CERT={CA_PATH}", f"REQUESTS_CA_BUNDLE={CA_PATH}", f"SSL_CERT_FILE={CA_PATH}"]
-    if options.get("index_url"):
-        env.append(f"PIP_INDEX_URL={options['index_url']}")
-    lines.append("ENV " + " ".join(env))
-    lines.append(f"RUN {python} -m venv /opt/runyard/venv")
+    lines = [
+        f"FROM {base} AS {BUILD_STAGE}",
+        f"ARG {BUILD_ARG}",
+        f"LABEL {LABEL_BUILD_STAGE}=${{{BUILD_ARG}}}",
+        *trust,
+        "ENV " + " ".join(env),
+        f"RUN {python} -m venv /opt/runyard/venv",
+    ]
     if spec.kind != "none":
         lines.append("COPY requirements.txt /opt/runyard/requirements.txt")
-        lines.append(
-            "RUN /opt/runyard/venv/bin/python -m pip install --progress-bar off "
+        install = (
+            "/opt/runyard/venv/bin/python -m pip install --progress-bar off "
             "-r /opt/runyard/requirements.txt"
         )
+        if index:
+            lines.append(f"COPY pip.conf {PIP_CONFIG}")
+            install = f"PIP_CONFIG_FILE={PIP_CONFIG} {install}"
+        lines.append(f"RUN {install}")
+    lines += [f"FROM {base}", *trust, "ENV " + " ".join(env)]
+    lines.append(f"COPY --from={BUILD_STAGE} /opt/runyard/venv /opt/runyard/venv")
+    if spec.kind != "none":
+        lines.append("COPY requirements.txt /opt/runyard/requirements.txt")
     lines.append(
         f"RUN (id -u {RUN_USER} >/dev/null 2>&1 || useradd -m -u {RUN_UID} {RUN_USER} "
         f"|| adduser -D -u {RUN_UID} {RUN_USER} || true) && mkdir -p /work && "
@@ -205,6 +260,22 @@ def env_dockerfile(
     lines.append("ENV PATH=/opt/runyard/venv/bin:$PATH VIRTUAL_ENV=/opt/runyard/venv")
     lines.append("WORKDIR /work")
     return "\n".join(lines) + "\n"
+
+
+def env_context(
+    spec: envs.DependencySpec, options: dict[str, Any], ca: bytes | None
+) -> dict[str, bytes]:
+    """The build context's files besides the Dockerfile: requirements.txt, the CA bundle,
+    and the first stage's pip.conf."""
+    files: dict[str, bytes] = {}
+    if spec.kind != "none":
+        files["requirements.txt"] = requirements_text(spec)
+        conf = pip_config(options)
+        if conf is not None:
+            files["pip.conf"] = conf
+    if ca is not None:
+        files["ca.crt"] = ca
+    return files
 
 
 def _tar_bytes(files: dict[str, bytes]) -> bytes:
@@ -240,32 +311,58 @@ def build_image(
     hint: str,
 ) -> None:
     """Build `tag` from a context of `files` (with its Dockerfile), streaming the build
-    output to `write`; a failed build raises with the error and the output's last lines."""
+    output to `write`; a failed build raises with the error and the output's last lines.
+    The images of an `env_dockerfile` first stage are removed afterwards, whatever the
+    outcome (they may hold the package index's credentials)."""
+    import uuid
+
     tail: list[str] = []
     error: str | None = None
-    stream = client.api.build(
-        fileobj=io.BytesIO(_tar_bytes(files)),
-        custom_context=True,
-        tag=tag,
-        labels=labels,
-        rm=True,
-        forcerm=True,
-        pull=False,
-        decode=True,
-    )
-    for item in stream:
-        text = item.get("stream") or item.get("status") or ""
-        if text:
-            write(text.encode("utf-8", "replace"))
-            tail = (tail + _ANSI.sub("", text).splitlines())[-20:]
-        if "error" in item:
-            error = str(item["error"]).strip()
+    build = uuid.uuid4().hex if f"ARG {BUILD_ARG}".encode() in files["Dockerfile"] else None
+    try:
+        stream = client.api.build(
+            fileobj=io.BytesIO(_tar_bytes(files)),
+            custom_context=True,
+            tag=tag,
+            labels=labels,
+            buildargs={BUILD_ARG: build} if build else None,
+            rm=True,
+            forcerm=True,
+            pull=False,
+            decode=True,
+        )
+        for item in stream:
+            text = item.get("stream") or item.get("status") or ""
+            if text:
+                write(text.encode("utf-8", "replace"))
+                tail = (tail + _ANSI.sub("", text).splitlines())[-20:]
+            if "error" in item:
+                error = str(item["error"]).strip()
+    finally:
+        if build:
+            remove_build_stage(client, build)
     if error is not None:
         last = [line for line in tail if line.strip()][-5:]
         raise RunyardError(
             f"Building {what} failed: {error}" + ("\n" + "\n".join(last) if last else ""),
             hint=hint,
         )
+
+
+def remove_build_stage(client: Any, build: str) -> None:
+    """Remove the images of one build's first stage (the youngest first: an image with
+    children cannot go)."""
+    import docker
+
+    left = client.images.list(all=True, filters={"label": f"{LABEL_BUILD_STAGE}={build}"})
+    for _ in range(len(left) + 1):
+        if not left:
+            return
+        parents = {str(image.attrs.get("Parent") or "") for image in left}
+        for image in [i for i in left if i.id not in parents]:
+            with contextlib.suppress(docker.errors.NotFound):
+                client.images.remove(image.id, force=True)
+        left = client.images.list(all=True, filters={"label": f"{LABEL_BUILD_STAGE}={build}"})
 
 
 def base_image_id(client: Any, options: dict[str, Any]) -> str:
@@ -322,17 +419,20 @@ def ensure_image(client: Any, ctx: RunContext, options: dict[str, Any]) -> tuple
     files = {
         "Dockerfile": env_dockerfile(
             base, str(options.get("python") or "python3"), spec, options, ca is not None
-        ).encode()
+        ).encode(),
+        **env_context(spec, options, ca),
     }
-    if spec.kind != "none":
-        files["requirements.txt"] = requirements_text(spec)
-    if ca is not None:
-        files["ca.crt"] = ca
+    labels = {
+        LABEL_ENV: digest,
+        LABEL_PROJECT: str(ctx.project_root),
+        "dev.runyard.base": base,
+        "dev.runyard.spec": spec.path or "",
+    }
     build_image(
         client,
         files,
         tag,
-        {LABEL_ENV: digest, "dev.runyard.base": base, "dev.runyard.spec": spec.path or ""},
+        labels,
         lambda data: _write_fd(ctx.log_fd, data),
         what="the environment image",
         hint="see the build output in the run's log; fix the dependency file or the "

@@ -1,0 +1,289 @@
+"""Docker images and containers kept tight, against the real Docker engine (started by
+scripts/docker-setup.sh, with its offline base image):
+
+- a package index's credentials reach pip while an image is built and nowhere else: not
+  the image's config, its history, its layers (`docker save`), the run's environment, the
+  engine's leftover build images, or a model image;
+- `runyard env prune` removes only this project's environment images that no run uses;
+  `--all` the rest, once confirmed;
+- run and deployment containers get no new privileges, no capabilities, and pids and
+  memory limits.
+
+The package index is a real HTTP server on the engine's bridge gateway (reachable from
+build containers) that asks for the credentials and serves one tiny wheel; it sends any
+other project on to the public index. Under CI=true a missing engine fails these tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import io
+import ipaddress
+import json
+import os
+import ssl
+import threading
+import uuid
+import zipfile
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import helpers
+from tests.helpers import git, runyard
+
+pytestmark = pytest.mark.integration
+
+WHEEL_NAME = "runyardcanary-1.0-py3-none-any.whl"
+PUBLIC_INDEX = "https://pypi.org/simple"
+
+TRAIN = """\
+import json, os
+import runyardcanary
+
+os.makedirs("outputs", exist_ok=True)
+with open("outputs/env.json", "w") as f:
+    json.dump(dict(os.environ), f)
+with open("outputs/model.json", "w") as f:
+    json.dump({"weights": [2.0, 1.0], "bias": runyardcanary.BIAS}, f)
+print("canary package imported", flush=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def engine() -> Any:
+    return helpers.docker_engine()
+
+
+def _wheel() -> bytes:
+    """A pure-Python wheel of `runyardcanary` 1.0 (BIAS = 0.5)."""
+    files = {
+        "runyardcanary/__init__.py": b"BIAS = 0.5\n",
+        "runyardcanary-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\n"
+        b"Name: runyardcanary\nVersion: 1.0\n",
+        "runyardcanary-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\n"
+        b"Root-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for name, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{name},sha256={digest},{len(data)}")
+    record.append("runyardcanary-1.0.dist-info/RECORD,,")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+        z.writestr("runyardcanary-1.0.dist-info/RECORD", "\n".join(record) + "\n")
+    return buf.getvalue()
+
+
+def _bridge_gateway(engine: Any) -> str:
+    """The engine's bridge gateway address: on this machine, reachable from containers."""
+    config = engine.networks.get("bridge").attrs["IPAM"]["Config"][0]
+    if config.get("Gateway"):
+        return str(config["Gateway"])
+    return str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
+
+
+def _certificate(host: str, folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for `host` (an IP address): (cert file, key file)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "runyard test index")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "index.crt", folder / "index.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+class Index:
+    def __init__(self, url: str, token: str, ca_bundle: Path) -> None:
+        self.url = url  # with the credentials in it
+        self.token = token
+        self.ca_bundle = ca_bundle  # this machine's CAs and the index's certificate
+        self.served: list[str] = []  # paths answered with the wheel or its page
+
+
+@pytest.fixture(scope="module")
+def index(engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Index]:
+    """An HTTPS package index that needs `ci:<token>` (a canary: it must not leak
+    anywhere), with a CA bundle that trusts it and the public index."""
+    token = f"canary{uuid.uuid4().hex}"
+    expected = "Basic " + base64.b64encode(f"ci:{token}".encode()).decode()
+    wheel = _wheel()
+    sha = hashlib.sha256(wheel).hexdigest()
+    page = (
+        f'<html><body><a href="/files/{WHEEL_NAME}#sha256={sha}">{WHEEL_NAME}</a></body></html>'
+    ).encode()
+    served: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.headers.get("Authorization") != expected:
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="index"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            if self.path.rstrip("/") == "/simple/runyardcanary":
+                body, kind = page, "text/html"
+            elif self.path == f"/files/{WHEEL_NAME}":
+                body, kind = wheel, "application/octet-stream"
+            elif self.path.startswith("/simple/"):
+                self.send_response(302)  # every other project: the public index
+                self.send_header("Location", PUBLIC_INDEX + self.path[len("/simple") :])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            else:
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            served.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    host = _bridge_gateway(engine)
+    folder = tmp_path_factory.mktemp("index")
+    cert, key = _certificate(host, folder)
+    bundle = folder / "ca-bundle.crt"
+    system = Path(helpers.CA_BUNDLE).read_bytes() if Path(helpers.CA_BUNDLE).is_file() else b""
+    bundle.write_bytes(system + b"\n" + cert.read_bytes())
+    server = ThreadingHTTPServer((host, 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    found = Index(f"https://ci:{token}@{host}:{port}/simple/", token, bundle)
+    found.served = served
+    try:
+        yield found
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _ry(cwd: Path, *args: str, check: bool = True, timeout: float = 400) -> Any:
+    return runyard(
+        cwd, *args, check=check, timeout=timeout, env={**os.environ, **helpers.GIT_IDENTITY}
+    )
+
+
+def _image_bytes(image: Any) -> bytes:
+    """Everything `docker save` writes for the image: its config, history and layers."""
+    return b"".join(image.save(named=False))
+
+
+def _assert_nowhere_in(engine: Any, tag: str, token: str) -> None:
+    image = engine.images.get(tag)
+    config = image.attrs["Config"]
+    assert token not in json.dumps(config.get("Env")), config.get("Env")
+    assert token not in json.dumps(config.get("Labels")), config.get("Labels")
+    assert token not in json.dumps(image.attrs)
+    history = engine.api.history(image.id)
+    assert token not in json.dumps(history), [h.get("CreatedBy") for h in history]
+    assert token.encode() not in _image_bytes(image)
+
+
+@pytest.fixture(scope="module")
+def trained(
+    tmp_path_factory: pytest.TempPathFactory, engine: Any, index: Index
+) -> Iterator[dict[str, Any]]:
+    """A run on a docker target whose package index needs credentials."""
+    root = tmp_path_factory.mktemp("canary") / "proj"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    (root / "train.py").write_text(TRAIN)
+    (root / "requirements.txt").write_text("runyardcanary==1.0\n")
+    (root / "score.py").write_text(helpers.LINEAR_SCORE_PY)
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "first")
+    _ry(root, "init")
+    _ry(
+        root,
+        *("target", "add", "dock", "--type", "docker", "--base-image", helpers.BASE_IMAGE),
+        *("--ca-bundle", str(index.ca_bundle), "--index-url", index.url),
+    )
+    run_id = _ry(root, "submit", "-d", "--target", "dock", "train.py").stdout.split()[-1]
+    _ry(root, "runs", "wait", run_id, check=False)
+    run = json.loads(_ry(root, "runs", "show", run_id, "--json").stdout)
+    yield {"root": root, "run": run}
+    for container in engine.containers.list(
+        all=True, filters={"label": f"dev.runyard.project={root}"}
+    ):
+        container.remove(force=True)
+
+
+def test_index_credentials_reach_pip_but_not_the_environment_image_or_the_run(
+    trained: dict[str, Any], engine: Any, index: Index
+) -> None:
+    run, root = trained["run"], trained["root"]
+    log = _ry(root, "runs", "logs", run["id"]).stdout
+    assert run["status"] == "completed", log
+    assert f"/files/{WHEEL_NAME}" in index.served  # pip logged in and installed it
+    assert "canary package imported" in log
+    assert index.token not in log
+    seen = Path(run["outputs_dir"], "env.json").read_text()
+    assert index.token not in seen  # the run's own environment
+    _assert_nowhere_in(engine, f"runyard-env:{run['env_hash']}", index.token)
+    # what the build's first stage left on the engine (it held the credentials) is gone
+    for image in engine.images.list(all=True, filters={"label": "dev.runyard.build-stage"}):
+        assert index.token.encode() not in _image_bytes(image), image.id
+
+
+def test_index_credentials_stay_out_of_a_model_image(
+    trained: dict[str, Any], engine: Any, index: Index
+) -> None:
+    root, run = trained["root"], trained["run"]
+    assert run["status"] == "completed", run
+    _ry(root, "model", "register", run["id"], "model.json", "--name", "canary")
+    package = json.loads(
+        _ry(
+            root, "model", "package", "canary:1", "--score", "score.py", "--target", "dock",
+            "--json",
+        ).stdout
+    )  # fmt: skip
+    served = index.served.count(f"/files/{WHEEL_NAME}")
+    assert served >= 2  # the source run's dependency, installed again with the credentials
+    _assert_nowhere_in(engine, package["image"], index.token)
+    for image in engine.images.list(all=True, filters={"label": "dev.runyard.build-stage"}):
+        assert index.token.encode() not in _image_bytes(image), image.id
