@@ -52,6 +52,10 @@ CONFIG_FILE = "config.yml"
 CACHE_FILE = "config-valid.json"
 SUFFIXES = (".yml", ".yaml")
 
+# Values written into a line of a Dockerfile or pip.conf (`index_url`, a docker target's
+# `python` and `base_image`): a line break would start a new instruction there. A
+# lookahead, not `$`: Python's `$` also matches before a final line break (`|` blocks).
+ONE_LINE = r"^(?![\s\S]*[\r\n])"
 _NAME_RE = re.compile(NAME_PATTERN)
 # Bump when the checks below change, so results cached by an older version are not trusted.
 _CACHE_VERSION = b"runyard-config-valid-1\0"
@@ -65,7 +69,9 @@ _PATTERN_HELP = {
     "mypackage.train",
     r"^[A-Za-z_][A-Za-z0-9_]*$": "an environment variable name: letters, digits and '_', "
     "not starting with a digit",
-    r"^[A-Za-z][A-Za-z0-9+.-]*://": "a URL, like https://packages.example.com/simple",
+    r"^(?![\s\S]*[\r\n])[A-Za-z][A-Za-z0-9+.-]*://": "a URL, like "
+    "https://packages.example.com/simple",
+    ONE_LINE: "a value on one line",
     r"^(local(\[(\*|[1-9][0-9]*)(,[1-9][0-9]*)?\])?|spark://[^\s/]+|yarn|k8s://\S+)$": "a "
     "Spark master: local[N], local[*], spark://host:port, yarn or k8s://https://host:port",
     r"^[^:\s,]+:[^:\s,]+:[^:\s,]+$": "Maven coordinates, groupId:artifactId:version",
@@ -563,6 +569,19 @@ def _from_schema_error(err: ValidationError, ctx: _Context) -> list[ConfigError]
         return [
             ctx.error(
                 ctx.value_span(path), path, "the value is empty", f"Expected {_expected(schema)}"
+            )
+        ]
+
+    if validator == "pattern" and isinstance(instance, str) and re.search(r"[\r\n]", instance):
+        what = "the value" if schema.get("pattern") == ONE_LINE else _expected(schema) + ","
+        return [
+            ctx.error(
+                ctx.value_span(path),
+                path,
+                "the value has a line break in it",
+                f"Expected {what} on one line: it is written into a line of a Dockerfile or "
+                "pip.conf, where a line break would start a new instruction",
+                f"write `{format_path(path)}:` on one line (no `|` or `>` block, no \\n)",
             )
         ]
 
