@@ -1,5 +1,14 @@
 """Submitting, finding, canceling and reconciling runs. Shared by the CLI and the
-language server; knows nothing of either."""
+language server; knows nothing of either.
+
+Every live run has a supervisor holding `<run dir>/supervisor.lock`. Whoever finds the
+lock free while the run is still `running` (`reconcile`, which the CLI and the language
+server call as they look at runs) starts a new supervisor that takes the run over, for
+every target type that can find its run again: a container by label, a process on an
+SSH host, a local process group by the pid and start time it recorded. A canceled run
+is taken over too, so that the cancel reaches its processes. Only runs that cannot be
+found again are marked `lost`.
+"""
 
 from __future__ import annotations
 
@@ -271,12 +280,11 @@ def supervisor_alive(project: Project, run_id: str) -> bool:
 
 def _take_over(project: Project, run: Run) -> bool:
     """Start a new supervisor for a running run whose supervisor died, when its backend
-    can find the run again (a container). True when one was started."""
+    can find the run again (a container, a process group). True when one was started.
+    A cancel asked for meanwhile is carried out by the new supervisor."""
     from runyard.targets.base import REATTACHABLE
 
     if run.status != "running" or run.target_type not in REATTACHABLE:
-        return False
-    if (project.run_dir(run.id) / "cancel").exists():
         return False
     try:
         lock_fd = os.open(project.run_dir(run.id) / "supervisor.lock", os.O_RDWR)
@@ -313,7 +321,8 @@ def _take_over(project: Project, run: Run) -> bool:
 
 def reconcile(project: Project, store: Store) -> list[str]:
     """Mark live runs whose supervisor is gone as `lost` (or, for runs that live on in a
-    container, start a supervisor that takes them over). Returns the lost runs' ids."""
+    container or a process group, start a supervisor that takes them over). Returns the
+    lost runs' ids."""
     lost: list[str] = []
     for run in store.live_runs():
         if supervisor_alive(project, run.id):
@@ -333,7 +342,8 @@ def reconcile(project: Project, store: Store) -> list[str]:
 
 def cancel(project: Project, store: Store, run_id: str) -> bool:
     """Ask a live run to stop: its supervisor sends SIGTERM, then SIGKILL after the
-    target's grace period, and records `canceled`. False if the run already ended."""
+    target's grace period, and records `canceled`. A run whose supervisor died gets a
+    new one that does this (see `reconcile`). False if the run already ended."""
     run = store.get_run(run_id)
     if not run.live:
         return False

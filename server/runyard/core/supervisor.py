@@ -12,6 +12,16 @@ gone and marks the run `lost`.
 It is started before the run's snapshot is taken, so its own start-up overlaps the
 submitter's work; it begins the run when it reads "go" from GO_FD, and exits
 quietly if the pipe closes without it (the submitter recorded why).
+
+A supervisor that dies (kill -9, the OOM killer) does not lose the run: the next client
+that reconciles starts one with `attach`, which asks the backend for the run again (a
+container by label, a remote process, a local process group by its recorded pid and
+start time), ingests the tracking file on from the offset the last one saved, follows
+the run to its end (or cancels it, if asked), keeps its outputs and records the outcome.
+
+Nothing that reads what the run wrote (tracking records, TensorBoard event files)
+decides its outcome: an exception there is a warning in the run's log (once per
+distinct error), and the supervisor goes on following the run.
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ from runyard.core.ingest import TrackingIngester
 from runyard.core.store import Run, Store
 from runyard.core.tbimport import DEFAULT_DIR, KEPT_FOLDER, TensorBoardImporter
 from runyard.targets.base import (
+    EXIT_UNKNOWN,
     Backend,
     Execution,
     Reattachable,
@@ -88,6 +99,7 @@ class Supervisor:
         self.log_fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self.tensorboard: TensorBoardImporter | None = None
         self._tensorboard_next = 0.0
+        self._ingest_error: str | None = None  # the last one logged, to say each once
 
     def log(self, line: str) -> None:
         with contextlib.suppress(OSError):  # a full disk must not hide the run's outcome
@@ -232,13 +244,20 @@ class Supervisor:
         """Watch a started run to its end, ingesting, and record the outcome."""
         options: dict[str, Any] = run.options
         code = self._watch(execution, ingester, float(options.get("cancel_grace_seconds", 10)))
-        ingester.poll()
+        self._ingest(ingester)
         if ingester.bad_lines:
             self.log(f"{ingester.bad_lines} tracking records could not be read and were skipped")
         out = backend.finish(ctx)
         self._finish_tensorboard(ctx)
         self._keep_outputs(out)
-        if self.cancel_requested:
+        if code == EXIT_UNKNOWN:
+            why = (
+                "it ended while no supervisor was its parent, and its exit status was not "
+                "recorded (the process that records it was killed too)"
+            )
+            status = "canceled" if self.cancel_requested else "failed"
+            self.store.set_status(self.run_id, status, f"exit code unknown: {why}")
+        elif self.cancel_requested:
             self.store.set_status(self.run_id, "canceled", "canceled by the user", exit_code=code)
         elif code == 0:
             self.store.set_status(self.run_id, "completed", None, exit_code=0)
@@ -267,8 +286,23 @@ class Supervisor:
                     self.log("grace period over: SIGKILL sent")
                     execution.kill()
                     deadline = float("inf")
-            ingester.poll()
+            self._ingest(ingester)
             self._poll_tensorboard()
+
+    def _ingest(self, ingester: TrackingIngester) -> None:
+        """Read what the run logged since the last call. Never the run's outcome: an
+        error is a warning in the run's log, and reading goes on at the next poll."""
+        try:
+            ingester.poll()
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            if error != self._ingest_error:
+                self._ingest_error = error
+                self.log(
+                    f"warning: the run's tracking records could not be read into the store "
+                    f"({error}); the run goes on, and they are read again at the next poll"
+                )
+                sys.stderr.write(traceback.format_exc())
 
     def _keep_outputs(self, out: Path | None) -> None:
         if out is None:
@@ -295,9 +329,13 @@ class Supervisor:
         if folder.startswith(("/", "../")) or folder == "..":
             self.log(f"tensorboard_dir {folder} is outside the working copy: not watched")
             return
-        self.tensorboard = TensorBoardImporter(
-            ctx.workdir / folder, log=self.log, skip_existing=True, label=folder
-        )
+        try:
+            self.tensorboard = TensorBoardImporter(
+                ctx.workdir / folder, log=self.log, skip_existing=True, label=folder
+            )
+        except Exception as exc:  # never the run's outcome
+            self.log(f"warning: TensorBoard event files in {folder}/ are not watched: {exc}")
+            sys.stderr.write(traceback.format_exc())
 
     def _poll_tensorboard(self, final: bool = False) -> None:
         """Import new scalars, about once a second (or now, with `final`)."""
@@ -316,6 +354,13 @@ class Supervisor:
     def _finish_tensorboard(self, ctx: RunContext) -> None:
         """After the end (and the backend brought the files back): import the rest, then
         keep the run's event files in `<run dir>/tensorboard` for TensorBoard."""
+        try:
+            self._keep_tensorboard(ctx)
+        except Exception as exc:  # never the run's outcome
+            self.log(f"warning: the TensorBoard event files could not be kept: {exc}")
+            sys.stderr.write(traceback.format_exc())
+
+    def _keep_tensorboard(self, ctx: RunContext) -> None:
         self._poll_tensorboard(final=True)
         tb = self.tensorboard
         if tb is None:

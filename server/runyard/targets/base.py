@@ -17,9 +17,13 @@ from typing import Any, Protocol, runtime_checkable
 from runyard.core.errors import RunyardError, UsageError
 
 # type name -> "module:Class"; imported only when a run of that type is handled.
-# Types whose runs outlive their supervisor (a container, a remote process) and can be
-# taken over.
-REATTACHABLE = {"docker", "ssh"}
+# Types whose runs outlive their supervisor (a container, a remote process, a local
+# process group) and can be taken over.
+REATTACHABLE = {"docker", "ssh", "local"}
+# What an execution's wait/poll returns when the run ended but how is not known (a local
+# run's process, followed by a supervisor that is not its parent, whose exit status was
+# not recorded): the supervisor records the run failed and says so.
+EXIT_UNKNOWN = -(1 << 16)
 BACKENDS: dict[str, str] = {
     "local": "runyard.targets.local:LocalBackend",
     "docker": "runyard.targets.docker:DockerBackend",
@@ -86,8 +90,8 @@ class Backend(Protocol):
 
 @runtime_checkable
 class Reattachable(Protocol):
-    """A backend whose runs live outside the supervisor (a container): a new supervisor
-    can take over a running run whose supervisor died."""
+    """A backend whose runs live outside the supervisor (a container, a remote or local
+    process group): a new supervisor can take over a running run whose supervisor died."""
 
     def attach(self, ctx: RunContext) -> Execution | None:
         """The run's execution, found again; None when it is gone."""

@@ -1,31 +1,127 @@
 """The `local` target: the run is a subprocess on this machine, in a cached virtual
 environment built from the project's dependency spec, or in an interpreter the user
-names in the target file."""
+names in the target file.
+
+The script does not run as the supervisor's direct child but under a tiny wrapper
+(`WRAPPER`, run by the supervisor's own interpreter with `-I -S`, so it imports
+nothing of the run's or the server's) that leads the run's process group, waits for
+the script and writes its exit status to `<run dir>/exit_code` (negative: the signal
+that killed it). The wrapper's pid and start time go to `<run dir>/process.json` as
+it starts. With these a local run outlives its supervisor like a container does: a
+new supervisor (`attach`) checks that the pid is still that process (the start time
+in /proc, so a recycled pid is never signalled), polls it until it ends (it is not
+its child), reads the exit status the wrapper recorded, and signals the whole process
+group to cancel it. When the wrapper itself was killed, nothing tells how the script
+ended: the run is recorded failed with the exit code unknown (`EXIT_UNKNOWN`).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from runyard.core import envs
-from runyard.targets.base import Check, RunContext
+from runyard.targets.base import EXIT_UNKNOWN, Check, RunContext
+
+PROCESS_FILE = "process.json"  # in the run folder: the wrapper's pid and start time
+EXIT_FILE = "exit_code"  # in the run folder: the script's exit status, from the wrapper
+ADOPTED_POLL_SECONDS = 0.1
+
+# Runs as `python -I -S -c WRAPPER EXIT_FILE COMMAND...`: starts the command in its own
+# process group (the wrapper leads it), waits for it and records how it ended. SIGTERM
+# reaches the command through the group, so the wrapper ignores it, and gives the
+# command the default action back (an ignored signal would stay ignored across exec).
+WRAPPER = """\
+import os, signal, sys
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+exit_file, command = sys.argv[1], sys.argv[2:]
+try:
+    pid = os.posix_spawnp(command[0], command, os.environ,
+                          setsigdef=(signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ))
+except OSError as exc:
+    sys.stderr.write(f"runyard: could not start {command[0]}: {exc.strerror or exc}\\n")
+    code = 127
+else:
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+try:
+    with open(exit_file + ".tmp", "w") as f:
+        f.write(str(code))
+    os.replace(exit_file + ".tmp", exit_file)
+finally:
+    sys.exit(code if code >= 0 else 128 - code)
+"""
+
+
+def process_start(pid: int) -> str | None:
+    """When process `pid` started, as an opaque token (None: no such live process, or
+    a zombie). Compared with a recorded one, it tells a recycled pid from the same
+    process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        if Path("/proc/self/stat").exists():
+            return None  # Linux: gone
+        return _ps_start(pid)
+    fields = stat.rsplit(")", 1)[-1].split()
+    if len(fields) < 20 or fields[0] in ("Z", "X"):
+        return None
+    return fields[19]  # field 22 of proc_pid_stat(5): start time in clock ticks after boot
+
+
+def _ps_start(pid: int) -> str | None:
+    """`process_start` where there is no /proc (macOS, the BSDs)."""
+    try:
+        proc = subprocess.run(
+            ["ps", "-o", "stat=,lstart=", "-p", str(pid)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    state, _, start = proc.stdout.strip().partition(" ")
+    if proc.returncode != 0 or not start or state.startswith("Z"):
+        return None
+    return " ".join(start.split())
+
+
+def read_exit_code(run_dir: Path) -> int | None:
+    """The script's exit status as its wrapper recorded it, if it did."""
+    try:
+        return int((run_dir / EXIT_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return None
 
 
 class LocalExecution:
-    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+    """The run's wrapper, a child of this supervisor."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], run_dir: Path) -> None:
         self.proc = proc
+        self.run_dir = run_dir
         self.pid: int | None = proc.pid
 
+    def _code(self, wrapper_code: int | None) -> int | None:
+        if wrapper_code is None:
+            return None
+        recorded = read_exit_code(self.run_dir)
+        return wrapper_code if recorded is None else recorded  # none: the wrapper was killed
+
     def poll(self) -> int | None:
-        return self.proc.poll()
+        return self._code(self.proc.poll())
 
     def wait(self, timeout: float) -> int | None:
         try:
-            return self.proc.wait(timeout)
+            return self._code(self.proc.wait(timeout))
         except subprocess.TimeoutExpired:
             return None
 
@@ -36,6 +132,48 @@ class LocalExecution:
             pass
         except PermissionError:
             self.proc.send_signal(sig)
+
+    def terminate(self) -> None:
+        self._signal_group(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self._signal_group(signal.SIGKILL)
+
+
+class AdoptedExecution:
+    """A run's wrapper found again by a new supervisor. It is not this process's child,
+    so it is polled; it is signalled only while its pid is still that process."""
+
+    def __init__(self, pid: int, start: str, run_dir: Path) -> None:
+        self.pid: int | None = pid
+        self.start = start
+        self.run_dir = run_dir
+
+    def _alive(self) -> bool:
+        return self.pid is not None and process_start(self.pid) == self.start
+
+    def poll(self) -> int | None:
+        code = read_exit_code(self.run_dir)
+        if code is not None:
+            return code
+        if self._alive():
+            return None
+        code = read_exit_code(self.run_dir)  # written just before the wrapper ended?
+        return EXIT_UNKNOWN if code is None else code
+
+    def wait(self, timeout: float) -> int | None:
+        deadline = time.monotonic() + timeout
+        while True:
+            code = self.poll()
+            left = deadline - time.monotonic()
+            if code is not None or left <= 0:
+                return code
+            time.sleep(min(ADOPTED_POLL_SECONDS, left))
+
+    def _signal_group(self, sig: int) -> None:
+        if self.pid is not None and self._alive():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, sig)
 
     def terminate(self) -> None:
         self._signal_group(signal.SIGTERM)
@@ -97,8 +235,10 @@ class LocalBackend:
             env["VIRTUAL_ENV"] = str(self.prefix)
             env["PATH"] = f"{self.prefix / 'bin'}{os.pathsep}{env.get('PATH', '')}"
         env["PYTHONUNBUFFERED"] = "1"
+        exit_file = ctx.run_dir / EXIT_FILE
+        exit_file.unlink(missing_ok=True)
         proc = subprocess.Popen(
-            self.command(ctx),
+            [sys.executable, "-I", "-S", "-c", WRAPPER, str(exit_file), *self.command(ctx)],
             cwd=ctx.workdir,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -106,7 +246,34 @@ class LocalBackend:
             stderr=ctx.log_fd,
             start_new_session=True,  # its own process group, so cancel reaches children too
         )
-        return LocalExecution(proc)
+        self._record_process(ctx, proc.pid)
+        return LocalExecution(proc, ctx.run_dir)
+
+    def _record_process(self, ctx: RunContext, pid: int) -> None:
+        """Write down who the run's process is, for a supervisor that takes it over."""
+        start = process_start(pid)
+        path = ctx.run_dir / PROCESS_FILE
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            tmp.write_text(json.dumps({"pid": pid, "start": start}))
+            tmp.replace(path)
+        except OSError as exc:
+            ctx.log(f"could not record the run's process ({exc}): it cannot be taken over")
+
+    def attach(self, ctx: RunContext) -> AdoptedExecution | None:
+        """The run's process, found again from what `start` recorded; None when that
+        cannot be known (nothing recorded, or no start time to check the pid against)."""
+        try:
+            info = json.loads((ctx.run_dir / PROCESS_FILE).read_text())
+            pid, start = int(info["pid"]), info.get("start")
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if not isinstance(start, str) or not start:
+            return None
+        execution = AdoptedExecution(pid, start, ctx.run_dir)
+        ended = read_exit_code(ctx.run_dir) is not None or not execution._alive()
+        ctx.log(f"the run's process group {pid} {'has ended' if ended else 'is still running'}")
+        return execution
 
     def finish(self, ctx: RunContext) -> Path | None:
         out = ctx.workdir / ctx.outputs

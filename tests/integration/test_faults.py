@@ -1,0 +1,326 @@
+"""The fault matrix: kill -9 of the script, of its supervisor and of the language server
+that submitted it, on the local, Docker and SSH targets. Each ends with a clear status,
+and what the run wrote before the kill (its metric points, its outputs) is kept: the
+counts are printed (`pytest -s`).
+
+The run's script logs BEFORE points, flushes them, writes outputs/before.txt and says
+"ready"; then it waits for a file named `go` in its working directory, logs AFTER more
+points, writes outputs/after.txt and ends. The test injects the fault while the script
+waits, then makes the `go` file where the script runs (this machine, the container, the
+SSH host's folder)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import helpers
+from tests.helpers import git, runyard, until
+
+pytestmark = pytest.mark.integration
+
+BEFORE = 30_000
+AFTER = 30_000
+
+SCRIPT = """\
+import os, subprocess, sys, time
+import runyard
+
+before, after = int(os.environ["BEFORE"]), int(os.environ["AFTER"])
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+for i in range(before):
+    runyard.log_metric("x", float(i), step=i)
+runyard.flush()
+os.makedirs("outputs", exist_ok=True)
+with open("outputs/before.txt", "w") as f:
+    f.write("written before the fault\\n")
+print(f"ready {os.getpid()} {child.pid} {os.getcwd()}", flush=True)
+while not os.path.exists("go"):
+    time.sleep(0.05)
+for i in range(before, before + after):
+    runyard.log_metric("x", float(i), step=i)
+with open("outputs/after.txt", "w") as f:
+    f.write("written after the fault\\n")
+child.kill()
+print("done", flush=True)
+"""
+
+
+@dataclass
+class Target:
+    """One compute target of the matrix, set up in a project."""
+
+    name: str
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    engine: Any = None  # the Docker client, for docker targets
+
+    def submit_args(self) -> list[str]:
+        return ["--job", f"fault-{self.name}"]
+
+
+def _project_with_job(project: Path, target: str, env: dict[str, str]) -> None:
+    (project / "fault.py").write_text(SCRIPT)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "fault script")
+    (project / f".runyard/jobs/fault-{target}.yml").write_text(
+        f"script: fault.py\ntarget: {target}\nenv:\n  BEFORE: '{BEFORE}'\n  AFTER: '{AFTER}'\n"
+    )
+
+
+@pytest.fixture(params=["local", "docker", "ssh"])
+def target(request: pytest.FixtureRequest, project: Path, tmp_path: Path) -> Iterator[Target]:
+    kind = str(request.param)
+    if kind == "local":
+        t = Target("local")
+    elif kind == "docker":
+        engine = helpers.docker_engine()
+        options = helpers.docker_target_options()
+        runyard(project, "target", "add", "dock", "--type", "docker", *options, check=True)
+        t = Target("dock", engine=engine)
+    else:
+        key = helpers.sshd_key()
+        home = tmp_path / "home"
+        (home / ".ssh").mkdir(parents=True)
+        env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"} | {"HOME": str(home)}
+        runyard(
+            project, "target", "add", "vm", "--type", "ssh", "--host", "127.0.0.1",
+            "--port", str(helpers.SSHD_PORT), "--user", "root", "--identity-file", str(key),
+            "--workdir", str(tmp_path / "remote"), env=env, check=True,
+        )  # fmt: skip
+        asked = runyard(project, "target", "trust", "vm", env=env, stdin=subprocess.DEVNULL)
+        fingerprint = asked.stdout.split("host key ")[1].split()[0]
+        runyard(project, "target", "trust", "vm", "--fingerprint", fingerprint, env=env, check=True)
+        t = Target("vm", env=env)
+    _project_with_job(project, t.name, t.env)
+    yield t
+
+
+# ---- looking at a run ----
+
+
+def _show(project: Path, run_id: str, env: dict[str, str]) -> dict[str, Any]:
+    proc = runyard(project, "runs", "show", run_id, "--json", check=True, env=env)
+    data: dict[str, Any] = json.loads(proc.stdout)
+    return data
+
+
+def _log(project: Path, run_id: str, env: dict[str, str]) -> str:
+    return runyard(project, "runs", "logs", run_id, check=True, env=env).stdout
+
+
+def _ready(project: Path, run_id: str, env: dict[str, str]) -> tuple[int, int, str]:
+    """The script's pid, its child's pid and its working directory, once it said ready."""
+
+    def said() -> str | None:
+        for line in _log(project, run_id, env).splitlines():
+            if line.startswith("ready "):
+                return line
+        return None
+
+    line = until(said, timeout=300, what="the script's ready line")
+    _, pid, child, cwd = line.split(" ", 3)
+    return int(pid), int(child), cwd
+
+
+def _points(project: Path, run_id: str) -> int:
+    from runyard.core.store import Store
+
+    with Store(project / ".runyard/state/runyard.db") as store:
+        return store.metric_count(run_id, "x")
+
+
+def _supervisor_pid(project: Path, run_id: str) -> int:
+    from runyard.core.store import Store
+
+    with Store(project / ".runyard/state/runyard.db") as store:
+        pid = store.get_run(run_id).supervisor_pid
+    assert pid
+    return pid
+
+
+def _gone(pid: int) -> bool:
+    """The process ended (a zombie nobody reaped counts as ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _outputs(run: dict[str, Any]) -> list[str]:
+    folder = Path(run["outputs_dir"])
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+# ---- acting on the script where it runs ----
+
+
+def _container(t: Target, run_id: str) -> Any:
+    found = t.engine.containers.list(filters={"label": f"dev.runyard.run={run_id}"})
+    assert len(found) == 1, found
+    return found[0]
+
+
+def _go(t: Target, run_id: str, cwd: str) -> None:
+    """Let the script go on past its wait."""
+    if t.engine is not None:
+        _container(t, run_id).exec_run(["touch", f"{cwd}/go"])
+    else:  # this machine, or the SSH host, which is this machine too
+        Path(cwd, "go").touch()
+
+
+def _kill_script(t: Target, run_id: str, pid: int) -> None:
+    if t.engine is not None:
+        container = _container(t, run_id)
+        if pid == 1:  # the script is the container's init: only the engine can kill it
+            container.kill(signal="SIGKILL")
+        else:
+            container.exec_run(["kill", "-9", str(pid)])
+    else:
+        os.kill(pid, signal.SIGKILL)
+
+
+def _submit(project: Path, t: Target) -> str:
+    proc = runyard(project, "submit", "-d", *t.submit_args(), check=True, env=t.env)
+    return proc.stdout.strip().split()[-1]
+
+
+def _wait(project: Path, run_id: str, t: Target) -> dict[str, Any]:
+    runyard(project, "runs", "wait", run_id, timeout=600, env=t.env)
+    return _show(project, run_id, t.env)
+
+
+def _report(t: Target, fault: str, run: dict[str, Any], points: int) -> None:
+    print(
+        f"\n[faults] {t.name}/{fault}: {run['status']} ({run['reason']}); "
+        f"{points} points kept, outputs kept: {_outputs(run)}"
+    )
+
+
+# ---- the matrix ----
+
+
+def test_a_killed_script_ends_failed_and_keeps_what_it_wrote(project: Path, target: Target) -> None:
+    run_id = _submit(project, target)
+    pid, child, _cwd = _ready(project, run_id, target.env)
+    until(lambda: _points(project, run_id) == BEFORE, what="the points before the kill")
+    _kill_script(target, run_id, pid)
+    run = _wait(project, run_id, target)
+    if target.engine is None:  # the script's child lives on (a container ends with it)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
+    points = _points(project, run_id)
+    _report(target, "script killed", run, points)
+    assert run["status"] == "failed", run
+    assert "SIGKILL" in run["reason"] or "137" in run["reason"], run["reason"]
+    assert points == BEFORE
+    assert _outputs(run) == ["before.txt"]
+
+
+def test_a_killed_supervisor_is_taken_over_and_nothing_is_lost(
+    project: Path, target: Target
+) -> None:
+    run_id = _submit(project, target)
+    pid, _child, cwd = _ready(project, run_id, target.env)
+    supervisor = _supervisor_pid(project, run_id)
+    os.kill(supervisor, signal.SIGKILL)
+    until(lambda: _gone(supervisor), what="the supervisor's end")
+    _go(target, run_id, cwd)
+    if target.engine is None and target.name == "local":
+        # the script ends while no supervisor watches it (as in the issue)
+        until(lambda: _gone(pid), timeout=300, what="the script's end")
+    run = _wait(project, run_id, target)
+    points = _points(project, run_id)
+    _report(target, "supervisor killed", run, points)
+    assert run["status"] == "completed", run
+    assert "took the run over" in _log(project, run_id, target.env)
+    assert points == BEFORE + AFTER  # none lost, none twice
+    assert _outputs(run) == ["after.txt", "before.txt"]
+
+
+async def test_a_killed_language_server_loses_nothing(project: Path, target: Target) -> None:
+    from tests.integration.lsp_session import Session
+
+    session = Session(project, env=target.env)
+    await session.start()
+    try:
+        run = await session.request("runyard/runs/submit", {"job": f"fault-{target.name}"})
+        run_id = run["id"]
+        _pid, _child, cwd = await asyncio.to_thread(_ready, project, run_id, target.env)
+        server = session.client._server  # the language server's process
+        assert server is not None
+        server.kill()
+        await server.wait()
+    finally:
+        with contextlib.suppress(Exception):
+            await session.client.stop()
+    await asyncio.to_thread(_go, target, run_id, cwd)
+    done = await asyncio.to_thread(_wait, project, run_id, target)
+    points = _points(project, run_id)
+    _report(target, "language server killed", done, points)
+    assert done["status"] == "completed", done
+    assert points == BEFORE + AFTER
+    assert _outputs(done) == ["after.txt", "before.txt"]
+
+
+# ---- local runs without their supervisor ----
+
+
+def test_an_orphaned_local_run_is_canceled_with_its_whole_process_group(project: Path) -> None:
+    _project_with_job(project, "local", dict(os.environ))
+    run_id = _submit(project, Target("local"))
+    pid, child, _cwd = _ready(project, run_id, dict(os.environ))
+    supervisor = _supervisor_pid(project, run_id)
+    os.kill(supervisor, signal.SIGKILL)
+    until(lambda: _gone(supervisor), what="the supervisor's end")
+    proc = runyard(project, "runs", "cancel", run_id)
+    assert proc.returncode == 130 or proc.returncode == 0, proc.stderr
+    run = _wait(project, run_id, Target("local"))
+    points = _points(project, run_id)
+    print(f"\n[faults] orphan canceled: {run['status']} ({run['reason']}); {points} points")
+    assert run["status"] == "canceled", run
+    until(lambda: _gone(pid) and _gone(child), timeout=60, what="the script and its child's end")
+    assert points == BEFORE
+    assert _outputs(run) == ["before.txt"]
+
+
+# ---- what reads the run's records never decides its outcome ----
+
+UNREADABLE_TRACKING = """\
+import os, urllib.parse
+import runyard
+
+# the tracking file becomes a folder: the store cannot read it (nor the client write it)
+os.mkdir(urllib.parse.urlparse(os.environ["RUNYARD_TRACKING_URI"]).path)
+runyard.log_metric("x", 1.0)
+runyard.flush()
+os.makedirs("outputs", exist_ok=True)
+with open("outputs/model.txt", "w") as f:
+    f.write("trained\\n")
+print("trained", flush=True)
+"""
+
+
+def test_an_error_reading_the_tracking_records_is_a_warning_not_the_runs_outcome(
+    project: Path,
+) -> None:
+    (project / "odd.py").write_text(UNREADABLE_TRACKING)
+    proc = runyard(project, "submit", "-d", "odd.py", check=True)
+    run_id = proc.stdout.strip().split()[-1]
+    run = _wait(project, run_id, Target("local"))
+    log = _log(project, run_id, dict(os.environ))
+    print(f"\n[faults] unreadable tracking file: {run['status']} ({run['reason']})")
+    assert run["status"] == "completed", run
+    assert "warning: the run's tracking records could not be read into the store" in log
+    assert "IsADirectoryError" in log and "Traceback" not in log
+    assert log.count("could not be read into the store") == 1  # said once, not every poll
+    assert _outputs(run) == ["model.txt"]
