@@ -8,7 +8,10 @@ needed.
   remote interpreter from the project's dependency spec, marked complete with a file
   written last, and reused by every run with the same spec and interpreter.
 - Execution: the snapshot (and Runyard's tracking client) go to
-  ``<workdir>/runs/<run id>/`` as a tar stream over an SSH channel. A small monitor,
+  ``<workdir>/runs/<run id>/`` as a tar stream over an SSH channel. That folder is
+  private from its creation (umask 077: folders 0700, files 0600, modes in the stream
+  masked to the owner's), since its ``spec.json`` holds the run's environment variables,
+  secrets among them; the script itself runs with the login's usual umask. A small monitor,
   detached from the SSH connection, starts the script in a process group of its own,
   records its pid, its output in ``output.log``, its tracking records in
   ``tracking.jsonl``, and its exit code in ``exit`` when it ends. One SSH channel
@@ -62,7 +65,7 @@ try:
 except ImportError:
     info["venv"] = False
 try:
-    os.makedirs(wd, exist_ok=True)
+    os.makedirs(wd, mode=0o700, exist_ok=True)
     info["writable"] = os.access(wd, os.W_OK)
 except OSError as exc:
     info["writable"] = False
@@ -169,13 +172,23 @@ for run_id in ids:
 print(json.dumps(removed))
 """
 
+# Unpacks a run's tar stream with every mode masked to the owner's (0700/0600): the run
+# folder holds spec.json with the run's environment variables (secrets among them).
 _EXTRACT = r"""
-import sys, tarfile
+import os, sys, tarfile
+os.umask(0o077)
 tar = tarfile.open(fileobj=sys.stdin.buffer, mode="r|")
 if hasattr(tarfile, "data_filter"):
-    tar.extractall(sys.argv[1], filter="data")
+    def private(member, path):
+        member = tarfile.data_filter(member, path)
+        if member.mode is not None:
+            member = member.replace(mode=member.mode & 0o700, deep=False)
+        return member
+    tar.extractall(sys.argv[1], filter=private)
 else:
-    tar.extractall(sys.argv[1])
+    for member in tar:
+        member.mode &= 0o700
+        tar.extract(member, sys.argv[1])
 """
 
 _PACK = r"""
@@ -190,14 +203,22 @@ sys.stdout.buffer.flush()
 """
 
 # The monitor: started detached (nohup, a session of its own), so neither a dropped
-# connection nor a canceled run's process-group signal reaches it.
+# connection nor a canceled run's process-group signal reaches it. It runs with umask
+# 077 (its files are 0600, like the rest of the run folder); the script gets the login's
+# own umask back (argv[1]), so the outputs it writes come back with their usual modes.
 _MONITOR = r"""
 import json, os, signal, subprocess, sys
 run = os.path.dirname(os.path.abspath(__file__))
+os.umask(0o077)
+try:
+    user_umask = int(sys.argv[1], 8)
+except (IndexError, ValueError):
+    user_umask = 0o022
 
 def put(name, value):
     path = os.path.join(run, name)
-    with open(path + ".tmp", "w") as f:
+    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
         f.write(str(value) + "\n")
     os.replace(path + ".tmp", path)
 
@@ -216,10 +237,15 @@ if spec.get("path_prefix"):
     env["PATH"] = spec["path_prefix"] + os.pathsep + env.get("PATH", "/usr/bin:/bin")
 put("monitor.pid", os.getpid())
 out = open(os.path.join(run, "output.log"), "ab")
+open(os.path.join(run, "tracking.jsonl"), "ab").close()  # 0600 before the script appends
+if sys.version_info >= (3, 9):
+    umask = {"umask": user_umask}
+else:
+    umask = {"preexec_fn": lambda: os.umask(user_umask)}
 try:
     proc = subprocess.Popen(
         spec["command"], cwd=os.path.join(run, "work"), env=env, stdin=subprocess.DEVNULL,
-        stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **umask
     )
 except OSError as exc:
     out.write(("runyard: could not start %s: %s\n" % (spec["command"][0], exc)).encode())
@@ -755,8 +781,9 @@ class SshBackend:
         assert remote is not None
         run_dir = remote.run_dir(ctx.run_id)
         spec = json.dumps(self._spec(ctx, run_dir), indent=1).encode()
-        chan = remote.open(
-            f"mkdir -p {shlex.quote(run_dir)} && " + _py(remote.python, _EXTRACT, run_dir),
+        chan = remote.open(  # 0700 from the start: no moment where others can look in
+            f"umask 077 && mkdir -p {shlex.quote(run_dir)} && chmod 700 {shlex.quote(run_dir)} "
+            "&& " + _py(remote.python, _EXTRACT, run_dir),
             timeout=120,
         )
         try:
@@ -764,8 +791,8 @@ class SshBackend:
                 tar.add(str(ctx.workdir), arcname="work", filter=_clean)
                 if (ctx.run_dir / "lib").is_dir():
                     tar.add(str(ctx.run_dir / "lib"), arcname="lib", filter=_clean)
-                _add_bytes(tar, "monitor.py", _MONITOR.encode())
-                _add_bytes(tar, "spec.json", spec)
+                _add_bytes(tar, "monitor.py", _MONITOR.encode(), mode=0o600)
+                _add_bytes(tar, "spec.json", spec, mode=0o600)
             chan.shutdown_write()
             out = b""
             while chunk := chan.recv(65536):
@@ -781,8 +808,8 @@ class SshBackend:
                 hint="check the free space and permissions of the target's workdir there",
             )
         launch = (  # (nothing may keep the channel's output open: it would wait for the run)
-            f"cd {shlex.quote(run_dir)} || exit 1; nohup {shlex.quote(remote.python)} "
-            "monitor.py </dev/null >monitor.log 2>&1 &"
+            f"cd {shlex.quote(run_dir)} || exit 1; u=$(umask); umask 077; nohup "
+            f'{shlex.quote(remote.python)} monitor.py "$u" </dev/null >monitor.log 2>&1 &'
         )
         remote.run(launch, timeout=30)
         pid_file = shlex.quote(posixpath.join(run_dir, "pid"))
