@@ -17,9 +17,14 @@ from typing import Any, NoReturn
 # Under CI a missing real part (engine, sshd, Spark, VS Code) fails the tests.
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
-# The loopback sshd of scripts/sshd-setup.sh, in front of this machine's Docker engine.
+# The loopback sshd of scripts/sshd-setup.sh, in front of this machine's Docker engine;
+# its port is the one the script recorded (it moves off a port held by something else).
 SSHD_DIR = Path(os.environ.get("RUNYARD_SSHD_DIR", "/var/tmp/runyard-sshd"))
-SSHD_PORT = int(os.environ.get("RUNYARD_SSHD_PORT", "2222"))
+_SSHD_PORT_FILE = SSHD_DIR / "port"
+SSHD_PORT = int(
+    os.environ.get("RUNYARD_SSHD_PORT")
+    or (_SSHD_PORT_FILE.read_text().strip() if _SSHD_PORT_FILE.is_file() else "2222")
+)
 
 # Who commits in the tests' repositories.
 GIT_IDENTITY = {
