@@ -136,7 +136,9 @@ def test_the_deployed_model_predicts_what_the_model_predicts(
     status, answer = _post(f"{url}/score", b"this is not json")
     assert status == 400 and "not JSON" in answer["error"]
     status, answer = _post(f"{url}/score", json.dumps({"inputs": [[1, 2, 3]]}).encode())
-    assert status == 500 and "64 pixel values" in answer["error"]
+    # the scoring script's error stays in the service's log, under the id the caller gets
+    assert status == 500 and "64 pixel values" not in json.dumps(answer), answer
+    assert answer["error"] == f"run(payload) failed: error {answer['id']} in the service's log"
     with urllib.request.urlopen(f"{url}/health", timeout=10) as resp:
         assert json.loads(resp.read())["status"] == "ok"  # the service goes on
     with urllib.request.urlopen(f"{url}/openapi.json", timeout=10) as resp:
@@ -175,7 +177,10 @@ def test_the_deployed_model_predicts_what_the_model_predicts(
     human = _ry(root, "deployment", "show", "digits-web").stdout
     assert "requests   5" in human and "errors     2" in human
 
-    assert "POST /score" in _ry(root, "deployment", "logs", "digits-web").stdout
+    service_log = _ry(root, "deployment", "logs", "digits-web").stdout
+    assert "POST /score" in service_log
+    assert f"runyard-serve: error {answer['id']}: run(payload) raised" in service_log
+    assert "64 pixel values" in service_log
 
     lineage = _json(root, "model", "lineage", "digits:1")
     assert [d["name"] for d in lineage["deployments"]] == ["digits-web"]

@@ -7,19 +7,27 @@ registered file or folder (``RUNYARD_MODEL_PATH``); any failure there ends the p
 with a message in the container's log. Then it serves:
 
 - ``POST /score``: the JSON body goes to ``run(payload)``; its JSON-serialisable result
-  comes back. A body that is not JSON is a 400, ``run`` raising is a 500 with the error
-  text; both are counted as errors and the service goes on.
+  comes back. A body over ``RUNYARD_MAX_BODY_BYTES`` (default 16 MiB) is a 413, answered
+  as soon as its announced length (or, sent in chunks, what came so far) passes the
+  limit, without reading the rest, and the connection is closed. A body that is not
+  JSON, or JSON nested too deeply for the parser, is a 400. ``run`` raising, or
+  returning what JSON cannot hold, is a 500 that says only that and an error id: the
+  exception goes to the service's log (stderr: the container's log) under that id,
+  never to the caller, who need not see the scoring script's internals. Every failure,
+  whatever it is, is counted as an error, and the service goes on.
 - ``GET /health``: ``{"status": "ok", ...}`` once ``init`` has returned.
 - ``GET /metrics``: request and error counts and the p50/p95 latency of ``/score``.
 - ``GET /openapi.json`` and ``GET /docs``: the OpenAPI description (FastAPI's).
 
-Calls to ``run`` are serialised: a scoring script need not be thread-safe.
+Calls to ``run`` are serialised: a scoring script need not be thread-safe. The service
+listens on ``PORT`` (8080) of ``RUNYARD_SERVE_HOST`` (0.0.0.0, inside its container).
 """
 
 import importlib.util
 import json
 import math
 import os
+import secrets
 import sys
 import threading
 import time
@@ -30,6 +38,40 @@ from types import ModuleType
 from typing import Any
 
 LATENCY_WINDOW = 2000  # the latest /score latencies the percentiles are computed over
+MAX_BODY_VAR = "RUNYARD_MAX_BODY_BYTES"
+DEFAULT_MAX_BODY = 16 * 1024 * 1024  # bytes of a /score body, unless MAX_BODY_VAR says
+
+
+class TooLarge(Exception):
+    """A request body over the limit (the rest of it is not read)."""
+
+
+def max_body_bytes() -> int:
+    """The limit on a /score body: MAX_BODY_VAR, else DEFAULT_MAX_BODY; SystemExit with a
+    message when it is not a positive whole number."""
+    raw = os.environ.get(MAX_BODY_VAR, "").strip()
+    if not raw:
+        return DEFAULT_MAX_BODY
+    value = int(raw) if raw.isdigit() else 0
+    if value <= 0:
+        raise SystemExit(
+            f"runyard-serve: {MAX_BODY_VAR}={raw!r} is not a positive number of bytes; "
+            f"set it to one, or unset it for the default ({DEFAULT_MAX_BODY})"
+        )
+    return value
+
+
+def parse_json(body: bytes) -> tuple[Any, str | None]:
+    """The payload in `body`, or why it is not one (said to the caller: no exception
+    text, only where the parser stopped)."""
+    try:
+        return json.loads(body), None
+    except json.JSONDecodeError as exc:
+        return None, f"the request body is not JSON (line {exc.lineno}, column {exc.colno})"
+    except UnicodeDecodeError:
+        return None, "the request body is not JSON (not UTF-8, -16 or -32 text)"
+    except RecursionError:
+        return None, "the request body is JSON nested too deeply"
 
 
 class Telemetry:
@@ -96,9 +138,10 @@ def create_app(
     init: Callable[[str], Any], run: Callable[[Any], Any], model_path: str, info: dict[str, str]
 ) -> Any:
     from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import JSONResponse, Response
     from starlette.concurrency import run_in_threadpool
 
+    limit = max_body_bytes()
     try:
         init(model_path)
     except BaseException:
@@ -117,9 +160,57 @@ def create_app(
 
     def call(payload: Any) -> Any:
         with lock:
-            result = run(payload)
+            return run(payload)
+
+    def encode(result: Any) -> bytes:
         # Serialised here so a result that is not JSON-serialisable is a clear 500.
-        return json.loads(json.dumps(result, allow_nan=False))
+        return json.dumps(result, allow_nan=False).encode()
+
+    def failed(what: str, doing: str, exc: BaseException) -> Response:
+        """A 500 that says `what` failed and names an error id; `exc` goes to the log
+        under that id, with its traceback, never to the caller."""
+        error_id = secrets.token_hex(6)
+        sys.stderr.write(
+            f"runyard-serve: error {error_id}: {doing} {type(exc).__name__}: {exc}\n"
+            + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        )
+        sys.stderr.flush()
+        body = {"error": f"{what} failed: error {error_id} in the service's log", "id": error_id}
+        return JSONResponse(body, status_code=500)
+
+    async def read_body(request: Request) -> bytes:
+        """The body; TooLarge as soon as it is known to be over `limit`."""
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise TooLarge()
+        data = bytearray()
+        async for chunk in request.stream():
+            data += chunk
+            if len(data) > limit:
+                raise TooLarge()
+        return bytes(data)
+
+    async def answer(request: Request) -> Response:
+        try:
+            body = await read_body(request)
+        except TooLarge:
+            return JSONResponse(
+                {"error": f"the request body is over {limit} bytes ({MAX_BODY_VAR})"},
+                status_code=413,
+                headers={"Connection": "close"},  # (the rest of it is never read)
+            )
+        payload, why = await run_in_threadpool(parse_json, body)
+        if why is not None:
+            return JSONResponse({"error": why}, status_code=400)
+        try:
+            result = await run_in_threadpool(call, payload)
+        except Exception as exc:
+            return failed("run(payload)", "run(payload) raised", exc)
+        try:
+            data = await run_in_threadpool(encode, result)
+        except Exception as exc:
+            return failed("run(payload)", "run(payload) returned what JSON cannot hold:", exc)
+        return Response(data, media_type="application/json")
 
     @app.post(  # type: ignore[untyped-decorator]
         "/score",
@@ -133,28 +224,22 @@ def create_app(
             }
         },
         responses={
-            400: {"description": "the body is not JSON"},
-            500: {"description": "run() failed"},
+            400: {"description": "the body is not JSON, or nested too deeply"},
+            413: {"description": f"the body is over the limit ({MAX_BODY_VAR})"},
+            500: {"description": "run() failed: the error id names it in the service's log"},
         },
     )
     async def score(request: Request) -> Any:
         started = time.perf_counter()
-        body = await request.body()
+        ok = False
         try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            telemetry.record(time.perf_counter() - started, ok=False)
-            return JSONResponse({"error": f"the request body is not JSON: {exc}"}, status_code=400)
-        try:
-            result = await run_in_threadpool(call, payload)
-        except Exception as exc:
-            telemetry.record(time.perf_counter() - started, ok=False)
-            traceback.print_exc()
-            return JSONResponse(
-                {"error": f"run(payload) raised {type(exc).__name__}: {exc}"}, status_code=500
-            )
-        telemetry.record(time.perf_counter() - started, ok=True)
-        return JSONResponse(result)
+            response = await answer(request)
+            ok = response.status_code < 400
+            return response
+        except Exception as exc:  # (anything else: still counted, still no text out)
+            return failed("scoring", "scoring raised", exc)
+        finally:
+            telemetry.record(time.perf_counter() - started, ok=ok)
 
     @app.get("/health", summary="Ready once init(model_path) has returned")  # type: ignore[untyped-decorator]
     async def health() -> dict[str, Any]:
@@ -180,7 +265,8 @@ def main() -> None:
     app = create_app(init, run, model_path, info)
     import uvicorn
 
-    uvicorn.run(app, host="0.0.0.0", port=port, log_level="info")
+    host = os.environ.get("RUNYARD_SERVE_HOST", "0.0.0.0")
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 if __name__ == "__main__":
