@@ -21,6 +21,30 @@ Design
   writes them) and lets the child start its own writer on its next call.
 * Outside a run every call is a no-op that never raises; the first one prints a
   notice to stderr unless ``RUNYARD_QUIET=1``.
+
+Bad input: refused at the call, or sanitised when written
+---------------------------------------------------------
+A point that cannot be stored must never reach the buffer: one bad point in a
+drain would otherwise cost every other point of it (the writer packs them
+together). So what can be checked cheaply is checked *at the call*, which raises
+and records nothing:
+
+* a name that is not a non-empty ``str``: ``TypeError``/``ValueError``;
+* a value ``float()`` does not take: ``TypeError``/``ValueError``;
+* a step that is not an int (``bool`` included) or None: ``TypeError``; an int
+  outside ``STEP_MIN..STEP_MAX`` (int64, less its lowest value, which the wire
+  format uses for "no step"): ``ValueError`` naming the metric and the range.
+  The hot path pays one chained comparison against constants for this.
+
+Text the store cannot hold is *sanitised* instead, off the hot path: a name (of a
+metric, param or tag), a param or tag value or an artifact path with a lone
+surrogate (``"bad\\ud800"``; ``os.fsdecode`` makes them from undecodable file
+names) is written with U+FFFD in its place, and the first few such names are
+reported once each on stderr. Checking every name at the call would cost the
+hot path a scan of the name; the writer checks each distinct name once a drain.
+
+The ingester (``runyard.core.ingest``) still checks everything it reads: other
+writers, older clients and damaged files exist.
 """
 
 from __future__ import annotations
@@ -54,6 +78,13 @@ MAX_POINTS_PER_LINE = 50_000
 
 NOT_IN_RUN_NOTICE = "runyard: not inside a run; metrics are not recorded\n"
 
+STEP_MIN = -0x7FFFFFFFFFFFFFFF  # -(2**63) + 1: -(2**63) is the wire's "no step" (wire.NO_STEP)
+STEP_MAX = 0x7FFFFFFFFFFFFFFF  # 2**63 - 1
+"""The steps ``log_metric`` accepts (the hot path spells them as literals)."""
+
+MAX_NAME_WARNINGS = 5
+"""Sanitised names reported on stderr, each once; the rest are sanitised quietly."""
+
 # --- process state ----------------------------------------------------------
 # Mode: None until resolved, then _OFF or _ON. ``_ready`` is the one flag the
 # hot path reads: True only when the mode is _ON *and* this process's writer
@@ -77,6 +108,7 @@ _stop: threading.Event | None = None
 _encoder: json.JSONEncoder | None = None
 _atexit_registered = False
 _warned: set[str] = set()
+_names_reported = 0  # sanitised names reported so far (MAX_NAME_WARNINGS)
 
 
 # --- the public API ----------------------------------------------------------
@@ -86,14 +118,22 @@ def log_metric(key: str, value: MetricValue, step: Step = None) -> None:
     """Record one metric point.
 
     ``value`` is anything ``float()`` accepts except strings (int, bool, numpy
-    scalars, 0-d tensors); NaN and infinities are kept. ``step`` is an int or
-    None (the ingester then assigns one). Costs well under a microsecond.
+    scalars, 0-d tensors); NaN and infinities are kept. ``step`` is an int
+    from ``STEP_MIN`` to ``STEP_MAX`` (int64 less its lowest value) or None (the
+    ingester then assigns one). Raises TypeError or ValueError, and records
+    nothing, for what cannot be stored. Costs well under a microsecond.
     """
     if (
         _ready
         and key.__class__ is str
         and value.__class__ is float
-        and (step is None or step.__class__ is int)
+        and (
+            step is None
+            or (
+                step.__class__ is int
+                and -0x7FFFFFFFFFFFFFFF <= step <= 0x7FFFFFFFFFFFFFFF  # STEP_MIN..STEP_MAX
+            )
+        )
         and key
     ):
         _extend((key, value, step, time_ns()))  # the common case: one check chain, one call
@@ -105,7 +145,7 @@ def log_metrics(metrics: Mapping[str, MetricValue], step: Step = None) -> None:
     """Record several metric points at the same step and time, in dict order."""
     if not _ready and not _start():
         return
-    if step is not None and step.__class__ is not int:
+    if step is not None:
         step = _to_step("(log_metrics)", step)
     try:
         items = list(metrics.items())
@@ -225,7 +265,7 @@ def _log_metric_slow(key: str, value: MetricValue, step: Step) -> None:
         key = _check_key(key, "metric")
     if value.__class__ is not float:
         value = _to_float(key, value)
-    if step is not None and step.__class__ is not int:
+    if step is not None:
         step = _to_step(key, step)
     _extend((key, value, step, time_ns()))
 
@@ -251,17 +291,29 @@ def _to_float(key: str, value: object) -> float:
 
 
 def _to_step(key: str, step: object) -> int:
+    """``step`` as an int in STEP_MIN..STEP_MAX, or a TypeError/ValueError that says why."""
     if isinstance(step, bool):
         raise TypeError(f"runyard: metric {key!r}: step must be an int or None, got bool")
     import operator
 
     try:
-        return operator.index(step)  # type: ignore[arg-type]
+        index = operator.index(step)  # type: ignore[arg-type]
     except TypeError:
         raise TypeError(
             f"runyard: metric {key!r}: step must be an int or None, "
             f"got {type(step).__name__}: {_short_repr(step)}"
         ) from None
+    if not STEP_MIN <= index <= STEP_MAX:
+        why = (
+            " (the lowest int64 means 'no step' in the tracking file)"
+            if index == STEP_MIN - 1
+            else ""
+        )
+        raise ValueError(
+            f"runyard: metric {key!r}: step {index} is out of range{why}; a step is an int "
+            f"from {STEP_MIN} to {STEP_MAX} (64-bit), or None to count on from the last one"
+        )
+    return index
 
 
 def _short_repr(value: object) -> str:
@@ -408,7 +460,10 @@ def _drain() -> None:
         del _events[:m]
         if not n and not m:
             return
-        data = _serialize(points, events)
+        try:
+            data = _serialize(points, events)
+        except Exception as exc:  # cannot happen for what the calls let in; if it does,
+            data = _serialize(_storable(points, exc), events)  # only the bad points go
         try:
             if _path:
                 _append_to_file(data)
@@ -422,6 +477,52 @@ def _drain() -> None:
             )
 
 
+def _storable(points: list[object], exc: Exception) -> list[object]:
+    """The points (flat, 4 items each) that pack, and a warning for those that don't."""
+    kept: list[object] = []
+    dropped: list[str] = []
+    for i in range(0, len(points), 4):
+        key, value, step, wall = points[i : i + 4]
+        if (
+            isinstance(key, str)
+            and key
+            and value.__class__ is float
+            and (step is None or (step.__class__ is int and STEP_MIN <= step <= STEP_MAX))
+            and wall.__class__ is int
+        ):
+            kept.extend((key, value, step, wall))
+        else:
+            dropped.append(f"{_short_repr(key)} step {_short_repr(step)}")
+    _stderr(
+        f"runyard: {len(dropped)} metric points could not be written and were left out "
+        f"({exc!r}; the first: {dropped[0] if dropped else '?'})"
+    )
+    return kept
+
+
+def _clean(text: str, what: str) -> str:
+    """``text`` as UTF-8 can hold it: each lone surrogate becomes U+FFFD (reported)."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    else:
+        return text
+    global _names_reported
+    cleaned = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+    topic = "name:" + what + ":" + ascii(text)
+    if topic not in _warned and _names_reported < MAX_NAME_WARNINGS:
+        _names_reported += 1
+        _warn_once(
+            topic,
+            f"runyard: {what} {text!a} holds a lone surrogate, which UTF-8 cannot "
+            f"hold: recorded as {cleaned!a}",
+        )
+    return cleaned
+
+
 def _serialize(points: list[object], events: list[tuple[str, str, object]]) -> bytes:
     encode = _encoder.encode if _encoder is not None else _make_encoder().encode
     parts: list[str] = []
@@ -431,11 +532,11 @@ def _serialize(points: list[object], events: list[tuple[str, str, object]]) -> b
         artifacts: list[dict[str, object]] = []
         for kind, name, value in events:
             if kind == "p":
-                params[name] = value
+                params[_clean(name, "param")] = _clean(str(value), "param value")
             elif kind == "t":
-                tags[name] = value
+                tags[_clean(name, "tag")] = _clean(str(value), "tag value")
             else:
-                artifacts.append({"path": name, "size": value})
+                artifacts.append({"path": _clean(name, "artifact"), "size": value})
         if params:
             parts.append('{"p":' + encode(params) + "}\n")
         if tags:
@@ -465,6 +566,7 @@ def _columns(points: list[Any]) -> dict[str, object]:
     keys, values, steps, times = points[0::4], points[1::4], points[2::4], points[3::4]
     names = list(dict.fromkeys(keys))
     index = {k: i for i, k in enumerate(names)}
+    names = [_clean(name, "metric") for name in names]  # one check per name and drain
     try:
         step_col = array("q", steps)
     except TypeError:  # some steps are None
