@@ -3,25 +3,79 @@
 The file is append-only, one JSON object per line; only whole lines are read, so a
 reader may tail it while the run writes. The line kinds are described
 in `runyard.tracking.wire`.
+
+Bad records never stop ingestion
+--------------------------------
+The supervisor polls this while the run runs, so an exception here would end the
+supervisor's watch of a live run. A record that cannot be stored therefore costs
+itself only: a line that is not JSON (or too deeply nested to parse, or not UTF-8,
+or not an object), a packed group of points that does not decode, and within a
+line each single point, param, tag or artifact that the store cannot hold (a step,
+wall time or size outside int64, a name or value with a lone surrogate, which
+UTF-8 cannot hold, an empty metric name...) is skipped, counted in `bad_lines`,
+and named in a warning: ``tracking.jsonl line 12 (byte 3456): why``. Warnings go
+to `log` (the supervisor passes its run log), at most `MAX_WARNINGS` of them; the
+count goes on. Everything else in the same line and poll is stored.
+
+Steps: a point without a step gets the key's last step + 1. After a step of
+``INT64_MAX`` there is no next one: such points are stored at ``INT64_MAX`` (with
+one warning per key), never past the range of the store's int64 steps.
+
+As a last line of defence, a store call that still fails on the data (not on the
+database: a locked or full store is raised to the caller, and the lines are read
+again by a supervisor that takes the run over) is retried in halves, so only the
+points that cannot be stored are left out.
 """
 
 from __future__ import annotations
 
 import json
+import struct
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from runyard.core.store import Store
-from runyard.tracking.wire import decode_points
+from runyard.tracking.wire import INT64_MAX, decode_points
+
+MAX_WARNINGS = 50
+"""Bad records named in the log per ingester; the rest are only counted."""
+
+SLICE_POINTS = 50_000
+"""Large batches go to the store in slices, so readers see progress and
+transactions stay short."""
+
+# What a store call raises for values it cannot hold (as opposed to a database error).
+_DATA_ERRORS = (ValueError, TypeError, OverflowError, struct.error)
+
+Point = tuple[str, int, float, float]  # key, step, wall time (s), value: what the store takes
+
+
+def _stderr(line: str) -> None:
+    sys.stderr.write(f"runyard: {line}\n")
 
 
 class TrackingIngester:
-    """Tails one run's tracking file into the store, from a byte offset."""
+    """Tails one run's tracking file into the store, from a byte offset.
 
-    def __init__(self, store: Store, run_id: str, path: Path, *, resume: bool = False) -> None:
+    `bad_lines` counts the records skipped so far: whole lines, or single points,
+    params, tags or artifacts of a line.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        run_id: str,
+        path: Path,
+        *,
+        resume: bool = False,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
         self.store = store
         self.run_id = run_id
         self.path = path
+        self.log = log or _stderr
         self.offset_path = path.with_name(path.name + ".offset")
         self.offset = 0
         if resume:  # a new supervisor goes on where the last one stopped
@@ -31,9 +85,17 @@ class TrackingIngester:
                 self.offset = 0
         self._next_step = {k: s + 1 for k, s in store.last_steps(run_id).items()}
         self.bad_lines = 0
+        self._warnings = 0
+        self._lines: int | None = 0 if self.offset == 0 else None  # lines before `offset`
+        self._poll_start = 0  # where the current poll's data starts in the file...
+        self._poll_line: int | None = 0  # ...and its line number less one, once known
+        self._texts: dict[str, bool] = {}  # name -> whether UTF-8 holds it (names repeat)
+        self._capped: set[str] = set()  # keys whose auto-steps reached INT64_MAX
 
     def poll(self) -> int:
-        """Ingest every whole line written since the last call; returns points added."""
+        """Ingest every whole line written since the last call; returns points added.
+
+        Never raises for what the file holds; only a failing store raises."""
         try:
             with self.path.open("rb") as f:
                 f.seek(self.offset)
@@ -43,32 +105,29 @@ class TrackingIngester:
         end = data.rfind(b"\n")
         if end < 0:
             return 0
+        start = self.offset
         self.offset += end + 1
-        points: list[tuple[str, int, float, float]] = []
+        self._poll_start, self._poll_line = start, self._lines
+        points: list[Point] = []
         params: dict[str, str] = {}
         tags: dict[str, str] = {}
         artifacts: list[tuple[str, int]] = []
-        for raw in data[: end + 1].splitlines():
+        at = 0
+        for i, raw in enumerate(data[:end].split(b"\n")):
+            where = (i, start + at)
+            at += len(raw) + 1
             if not raw.strip():
                 continue
             try:
                 record = json.loads(raw)
-            except ValueError:
-                self.bad_lines += 1
-                continue
-            if not isinstance(record, dict):
-                self.bad_lines += 1
-                continue
-            self._collect(record, points, params, tags, artifacts)
-        if params:
-            self.store.set_params(self.run_id, params)
-        if tags:
-            self.store.set_tags(self.run_id, tags)
-        if artifacts:
-            self.store.set_artifacts(self.run_id, artifacts)
-        # Large batches go in slices so readers see progress and transactions stay short.
-        for i in range(0, len(points), 50_000):
-            self.store.add_metrics(self.run_id, points[i : i + 50_000])
+                if not isinstance(record, dict):
+                    raise ValueError(f"a JSON {type(record).__name__}, not an object")
+                self._collect(record, where, points, params, tags, artifacts)
+            except Exception as exc:  # e.g. RecursionError: nested too deep to parse
+                self._skip(where, f"not a readable record ({type(exc).__name__}: {exc})")
+        if self._poll_line is not None:
+            self._lines = self._poll_line + data.count(b"\n", 0, end + 1)
+        self._store(points, params, tags, artifacts)
         self._save_offset()
         return len(points)
 
@@ -81,29 +140,197 @@ class TrackingIngester:
         except OSError:
             pass  # only a take-over needs it; it then re-reads a little
 
+    # ---- reading one record -----------------------------------------------------------
+
     def _collect(
         self,
         record: dict[str, Any],
-        points: list[tuple[str, int, float, float]],
+        where: tuple[int, int],
+        points: list[Point],
         params: dict[str, str],
         tags: dict[str, str],
         artifacts: list[tuple[str, int]],
     ) -> None:
+        """Add what `record` holds that can be stored; skip (and name) the rest."""
+        problems: list[str] = []
+        line_points: list[Point] = []
+        line_params: dict[str, str] = {}
+        line_tags: dict[str, str] = {}
+        line_artifacts: list[tuple[str, int]] = []
         next_step = self._next_step
-        try:
-            decoded = decode_points(record)
-        except (TypeError, ValueError, KeyError):
-            self.bad_lines += 1
-            decoded = []
-        for key, value, step, wall_ns in decoded:
+        for key, value, step, wall_ns in decode_points(record, problems):
+            if not key or not self._text(key):
+                problems.append(f"metric {key!a}: {_why_text(key, 'name')}")
+                continue
             if step is None:
                 step = next_step.get(key, 0)
-            points.append((key, step, wall_ns / 1e9, value))
+                if step > INT64_MAX:
+                    step = INT64_MAX
+                    if key not in self._capped:
+                        self._capped.add(key)
+                        self._warn(
+                            where,
+                            f"metric {key!a}: no step is left after {INT64_MAX}; its points "
+                            f"without a step are stored at {INT64_MAX}",
+                        )
+            line_points.append((key, step, wall_ns / 1e9, value))
             next_step[key] = step + 1
-        for name, target in (("p", params), ("t", tags)):
-            values = record.get(name)
-            if isinstance(values, dict):
-                target.update({str(k): str(v) for k, v in values.items()})
-        for art in record.get("a", ()):
-            if isinstance(art, dict) and "path" in art:
-                artifacts.append((str(art["path"]), int(art.get("size", 0))))
+        for kind, what, target in (("p", "param", line_params), ("t", "tag", line_tags)):
+            values = record.get(kind)
+            if values is None:
+                continue
+            if not isinstance(values, dict):
+                problems.append(f"the {what}s are not an object: {_short(values)}")
+                continue
+            for name, value in values.items():
+                text = str(value)
+                if not name or not self._text(name):
+                    problems.append(f"{what} {name!a}: {_why_text(name, 'name')}")
+                elif not self._text(text):
+                    problems.append(f"{what} {name!a}: {_why_text(text, 'value')}")
+                else:
+                    target[name] = text
+        arts = record.get("a")
+        if arts is not None:
+            if not isinstance(arts, list):
+                problems.append(f"the artifacts are not a list: {_short(arts)}")
+            else:
+                for art in arts:
+                    found = self._artifact(art)
+                    if isinstance(found, str):
+                        problems.append(found)
+                    else:
+                        line_artifacts.append(found)
+        points.extend(line_points)
+        params.update(line_params)
+        tags.update(line_tags)
+        artifacts.extend(line_artifacts)
+        for problem in problems:
+            self._skip(where, problem)
+
+    def _artifact(self, art: object) -> tuple[str, int] | str:
+        """An ``{"path", "size"}`` item as (path, size), or why it cannot be stored."""
+        if not isinstance(art, dict) or not isinstance(art.get("path"), str):
+            return f"artifact {_short(art)}: not a {{path, size}} object"
+        path: str = art["path"]
+        size = art.get("size", 0)
+        if not path or not self._text(path):
+            return f"artifact {path!a}: {_why_text(path, 'path')}"
+        if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= INT64_MAX:
+            return f"artifact {path!a}: size {_short(size)} is not a whole number of bytes"
+        return (path, size)
+
+    def _text(self, text: str) -> bool:
+        """Whether the store can hold `text`: whether UTF-8 can."""
+        if text.isascii():
+            return True
+        known = self._texts.get(text)
+        if known is None:
+            try:
+                text.encode("utf-8")
+                known = True
+            except UnicodeEncodeError:
+                known = False
+            if len(self._texts) < 100_000:
+                self._texts[text] = known
+        return known
+
+    # ---- storing ----------------------------------------------------------------------
+
+    def _store(
+        self,
+        points: list[Point],
+        params: dict[str, str],
+        tags: dict[str, str],
+        artifacts: list[tuple[str, int]],
+    ) -> None:
+        if params:
+            self._in_halves(
+                list(params.items()),
+                lambda items: self.store.set_params(self.run_id, dict(items)),
+                "param",
+            )
+        if tags:
+            self._in_halves(
+                list(tags.items()),
+                lambda items: self.store.set_tags(self.run_id, dict(items)),
+                "tag",
+            )
+        if artifacts:
+            self._in_halves(
+                artifacts, lambda items: self.store.set_artifacts(self.run_id, items), "artifact"
+            )
+        for i in range(0, len(points), SLICE_POINTS):
+            self._in_halves(
+                points[i : i + SLICE_POINTS],
+                lambda items: self.store.add_metrics(self.run_id, items),
+                "metric point",
+            )
+
+    def _in_halves(self, items: list[Any], put: Callable[[list[Any]], None], what: str) -> None:
+        """`put(items)`; if the data makes it fail, the halves, down to the single bad items
+        (skipped, with a warning). Each call is one transaction, so nothing is stored twice."""
+        try:
+            put(items)
+        except _DATA_ERRORS as exc:
+            if len(items) == 1:
+                self.bad_lines += 1
+                self._say(
+                    f"tracking record skipped: {self.path.name}: {what} {_short(items[0])} "
+                    f"could not be stored ({type(exc).__name__}: {exc})"
+                )
+                return
+            half = len(items) // 2
+            self._in_halves(items[:half], put, what)
+            self._in_halves(items[half:], put, what)
+
+    # ---- warnings -----------------------------------------------------------------------
+
+    def _skip(self, where: tuple[int, int], why: str) -> None:
+        self.bad_lines += 1
+        self._warn(where, why, skipped=True)
+
+    def _warn(self, where: tuple[int, int], why: str, *, skipped: bool = False) -> None:
+        if self._warnings >= MAX_WARNINGS:
+            return
+        index, offset = where
+        if self._poll_line is None:  # resumed mid-file: count the lines before, once
+            self._poll_line = self._count_lines(self._poll_start)
+        line = self._poll_line + index + 1
+        what = "tracking record skipped" if skipped else "tracking record"
+        self._say(f"{what}: {self.path.name} line {line} (byte {offset}): {why}")
+
+    def _say(self, message: str) -> None:
+        self._warnings += 1
+        if self._warnings > MAX_WARNINGS:
+            return
+        if self._warnings == MAX_WARNINGS:
+            message += " (further bad tracking records are not listed, only counted)"
+        self.log(message)
+
+    def _count_lines(self, start: int) -> int:
+        """Lines before byte `start` of the file (read once, after a resume)."""
+        count = 0
+        try:
+            with self.path.open("rb") as f:
+                left = start
+                while left > 0:
+                    block = f.read(min(left, 1 << 20))
+                    if not block:
+                        break
+                    count += block.count(b"\n")
+                    left -= len(block)
+        except OSError:
+            return 0
+        return count
+
+
+def _why_text(text: str, part: str) -> str:
+    if not text:
+        return f"its {part} is empty"
+    return f"its {part} holds a lone surrogate, which UTF-8 (the store's encoding) cannot hold"
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -7,6 +7,14 @@
   (for writers that cannot pack);
 - ``{"p": {...}}`` params, ``{"t": {...}}`` tags, ``{"a": [{"path", "size"}]}`` artifacts.
 
+A step is an int64. ``NO_STEP`` (the lowest int64) means "none given" in the
+packed form only, so the client refuses it as a real step (see
+``client.STEP_MIN``); in the plain form ``null`` says it and every int64 is a step.
+
+Readers must expect damage (a killed writer, another tool appending, an older
+client): `decode_points` with a ``problems`` list leaves out what it cannot read
+(one packed group, or one plain point) and says why, and keeps the rest.
+
 Where the run cannot write a file the supervisor reads (a container, a remote host),
 the same lines travel framed on the run's stderr (``RUNYARD_TRACKING_URI=stream://stderr``):
 each frame is ``\x1erunyard:<pid>:<+ or .><part of a line>\n``, at most FRAME_BYTES
@@ -23,6 +31,8 @@ from base64 import b64decode
 from typing import Any
 
 NO_STEP = -(2**63)
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
 
 Point = tuple[str, float, int | None, int]
 
@@ -37,26 +47,93 @@ def _column(code: str, text: str, n: int) -> array[Any]:
     return col
 
 
-def decode_points(record: dict[str, Any]) -> list[Point]:
-    """The metric points of one line, in the order they were logged. Raises
-    ValueError (or TypeError/KeyError) for a damaged line."""
+def decode_points(record: dict[str, Any], problems: list[str] | None = None) -> list[Point]:
+    """The metric points of one line, in the order they were logged.
+
+    Without ``problems``, raises ValueError (or TypeError/KeyError/IndexError) for
+    a damaged line. With it, nothing is raised for damage: a packed group that
+    cannot be read, or a point that is not a storable point (a step or wall time
+    outside int64, a value that is not a number...), is left out, one line about
+    it is appended to ``problems``, and every other point is returned.
+    """
     points: list[Point] = []
     packed = record.get("mc")
     if packed is not None:
-        n = int(packed["n"])
-        names = [str(k) for k in packed["keys"]]
-        ks = _column("I", packed["k"], n)
-        vs = _column("d", packed["v"], n)
-        ss = _column("q", packed["s"], n)
-        ts = _column("q", packed["t"], n)
-        points.extend(
-            (names[k], v, None if s == NO_STEP else s, t)
-            for k, v, s, t in zip(ks, vs, ss, ts, strict=True)
-        )
-    for item in record.get("m", ()):
-        key, value, step, wall = item
-        points.append((str(key), float(value), None if step is None else int(step), int(wall)))
+        try:
+            n = int(packed["n"])
+            names = [str(k) for k in packed["keys"]]
+            ks = _column("I", packed["k"], n)
+            vs = _column("d", packed["v"], n)
+            ss = _column("q", packed["s"], n)
+            ts = _column("q", packed["t"], n)
+        except (TypeError, ValueError, KeyError, OverflowError, AttributeError) as exc:
+            if problems is None:
+                raise
+            problems.append(f"packed metric points unreadable ({type(exc).__name__}: {exc})")
+        else:
+            if problems is not None and n and max(ks) >= len(names):
+                for i, (k, v, s, t) in enumerate(zip(ks, vs, ss, ts, strict=True)):
+                    if k < len(names):
+                        points.append((names[k], v, None if s == NO_STEP else s, t))
+                    else:
+                        problems.append(
+                            f"packed metric point {i + 1} of {n}: key index {k} "
+                            f"is not one of the {len(names)} names"
+                        )
+            else:
+                points.extend(
+                    (names[k], v, None if s == NO_STEP else s, t)
+                    for k, v, s, t in zip(ks, vs, ss, ts, strict=True)
+                )
+    plain = record.get("m")
+    if plain is None:
+        pass
+    elif problems is None:
+        for item in plain:
+            key, value, step, wall = item
+            points.append((str(key), float(value), None if step is None else int(step), int(wall)))
+    elif not isinstance(plain, list):
+        problems.append(f"plain metric points are not a list: {_short(plain)}")
+    else:
+        for i, item in enumerate(plain):
+            point = _plain_point(item)
+            if isinstance(point, str):
+                problems.append(f"plain metric point {i + 1} of {len(plain)}: {point}")
+            else:
+                points.append(point)
     return points
+
+
+def _plain_point(item: object) -> Point | str:
+    """One ``[key, value, step_or_null, wall_time_ns]`` item as a point, or why not."""
+    if not isinstance(item, list) or len(item) != 4:
+        return f"not a [key, value, step, wall time] list: {_short(item)}"
+    key, value, step, wall = item
+    if not isinstance(key, str):
+        return f"the name is not a string: {_short(key)}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"metric {key!a}: the value is not a number: {_short(value)}"
+    if step is not None:
+        if isinstance(step, float) and step.is_integer():
+            step = int(step)
+        if isinstance(step, bool) or not isinstance(step, int):
+            return f"metric {key!a}: the step is not a whole number: {_short(step)}"
+        if not INT64_MIN <= step <= INT64_MAX:
+            return f"metric {key!a}: step {step} is outside int64 ({INT64_MIN} to {INT64_MAX})"
+    if isinstance(wall, float) and wall.is_integer():
+        wall = int(wall)
+    if isinstance(wall, bool) or not isinstance(wall, int) or not INT64_MIN <= wall <= INT64_MAX:
+        return f"metric {key!a}: the wall time is not int64 nanoseconds: {_short(wall)}"
+    try:
+        number = float(value)
+    except OverflowError:  # an int too big for a float
+        return f"metric {key!a}: the value is too large for a float: {_short(value)}"
+    return (key, number, step, wall)
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 FRAME_MARK = b"\x1erunyard:"
