@@ -194,7 +194,7 @@ class Supervisor:
         execution: Execution = backend.start(ctx)
         self.phase = "running"
         self.store.set_status(self.run_id, "running", None, pid=execution.pid)
-        ingester = TrackingIngester(self.store, run.id, tracking)
+        ingester = TrackingIngester(self.store, run.id, tracking, log=self.log)
         self._follow(run, backend, ctx, execution, ingester)
 
     def attach(self) -> None:
@@ -219,7 +219,7 @@ class Supervisor:
             self.phase = "running"
             self.store.update_run(self.run_id, supervisor_pid=os.getpid())
             tracking = self.run_dir / "tracking.jsonl"
-            ingester = TrackingIngester(self.store, run.id, tracking, resume=True)
+            ingester = TrackingIngester(self.store, run.id, tracking, resume=True, log=self.log)
             self._watch_tensorboard(ctx)
             self._follow(run, backend, ctx, execution, ingester)
         except RunLost as exc:
