@@ -287,3 +287,180 @@ def test_index_credentials_stay_out_of_a_model_image(
     _assert_nowhere_in(engine, package["image"], index.token)
     for image in engine.images.list(all=True, filters={"label": "dev.runyard.build-stage"}):
         assert index.token.encode() not in _image_bytes(image), image.id
+
+
+PROBE = """\
+import json, os, threading
+
+status = dict(line.split(":\\t", 1) for line in open("/proc/self/status").read().splitlines()
+              if ":\\t" in line)
+
+
+def first(*paths):
+    for path in paths:
+        try:
+            return open(path).read().strip()
+        except OSError:
+            pass
+    return None
+
+
+started, release = 0, threading.Event()
+try:
+    for _ in range(200):
+        threading.Thread(target=release.wait).start()
+        started += 1
+except RuntimeError:
+    pass
+release.set()
+os.makedirs("outputs", exist_ok=True)
+with open("outputs/limits.json", "w") as f:
+    json.dump({
+        "no_new_privs": status["NoNewPrivs"].strip(),
+        "cap_bounding": status["CapBnd"].strip(),
+        "pids_max": first("/sys/fs/cgroup/pids/pids.max", "/sys/fs/cgroup/pids.max"),
+        "memory_max": first("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                            "/sys/fs/cgroup/memory.max"),
+        "threads_started": started,
+    }, f)
+"""
+
+
+def test_a_run_container_gets_no_new_privileges_no_capabilities_and_the_targets_limits(
+    project: Path, engine: Any
+) -> None:
+    (project / "probe.py").write_text(PROBE)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "probe")
+    (project / ".runyard/targets/tight.yml").write_text(
+        f"type: docker\nbase_image: {helpers.BASE_IMAGE}\n"
+        "memory: 300m\npids_limit: 64\ncap_add: [NET_BIND_SERVICE]\n"
+    )
+    run_id = _ry(project, "submit", "-d", "--target", "tight", "probe.py").stdout.split()[-1]
+    _ry(project, "runs", "wait", run_id, check=False)
+    run = json.loads(_ry(project, "runs", "show", run_id, "--json").stdout)
+    assert run["status"] == "completed", _ry(project, "runs", "logs", run_id).stdout
+    seen = json.loads(Path(run["outputs_dir"], "limits.json").read_text())
+    assert seen["no_new_privs"] == "1"
+    assert int(seen["cap_bounding"], 16) == 1 << 10  # CAP_NET_BIND_SERVICE only
+    assert seen["pids_max"] == "64"
+    assert seen["memory_max"] == str(300 * 1024 * 1024)
+    assert seen["threads_started"] < 64  # the limit holds
+
+
+def test_a_deployment_container_gets_the_same_limits_with_their_defaults(
+    trained: dict[str, Any], engine: Any
+) -> None:
+    root = trained["root"]
+    if _ry(root, "model", "show", "canary:1", check=False).returncode != 0:
+        _ry(root, "model", "register", trained["run"]["id"], "model.json", "--name", "canary")
+    _ry(root, "model", "package", "canary:1", "--score", "score.py", "--target", "dock")
+    deployed = json.loads(
+        _ry(root, "deploy", "canary:1", "--target", "dock", "--name", "canary-web", "--json").stdout
+    )
+    try:
+        host = engine.containers.get(deployed["container_id"]).attrs["HostConfig"]
+        assert host["CapDrop"] == ["ALL"] and not host["CapAdd"]
+        assert "no-new-privileges:true" in host["SecurityOpt"]
+        assert host["PidsLimit"] == 4096
+        total = int(engine.info()["MemTotal"])
+        assert 0 < host["Memory"] <= total
+        payload = root.parent / "payload.json"
+        payload.write_text('{"inputs": [[1, 2]]}')
+        answer = _ry(root, "deployment", "invoke", "canary-web", "--data", str(payload)).stdout
+        assert json.loads(answer) == {"predictions": [4.5]}  # it serves, limits and all
+    finally:
+        _ry(root, "deployment", "stop", "canary-web", check=False)
+
+
+SLOW = """\
+import os, time
+os.makedirs("outputs", exist_ok=True)
+print("started", flush=True)
+while not os.path.exists("/tmp/stop"):
+    time.sleep(0.2)
+"""
+
+
+def _env_image(engine: Any, tag: str, labels: dict[str, str]) -> str:
+    """An environment image as another project, or an older Runyard, left it."""
+    files = {"Dockerfile": f"FROM {helpers.BASE_IMAGE}\n".encode()}
+    buf = io.BytesIO()
+    import tarfile
+
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    buf.seek(0)
+    for _ in engine.api.build(fileobj=buf, custom_context=True, tag=tag, labels=labels):
+        pass
+    return tag
+
+
+def _exists(engine: Any, tag: str) -> bool:
+    import docker
+
+    try:
+        engine.images.get(tag)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+
+
+def test_env_prune_removes_only_this_projects_idle_images_and_all_asks_first(
+    project: Path, engine: Any
+) -> None:
+    (project / "slow.py").write_text(SLOW)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "slow")
+    _ry(project, "target", "add", "dock", "--type", "docker", *helpers.docker_target_options())
+    key = uuid.uuid4().hex[:12]
+    env = "dev.runyard.env"
+    mine = _env_image(
+        engine,
+        f"runyard-env:{key}-mine",
+        {env: f"{key}-mine", "dev.runyard.project": str(project)},
+    )
+    other = _env_image(
+        engine, f"runyard-env:{key}-other", {env: f"{key}-o", "dev.runyard.project": "/elsewhere"}
+    )
+    older = _env_image(engine, f"runyard-env:{key}-older", {env: f"{key}-old"})
+    run_id = _ry(project, "submit", "-d", "--target", "dock", "slow.py").stdout.split()[-1]
+    try:
+        helpers.until(
+            lambda: (
+                json.loads(_ry(project, "runs", "show", run_id, "--json").stdout)["status"]
+                == "running"
+            ),
+            what="the slow run running",
+        )
+        live = (
+            "runyard-env:"
+            + json.loads(_ry(project, "runs", "show", run_id, "--json").stdout)["env_hash"]
+        )
+
+        pruned = _ry(project, "env", "prune", "--target", "dock", "--json")
+        names = [p["environment"] for p in json.loads(pruned.stdout)]
+        assert mine in names and not _exists(engine, mine)
+        assert live not in names and _exists(engine, live)  # a live run uses it
+        assert _exists(engine, other) and _exists(engine, older)
+        assert "kept 1 images that live runs use" in pruned.stderr
+        assert "runyard env prune --all" in pruned.stderr
+
+        refused = _ry(project, "env", "prune", "--all", check=False)
+        assert refused.returncode != 0
+        assert "--yes" in refused.stderr and "Traceback" not in refused.stderr
+        assert _exists(engine, other) and _exists(engine, older)
+
+        everything = _ry(project, "env", "prune", "--all", "--yes", "--target", "dock", "--json")
+        names = [p["environment"] for p in json.loads(everything.stdout)]
+        assert other in names and older in names
+        assert not _exists(engine, other) and not _exists(engine, older)
+        assert _exists(engine, live)  # still: whoever's run uses it
+    finally:
+        _ry(project, "runs", "cancel", run_id, check=False)
+        for tag in (mine, other, older):
+            if _exists(engine, tag):
+                engine.images.remove(tag, force=True)

@@ -378,11 +378,22 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 def cmd_env_prune(args: argparse.Namespace) -> int:
     """Environments are rebuilt on the next run that needs them; live runs keep theirs
-    (a venv in use is skipped, an image in use is removed once its container ends)."""
+    (a venv or image in use is skipped). On docker engines only the images this project
+    built go; `--all` takes those of other projects and older Runyard versions too, once
+    confirmed (`--yes`, else a question on the terminal; with no terminal it refuses)."""
     import shutil
+    from collections.abc import Callable
 
     from runyard.core import config
 
+    if args.all and not args.yes and not sys.stdin.isatty():
+        raise UsageError(
+            "`runyard env prune --all` also removes the environment images other projects "
+            "(and older Runyard versions) built on the engine, and asks first; there is no "
+            "terminal to ask.",
+            hint="confirm with --yes (runyard env prune --all --yes), or leave out --all to "
+            "remove only this project's images",
+        )
     project = _project(args)
     with _store(project) as store:
         _reconcile(project, store)
@@ -402,17 +413,45 @@ def cmd_env_prune(args: argparse.Namespace) -> int:
                 removed.append({"target": "local", "environment": path.name})
     from runyard.targets import docker
 
+    def ask(where: str) -> Callable[[list[str]], bool] | None:
+        if not args.all:
+            return None
+
+        def confirm(names: list[str]) -> bool:
+            if args.yes:
+                return True
+            info(
+                f"{len(names)} environment images on {where} were built by other projects "
+                f"or an older Runyard: {', '.join(names[:8])}{' ...' if len(names) > 8 else ''}"
+            )
+            sys.stderr.write("Remove them too? [y/N] ")
+            sys.stderr.flush()
+            return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+        return confirm
+
+    failed = 0
     engines: set[str] = set()
     for t in targets:
         if t.type != "docker" or str(t.raw.get("address")) in engines:
             continue
         engines.add(str(t.raw.get("address")))
-        for tag in docker.prune_images(t.raw):
-            removed.append({"target": t.name, "environment": tag})
+        where = docker.describe(t.raw.get("address"))
+        done = docker.prune_images(t.raw, str(project.root), busy, ask(where))
+        removed.extend({"target": t.name, "environment": tag} for tag in done.removed)
+        if done.in_use:
+            info(f"{t.name}: kept {len(done.in_use)} images that live runs use")
+        if done.others:
+            info(
+                f"{t.name}: left {len(done.others)} images other projects or an older Runyard "
+                f"built on {where} (runyard env prune --all removes them too)"
+            )
+        for name, why in done.failed:
+            failed += 1
+            info(f"{t.name}: could not remove {name}: {why}")
     # ssh targets: the venvs on their machines (one pass per machine and workdir)
     from runyard.targets import ssh
 
-    failed = 0
     machines: set[tuple[str, str, str]] = set()
     for t in targets:
         if t.type != "ssh":
@@ -972,6 +1011,13 @@ def build_parser() -> argparse.ArgumentParser:
         "docker targets)",
     )
     s.add_argument("--target", help="only this target's environments")
+    s.add_argument(
+        "--all",
+        action="store_true",
+        help="on docker engines, also the images other projects or older versions built "
+        "(asks first); images live runs use are always kept",
+    )
+    s.add_argument("--yes", action="store_true", help="with --all: do not ask")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_env_prune)
 

@@ -72,6 +72,8 @@ _PATTERN_HELP = {
     r"^(?![\s\S]*[\r\n])[A-Za-z][A-Za-z0-9+.-]*://": "a URL, like "
     "https://packages.example.com/simple",
     ONE_LINE: "a value on one line",
+    r"^[0-9]+[bkmgBKMG]?$": "a size, like 512m or 2g",
+    r"^([Cc][Aa][Pp]_)?[A-Za-z_]+$": "a Linux capability name, like SYS_PTRACE",
     r"^(local(\[(\*|[1-9][0-9]*)(,[1-9][0-9]*)?\])?|spark://[^\s/]+|yarn|k8s://\S+)$": "a "
     "Spark master: local[N], local[*], spark://host:port, yarn or k8s://https://host:port",
     r"^[^:\s,]+:[^:\s,]+:[^:\s,]+$": "Maven coordinates, groupId:artifactId:version",

@@ -2,7 +2,9 @@
 container on a docker target's engine, recorded in the store with its telemetry.
 
 The container is labelled with the project, the deployment and the model, runs as the
-unprivileged user of the image, without the Docker socket, and publishes the service
+unprivileged user of the image, without the Docker socket, with no new privileges, no
+capabilities and pids and memory limits (the target's, as for runs: see
+`runyard.targets.docker.container_limits`), and publishes the service
 on 127.0.0.1 (unless the user names another address) at the port the user asks for or
 one the engine picks. Runyard talks to the service over HTTP; for a remote engine with
 the service bound to its loopback, through ``docker exec`` inside the container.
@@ -268,6 +270,7 @@ def deploy(
             labels=labels,
             ports={f"{SERVE_PORT}/tcp": (host, port)},
             privileged=False,
+            **dockert.container_limits(client, options),
             detach=True,
             restart_policy={"Name": "no"},
         )

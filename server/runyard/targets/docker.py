@@ -24,7 +24,8 @@ on another one (``ssh://`` or ``tcp://``).
   removed.
 - Containers carry the labels ``dev.runyard.project`` and ``dev.runyard.run``, run
   unprivileged, without the Docker socket, and as the ``runyard`` user in images
-  Runyard builds.
+  Runyard builds; with no new privileges, no capabilities (the target's `cap_add` adds
+  some back), and pids and memory limits (`container_limits`, deployments too).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlparse
@@ -444,6 +446,31 @@ def ensure_image(client: Any, ctx: RunContext, options: dict[str, Any]) -> tuple
 
 # --------------------------------------------------------------------------- running
 
+DEFAULT_PIDS_LIMIT = 4096  # processes and threads; data loaders and BLAS pools fit
+MEMORY_SHARE = 0.9  # default memory limit: this share of the engine machine's memory
+
+
+def container_limits(client: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """Least privilege for a run's or a deployment's container (`containers.create`
+    arguments): no new privileges (setuid binaries gain nothing), every capability
+    dropped but those the target's `cap_add` names, and pids and memory limits (the
+    target's `pids_limit` and `memory`, else DEFAULT_PIDS_LIMIT and MEMORY_SHARE of the
+    engine machine's memory, so one runaway container cannot take the machine down)."""
+    caps = [str(c).upper().removeprefix("CAP_") for c in options.get("cap_add") or []]
+    memory: int | str | None = options.get("memory")
+    if not memory:
+        total = 0
+        with contextlib.suppress(Exception):  # an engine that does not say: no limit
+            total = int(client.info().get("MemTotal") or 0)
+        memory = int(total * MEMORY_SHARE) or None
+    return {
+        "security_opt": ["no-new-privileges:true"],
+        "cap_drop": ["ALL"],
+        "cap_add": caps or None,
+        "pids_limit": int(options.get("pids_limit") or DEFAULT_PIDS_LIMIT),
+        "mem_limit": memory,
+    }
+
 
 def _tar_tree(root: Path, prefix: str, uid: int, out: tarfile.TarFile) -> None:
     for folder, dirs, names in os.walk(root):
@@ -773,6 +800,7 @@ class DockerBackend:
             device_requests=devices or None,
             volumes=volumes or None,
             privileged=False,
+            **container_limits(self.client, options),
             stdin_open=False,
             tty=False,
             detach=True,
@@ -951,14 +979,66 @@ def check_docker(options: dict[str, Any]) -> list[Check]:
     return checks
 
 
-def prune_images(options: dict[str, Any]) -> list[str]:
-    """Remove the environment images Runyard built on the target's engine."""
+@dataclass
+class Pruned:
+    """What `prune_images` did on one engine: image names (tags, else short ids)."""
+
+    removed: list[str] = field(default_factory=list)
+    in_use: list[str] = field(default_factory=list)  # by a run's container, kept
+    others: list[str] = field(default_factory=list)  # other projects' or unlabelled, kept
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (image, why)
+
+
+def _image_name(image: Any) -> str:
+    return str((image.tags or [image.short_id])[0])
+
+
+def prune_images(
+    options: dict[str, Any],
+    project_root: str,
+    busy: set[str],
+    confirm_others: Callable[[list[str]], bool] | None = None,
+) -> Pruned:
+    """Remove the environment images this project built on the target's engine, except
+    those a run's container uses (a live run of any project: its container is there) and
+    those of `busy` env hashes (this project's live runs, a container or not yet).
+
+    Images other projects built, and those without a project label (built by an older
+    Runyard), go too only when `confirm_others` (given their names) says so."""
+    import docker
+
     client = connect(options)
-    removed: list[str] = []
+    used: set[str] = set()
+    for container in client.containers.list(
+        all=True, sparse=True, filters={"label": LABEL_RUN}
+    ):  # fmt: skip
+        used.add(str(container.attrs.get("ImageID") or container.attrs.get("Image") or ""))
+    done = Pruned()
+    mine: list[Any] = []
+    others: list[Any] = []
     for image in client.images.list(filters={"label": LABEL_ENV}):
-        client.images.remove(image.id, force=True)
-        removed.extend(image.tags or [image.short_id])
-    return removed
+        labels = image.labels or {}
+        if image.id in used or labels.get(LABEL_ENV) in busy:
+            done.in_use.append(_image_name(image))
+        elif labels.get(LABEL_PROJECT) == project_root:
+            mine.append(image)
+        else:
+            others.append(image)
+    if others and confirm_others is not None and confirm_others([_image_name(i) for i in others]):
+        mine += others
+    else:
+        done.others = [_image_name(i) for i in others]
+    for image in mine:
+        try:
+            client.images.remove(image.id, force=True)
+            done.removed.extend(image.tags or [image.short_id])
+        except docker.errors.NotFound:
+            continue  # removed meanwhile
+        except docker.errors.APIError as exc:  # an image built on top of it, say
+            done.failed.append((_image_name(image), str(exc.explanation or exc)))
+    with contextlib.suppress(Exception):
+        client.close()
+    return done
 
 
 # --------------------------------------------------------------------------- host keys
