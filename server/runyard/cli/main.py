@@ -437,7 +437,8 @@ def cmd_env_prune(args: argparse.Namespace) -> int:
             continue
         engines.add(str(t.raw.get("address")))
         where = docker.describe(t.raw.get("address"))
-        done = docker.prune_images(t.raw, str(project.root), busy, ask(where))
+        ours = {r.env_hash for r in runs if r.env_hash}
+        done = docker.prune_images(t.raw, str(project.root), ours, busy, ask(where))
         removed.extend({"target": t.name, "environment": tag} for tag in done.removed)
         if done.in_use:
             info(f"{t.name}: kept {len(done.in_use)} images that live runs use")

@@ -996,15 +996,18 @@ def _image_name(image: Any) -> str:
 def prune_images(
     options: dict[str, Any],
     project_root: str,
+    ours: set[str],
     busy: set[str],
     confirm_others: Callable[[list[str]], bool] | None = None,
 ) -> Pruned:
-    """Remove the environment images this project built on the target's engine, except
-    those a run's container uses (a live run of any project: its container is there) and
-    those of `busy` env hashes (this project's live runs, a container or not yet).
+    """Remove this project's environment images on the target's engine: those it built
+    (labelled with its root) and those its runs used (env hashes in `ours`: an image is
+    shared by every project with the same base and dependencies). Never those a run's
+    container uses (a live run of any project: its container is there) nor those of
+    `busy` env hashes (this project's live runs, a container or not yet).
 
-    Images other projects built, and those without a project label (built by an older
-    Runyard), go too only when `confirm_others` (given their names) says so."""
+    Images only other projects built and used, and those without a project label (built
+    by an older Runyard), go too only when `confirm_others` (given their names) says so."""
     import docker
 
     client = connect(options)
@@ -1020,7 +1023,7 @@ def prune_images(
         labels = image.labels or {}
         if image.id in used or labels.get(LABEL_ENV) in busy:
             done.in_use.append(_image_name(image))
-        elif labels.get(LABEL_PROJECT) == project_root:
+        elif labels.get(LABEL_PROJECT) == project_root or labels.get(LABEL_ENV) in ours:
             mine.append(image)
         else:
             others.append(image)
