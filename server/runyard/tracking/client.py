@@ -617,7 +617,9 @@ def _append_to_file(data: bytes) -> None:
 def _at_exit() -> None:
     if _stop is not None:
         _stop.set()
-    if _mode == _ON and (_points or _events):
+    with _write_lock:  # a drain the writer thread is doing ends first (else it is cut off)
+        pending = bool(_points or _events)
+    if _mode == _ON and pending:
         try:
             _drain()
         except Exception as exc:
