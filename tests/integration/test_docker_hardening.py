@@ -464,3 +464,41 @@ def test_env_prune_removes_only_this_projects_idle_images_and_all_asks_first(
         for tag in (mine, other, older):
             if _exists(engine, tag):
                 engine.images.remove(tag, force=True)
+
+
+def test_env_prune_all_asks_on_a_terminal_and_keeps_everything_on_no(
+    project: Path, engine: Any
+) -> None:
+    import pty
+    import subprocess
+    import sys
+
+    _ry(project, "target", "add", "dock", "--type", "docker", *helpers.docker_target_options())
+    key = uuid.uuid4().hex[:12]
+    other = _env_image(
+        engine,
+        f"runyard-env:{key}-other",
+        {"dev.runyard.env": f"{key}-o", "dev.runyard.project": "/elsewhere"},
+    )
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "runyard.cli", "env", "prune", "--all", "--target", "dock"],
+            cwd=project,
+            stdin=follower,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        os.write(leader, b"n\n")
+        _out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert "were built by other projects or an older Runyard" in err
+        assert "Remove them too? [y/N]" in err
+        assert _exists(engine, other)  # the answer was no
+        assert "runyard env prune --all removes them too" in err
+    finally:
+        os.close(leader)
+        os.close(follower)
+        if _exists(engine, other):
+            engine.images.remove(other, force=True)
