@@ -293,6 +293,32 @@ def test_an_orphaned_local_run_is_canceled_with_its_whole_process_group(project:
     assert _outputs(run) == ["before.txt"]
 
 
+def test_a_supervisor_killed_after_storing_points_but_before_saving_its_offset_counts_none_twice(
+    project: Path,
+) -> None:
+    _project_with_job(project, "local", dict(os.environ))
+    run_id = _submit(project, Target("local"))
+    _pid, _child, cwd = _ready(project, run_id, dict(os.environ))
+    until(lambda: _points(project, run_id) == BEFORE, what="the points before the kill")
+    supervisor = _supervisor_pid(project, run_id)
+    os.kill(supervisor, signal.SIGKILL)
+    until(lambda: _gone(supervisor), what="the supervisor's end")
+    # What a kill between storing a first poll's points and saving the offset it reached
+    # leaves on disk: the points stored, no offset or checkpoint saved yet.
+    run_dir = project / ".runyard/state/runs" / run_id
+    for name in ("tracking.jsonl.offset", "tracking.jsonl.checkpoint"):
+        (run_dir / name).unlink(missing_ok=True)
+    Path(cwd, "go").touch()
+    run = _wait(project, run_id, Target("local"))
+    points = _points(project, run_id)
+    print(f"\n[faults] killed before saving the offset: {run['status']}; {points} points")
+    assert run["status"] == "completed", run
+    assert points == BEFORE + AFTER  # (before the checkpoint: BEFORE of them twice)
+    assert f"{BEFORE} metric points were stored after the last saved offset" in _log(
+        project, run_id, dict(os.environ)
+    )
+
+
 # ---- what reads the run's records never decides its outcome ----
 
 UNREADABLE_TRACKING = """\

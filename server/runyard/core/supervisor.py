@@ -16,8 +16,9 @@ quietly if the pipe closes without it (the submitter recorded why).
 A supervisor that dies (kill -9, the OOM killer) does not lose the run: the next client
 that reconciles starts one with `attach`, which asks the backend for the run again (a
 container by label, a remote process, a local process group by its recorded pid and
-start time), ingests the tracking file on from the offset the last one saved, follows
-the run to its end (or cancels it, if asked), keeps its outputs and records the outcome.
+start time), ingests the tracking file on from the offset the last one saved (storing
+no point twice: `runyard.core.ingest_resume`), follows the run to its end (or cancels
+it, if asked), keeps its outputs and records the outcome.
 
 Nothing that reads what the run wrote (tracking records, TensorBoard event files)
 decides its outcome: an exception there is a warning in the run's log (once per
@@ -39,6 +40,7 @@ from types import FrameType
 from typing import Any
 
 from runyard.core.ingest import TrackingIngester
+from runyard.core.ingest_resume import ResumableStore
 from runyard.core.store import Run, Store
 from runyard.core.tbimport import DEFAULT_DIR, KEPT_FOLDER, TensorBoardImporter
 from runyard.targets.base import (
@@ -100,6 +102,7 @@ class Supervisor:
         self.tensorboard: TensorBoardImporter | None = None
         self._tensorboard_next = 0.0
         self._ingest_error: str | None = None  # the last one logged, to say each once
+        self.resumable: ResumableStore | None = None  # counts what ingestion stored
 
     def log(self, line: str) -> None:
         with contextlib.suppress(OSError):  # a full disk must not hide the run's outcome
@@ -194,7 +197,8 @@ class Supervisor:
         execution: Execution = backend.start(ctx)
         self.phase = "running"
         self.store.set_status(self.run_id, "running", None, pid=execution.pid)
-        ingester = TrackingIngester(self.store, run.id, tracking, log=self.log)
+        self.resumable = ResumableStore(self.store, run.id, tracking)
+        ingester = TrackingIngester(self.resumable.store, run.id, tracking, log=self.log)
         self._follow(run, backend, ctx, execution, ingester)
 
     def attach(self) -> None:
@@ -219,7 +223,15 @@ class Supervisor:
             self.phase = "running"
             self.store.update_run(self.run_id, supervisor_pid=os.getpid())
             tracking = self.run_dir / "tracking.jsonl"
-            ingester = TrackingIngester(self.store, run.id, tracking, resume=True, log=self.log)
+            self.resumable = ResumableStore(self.store, run.id, tracking)
+            if skipped := self.resumable.resume():
+                self.log(
+                    f"{skipped} metric points were stored after the last saved offset: "
+                    "they are not stored twice"
+                )
+            ingester = TrackingIngester(
+                self.resumable.store, run.id, tracking, resume=True, log=self.log
+            )
             self._watch_tensorboard(ctx)
             self._follow(run, backend, ctx, execution, ingester)
         except RunLost as exc:
@@ -294,6 +306,8 @@ class Supervisor:
         error is a warning in the run's log, and reading goes on at the next poll."""
         try:
             ingester.poll()
+            if self.resumable is not None:
+                self.resumable.checkpoint(ingester.offset)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             if error != self._ingest_error:
