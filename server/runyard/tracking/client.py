@@ -34,7 +34,7 @@ and records nothing:
 * a step that is not an int (``bool`` included) or None: ``TypeError``; an int
   outside ``STEP_MIN..STEP_MAX`` (int64, less its lowest value, which the wire
   format uses for "no step"): ``ValueError`` naming the metric and the range.
-  The hot path pays one chained comparison against constants for this.
+  The hot path pays one ``abs(step) <= STEP_MAX`` for this (about 5% of a call).
 
 Text the store cannot hold is *sanitised* instead, off the hot path: a name (of a
 metric, param or tag), a param or tag value or an artifact path with a lone
@@ -129,10 +129,7 @@ def log_metric(key: str, value: MetricValue, step: Step = None) -> None:
         and value.__class__ is float
         and (
             step is None
-            or (
-                step.__class__ is int
-                and -0x7FFFFFFFFFFFFFFF <= step <= 0x7FFFFFFFFFFFFFFF  # STEP_MIN..STEP_MAX
-            )
+            or (step.__class__ is int and abs(step) <= 0x7FFFFFFFFFFFFFFF)  # STEP_MIN..STEP_MAX
         )
         and key
     ):
