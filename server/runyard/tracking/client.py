@@ -142,7 +142,7 @@ def log_metrics(metrics: Mapping[str, MetricValue], step: Step = None) -> None:
     """Record several metric points at the same step and time, in dict order."""
     if not _ready and not _start():
         return
-    if step is not None:
+    if step is not None and not (step.__class__ is int and abs(step) <= STEP_MAX):
         step = _to_step("(log_metrics)", step)
     try:
         items = list(metrics.items())
