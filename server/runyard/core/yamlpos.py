@@ -12,10 +12,25 @@ Conversion rules (the same for every caller, so cached validation results stay t
 - merge keys (`<<: *anchor`) are supported;
 - dates and timestamps stay strings (the text as written);
 - any other scalar is what PyYAML's safe loader makes of it (int, float, bool, None, str).
+
+Aliases are capped. An alias (`*name`) is one node in the composed graph, but the data
+made from it is a copy of everything it names, and so is everything that walks the
+data afterwards (schema validation, the position table, JSON for the cache): a
+300-byte "billion laughs" file of nine aliases of nine aliases ... stands for 43
+million values. So the composer counts, in document order, how many values each alias
+adds (the expanded size of the node it names, known because that node is complete) and
+stops at the alias that takes the total past `ALIAS_NODE_LIMIT` (100,000) with a fatal
+problem at that alias's line. Plain values are never counted: a long file costs what
+its text costs. An alias inside the node it names (`&a [*a]`) is a loop, reported by
+the converter; since such a node looks small while it is still being composed, the
+converter also counts the values it makes and stops past the document's own nodes
+plus the same limit, so a loop cannot smuggle a bomb past the composer's count.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +43,19 @@ _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _KEEP_TEXT_TAGS = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary"}
+
+#: How many values aliases (`*name`) may add to a document once expanded. Far beyond
+#: any real target or job file; far below what makes loading slow (an alias bomb).
+ALIAS_NODE_LIMIT = 100_000
+
+_ALIAS_LIMIT_PROBLEM = (
+    f"aliases (*name) make this file stand for more than {ALIAS_NODE_LIMIT:,} values "
+    "once expanded (an alias bomb?)"
+)
+_ALIAS_LIMIT_EXPECTED = (
+    "Use fewer aliases of anchors (&name) that themselves hold aliases, or write the "
+    f"values out: aliases may add at most {ALIAS_NODE_LIMIT:,} values to a file"
+)
 
 
 @dataclass(frozen=True)
@@ -141,11 +169,68 @@ def _syntax_problem(exc: Exception, text: str) -> YamlProblem:
     return YamlProblem(point(1, 1), f"YAML error: {exc}", "Fix the YAML syntax", fatal=True)
 
 
+class _AliasLimit(Exception):
+    """Aliases expanded past `ALIAS_NODE_LIMIT`; `span` is where it went over."""
+
+    def __init__(self, span: Span, problem: str = _ALIAS_LIMIT_PROBLEM) -> None:
+        super().__init__(problem)
+        self.span = span
+        self.problem = problem
+
+
+@dataclass
+class _AliasCount:
+    """What the composer counted: nodes as written, and values that aliases add."""
+
+    composed: int = 0
+    added: int = 0
+    sizes: dict[int, int] = field(default_factory=dict)  # id(node) -> expanded size
+
+
+@functools.cache
+def _loader_class() -> Callable[[str, _AliasCount], yaml.SafeLoader]:
+    """PyYAML's safe loader, with a composer that counts what aliases add (made on
+    first use: PyYAML is imported only when a document is parsed)."""
+    import yaml
+    from yaml.events import AliasEvent
+
+    class CountingLoader(yaml.SafeLoader):
+        def __init__(self, stream: str, count: _AliasCount) -> None:
+            super().__init__(stream)
+            self.count = count
+
+        def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+            count = self.count
+            if self.check_event(AliasEvent):
+                event: Any = self.peek_event()  # type: ignore[no-untyped-call]
+                node = super().compose_node(parent, index)
+                # a node still being composed (an alias inside it) counts 1: a loop
+                count.added += count.sizes.get(id(node), 1)
+                if count.added > ALIAS_NODE_LIMIT:
+                    start, end = event.start_mark, event.end_mark
+                    span = Span(start.line + 1, start.column + 1, end.line + 1, end.column + 1)
+                    raise _AliasLimit(span)
+                return node
+            node = super().compose_node(parent, index)
+            count.composed += 1
+            size = 1
+            sizes = count.sizes
+            if isinstance(node, yaml.SequenceNode):
+                size += sum(sizes.get(id(item), 1) for item in node.value)
+            elif isinstance(node, yaml.MappingNode):
+                size += sum(sizes.get(id(k), 1) + sizes.get(id(v), 1) for k, v in node.value)
+            sizes[id(node)] = size
+            return node
+
+    return CountingLoader
+
+
 class _Converter:
-    def __init__(self, loader: yaml.SafeLoader, result: ParsedYaml) -> None:
+    def __init__(self, loader: yaml.SafeLoader, result: ParsedYaml, budget: int) -> None:
         self.loader = loader
         self.result = result
         self.active: set[int] = set()
+        self.budget = budget  # how many more values may be made (see the module doc)
 
     def problem(self, span: Span, path: PathKey, problem: str, expected: str | None) -> None:
         self.result.problems.append(YamlProblem(span, problem, expected, path))
@@ -153,6 +238,12 @@ class _Converter:
     def convert(self, node: yaml.Node, path: PathKey, key: Span | None) -> Any:
         import yaml
 
+        self.budget -= 1
+        if self.budget < 0:
+            raise _AliasLimit(
+                _span(node),
+                f"{_ALIAS_LIMIT_PROBLEM}; an alias inside the anchor it names repeats it",
+            )
         raw = node.value if isinstance(node, yaml.ScalarNode) else None
         self.result.spans.setdefault(path, NodeSpans(_span(node), key, raw))
         if isinstance(node, yaml.ScalarNode):
@@ -193,7 +284,9 @@ class _Converter:
                 _span(node), path, f"the YAML tag {node.tag} is not supported", "Remove the tag"
             )
             return node.value
-        except (ValueError, OverflowError):
+        except (ValueError, OverflowError, IndexError, KeyError):
+            # PyYAML's constructors on text their tag cannot read: `!!int` with no
+            # value (IndexError), `!!bool maybe` (KeyError), `!!int 0b` (ValueError)
             self.problem(_span(node), path, f"cannot read the value {node.value!r}", None)
             return node.value
 
@@ -265,15 +358,23 @@ def parse_yaml(text: str) -> ParsedYaml:
 
     result = ParsedYaml()
     try:
-        loader = yaml.SafeLoader(text)
+        count = _AliasCount()
+        loader = _loader_class()(text, count)
         try:
             root = loader.get_single_node()
             if root is None:
                 return result
             result.empty = False
-            result.data = _Converter(loader, result).convert(root, (), None)
+            count.sizes.clear()  # the graph is complete; the converter counts on its own
+            budget = count.composed + ALIAS_NODE_LIMIT
+            result.data = _Converter(loader, result, budget).convert(root, (), None)
         finally:
             loader.dispose()
+    except _AliasLimit as exc:
+        result.data = None
+        result.empty = False
+        result.spans.clear()
+        result.problems[:] = [YamlProblem(exc.span, exc.problem, _ALIAS_LIMIT_EXPECTED, fatal=True)]
     except yaml.YAMLError as exc:
         result.data = None
         result.empty = False
