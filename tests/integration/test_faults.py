@@ -77,6 +77,19 @@ def _project_with_job(project: Path, target: str, env: dict[str, str]) -> None:
     )
 
 
+@pytest.fixture(autouse=True)
+def _no_stray_local_runs(project: Path) -> Iterator[None]:
+    """A failing test leaves no local run's process group behind."""
+    yield
+    from runyard.targets.local import process_start
+
+    for record in project.glob(".runyard/state/runs/*/process.json"):
+        info = json.loads(record.read_text())
+        if info.get("start") and process_start(info["pid"]) == info["start"]:
+            with contextlib.suppress(OSError):
+                os.killpg(info["pid"], signal.SIGKILL)
+
+
 @pytest.fixture(params=["local", "docker", "ssh"])
 def target(request: pytest.FixtureRequest, project: Path, tmp_path: Path) -> Iterator[Target]:
     kind = str(request.param)
@@ -317,6 +330,53 @@ def test_a_supervisor_killed_after_storing_points_but_before_saving_its_offset_c
     assert f"{BEFORE} metric points were stored after the last saved offset" in _log(
         project, run_id, dict(os.environ)
     )
+
+
+def _orphan_then_kill_its_group(project: Path) -> tuple[str, Path]:
+    """A local run whose supervisor was killed, then its whole process group (the
+    wrapper that records the exit status included)."""
+    _project_with_job(project, "local", dict(os.environ))
+    run_id = _submit(project, Target("local"))
+    _pid, child, _cwd = _ready(project, run_id, dict(os.environ))
+    supervisor = _supervisor_pid(project, run_id)
+    os.kill(supervisor, signal.SIGKILL)
+    until(lambda: _gone(supervisor), what="the supervisor's end")
+    run_dir = project / ".runyard/state/runs" / run_id
+    group = json.loads((run_dir / "process.json").read_text())["pid"]
+    os.killpg(group, signal.SIGKILL)
+    until(lambda: _gone(group) and _gone(child), what="the process group's end")
+    return run_id, run_dir
+
+
+def test_a_local_run_killed_while_no_supervisor_watched_ends_failed_with_exit_code_unknown(
+    project: Path,
+) -> None:
+    run_id, _run_dir = _orphan_then_kill_its_group(project)
+    run = _wait(project, run_id, Target("local"))
+    points = _points(project, run_id)
+    print(f"\n[faults] group killed while orphaned: {run['status']} ({run['reason']}); {points}")
+    assert run["status"] == "failed", run
+    assert run["reason"].startswith("exit code unknown:") and run["exit_code"] is None
+    assert points == BEFORE
+    assert _outputs(run) == ["before.txt"]
+
+
+def test_a_recycled_pid_is_never_signalled_by_a_supervisor_taking_over(project: Path) -> None:
+    run_id, run_dir = _orphan_then_kill_its_group(project)
+    # another process now has the run's recorded pid (as a recycled one would)
+    stranger = subprocess.Popen(["sleep", "600"], start_new_session=True)
+    try:
+        recorded = json.loads((run_dir / "process.json").read_text())
+        (run_dir / "process.json").write_text(json.dumps(recorded | {"pid": stranger.pid}))
+        assert runyard(project, "runs", "cancel", run_id).returncode == 0
+        run = _show(project, run_id, dict(os.environ))
+        print(f"\n[faults] recycled pid: {run['status']} ({run['reason']})")
+        # (it had ended before the cancel: how, nobody recorded)
+        assert run["status"] == "failed" and run["reason"].startswith("exit code unknown:")
+        assert stranger.poll() is None  # never signalled
+    finally:
+        stranger.kill()
+        stranger.wait()
 
 
 # ---- what reads the run's records never decides its outcome ----

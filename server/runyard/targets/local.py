@@ -269,7 +269,9 @@ class LocalBackend:
         except (OSError, ValueError, KeyError, TypeError):
             return None
         if not isinstance(start, str) or not start:
-            return None
+            if read_exit_code(ctx.run_dir) is None:
+                return None  # no way to tell its pid from a recycled one
+            start = ""  # it ended at once (how is recorded): never signalled
         execution = AdoptedExecution(pid, start, ctx.run_dir)
         ended = read_exit_code(ctx.run_dir) is not None or not execution._alive()
         ctx.log(f"the run's process group {pid} {'has ended' if ended else 'is still running'}")
