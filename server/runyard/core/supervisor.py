@@ -4,7 +4,8 @@ It is started by whoever submits the run (the CLI or the language server), in a
 session of its own, so the run goes on when that client exits or is interrupted.
 It holds an exclusive lock on `<run dir>/supervisor.lock` for as long as it lives:
 anyone who can take that lock while the run is still live knows the supervisor is
-gone and marks the run `lost`.
+gone, and starts one that takes the run over (below), or marks the run `lost` when
+it cannot be found again.
 
     python -m runyard.core.supervisor PROJECT_ROOT RUN_ID LOCK_FD GO_FD
     python -m runyard.core.supervisor PROJECT_ROOT RUN_ID LOCK_FD attach
