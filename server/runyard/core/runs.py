@@ -7,7 +7,11 @@ server call as they look at runs) starts a new supervisor that takes the run ove
 every target type that can find its run again: a container by label, a process on an
 SSH host, a local process group by the pid and start time it recorded. A canceled run
 is taken over too, so that the cancel reaches its processes. Only runs that cannot be
-found again are marked `lost`.
+found again are marked `lost`, and so are runs whose supervisors keep ending without an
+outcome: a run is taken over at most `MAX_TAKE_OVERS` times (counted in
+`<run dir>/takeovers`; when that count cannot be written, on a full disk, none is
+started), so a fault every supervisor meets ends in a clear status, never in a loop of
+supervisors.
 """
 
 from __future__ import annotations
@@ -278,6 +282,28 @@ def supervisor_alive(project: Project, run_id: str) -> bool:
     return False
 
 
+MAX_TAKE_OVERS = 3
+
+
+def _count_take_over(run_dir: Path) -> bool:
+    """Count one more take-over of the run; False when it may not be taken over again
+    (it was `MAX_TAKE_OVERS` times already, or the count cannot be written)."""
+    counter = run_dir / "takeovers"
+    try:
+        done = int(counter.read_text() or "0")
+    except FileNotFoundError:
+        done = 0
+    except (OSError, ValueError):
+        return False
+    if done >= MAX_TAKE_OVERS:
+        return False
+    try:
+        counter.write_text(str(done + 1))
+    except OSError:
+        return False
+    return True
+
+
 def _take_over(project: Project, run: Run) -> bool:
     """Start a new supervisor for a running run whose supervisor died, when its backend
     can find the run again (a container, a process group). True when one was started.
@@ -296,6 +322,8 @@ def _take_over(project: Project, run: Run) -> bool:
         except BlockingIOError:
             return True  # someone just took it over
         run_dir = project.run_dir(run.id)
+        if not _count_take_over(run_dir):
+            return False
         with (run_dir / "supervisor.log").open("ab") as out:
             subprocess.Popen(
                 [
@@ -333,6 +361,8 @@ def reconcile(project: Project, store: Store) -> list[str]:
             reason = "the submission was interrupted before the run started"
         else:
             reason = f"its supervisor (pid {run.supervisor_pid}) ended without recording an outcome"
+            if (project.run_dir(run.id) / "takeovers").exists():
+                reason += " (after its take-overs; see supervisor.log in its run folder)"
             if run.pid:
                 reason += f"; the script's process group {run.pid} may still be running"
         if store.set_status(run.id, "lost", reason):

@@ -149,7 +149,8 @@ class Supervisor:
             detail = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
             hint = getattr(exc, "hint", None)
             self.log(f"error: {detail}" + (f" ({hint})" if hint else ""))
-            sys.stderr.write(traceback.format_exc())
+            with contextlib.suppress(OSError):  # a full disk must not hide the status below
+                sys.stderr.write(traceback.format_exc())
             self.store.set_status(self.run_id, "failed", detail)
         finally:
             self._cleanup()
