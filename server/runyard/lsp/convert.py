@@ -3,6 +3,13 @@
 Field names are camelCase on the wire. Structuring is strict (no "5" for an int, no
 "false" for a bool, no unknown fields) and every problem names the field it is about,
 so a client sees ``params.runIds[1]: expected a string, got 5`` instead of a traceback.
+
+Params left out of a request (JSON-RPC allows it) are the empty object: a method whose
+params are all optional just runs, one that needs a field says which is missing. A
+string anywhere in the params that holds a lone surrogate (``"\\ud800"`` is valid JSON
+but not text: it cannot become UTF-8, a file name or a database value) is refused by
+name before anything uses it, and so is a NUL character in a string field (free-form
+JSON, like a deployment's payload, may hold one).
 """
 
 from __future__ import annotations
@@ -50,6 +57,14 @@ def _strict(expected: str, check: Any) -> Any:
         return value
 
     return hook
+
+
+def _string(value: Any, _type: Any) -> str:
+    if not isinstance(value, str):
+        raise FieldError(f"expected a string, got {_type_name(value)}")
+    if "\x00" in value:
+        raise FieldError("the string holds a NUL character (\\u0000), which no name or path can")
+    return value
 
 
 def _float(value: Any, _type: Any) -> float:
@@ -119,7 +134,7 @@ def _json_float(value: float | None) -> float | None:
 
 def make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=True)
-    conv.register_structure_hook(str, _strict("a string", lambda v: isinstance(v, str)))
+    conv.register_structure_hook(str, _string)
     conv.register_structure_hook(
         int, _strict("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool))
     )
@@ -170,12 +185,48 @@ def _message(line: str) -> str:
     return f"{where}: {problem}"
 
 
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def surrogate_error(data: Any, where: str = "params") -> str | None:
+    """A message naming the first string in `data` (keys included) that holds a lone
+    surrogate, or None. Walks without recursion: params may nest deeply."""
+    stack: list[tuple[Any, str]] = [(data, where)]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            if _has_surrogate(value):
+                code = next(ord(c) for c in value if 0xD800 <= ord(c) <= 0xDFFF)
+                return (
+                    f"{path}: the string holds a lone surrogate (U+{code:04X}), which is"
+                    " not text; send the character as a UTF-16 pair or leave it out"
+                )
+        elif isinstance(value, dict):
+            items = list(value.items())
+            for key, item in reversed(items):
+                name = str(key)
+                if _has_surrogate(name):
+                    return surrogate_error(name, f"{path} (a key)")
+                stack.append((item, f"{path}.{name}"))
+        elif isinstance(value, list):
+            stack.extend((item, f"{path}[{i}]") for i, item in reversed(list(enumerate(value))))
+    return None
+
+
 def structure_params(data: Any, cls: type[T]) -> T:
     """`data` as an instance of `cls`, or a ValueError whose message names each bad field."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ValueError(f"params: expected an object, got {_type_name(data)}")
+    problem = surrogate_error(data)
+    if problem:
+        raise ValueError(problem)
     try:
         return CONVERTER.structure(data, cls)
     except cattrs.BaseValidationError as exc:
@@ -195,6 +246,12 @@ def _keep_json(obj: dict[str, Any], cls: type[Any]) -> Any:
     return cls(**obj)
 
 
+def _keep_json_params(obj: dict[str, Any], cls: type[Any]) -> Any:
+    """A request or notification; `params` may be left out (JSON-RPC allows it), which
+    pygls's own hook refuses, dropping the request unanswered."""
+    return cls(**{"params": None, **obj})
+
+
 def wire_converter() -> cattrs.Converter:
     """pygls's converter, except that params and results of methods it does not know
     (ours) stay plain JSON: pygls would turn them into named tuples, renaming keys that
@@ -208,6 +265,7 @@ def wire_converter() -> cattrs.Converter:
     )
 
     conv: cattrs.Converter = default_converter()  # type: ignore[no-untyped-call]
-    for cls in (JsonRPCRequestMessage, JsonRPCResponseMessage, JsonRPCNotification):
-        conv.register_structure_hook(cls, _keep_json)
+    conv.register_structure_hook(JsonRPCResponseMessage, _keep_json)
+    for cls in (JsonRPCRequestMessage, JsonRPCNotification):
+        conv.register_structure_hook(cls, _keep_json_params)
     return conv

@@ -5,6 +5,12 @@ holds what they share: settings pulled with ``workspace/configuration``, finding
 project a request is about, running blocking work off the event loop, and turning
 Runyard's errors into JSON-RPC errors. Starting it imports pygls and nothing heavy:
 git, YAML and the schema validator load on first use.
+
+Every request gets an answer. pygls drops a request whose message it cannot turn into
+its params type (it logs and moves on, and the client waits for ever); `RunyardProtocol`
+answers such a request with -32602 instead. Custom requests may leave their params out
+(see `convert`); bad params, lone surrogates included, are -32602 naming the field;
+anything else that escapes a handler is pygls's -32603.
 """
 
 from __future__ import annotations
@@ -19,9 +25,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlparse
 
+import attrs
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 
 from runyard import __version__
 from runyard.core.errors import NotFoundError, RunyardError, UsageError
@@ -89,6 +97,39 @@ def path_to_uri(path: Path) -> str:
     return path.resolve().as_uri()
 
 
+@attrs.define
+class _UnreadableRequest:
+    """A request whose message pygls could not read; answered with `error`."""
+
+    id: int | str
+    method: str
+    error: JsonRpcException
+
+
+class RunyardProtocol(LanguageServerProtocol):
+    """pygls's protocol, except that a request it cannot read (params that do not fit
+    the method's type, for LSP's own methods) is answered with -32602, not dropped."""
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            msg_id, method = data.get("id"), data.get("method")
+            if not isinstance(method, str) or not isinstance(msg_id, int | str):
+                raise
+            cause = exc.__cause__ or exc
+            reason = str(cause).strip() or type(cause).__name__
+            error = JsonRpcInvalidParams(message=f"{method}: cannot read the params ({reason})")
+            return _UnreadableRequest(msg_id, method, error)
+
+    def handle_message(self, message: Any) -> None:
+        if isinstance(message, _UnreadableRequest):
+            log.warning("answering an unreadable %s request: %s", message.method, message.error)
+            self._send_response(message.id, error=message.error.to_response_error())
+            return
+        super().handle_message(message)
+
+
 class RunyardServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__(
@@ -96,6 +137,7 @@ class RunyardServer(LanguageServer):
             __version__,
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
             converter_factory=wire_converter,
+            protocol_cls=RunyardProtocol,
         )
         self.settings = protocol.Settings()
         self.blocking_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="runyard-io")
@@ -228,10 +270,11 @@ def parse_settings(raw: Any) -> protocol.Settings:
 
 
 def project_at(path: Path) -> Project | None:
-    """The project containing `path`, or None."""
+    """The project containing `path`, or None (also for a path no folder can have: a
+    NUL character, a name too long for the file system)."""
     try:
         return find_project(path)
-    except UsageError:
+    except (UsageError, OSError, ValueError):
         return None
 
 
