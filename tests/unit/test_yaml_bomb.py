@@ -21,9 +21,9 @@ from tests.helpers import runyard
 
 
 def _limit_memory() -> None:
-    """For the CLI child: 2 GiB of address space, so a bomb that expands fails fast
+    """For the CLI child: 4 GiB of address space, so a bomb that expands fails fast
     instead of taking the machine's memory (the unpatched CLI took 4.5 GB)."""
-    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
 
 
 def test_an_alias_bomb_is_refused_at_the_alias_that_crosses_the_cap() -> None:
