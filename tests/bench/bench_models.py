@@ -218,10 +218,10 @@ def copy_hash(src: Path, dest: Path) -> None:
 
 
 def bench_register(work: Path, root: Path, run_id: str, sizes: list[int], repeat: int) -> None:
-    from runyard.core import runs
     from runyard.core.errors import RunyardError
     from runyard.core.project import find_project
     from runyard.models import registry
+    from runyard.runner import runs
 
     project = find_project(root)
     outputs = runs.outputs_dir(project, run_id)

@@ -38,7 +38,7 @@ NOT_BUNDLED = {"paramiko"}
 SERVER_MODULES = (
     "runyard.lsp.server",
     "runyard.core.config",
-    "runyard.core.supervisor",
+    "runyard.runner.supervisor",
     "runyard.targets.local",
     "runyard.targets.docker",
     "runyard.gallery.catalog",

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from runyard.core.ingest import MAX_WARNINGS, TrackingIngester
 from runyard.core.store import Store
+from runyard.runner.ingest import MAX_WARNINGS, TrackingIngester
 from runyard.tracking.client import _columns
 from tests.unit.test_store import make_run
 

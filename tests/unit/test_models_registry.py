@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from runyard.core import runs
 from runyard.core.errors import NotFoundError, UsageError
 from runyard.core.project import Project
 from runyard.core.store import Run, Store
 from runyard.models import registry
+from runyard.runner import runs
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 

@@ -25,9 +25,9 @@ from tensorboard.summary import Writer
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 from tensorboard.util import tensor_util
 
-from runyard.core import tbimport
 from runyard.core.store import Store
-from runyard.core.tbimport import TensorBoardImporter, event_files
+from runyard.runner import tbimport
+from runyard.runner.tbimport import TensorBoardImporter, event_files
 from tests.unit.test_store import make_run
 
 Point = tuple[str, int, float, float]
@@ -266,7 +266,7 @@ def test_tensorflow_is_never_imported(tmp_path: Path) -> None:
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from runyard.core.tbimport import TensorBoardImporter\n"
+        "from runyard.runner.tbimport import TensorBoardImporter\n"
         f"points = TensorBoardImporter(Path({str(root)!r})).read()\n"
         "assert 'tensorflow' not in sys.modules\n"
         "print(sorted(k for k, _s, _w, _v in points))\n"

@@ -16,7 +16,7 @@ if not IN_CI:  # in CI the dev extra installs it: missing is a failure there
 
 from tensorboard.summary import Writer  # type: ignore[import-untyped]
 
-from runyard.core.tbimport import TensorBoardImporter, event_files
+from runyard.runner.tbimport import TensorBoardImporter, event_files
 
 
 def _write(folder: Path, tag: str) -> Path:

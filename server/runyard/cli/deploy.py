@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from runyard.cli.output import emit_json, fmt_time, fmt_value, info, table
-from runyard.core import runs
 from runyard.core.errors import UsageError
 from runyard.core.project import Project, find_project
 from runyard.core.store import Store
+from runyard.runner import runs
 
 
 def register(

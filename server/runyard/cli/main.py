@@ -22,10 +22,10 @@ from runyard.cli.output import (
     printable,
     table,
 )
-from runyard.core import runs
 from runyard.core.errors import RunyardError, UsageError
 from runyard.core.project import Project, find_project
 from runyard.core.store import STATUSES, Run, Store, json_number, store_writable
+from runyard.runner import runs
 
 STATUS_MARK = {
     "queued": "…",

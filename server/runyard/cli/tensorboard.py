@@ -1,7 +1,7 @@
 """`runyard tensorboard RUN [RUN ...]`: TensorBoard over the event files of runs.
 
 A run keeps the TensorBoard event files it wrote in `.runyard/state/runs/<id>/
-tensorboard` (see `runyard.core.tbimport`); a local run still running is shown from
+tensorboard` (see `runyard.runner.tbimport`); a local run still running is shown from
 its working copy. The runs appear in TensorBoard under their ids (`<id>/train`,
 `<id>/validation`). TensorBoard runs as a child process, from Runyard's environment
 when `tensorboard` is installed there, else the `tensorboard` command on PATH; the
@@ -26,7 +26,7 @@ from types import FrameType
 from runyard.core.errors import NotFoundError, RunyardError, UsageError
 from runyard.core.project import Project
 from runyard.core.store import Run
-from runyard.core.tbimport import DEFAULT_DIR, KEPT_FOLDER, event_files
+from runyard.runner.tbimport import DEFAULT_DIR, KEPT_FOLDER, event_files
 
 DEFAULT_PORT = 6006
 SERVE_TIMEOUT = 60.0  # seconds to wait for TensorBoard to answer before printing anyway
@@ -111,7 +111,7 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
 def cmd_tensorboard(args: argparse.Namespace) -> int:
     from runyard.cli.main import _project, _reconcile, _store
     from runyard.cli.output import info
-    from runyard.core import runs
+    from runyard.runner import runs
 
     project = _project(args)
     with _store(project) as store:

@@ -129,7 +129,7 @@ class FeedState:
         now = time.monotonic()
         if now - self.last_reconcile > RECONCILE_EVERY and self.tracked:
             self.last_reconcile = now
-            from runyard.core import runs
+            from runyard.runner import runs
 
             try:
                 runs.reconcile(self.project, store)

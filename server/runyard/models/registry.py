@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from runyard.core import runs
 from runyard.core.errors import NotFoundError, RunyardError, UsageError
 from runyard.core.project import Project
 from runyard.core.store import ModelRecord, Store
+from runyard.runner import runs
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _REF = re.compile(r"(?P<name>[^:@]+)(?::(?P<version>[^:@]*)|@(?P<alias>[^:@]*))?")

@@ -2,7 +2,7 @@
 
 A backend turns a prepared run (its snapshot exported to a working copy) into a
 running execution, and brings the outputs back when it ends. The per-run supervisor
-(`runyard.core.supervisor`) drives it and owns the run's lifecycle and store writes.
+(`runyard.runner.supervisor`) drives it and owns the run's lifecycle and store writes.
 Adding a target type means one new module here and one line in `BACKENDS`.
 """
 

@@ -43,7 +43,7 @@ names) is written with U+FFFD in its place, and the first few such names are
 reported once each on stderr. Checking every name at the call would cost the
 hot path a scan of the name; the writer checks each distinct name once a drain.
 
-The ingester (``runyard.core.ingest``) still checks everything it reads: other
+The ingester (``runyard.runner.ingest``) still checks everything it reads: other
 writers, older clients and damaged files exist.
 """
 

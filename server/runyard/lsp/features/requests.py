@@ -202,7 +202,7 @@ def _open_store(project: Project) -> Store:
 
 
 def _run_details(project: Project, run_id: str) -> p.RunDetails:
-    from runyard.core import runs
+    from runyard.runner import runs
 
     with _open_store(project) as store:
         run = runs.get_run(project, store, run_id)
@@ -233,7 +233,7 @@ def _run_details(project: Project, run_id: str) -> p.RunDetails:
 
 
 def _cancel(project: Project, run_id: str) -> p.CancelResult:
-    from runyard.core import runs
+    from runyard.runner import runs
 
     with _open_store(project) as store:
         full = store.resolve_run_id(run_id)
@@ -242,7 +242,7 @@ def _cancel(project: Project, run_id: str) -> p.CancelResult:
 
 
 def _logs(project: Project, params: p.RunLogsParams) -> p.RunLogsResult:
-    from runyard.core import runs
+    from runyard.runner import runs
 
     if params.offset < 0 or params.max_bytes <= 0:
         raise UsageError("params.offset must be 0 or more and params.maxBytes more than 0.")
@@ -276,7 +276,8 @@ def _logs(project: Project, params: p.RunLogsParams) -> p.RunLogsResult:
 
 
 def _restore(project: Project, params: p.RunRestoreParams) -> p.RunRestoreResult:
-    from runyard.core import runs, snapshot
+    from runyard.core import snapshot
+    from runyard.runner import runs
 
     with _open_store(project) as store:
         run = runs.get_run(project, store, params.run_id)
@@ -288,7 +289,8 @@ def _restore(project: Project, params: p.RunRestoreParams) -> p.RunRestoreResult
 
 
 def _diff(project: Project, params: p.RunDiffParams) -> p.RunDiffResult:
-    from runyard.core import runs, snapshot
+    from runyard.core import snapshot
+    from runyard.runner import runs
 
     with _open_store(project) as store:
         run = runs.get_run(project, store, params.run_id)
@@ -304,7 +306,7 @@ def _diff(project: Project, params: p.RunDiffParams) -> p.RunDiffResult:
 
 
 def _compare(project: Project, params: p.RunsCompareParams) -> p.RunsCompareResult:
-    from runyard.core import runs
+    from runyard.runner import runs
 
     if not params.run_ids:
         raise UsageError("params.runIds: give at least one run to compare.")
@@ -399,7 +401,7 @@ class SeriesCache:
 def _series(
     project: Project, cache: SeriesCache, params: p.MetricSeriesParams
 ) -> p.MetricSeriesResult:
-    from runyard.core import runs
+    from runyard.runner import runs
 
     if params.max_points < 4 or params.max_points > 1_000_000:
         raise UsageError("params.maxPoints: expected 4 to 1000000 points per series.")
@@ -491,7 +493,7 @@ _STAGE_PERCENT = {"snapshot": 10, "start": 40}
 
 
 async def _submit(server: RunyardServer, params: p.RunSubmitParams) -> p.RunInfo:
-    from runyard.core import runs
+    from runyard.runner import runs
 
     project = server.project_for(params.project)
     if params.script is not None and params.script.startswith("file:"):
@@ -542,7 +544,7 @@ async def _submit(server: RunyardServer, params: p.RunSubmitParams) -> p.RunInfo
 
 
 def _reconcile(project: Project) -> None:
-    from runyard.core import runs
+    from runyard.runner import runs
 
     with _store(project) as store:
         runs.reconcile(project, store)
@@ -691,8 +693,8 @@ def _model_details(project: Project, ref: str) -> p.ModelDetails:
 
 
 def _register_model(project: Project, params: p.ModelRegisterParams) -> p.ModelInfo:
-    from runyard.core import runs
     from runyard.models import registry
+    from runyard.runner import runs
 
     with _open_store(project) as store:
         runs.reconcile(project, store)

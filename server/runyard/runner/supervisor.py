@@ -7,8 +7,8 @@ anyone who can take that lock while the run is still live knows the supervisor i
 gone, and starts one that takes the run over (below), or marks the run `lost` when
 it cannot be found again.
 
-    python -m runyard.core.supervisor PROJECT_ROOT RUN_ID LOCK_FD GO_FD
-    python -m runyard.core.supervisor PROJECT_ROOT RUN_ID LOCK_FD attach
+    python -m runyard.runner.supervisor PROJECT_ROOT RUN_ID LOCK_FD GO_FD
+    python -m runyard.runner.supervisor PROJECT_ROOT RUN_ID LOCK_FD attach
 
 It is started before the run's snapshot is taken, so its own start-up overlaps the
 submitter's work; it begins the run when it reads "go" from GO_FD, and exits
@@ -18,7 +18,7 @@ A supervisor that dies (kill -9, the OOM killer) does not lose the run: the next
 that reconciles starts one with `attach`, which asks the backend for the run again (a
 container by label, a remote process, a local process group by its recorded pid and
 start time), ingests the tracking file on from the offset the last one saved (storing
-no point twice: `runyard.core.ingest_resume`), follows the run to its end (or cancels
+no point twice: `runyard.runner.ingest_resume`), follows the run to its end (or cancels
 it, if asked), keeps its outputs and records the outcome.
 
 Nothing that reads what the run wrote (tracking records, TensorBoard event files)
@@ -40,10 +40,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from runyard.core.ingest import TrackingIngester
-from runyard.core.ingest_resume import ResumableStore
 from runyard.core.store import Run, Store
-from runyard.core.tbimport import DEFAULT_DIR, KEPT_FOLDER, TensorBoardImporter
+from runyard.runner.ingest import TrackingIngester
+from runyard.runner.ingest_resume import ResumableStore
+from runyard.runner.tbimport import DEFAULT_DIR, KEPT_FOLDER, TensorBoardImporter
 from runyard.targets.base import (
     EXIT_UNKNOWN,
     Backend,

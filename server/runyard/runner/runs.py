@@ -239,7 +239,7 @@ def _spawn_supervisor(project: Project, run_id: str, lock_fd: int, go_fd: int) -
             [
                 sys.executable,
                 "-m",
-                "runyard.core.supervisor",
+                "runyard.runner.supervisor",
                 str(project.root),
                 run_id,
                 str(lock_fd),
@@ -329,7 +329,7 @@ def _take_over(project: Project, run: Run) -> bool:
                 [
                     sys.executable,
                     "-m",
-                    "runyard.core.supervisor",
+                    "runyard.runner.supervisor",
                     str(project.root),
                     run.id,
                     str(lock_fd),

@@ -1,7 +1,7 @@
 """Where a run's ingestion stands, kept so that a supervisor taking the run over counts
 no metric point twice.
 
-The ingester (`runyard.core.ingest`) stores a poll's points, then saves the byte offset
+The ingester (`runyard.runner.ingest`) stores a poll's points, then saves the byte offset
 it reached in `tracking.jsonl.offset`. A supervisor killed between the two (or between
 two slices of a large poll) leaves points in the store past the saved offset; the next
 supervisor would read them again from there. The supervisor therefore keeps, after
