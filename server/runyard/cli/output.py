@@ -10,24 +10,13 @@ output keeps the text exact (JSON escapes control characters itself).
 from __future__ import annotations
 
 import json
-import math
 import re
 import sys
 import time
 from collections.abc import Sequence
 from typing import Any
 
-
-def fmt_value(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    if value == int(value) and abs(value) < 1e15:
-        return str(int(value))
-    return f"{value:.6g}"
+from runyard.core.formatting import fmt_value as fmt_value
 
 
 def fmt_duration(seconds: float | None) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 from lsprotocol import types
 
-from runyard.cli.output import fmt_value
+from runyard.core.formatting import fmt_value
 from runyard.core.project import RUNYARD_DIR, Project
 from runyard.lsp.server import RunyardServer, line_at, project_at, to_utf16, uri_to_path
 
