@@ -6,6 +6,8 @@ py=.venv/bin
 "$py/ruff" format --check server tests templates
 "$py/ruff" check server tests templates
 "$py/mypy"
+# Layer contracts ([tool.importlinter] in pyproject.toml; docs/architecture.md).
+"$py/lint-imports" --no-cache
 npx --no-install tsc -p extension --noEmit
 npx --no-install eslint --max-warnings 0 extension
 echo "lint: clean" >&2
