@@ -21,7 +21,7 @@ from runyard.core.project import Project
 from runyard.core.store import Store
 from runyard.lsp import protocol as p
 from runyard.lsp.convert import unstructure
-from runyard.lsp.features import requests as lsp_requests
+from runyard.lsp.features import deployments as lsp_deployments
 from runyard.models import deploy
 
 
@@ -113,7 +113,7 @@ def answers(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
 
 def _listing(project: Project) -> dict[str, dict[str, Any]]:
-    result = lsp_requests._deployments(project)
+    result = lsp_deployments.list_deployments(project)
     assert isinstance(result, p.DeploymentsListResult)
     return {d["name"]: d for d in unstructure(result)["deployments"]}
 
@@ -139,7 +139,7 @@ def test_a_running_deployment_is_sampled_afresh_and_the_sample_recorded(
         "p95Ms": 9.8,
         "sampled": telemetry["sampled"],
     }
-    assert answers["_timeouts"] == [lsp_requests.SAMPLE_TIMEOUT]
+    assert answers["_timeouts"] == [lsp_deployments.SAMPLE_TIMEOUT]
     with Store(project.store_path) as store:
         assert [s["requests"] for s in store.deployment_stats("web")] == [12, 3]
 

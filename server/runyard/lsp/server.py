@@ -1,9 +1,10 @@
 """The Runyard language server: one pygls server, assembled from feature modules.
 
-Each module under `runyard.lsp.features` has a ``register(server)`` function; this file
-holds what they share: settings pulled with ``workspace/configuration``, finding the
-project a request is about, running blocking work off the event loop, and turning
-Runyard's errors into JSON-RPC errors. Starting it imports pygls and nothing heavy:
+Each feature module (the list `runyard.lsp.features.FEATURES`, one module per noun) has
+a ``register(server)`` function that `create_server` calls; this file holds what they
+share: settings pulled with ``workspace/configuration``, finding the project a request
+is about, running blocking work off the event loop, and turning Runyard's errors into
+JSON-RPC errors. Starting it imports pygls and nothing heavy:
 git, YAML and the schema validator load on first use.
 
 Every request gets an answer. pygls drops a request whose message it cannot turn into
@@ -307,11 +308,9 @@ def request(server: RunyardServer, method: str) -> Callable[[Handler], Handler]:
 
 
 def create_server() -> RunyardServer:
-    from runyard.lsp.features import config_files, lifecycle, requests, scripts
+    from runyard.lsp.features import FEATURES
 
     server = RunyardServer()
-    lifecycle.register(server)
-    requests.register(server)
-    config_files.register(server)
-    scripts.register(server)
+    for feature in FEATURES:
+        feature.register(server)
     return server

@@ -79,7 +79,7 @@ def register(server: RunyardServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_CODE_LENS)
     async def code_lens(ls: RunyardServer, params: types.CodeLensParams) -> list[types.CodeLens]:
         from runyard.lsp import pyintel
-        from runyard.lsp.features.requests import default_target
+        from runyard.lsp.features.targets import default_target
 
         uri = params.text_document.uri
         script = await _script(ls, uri, "code_lens")

@@ -1,0 +1,114 @@
+"""``runyard/models/...``: list, details (lineage and deployments) and register models.
+Deploying a model (``runyard/models/deploy``) lives with the deployments, in
+`runyard.lsp.features.deployments`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from runyard.core.errors import NotFoundError
+from runyard.core.project import Project
+from runyard.lsp import protocol as p
+from runyard.lsp.features.common import open_store, require_store
+from runyard.lsp.server import RunyardServer, request
+
+if TYPE_CHECKING:
+    from runyard.models.registry import ModelVersion
+
+
+def _model_info(model: ModelVersion) -> p.ModelInfo:
+    return p.ModelInfo(
+        name=model.name,
+        version=model.version,
+        ref=model.ref,
+        digest=model.digest,
+        size=model.size,
+        kind="folder" if model.kind == "folder" else "file",
+        framework=model.framework,
+        run_id=model.run_id,
+        source_path=model.source_path,
+        snapshot_commit=model.snapshot_commit,
+        target=model.target,
+        env_hash=model.env_hash,
+        created=model.created,
+        tags=dict(model.tags),
+        aliases=list(model.aliases),
+        path=str(model.path),
+    )
+
+
+def _models(project: Project, name: str | None) -> p.ModelsListResult:
+    from runyard.models import registry
+
+    if not project.store_path.exists():
+        if name is not None:
+            raise NotFoundError(f"No model named {name!r} is registered.")
+        return p.ModelsListResult(models=[])
+    with open_store(project) as store:
+        return p.ModelsListResult(
+            models=[_model_info(m) for m in registry.list_models(project, store, name)]
+        )
+
+
+def _model_details(project: Project, ref: str) -> p.ModelDetails:
+    from runyard.models import registry
+
+    with require_store(project) as store:
+        model = registry.resolve(project, store, ref)
+        data = registry.lineage(project, store, model.ref)
+    run = data["run"]
+    return p.ModelDetails(
+        model=_model_info(model),
+        run=p.ModelRunInfo(
+            id=run["id"],
+            status=run["status"],
+            experiment=run["experiment"],
+            script=run["script"],
+            missing=bool(run.get("missing")),
+        ),
+        snapshot_commit=data["snapshot"],
+        target=data["target"],
+        env_hash=data["env_hash"],
+        deployments=[
+            p.ModelDeploymentInfo(
+                name=d["name"],
+                status=d["status"],
+                target=d["target"],
+                host=d["host"],
+                port=d["port"],
+            )
+            for d in data["deployments"]
+        ],
+    )
+
+
+def _register_model(project: Project, params: p.ModelRegisterParams) -> p.ModelInfo:
+    from runyard.models import registry
+    from runyard.runner import runs
+
+    with require_store(project) as store:
+        runs.reconcile(project, store)
+        model = registry.register(
+            project,
+            store,
+            params.run_id,
+            params.path,
+            params.name,
+            tags=params.tags,
+            aliases=params.aliases,
+        )
+    return _model_info(model)
+
+
+def register(server: RunyardServer) -> None:
+    @request(server, p.MODELS_LIST)
+    async def models_list(ls: RunyardServer, params: p.ModelsListParams) -> p.ModelsListResult:
+        return await ls.blocking(_models, ls.project_for(params.project), params.name)
+
+    @request(server, p.MODELS_GET)
+    async def models_get(ls: RunyardServer, params: p.ModelGetParams) -> p.ModelDetails:
+        return await ls.blocking(_model_details, ls.project_for(params.project), params.ref)
+
+    @request(server, p.MODELS_REGISTER)
+    async def models_register(ls: RunyardServer, params: p.ModelRegisterParams) -> p.ModelInfo:
+        return await ls.blocking(_register_model, ls.project_for(params.project), params)

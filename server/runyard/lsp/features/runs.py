@@ -1,0 +1,321 @@
+"""``runyard/runs/...``: submit, list, details, cancel, logs, restore, diff and compare.
+
+Every handler resolves the project, then does its work on the I/O pool (git, the store
+and subprocesses never run on the event loop) and returns a `protocol` type. Log chunks
+end on a whole line, or at least a whole UTF-8 character, so a client can decode each
+chunk on its own.
+
+Submitting reports work-done progress (`runyard.lsp.progress`): the submission runs on
+the pool and reports its stages; the request then waits while the run's environment is
+prepared, and answers with the run once it is running (or done). Canceling the
+progress, or the request, cancels the run: a submission still under way stops at its
+next stage and the run it started is canceled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from runyard.core.errors import UsageError
+from runyard.core.project import Project
+from runyard.lsp import protocol as p
+from runyard.lsp.features.common import open_store, require_store
+from runyard.lsp.features.targets import default_target
+from runyard.lsp.live import run_info
+from runyard.lsp.progress import WorkProgress, progress_token
+from runyard.lsp.server import RunyardServer, request, uri_to_path
+
+
+def _list_runs(project: Project, params: p.RunsListParams) -> p.RunsListResult:
+    if params.limit < 0 or params.limit > 10_000:
+        raise UsageError("params.limit: expected 0 to 10000 runs per page.")
+    if params.offset < 0:
+        raise UsageError("params.offset: expected 0 or more.")
+    from runyard.core.store import Store
+
+    Store.check_sort(params.sort)
+    if not project.store_path.exists():
+        return p.RunsListResult(runs=[], total=0, offset=params.offset, experiments=[])
+    with open_store(project) as store:
+        found, total = store.query_runs(
+            experiment=params.experiment,
+            statuses=params.statuses,
+            target=params.target,
+            search=params.search,
+            sort=params.sort,
+            descending=params.descending,
+            limit=params.limit,
+            offset=params.offset,
+        )
+        experiments = [p.ExperimentInfo(name=n, runs=c) for n, c in store.experiments()]
+    return p.RunsListResult(
+        runs=[run_info(r) for r in found],
+        total=total,
+        offset=params.offset,
+        experiments=experiments,
+    )
+
+
+def _run_details(project: Project, run_id: str) -> p.RunDetails:
+    from runyard.runner import runs
+
+    with require_store(project) as store:
+        run = runs.get_run(project, store, run_id)
+        log = runs.log_path(project, run.id)
+        return p.RunDetails(
+            run=run_info(run),
+            history=[
+                p.StatusChange(status=s, time=t, reason=r)
+                for s, t, r in store.status_history(run.id)
+            ],
+            params=store.params(run.id),
+            tags=store.tags(run.id),
+            artifacts=[p.ArtifactInfo(path=a, size=s) for a, s in store.artifacts(run.id)],
+            metrics=[
+                p.MetricSummary(
+                    key=m["key"],
+                    last=m["last"],
+                    step=m["step"],
+                    count=m["count"],
+                    min=m["min"],
+                    max=m["max"],
+                )
+                for m in store.metric_summary(run.id)
+            ],
+            outputs_dir=str(runs.outputs_dir(project, run.id)),
+            log_size=log.stat().st_size if log.exists() else 0,
+        )
+
+
+def _cancel(project: Project, run_id: str) -> p.CancelResult:
+    from runyard.runner import runs
+
+    with require_store(project) as store:
+        full = store.resolve_run_id(run_id)
+        canceled = runs.cancel(project, store, full)
+        return p.CancelResult(run_id=full, canceled=canceled, status=store.get_run(full).status)
+
+
+def _logs(project: Project, params: p.RunLogsParams) -> p.RunLogsResult:
+    from runyard.runner import runs
+
+    if params.offset < 0 or params.max_bytes <= 0:
+        raise UsageError("params.offset must be 0 or more and params.maxBytes more than 0.")
+    with require_store(project) as store:
+        run = runs.get_run(project, store, params.run_id)
+    path = runs.log_path(project, run.id)
+    try:
+        with path.open("rb") as f:
+            f.seek(params.offset)
+            data = f.read(params.max_bytes + 1)
+    except FileNotFoundError:
+        data = b""
+    more = len(data) > params.max_bytes
+    data = data[: params.max_bytes]
+    if more:  # end on a whole line (or at least a whole character)
+        cut = data.rfind(b"\n")
+        if cut >= 0:
+            data = data[: cut + 1]
+        else:
+            while data and (data[-1] & 0xC0) == 0x80:
+                data = data[:-1]
+            if data and data[-1] >= 0xC0:
+                data = data[:-1]
+    return p.RunLogsResult(
+        run_id=run.id,
+        text=data.decode("utf-8", errors="replace"),
+        offset=params.offset,
+        next_offset=params.offset + len(data),
+        complete=not run.live and not more,
+    )
+
+
+def _restore(project: Project, params: p.RunRestoreParams) -> p.RunRestoreResult:
+    from runyard.core import snapshot
+    from runyard.runner import runs
+
+    with require_store(project) as store:
+        run = runs.get_run(project, store, params.run_id)
+    if not run.snapshot_commit:
+        raise UsageError(f"Run {run.id} has no snapshot (it failed before one was taken).")
+    dest = uri_to_path(params.dest).resolve() if params.dest else project.root
+    written = snapshot.restore_snapshot(project, run.snapshot_commit, dest, force=params.force)
+    return p.RunRestoreResult(run_id=run.id, dest=str(dest), written=written)
+
+
+def _diff(project: Project, params: p.RunDiffParams) -> p.RunDiffResult:
+    from runyard.core import snapshot
+    from runyard.runner import runs
+
+    with require_store(project) as store:
+        run = runs.get_run(project, store, params.run_id)
+        other = runs.get_run(project, store, params.other_run_id) if params.other_run_id else None
+    for r in (run, other):
+        if r is not None and not r.snapshot_commit:
+            raise UsageError(f"Run {r.id} has no snapshot (it failed before one was taken).")
+    assert run.snapshot_commit is not None
+    text = snapshot.diff_snapshots(
+        project, run.snapshot_commit, other.snapshot_commit if other else None, stat=params.stat
+    )
+    return p.RunDiffResult(diff=text)
+
+
+def _compare(project: Project, params: p.RunsCompareParams) -> p.RunsCompareResult:
+    from runyard.runner import runs
+
+    if not params.run_ids:
+        raise UsageError("params.runIds: give at least one run to compare.")
+    with require_store(project) as store:
+        chosen = [runs.get_run(project, store, i) for i in params.run_ids]
+        run_params = {r.id: store.params(r.id) for r in chosen}
+
+    def row(key: str, values: list[str | float | None]) -> p.CompareRow:
+        distinct = {repr(v) for v in values}
+        return p.CompareRow(key=key, values=values, differs=len(distinct) > 1)
+
+    param_rows = [
+        row(key, [run_params[r.id].get(key) for r in chosen])
+        for key in sorted({k for ps in run_params.values() for k in ps})
+    ]
+    metric_rows = [
+        row(key, [r.metrics.get(key) for r in chosen])
+        for key in sorted({k for r in chosen for k in r.metrics})
+    ]
+    best: str | None = None
+    if params.best_metric:
+        scored = [
+            (r.metrics[params.best_metric], r.id)
+            for r in chosen
+            if params.best_metric in r.metrics
+            and r.metrics[params.best_metric] == r.metrics[params.best_metric]
+        ]
+        if scored:
+            best = (max(scored) if params.maximize else min(scored))[1]
+    return p.RunsCompareResult(
+        runs=[run_info(r) for r in chosen], params=param_rows, metrics=metric_rows, best_run_id=best
+    )
+
+
+_STAGE_PERCENT = {"snapshot": 10, "start": 40}
+
+
+async def _submit(server: RunyardServer, params: p.RunSubmitParams) -> p.RunInfo:
+    from runyard.runner import runs
+
+    project = server.project_for(params.project)
+    if params.script is not None and params.script.startswith("file:"):
+        script: str | None = str(uri_to_path(params.script))
+    else:
+        script = params.script
+    target = params.target
+    if target is None and params.job is None:
+        target = await server.blocking(default_target, server, project)
+    req = runs.SubmitRequest(
+        script=script,
+        args=list(params.args),
+        target=target,
+        job=params.job,
+        experiment=params.experiment,
+        module=params.module,
+        cwd=project.root,
+    )
+    progress = WorkProgress(server, await progress_token(server, params.work_done_token))
+    progress.begin()
+
+    def on_stage(stage: str) -> None:
+        if progress.canceled.is_set():
+            raise runs.SubmitCanceled()
+        progress.report_threadsafe(stage, _STAGE_PERCENT.get(stage, 50))
+
+    loop = asyncio.get_running_loop()
+    future = loop.run_in_executor(server.blocking_pool, runs.submit, project, req, on_stage)
+    feed = server.feeds.get(project.root)
+    try:
+        try:
+            run = await asyncio.shield(future)
+        except asyncio.CancelledError:
+            progress.canceled.set()
+            with contextlib.suppress(Exception):
+                started = await future  # the submission stops at its next stage
+                await server.blocking(_cancel, project, started.id)
+            raise
+        if feed is not None:
+            feed.poke()
+        progress.report("environment", 50)
+        run_now = await _wait_started(server, project, run.id, progress)
+    except BaseException as exc:
+        progress.end("canceled" if isinstance(exc, asyncio.CancelledError) else "failed")
+        raise
+    progress.end(run_now.status)
+    return run_now
+
+
+def _reconcile(project: Project) -> None:
+    from runyard.runner import runs
+
+    with open_store(project) as store:
+        runs.reconcile(project, store)
+
+
+async def _wait_started(
+    server: RunyardServer, project: Project, run_id: str, progress: WorkProgress
+) -> p.RunInfo:
+    """Wait while the run's environment is prepared; cancel it if the user cancels."""
+
+    def current() -> Any:
+        with open_store(project) as store:
+            return store.get_run(run_id)
+
+    checks = 0
+    while True:
+        run = await server.blocking(current)
+        if run.status not in ("queued", "preparing"):
+            return run_info(run)
+        if progress.canceled.is_set():
+            await server.blocking(_cancel, project, run_id)
+            progress.canceled.clear()
+        checks += 1
+        if checks % 20 == 0:
+            await server.blocking(_reconcile, project)
+        try:
+            await asyncio.sleep(0.05)
+        except asyncio.CancelledError:
+            await server.blocking(_cancel, project, run_id)
+            raise
+
+
+def register(server: RunyardServer) -> None:
+    @request(server, p.RUNS_SUBMIT)
+    async def runs_submit(ls: RunyardServer, params: p.RunSubmitParams) -> p.RunInfo:
+        return await _submit(ls, params)
+
+    @request(server, p.RUNS_LIST)
+    async def runs_list(ls: RunyardServer, params: p.RunsListParams) -> p.RunsListResult:
+        return await ls.blocking(_list_runs, ls.project_for(params.project), params)
+
+    @request(server, p.RUNS_GET)
+    async def runs_get(ls: RunyardServer, params: p.RunParams) -> p.RunDetails:
+        return await ls.blocking(_run_details, ls.project_for(params.project), params.run_id)
+
+    @request(server, p.RUNS_CANCEL)
+    async def runs_cancel(ls: RunyardServer, params: p.RunParams) -> p.CancelResult:
+        result = await ls.blocking(_cancel, ls.project_for(params.project), params.run_id)
+        return result
+
+    @request(server, p.RUNS_LOGS)
+    async def runs_logs(ls: RunyardServer, params: p.RunLogsParams) -> p.RunLogsResult:
+        return await ls.blocking(_logs, ls.project_for(params.project), params)
+
+    @request(server, p.RUNS_RESTORE)
+    async def runs_restore(ls: RunyardServer, params: p.RunRestoreParams) -> p.RunRestoreResult:
+        return await ls.blocking(_restore, ls.project_for(params.project), params)
+
+    @request(server, p.RUNS_DIFF)
+    async def runs_diff(ls: RunyardServer, params: p.RunDiffParams) -> p.RunDiffResult:
+        return await ls.blocking(_diff, ls.project_for(params.project), params)
+
+    @request(server, p.RUNS_COMPARE)
+    async def runs_compare(ls: RunyardServer, params: p.RunsCompareParams) -> p.RunsCompareResult:
+        return await ls.blocking(_compare, ls.project_for(params.project), params)
