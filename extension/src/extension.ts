@@ -29,7 +29,7 @@ export function activate(context: vscode.ExtensionContext): void {
     canSelectMany: true,
     showCollapseAll: true,
   });
-  const parts = { context, client, projects, targets, runs, models, runsTree, outputs };
+  const parts = { context, client, projects, targets, runs, models, outputs };
   context.subscriptions.push(
     log,
     client,
