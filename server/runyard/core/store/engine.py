@@ -1,0 +1,82 @@
+"""The engine seam: what the store's tables ask of a database engine.
+
+The noun modules (`runs`, `metrics`, `models`, `deployments`) write their SQL against
+`Engine` and never import a database driver. `runyard.core.store.sqlite.SQLiteEngine`
+is the one engine today; a second one (PostgreSQL is planned) implements the same
+protocol in a module of its own, and `Store` picks it (see the package docstring for the
+list of what it must provide).
+
+`Tables` is the base every noun module's mix-in class derives from: it holds the engine
+and gives them `_tx` (one write transaction) and `_read` (one query, all rows), both
+turning the driver's errors into a `RunyardError` that names the store and the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any, Protocol
+
+
+class Cursor(Protocol):
+    """The part of a DB-API cursor the tables use."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """The part of a DB-API connection the tables use, inside a transaction. Statements
+    take `?` placeholders."""
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> Cursor: ...
+
+    def executemany(self, sql: str, seq_of_parameters: Iterable[Sequence[Any]], /) -> Cursor: ...
+
+
+class Engine(Protocol):
+    """One open store. See the package docstring for what each piece means."""
+
+    path: Path
+    read_only: bool
+    # SQL fragments the tables' statements differ in between engines:
+    position: str  # a column that orders rows by insertion ("rowid" in SQLite)
+    now_seconds: str  # an SQL expression: the time now in seconds since the epoch
+    unindexed: str  # appended to a table name: scan in primary-key order, no index
+
+    def tx(self) -> AbstractContextManager[Connection]: ...
+
+    def read(self, sql: str, args: Sequence[Any] = ()) -> list[Any]: ...
+
+    def schema_version(self, db: Connection | None = None) -> int:
+        """The schema version recorded in the store (read inside `db`'s transaction)."""
+        ...
+
+    def set_schema_version(self, db: Connection, version: int) -> None: ...
+
+    def pack(self, typecode: str, values: Iterable[float]) -> bytes: ...
+
+    def unpack(self, typecode: str, blob: bytes, first: int = 0) -> list[Any]: ...
+
+    def close(self) -> None: ...
+
+
+class Tables:
+    """The engine and its two calls, shared by the noun modules' mix-ins of `Store`."""
+
+    path: Path
+    read_only: bool
+    _engine: Engine
+
+    def _tx(self) -> AbstractContextManager[Connection]:
+        return self._engine.tx()
+
+    def _read(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        return self._engine.read(sql, args)

@@ -1,0 +1,443 @@
+"""Runs: their rows, status transitions, params, tags and artifacts.
+
+A run's lifecycle is `queued -> preparing -> running -> completed | failed | canceled`,
+plus `lost` when the backend no longer knows it. Every transition is a row of
+`status_history`, recorded in the transaction that changes the run; final states are
+final (`set_status(only_if_live=True)` leaves a finished run alone). The history's
+insertion order (`Engine.position`) is what `status_changes` pages by: the live feed
+asks for the transitions after the last one it saw.
+
+`command` and `options` are stored as JSON; a run read back carries its latest metric
+values (`Run.metrics`, from `latest_metrics`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from runyard.core.errors import NotFoundError, UsageError
+from runyard.core.store.engine import Tables
+from runyard.core.store.metrics import latest_values
+
+LIVE_STATUSES = ("queued", "preparing", "running")
+FINAL_STATUSES = ("completed", "failed", "canceled", "lost")
+STATUSES = LIVE_STATUSES + FINAL_STATUSES
+
+
+@dataclass
+class Run:
+    id: str
+    experiment: str
+    status: str
+    target: str
+    target_type: str
+    job: str | None
+    script: str | None
+    command: list[str]
+    snapshot_ref: str | None
+    snapshot_commit: str | None
+    env_hash: str | None
+    created: float
+    started: float | None
+    ended: float | None
+    exit_code: int | None
+    reason: str | None
+    supervisor_pid: int | None
+    pid: int | None
+    options: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def live(self) -> bool:
+        return self.status in LIVE_STATUSES
+
+    @property
+    def duration(self) -> float | None:
+        if self.started is None:
+            return None
+        return (self.ended or time.time()) - self.started
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "experiment": self.experiment,
+            "status": self.status,
+            "target": self.target,
+            "target_type": self.target_type,
+            "job": self.job,
+            "script": self.script,
+            "command": self.command,
+            "snapshot": {"ref": self.snapshot_ref, "commit": self.snapshot_commit},
+            "env_hash": self.env_hash,
+            "created": self.created,
+            "started": self.started,
+            "ended": self.ended,
+            "duration": self.duration,
+            "exit_code": self.exit_code,
+            "reason": self.reason,
+            "metrics": {k: json_number(v) for k, v in self.metrics.items()},
+        }
+
+
+def json_number(value: float) -> float | str:
+    """JSON has no NaN/inf: those become the strings "NaN", "Infinity", "-Infinity"."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+RUN_COLUMNS = (
+    "id, experiment, status, target, target_type, job, script, command, snapshot_ref, "
+    "snapshot_commit, env_hash, created, started, ended, exit_code, reason, supervisor_pid, "
+    "pid, options"
+)
+
+
+def run_from_row(row: Sequence[Any]) -> Run:
+    return Run(
+        id=row[0],
+        experiment=row[1],
+        status=row[2],
+        target=row[3],
+        target_type=row[4],
+        job=row[5],
+        script=row[6],
+        command=json.loads(row[7]),
+        snapshot_ref=row[8],
+        snapshot_commit=row[9],
+        env_hash=row[10],
+        created=row[11],
+        started=row[12],
+        ended=row[13],
+        exit_code=row[14],
+        reason=row[15],
+        supervisor_pid=row[16],
+        pid=row[17],
+        options=json.loads(row[18] or "{}"),
+    )
+
+
+class RunTables(Tables):
+    """`Store`'s run calls."""
+
+    def create_run(self, run: Run) -> None:
+        with self._tx() as db:
+            db.execute(
+                f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({', '.join('?' * 19)})",
+                (
+                    run.id,
+                    run.experiment,
+                    run.status,
+                    run.target,
+                    run.target_type,
+                    run.job,
+                    run.script,
+                    json.dumps(run.command),
+                    run.snapshot_ref,
+                    run.snapshot_commit,
+                    run.env_hash,
+                    run.created,
+                    run.started,
+                    run.ended,
+                    run.exit_code,
+                    run.reason,
+                    run.supervisor_pid,
+                    run.pid,
+                    json.dumps(run.options),
+                ),
+            )
+            db.execute(
+                "INSERT INTO status_history (run_id, status, time, reason) VALUES (?, ?, ?, ?)",
+                (run.id, run.status, run.created, run.reason),
+            )
+
+    _UPDATABLE = frozenset(
+        {
+            "snapshot_ref",
+            "snapshot_commit",
+            "env_hash",
+            "exit_code",
+            "supervisor_pid",
+            "pid",
+            "started",
+            "ended",
+            "reason",
+        }
+    )
+
+    def update_run(self, run_id: str, **fields: Any) -> None:
+        bad = set(fields) - self._UPDATABLE
+        if bad:
+            raise ValueError(f"not updatable: {sorted(bad)}")
+        if not fields:
+            return
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        with self._tx() as db:
+            db.execute(f"UPDATE runs SET {sets} WHERE id = ?", (*fields.values(), run_id))
+
+    def set_status(
+        self,
+        run_id: str,
+        status: str,
+        reason: str | None = None,
+        *,
+        only_if_live: bool = True,
+        **fields: Any,
+    ) -> bool:
+        """Move a run to `status`, recording the transition. Final states are final:
+        with `only_if_live` a run already completed/failed/canceled/lost is left alone
+        and False is returned."""
+        if status not in STATUSES:
+            raise ValueError(status)
+        bad = set(fields) - self._UPDATABLE
+        if bad:
+            raise ValueError(f"not updatable: {sorted(bad)}")
+        now = time.time()
+        if status == "running":
+            fields.setdefault("started", now)
+        if status in FINAL_STATUSES:
+            fields.setdefault("ended", now)
+        fields["reason"] = reason
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        cond = " AND status IN ('queued', 'preparing', 'running')" if only_if_live else ""
+        with self._tx() as db:
+            cur = db.execute(
+                f"UPDATE runs SET status = ?, {sets} WHERE id = ?{cond}",
+                (status, *fields.values(), run_id),
+            )
+            if cur.rowcount == 0:
+                return False
+            db.execute(
+                "INSERT INTO status_history (run_id, status, time, reason) VALUES (?, ?, ?, ?)",
+                (run_id, status, now, reason),
+            )
+        return True
+
+    def get_run(self, run_id: str) -> Run:
+        rows = self._read(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
+        if not rows:
+            raise NotFoundError(
+                f"No run {run_id!r} in this project.", hint="see `runyard runs list`"
+            )
+        run = run_from_row(rows[0])
+        run.metrics = latest_values(self, [run.id]).get(run.id, {})
+        return run
+
+    def resolve_run_id(self, text: str) -> str:
+        """A full run id, a unique prefix of one, or a unique suffix (the random part)."""
+        text = text.strip()
+        if not text:
+            raise UsageError("An empty run id was given.")
+        exact = self._read("SELECT id FROM runs WHERE id = ?", (text,))
+        if exact:
+            return str(exact[0][0])
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._read(
+            "SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\' "
+            "ORDER BY created DESC LIMIT 6",
+            (escaped + "%", "%" + escaped),
+        )
+        if len(rows) == 1:
+            return str(rows[0][0])
+        if not rows:
+            raise NotFoundError(f"No run matches {text!r}.", hint="see `runyard runs list`")
+        ids = ", ".join(r[0] for r in rows[:5])
+        raise UsageError(f"{text!r} matches several runs ({ids}).", hint="give more of the id")
+
+    def list_runs(
+        self,
+        experiment: str | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        ids: Iterable[str] | None = None,
+    ) -> list[Run]:
+        where: list[str] = []
+        args: list[Any] = []
+        if experiment is not None:
+            where.append("experiment = ?")
+            args.append(experiment)
+        if status is not None:
+            where.append("status = ?")
+            args.append(status)
+        if ids is not None:
+            id_list = list(ids)
+            where.append(f"id IN ({', '.join('?' * len(id_list))})")
+            args.extend(id_list)
+        sql = f"SELECT {RUN_COLUMNS} FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created DESC, id DESC"
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            args += [limit, offset]
+        runs = [run_from_row(r) for r in self._read(sql, args)]
+        latest = latest_values(self, [r.id for r in runs])
+        for run in runs:
+            run.metrics = latest.get(run.id, {})
+        return runs
+
+    _SORTS = {  # noqa: RUF012
+        "created": "r.created",
+        "started": "r.started",
+        "ended": "r.ended",
+        "duration": "(COALESCE(r.ended, {now}) - r.started)",
+        "status": "r.status",
+        "experiment": "r.experiment",
+        "target": "r.target",
+        "id": "r.id",
+    }
+
+    @classmethod
+    def check_sort(cls, sort: str) -> None:
+        """UsageError unless `query_runs` can sort by `sort`."""
+        if sort in cls._SORTS or (sort.startswith("metric:") and len(sort) > len("metric:")):
+            return
+        known = ", ".join([*cls._SORTS, "metric:<key>"])
+        raise UsageError(f"Cannot sort runs by {sort!r}.", hint=f"sort by one of: {known}")
+
+    def query_runs(
+        self,
+        *,
+        experiment: str | None = None,
+        statuses: Sequence[str] | None = None,
+        target: str | None = None,
+        search: str | None = None,
+        sort: str = "created",
+        descending: bool = True,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[list[Run], int]:
+        """A page of runs and how many match in all. `sort` is a column name (see
+        `_SORTS`) or ``metric:<key>`` (runs without that metric come last)."""
+        where: list[str] = []
+        args: list[Any] = []
+        if experiment is not None:
+            where.append("r.experiment = ?")
+            args.append(experiment)
+        if statuses:
+            where.append(f"r.status IN ({', '.join('?' * len(statuses))})")
+            args.extend(statuses)
+        if target is not None:
+            where.append("r.target = ?")
+            args.append(target)
+        if search:
+            escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            like = f"%{escaped}%"
+            where.append(
+                "(r.id LIKE ? ESCAPE '\\' OR r.script LIKE ? ESCAPE '\\' "
+                "OR r.experiment LIKE ? ESCAPE '\\' OR r.target LIKE ? ESCAPE '\\')"
+            )
+            args.extend([like] * 4)
+        self.check_sort(sort)
+        cond = (" WHERE " + " AND ".join(where)) if where else ""
+        total = int(self._read(f"SELECT COUNT(*) FROM runs r{cond}", args)[0][0])
+        join = ""
+        join_args: list[Any] = []
+        direction = "DESC" if descending else "ASC"
+        if sort.startswith("metric:"):
+            join = " LEFT JOIN latest_metrics m ON m.run_id = r.id AND m.key = ?"
+            join_args.append(sort[len("metric:") :])
+            order = f"m.value IS NULL, m.value {direction}"
+        else:
+            column = self._SORTS[sort].format(now=self._engine.now_seconds)
+            order = f"{column} IS NULL, {column} {direction}"
+        columns = ", ".join(f"r.{c.strip()}" for c in RUN_COLUMNS.split(","))
+        rows = self._read(
+            f"SELECT {columns} FROM runs r{join}{cond} "
+            f"ORDER BY {order}, r.created {direction}, r.id {direction} LIMIT ? OFFSET ?",
+            [*join_args, *args, max(0, limit), max(0, offset)],
+        )
+        runs = [run_from_row(r) for r in rows]
+        latest = latest_values(self, [r.id for r in runs])
+        for run in runs:
+            run.metrics = latest.get(run.id, {})
+        return runs, total
+
+    def status_changes(self, after: int, limit: int = 1000) -> list[tuple[int, str, str]]:
+        """Transitions recorded after position `after`: (position, run id, status)."""
+        pos = self._engine.position
+        rows = self._read(
+            f"SELECT {pos}, run_id, status FROM status_history WHERE {pos} > ? "
+            f"ORDER BY {pos} LIMIT ?",
+            (after, limit),
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def last_status_change(self) -> int:
+        """The position of the newest transition, for `status_changes(after=...)`."""
+        pos = self._engine.position
+        return int(self._read(f"SELECT COALESCE(MAX({pos}), 0) FROM status_history")[0][0])
+
+    def live_runs(self) -> list[Run]:
+        rows = self._read(
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE status IN ('queued', 'preparing', 'running')"
+        )
+        return [run_from_row(r) for r in rows]
+
+    def experiments(self) -> list[tuple[str, int]]:
+        rows = self._read(
+            "SELECT experiment, COUNT(*) FROM runs GROUP BY experiment ORDER BY MAX(created) DESC"
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    def status_history(self, run_id: str) -> list[tuple[str, float, str | None]]:
+        rows = self._read(
+            "SELECT status, time, reason FROM status_history WHERE run_id = ? "
+            f"ORDER BY {self._engine.position}",
+            (run_id,),
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    # ---- params, tags, artifacts ------------------------------------------------------
+
+    def set_params(self, run_id: str, params: dict[str, str]) -> None:
+        self._set_kv("params", run_id, params)
+
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        self._set_kv("tags", run_id, tags)
+
+    def _set_kv(self, table: str, run_id: str, values: dict[str, str]) -> None:
+        if not values:
+            return
+        with self._tx() as db:
+            db.executemany(
+                f"INSERT INTO {table} (run_id, key, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
+                [(run_id, str(k), str(v)) for k, v in values.items()],
+            )
+
+    def params(self, run_id: str) -> dict[str, str]:
+        rows = self._read("SELECT key, value FROM params WHERE run_id = ? ORDER BY key", (run_id,))
+        return {r[0]: r[1] for r in rows}
+
+    def tags(self, run_id: str) -> dict[str, str]:
+        rows = self._read("SELECT key, value FROM tags WHERE run_id = ? ORDER BY key", (run_id,))
+        return {r[0]: r[1] for r in rows}
+
+    def set_artifacts(
+        self, run_id: str, artifacts: Iterable[tuple[str, int]], replace: bool = False
+    ) -> None:
+        """Record output files (path, size). With `replace`, they become the whole list
+        (what the outputs folder holds when the run ends)."""
+        with self._tx() as db:
+            if replace:
+                db.execute("DELETE FROM artifacts WHERE run_id = ?", (run_id,))
+            db.executemany(
+                "INSERT INTO artifacts (run_id, path, size) VALUES (?, ?, ?) "
+                "ON CONFLICT (run_id, path) DO UPDATE SET size = excluded.size",
+                [(run_id, p, s) for p, s in artifacts],
+            )
+
+    def artifacts(self, run_id: str) -> list[tuple[str, int]]:
+        rows = self._read(
+            "SELECT path, size FROM artifacts WHERE run_id = ? ORDER BY path", (run_id,)
+        )
+        return [(r[0], r[1]) for r in rows]
