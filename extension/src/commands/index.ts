@@ -7,28 +7,18 @@
 // refuse in an untrusted workspace and say why.
 import * as path from "node:path";
 import * as vscode from "vscode";
-import type { RunyardClient } from "../client";
-import type { Projects } from "../projects";
 import { RUNS_GET } from "../protocol";
 import type { RunOutputs } from "../runOutput";
-import type { ModelsView } from "../views/models";
-import type { RunsView } from "../views/runs";
-import type { TargetsView } from "../views/targets";
 import type { PanelActions } from "../webviews";
 import { showError } from "./common";
 import { type ModelCommandParts, registerModel, registerModelCommands } from "./models";
-import { createProject, registerProjectCommands } from "./project";
+import { createProject, type ProjectCommandParts, registerProjectCommands } from "./project";
 import { cancel, registerRunCommands, restore } from "./runs";
 import { registerTargetCommands } from "./targets";
 
-/** What the extension hands the commands at activation. */
-export interface Parts {
-  context: vscode.ExtensionContext;
-  client: RunyardClient;
-  projects: Projects;
-  targets: TargetsView;
-  runs: RunsView;
-  models: ModelsView;
+/** What the extension hands the commands at activation: the context, the client, the
+ * project list, the three views and the run output channels. */
+export interface Parts extends Omit<ProjectCommandParts, "actions"> {
   outputs: RunOutputs;
 }
 
