@@ -2,7 +2,8 @@
 list and show them, move aliases, copy them out and show their lineage.
 
 `register` returns the `model` command's subcommands so that other modules can add
-theirs (`runyard model package`), as `main.build_parser` does.
+theirs (`runyard model package`), as `main.build_parser` does; the helpers shared with the
+other commands come from `common`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from runyard.cli.common import open_store, parse_kv, project_of, reconcile
 from runyard.cli.output import emit_json, fmt_time, info, table
 from runyard.models import registry
 from runyard.models.registry import ModelVersion
@@ -86,12 +88,10 @@ def _short(digest: str) -> str:
 
 
 def cmd_model_register(args: argparse.Namespace) -> int:
-    from runyard.cli.main import _parse_kv, _project, _reconcile, _store
-
-    project = _project(args)
-    tags = _parse_kv(args.tag, "--tag")
-    with _store(project) as store:
-        _reconcile(project, store)
+    project = project_of(args)
+    tags = parse_kv(args.tag, "--tag")
+    with open_store(project) as store:
+        reconcile(project, store)
         model = registry.register(
             project, store, args.run, args.path, args.name, tags=tags, aliases=args.alias
         )
@@ -107,10 +107,8 @@ def cmd_model_register(args: argparse.Namespace) -> int:
 
 
 def cmd_model_list(args: argparse.Namespace) -> int:
-    from runyard.cli.main import _project, _store
-
-    project = _project(args)
-    with _store(project) as store:
+    project = project_of(args)
+    with open_store(project) as store:
         models = registry.list_models(project, store, args.name)
     if args.json:
         emit_json([m.to_json() for m in models])
@@ -177,10 +175,8 @@ def _print_version(model: ModelVersion) -> None:
 
 
 def cmd_model_show(args: argparse.Namespace) -> int:
-    from runyard.cli.main import _project, _store
-
-    project = _project(args)
-    with _store(project) as store:
+    project = project_of(args)
+    with open_store(project) as store:
         model = registry.resolve(project, store, args.ref)
     if args.json:
         emit_json(model.to_json())
@@ -190,10 +186,8 @@ def cmd_model_show(args: argparse.Namespace) -> int:
 
 
 def cmd_model_alias(args: argparse.Namespace) -> int:
-    from runyard.cli.main import _project, _store
-
-    project = _project(args)
-    with _store(project) as store:
+    project = project_of(args)
+    with open_store(project) as store:
         if args.remove:
             name, _, _ = registry.parse_ref(args.ref)
             registry.remove_alias(project, store, name, args.alias)
@@ -205,11 +199,9 @@ def cmd_model_alias(args: argparse.Namespace) -> int:
 
 
 def cmd_model_download(args: argparse.Namespace) -> int:
-    from runyard.cli.main import _project, _store
-
-    project = _project(args)
+    project = project_of(args)
     dest = Path(args.dest) if args.dest else Path.cwd()
-    with _store(project) as store:
+    with open_store(project) as store:
         written = registry.download(project, store, args.ref, dest)
     print(written)
     return 0
@@ -243,10 +235,8 @@ def _lineage_lines(data: dict[str, Any]) -> list[str]:
 
 
 def cmd_model_lineage(args: argparse.Namespace) -> int:
-    from runyard.cli.main import _project, _store
-
-    project = _project(args)
-    with _store(project) as store:
+    project = project_of(args)
+    with open_store(project) as store:
         data = registry.lineage(project, store, args.ref)
     if args.json:
         emit_json(data)

@@ -23,9 +23,12 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from runyard.cli.common import open_store, project_of, reconcile
+from runyard.cli.output import info
 from runyard.core.errors import NotFoundError, RunyardError, UsageError
 from runyard.core.project import Project
 from runyard.core.store import Run
+from runyard.runner import runs
 from runyard.runner.tbimport import DEFAULT_DIR, KEPT_FOLDER, event_files
 
 DEFAULT_PORT = 6006
@@ -109,13 +112,9 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
 
 
 def cmd_tensorboard(args: argparse.Namespace) -> int:
-    from runyard.cli.main import _project, _reconcile, _store
-    from runyard.cli.output import info
-    from runyard.runner import runs
-
-    project = _project(args)
-    with _store(project) as store:
-        _reconcile(project, store)
+    project = project_of(args)
+    with open_store(project) as store:
+        reconcile(project, store)
         found: dict[str, Run] = {}
         for text in args.runs:
             run = runs.get_run(project, store, text)

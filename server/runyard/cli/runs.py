@@ -1,0 +1,403 @@
+"""`runyard runs ...`: list, show, follow, wait for, cancel, compare, restore and diff
+runs.
+
+Commands that only read (list, show, metrics, restore) open the store read-only when
+the state folder cannot be written (`common.reading_store`), so runs can still be
+looked at on a read-only mount; the others bring live runs' statuses up to date first.
+Text that came from a run is printed through `printable`; `--json` keeps it exact.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from runyard.cli.common import (
+    STATUS_MARK,
+    follow_log,
+    open_store,
+    project_of,
+    reading_store,
+    reconcile,
+    say_outcome,
+)
+from runyard.cli.output import emit_json, fmt_duration, fmt_time, fmt_value, info, printable, table
+from runyard.core.errors import UsageError
+from runyard.core.project import Project
+from runyard.core.store import STATUSES, Run, Store, json_number
+from runyard.runner import runs
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `runs` to the CLI's subcommands."""
+    r = sub.add_parser("runs", help="list and inspect runs").add_subparsers(
+        dest="sub", metavar="ACTION"
+    )
+    r.required = True
+    s = r.add_parser("list", help="list runs, newest first")
+    s.add_argument("--experiment")
+    s.add_argument("--status")
+    s.add_argument("--sort", help="METRIC[:asc|desc], or created/duration")
+    s.add_argument("--limit", type=int)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_runs_list)
+    s = r.add_parser("show", help="a run's details")
+    s.add_argument("id")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_runs_show)
+    s = r.add_parser("logs", help="a run's output")
+    s.add_argument("id")
+    s.add_argument("-f", "--follow", action="store_true")
+    s.set_defaults(func=cmd_runs_logs)
+    s = r.add_parser("metrics", help="a run's metrics")
+    s.add_argument("id")
+    s.add_argument("--key", "-k")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("-f", "--follow", action="store_true")
+    s.set_defaults(func=cmd_runs_metrics)
+    s = r.add_parser("wait", help="wait for a run to end; exits with its status")
+    s.add_argument("id")
+    s.add_argument("--timeout", type=float)
+    s.set_defaults(func=cmd_runs_wait)
+    s = r.add_parser("cancel", help="cancel a run (SIGTERM, then SIGKILL after a grace period)")
+    s.add_argument("id")
+    s.add_argument("--no-wait", action="store_true")
+    s.set_defaults(func=cmd_runs_cancel)
+    s = r.add_parser("compare", help="params and metrics of runs side by side")
+    s.add_argument("ids", nargs="+", metavar="ID")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_runs_compare)
+    s = r.add_parser("restore", help="write a run's code snapshot out")
+    s.add_argument("id")
+    s.add_argument("--to", help="folder (default: the project, which needs --force to overwrite)")
+    s.add_argument("--force", action="store_true")
+    s.set_defaults(func=cmd_runs_restore)
+    s = r.add_parser("diff", help="code difference of a run against the working tree or a run")
+    s.add_argument("id")
+    s.add_argument("other", nargs="?")
+    s.add_argument("--stat", action="store_true")
+    s.set_defaults(func=cmd_runs_diff)
+
+
+def _sort_runs(items: list[Run], sort: str) -> list[Run]:
+    key, _, direction = sort.partition(":")
+    direction = direction or ("asc" if key in ("created",) else "desc")
+    if direction not in ("asc", "desc"):
+        raise UsageError(f"--sort {sort!r}: the direction must be asc or desc.")
+    reverse = direction == "desc"
+
+    def value(run: Run) -> float | None:
+        if key == "created":
+            return run.created
+        if key == "duration":
+            return run.duration
+        v = run.metrics.get(key)
+        return None if v is None or math.isnan(v) else v
+
+    have = [r for r in items if value(r) is not None]
+    missing = [r for r in items if value(r) is None]
+    have.sort(key=lambda r: value(r) or 0.0, reverse=reverse)
+    return have + missing
+
+
+def cmd_runs_list(args: argparse.Namespace) -> int:
+    project = project_of(args)
+    if args.status and args.status not in STATUSES:
+        raise UsageError(
+            f"--status {args.status!r} is not a run status.", hint="one of: " + ", ".join(STATUSES)
+        )
+    with reading_store(project) as store:
+        reconcile(project, store)
+        items = store.list_runs(experiment=args.experiment, status=args.status)
+    if args.sort:
+        items = _sort_runs(items, args.sort)
+    if args.limit is not None:
+        items = items[: args.limit]
+    if args.json:
+        emit_json([r.to_json() for r in items])
+        return 0
+    sort_key = args.sort.partition(":")[0] if args.sort else None
+
+    def metrics_cell(run: Run) -> str:
+        keys = sorted(run.metrics)
+        if sort_key in run.metrics:
+            keys.remove(sort_key)
+            keys.insert(0, sort_key)
+        shown = [f"{k}={fmt_value(run.metrics[k])}" for k in keys[:4]]
+        return " ".join(shown) + (" …" if len(keys) > 4 else "")
+
+    rows = [
+        (
+            r.id,
+            r.experiment,
+            f"{STATUS_MARK.get(r.status, '')} {r.status}",
+            r.target,
+            fmt_time(r.created),
+            fmt_duration(r.duration),
+            metrics_cell(r),
+        )
+        for r in items
+    ]
+    if not rows:
+        info("no runs yet: runyard submit train.py")
+        return 0
+    print(table(["id", "experiment", "status", "target", "created", "duration", "metrics"], rows))
+    return 0
+
+
+def _run_details(project: Project, store: Store, run: Run) -> dict[str, Any]:
+    data = run.to_json()
+    data["params"] = store.params(run.id)
+    data["tags"] = store.tags(run.id)
+    data["history"] = [
+        {"status": s, "time": t, "reason": r} for s, t, r in store.status_history(run.id)
+    ]
+    data["artifacts"] = [{"path": p, "size": s} for p, s in store.artifacts(run.id)]
+    data["outputs_dir"] = str(runs.outputs_dir(project, run.id))
+    data["log"] = str(runs.log_path(project, run.id))
+    data["metrics_summary"] = [
+        {k: (json_number(v) if isinstance(v, float) else v) for k, v in m.items()}
+        for m in store.metric_summary(run.id)
+    ]
+    return data
+
+
+def cmd_runs_show(args: argparse.Namespace) -> int:
+    project = project_of(args)
+    with reading_store(project) as store:
+        reconcile(project, store)
+        run = runs.get_run(project, store, args.id)
+        if args.json:
+            emit_json(_run_details(project, store, run))
+            return 0
+        out = printable  # names and values come from the run: no raw control characters
+        print(f"run {run.id}  {STATUS_MARK.get(run.status, '')} {run.status}")
+        if run.reason:
+            print(f"  reason:     {out(run.reason)}")
+        print(f"  experiment: {out(run.experiment)}")
+        print(f"  target:     {out(run.target)} ({run.target_type})")
+        if run.job:
+            print(f"  job:        {out(run.job)}")
+        print(f"  command:    {out(' '.join(run.command))}")
+        print(f"  snapshot:   {run.snapshot_commit or '-'}  ({run.snapshot_ref or '-'})")
+        print(f"  env:        {run.env_hash or '-'}")
+        print(f"  created:    {fmt_time(run.created)}")
+        print(f"  duration:   {fmt_duration(run.duration)}")
+        if run.exit_code is not None:
+            print(f"  exit code:  {run.exit_code}")
+        params = store.params(run.id)
+        if params:
+            print("  params:")
+            for k, v in params.items():
+                print(f"    {out(k)} = {out(v)}")
+        tags = store.tags(run.id)
+        if tags:
+            print("  tags:")
+            for k, v in tags.items():
+                print(f"    {out(k)} = {out(v)}")
+        summary = store.metric_summary(run.id)
+        if summary:
+            print("  metrics:")
+            for m in summary:
+                print(
+                    f"    {out(m['key'])} = {fmt_value(m['last'])} (step {m['step']}, "
+                    f"min {fmt_value(m['min'])}, max {fmt_value(m['max'])}, {m['count']} points)"
+                )
+        arts = store.artifacts(run.id)
+        if arts:
+            print(f"  outputs:    {out(project.relpath(runs.outputs_dir(project, run.id)))}/")
+            for p, s in arts[:20]:
+                print(f"    {out(p)} ({s} bytes)")
+            if len(arts) > 20:
+                print(f"    … and {len(arts) - 20} more")
+        print("  history:")
+        for status, ts, reason in store.status_history(run.id):
+            print(f"    {fmt_time(ts)}  {status}" + (f"  {out(reason)}" if reason else ""))
+    return 0
+
+
+def cmd_runs_logs(args: argparse.Namespace) -> int:
+    project = project_of(args)
+    with open_store(project) as store:
+        run = runs.get_run(project, store, args.id)
+        if args.follow:
+            try:
+                final = follow_log(project, store, run.id, sys.stdout.buffer)
+            except KeyboardInterrupt:
+                return 130
+            say_outcome(final)
+            return 0
+        data, _ = runs.read_log(project, run.id)
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    return 0
+
+
+def cmd_runs_metrics(args: argparse.Namespace) -> int:
+    project = project_of(args)
+    with reading_store(project) as store:
+        run = runs.get_run(project, store, args.id)
+        if args.follow:
+            return _follow_metrics(project, store, run, args.key)
+        if args.json:
+            points = store.metric_points(run.id, key=args.key)
+            emit_json(
+                [
+                    {"key": k, "step": s, "time": w, "value": json_number(v)}
+                    for _c, k, s, w, v in points
+                ]
+            )
+            return 0
+        if args.key:
+            points = store.metric_points(run.id, key=args.key)
+            if not points:
+                raise UsageError(
+                    f"Run {run.id} has no metric {args.key!r}.",
+                    hint="see `runyard runs metrics " + run.id + "` for its keys",
+                )
+            print(
+                table(
+                    ["step", "value", "time"],
+                    [(s, fmt_value(v), fmt_time(w)) for _c, _k, s, w, v in points],
+                )
+            )
+            return 0
+        summary = store.metric_summary(run.id)
+        if not summary:
+            info(f"run {run.id} has logged no metrics yet")
+            return 0
+        print(
+            table(
+                ["key", "last", "step", "min", "max", "points"],
+                [
+                    (
+                        m["key"],
+                        fmt_value(m["last"]),
+                        m["step"],
+                        fmt_value(m["min"]),
+                        fmt_value(m["max"]),
+                        m["count"],
+                    )
+                    for m in summary
+                ],
+            )
+        )
+    return 0
+
+
+def _follow_metrics(project: Project, store: Store, run: Run, key: str | None) -> int:
+    cursor = 0
+    checks = 0
+    try:
+        while True:
+            live = store.get_run(run.id).live
+            points = store.metric_points(run.id, key=key, after=cursor)
+            for c, k, s, _w, v in points:
+                print(f"{printable(k)}\t{s}\t{fmt_value(v)}", flush=True)
+                cursor = c
+            if not live and not points:
+                break
+            checks += 1
+            if checks % 10 == 0 and not store.read_only:
+                runs.reconcile(project, store)
+            time.sleep(0.25)
+    except KeyboardInterrupt:
+        return 130
+    say_outcome(store.get_run(run.id))
+    return 0
+
+
+def cmd_runs_wait(args: argparse.Namespace) -> int:
+    project = project_of(args)
+    with open_store(project) as store:
+        run = runs.get_run(project, store, args.id)
+        try:
+            final = runs.wait(project, store, run.id, timeout=args.timeout)
+        except KeyboardInterrupt:
+            return 130
+    if final.live:
+        info(f"run {final.id} is still {final.status} after {args.timeout:g}s")
+        return 124
+    say_outcome(final)
+    return runs.exit_code_of(final)
+
+
+def cmd_runs_cancel(args: argparse.Namespace) -> int:
+    project = project_of(args)
+    with open_store(project) as store:
+        run = runs.get_run(project, store, args.id)
+        if not runs.cancel(project, store, run.id):
+            info(f"run {run.id} already ended ({run.status}); nothing to cancel")
+            return 0
+        info(f"canceling run {run.id}…")
+        if args.no_wait:
+            return 0
+        grace = float(run.options.get("cancel_grace_seconds", 10))
+        final = runs.wait(project, store, run.id, timeout=grace + 30)
+    say_outcome(final)
+    return 0 if not final.live else 1
+
+
+def cmd_runs_compare(args: argparse.Namespace) -> int:
+    project = project_of(args)
+    with open_store(project) as store:
+        chosen = [runs.get_run(project, store, i) for i in args.ids]
+        params = {r.id: store.params(r.id) for r in chosen}
+    if args.json:
+        emit_json([r.to_json() | {"params": params[r.id]} for r in chosen])
+        return 0
+    rows: list[tuple[str, ...]] = []
+
+    def add(label: str, values: list[str]) -> None:
+        mark = "*" if len(set(values)) > 1 else ""
+        rows.append((mark, label, *values))
+
+    add("status", [r.status for r in chosen])
+    add("experiment", [r.experiment for r in chosen])
+    add("target", [r.target for r in chosen])
+    add("duration", [fmt_duration(r.duration) for r in chosen])
+    add("snapshot", [(r.snapshot_commit or "-")[:10] for r in chosen])
+    for key in sorted({k for p in params.values() for k in p}):
+        add(f"param {key}", [params[r.id].get(key, "-") for r in chosen])
+    for key in sorted({k for r in chosen for k in r.metrics}):
+        add(f"metric {key}", [fmt_value(r.metrics.get(key)) for r in chosen])
+    print(table(["", "", *[r.id for r in chosen]], rows))
+    return 0
+
+
+def cmd_runs_restore(args: argparse.Namespace) -> int:
+    from runyard.core import snapshot
+
+    project = project_of(args)
+    with reading_store(project) as store:
+        run = runs.get_run(project, store, args.id)
+    if not run.snapshot_commit:
+        raise UsageError(f"Run {run.id} has no snapshot (it failed before one was taken).")
+    dest = Path(args.to).resolve() if args.to else project.root
+    written = snapshot.restore_snapshot(project, run.snapshot_commit, dest, force=args.force)
+    info(f"restored {len(written)} files of run {run.id} into {dest}")
+    return 0
+
+
+def cmd_runs_diff(args: argparse.Namespace) -> int:
+    from runyard.core import snapshot
+
+    project = project_of(args)
+    with open_store(project) as store:
+        a = runs.get_run(project, store, args.id)
+        b = runs.get_run(project, store, args.other) if args.other else None
+    for r in (a, b):
+        if r is not None and not r.snapshot_commit:
+            raise UsageError(f"Run {r.id} has no snapshot (it failed before one was taken).")
+    text = snapshot.diff_snapshots(
+        project, a.snapshot_commit or "", b.snapshot_commit if b else None, stat=args.stat
+    )
+    if not text:
+        info("no differences")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
