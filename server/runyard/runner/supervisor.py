@@ -24,6 +24,12 @@ it, if asked), keeps its outputs and records the outcome.
 Nothing that reads what the run wrote (tracking records, TensorBoard event files)
 decides its outcome: an exception there is a warning in the run's log (once per
 distinct error), and the supervisor goes on following the run.
+
+The outputs folder the backend leaves in the working copy moves to `<run dir>/outputs`
+and its files become the run's artifacts, never through a link (`_keep_outputs`): an
+outputs folder that is a link (a committed `outputs` -> a shared folder) is not kept,
+and a link in it that leads out of it is left behind; each is named in the run's log,
+and what such a link points to is never listed, moved or touched.
 """
 
 from __future__ import annotations
@@ -321,20 +327,81 @@ class Supervisor:
                 sys.stderr.write(traceback.format_exc())
 
     def _keep_outputs(self, out: Path | None) -> None:
+        """Move the outputs folder the backend left in the working copy to
+        `<run dir>/outputs` and record its files as the run's artifacts.
+
+        Never through a link: when the folder, or a folder above it in the working
+        copy, is a link (a committed `outputs` -> a shared folder), nothing is kept;
+        a link in the outputs that leads out of them (absolute, climbing out with
+        `..`, to a folder elsewhere) is left behind. Each is named in the run's log,
+        and what it points to is never touched (as a Docker run's copy-back)."""
         if out is None:
             return
+        workdir = self.run_dir / "work"
+        try:
+            rel = out.relative_to(workdir)
+        except ValueError:
+            rel = Path(out.name)
+        shown = rel.as_posix()
+        for depth in range(1, len(rel.parts) + 1):
+            folder = workdir.joinpath(*rel.parts[:depth])
+            if folder.is_symlink():
+                where = folder.relative_to(workdir).as_posix()
+                self.log(
+                    f"the outputs were not kept: {where} is a link to {os.readlink(folder)} "
+                    f"(Runyard never follows a link out of the run's working copy); "
+                    f"make {where} a folder to keep them"
+                )
+                return
         dest = self.run_dir / "outputs"
+        if dest.is_symlink():
+            dest.unlink()  # (the link only, never what it points to)
         shutil.rmtree(dest, ignore_errors=True)
         shutil.move(str(out), str(dest))
+        left = self._drop_links_out(dest, shown)
         files: list[tuple[str, int]] = []
         for root, _dirs, names in os.walk(dest):
             for name in names:
                 path = Path(root) / name
+                if str(path) in left:
+                    continue
                 try:
                     files.append((path.relative_to(dest).as_posix(), path.lstat().st_size))
                 except OSError:
                     continue
         self.store.set_artifacts(self.run_id, files, replace=True)
+
+    def _drop_links_out(self, dest: Path, shown: str) -> set[str]:
+        """Remove (the links only) each link in the kept outputs that resolves out of
+        them, and name it in the run's log; links between their own files stay. The
+        paths of those that could not be removed (never listed as artifacts)."""
+        top = os.path.realpath(dest)
+        left: set[str] = set()
+        for root, dirs, names in os.walk(dest):
+            for name in [*dirs, *names]:
+                path = os.path.join(root, name)
+                if not os.path.islink(path):
+                    continue
+                target = os.path.realpath(path)
+                if target == top or target.startswith(top + os.sep):
+                    continue
+                entry = posixpath.join(shown, Path(path).relative_to(dest).as_posix())
+                try:
+                    link = os.readlink(path)
+                    if not os.access(root, os.W_OK):  # a folder the run made read-only
+                        os.chmod(root, os.stat(root).st_mode | 0o700)
+                    os.unlink(path)
+                except OSError as exc:
+                    self.log(f"{entry} leads out of {shown}/ and is not an artifact: {exc}")
+                    left.add(path)
+                    continue
+                if name in dirs:
+                    dirs.remove(name)
+                self.log(
+                    f"{entry} was not kept: it is a link to {link}, out of {shown}/; "
+                    f"the rest of {shown}/ was"
+                )
+        return left
 
     # ---- TensorBoard event files: scalars become metrics, the files stay with the run ----
 
