@@ -28,9 +28,9 @@ export function panelActions(parts: ModelCommandParts & { outputs: RunOutputs })
     showLogs: (project, runId) => outputs.show(project, runId, false),
     restore: (project, runId) => {
       const run = runs.find(project, runId);
-      if (run) void restore(parts, { project, run });
+      if (run) void restore(client, { project, run });
     },
-    cancel: (project, runId) => void cancel(parts, project, runId),
+    cancel: (project, runId) => void cancel(client, project, runId),
     createProject: (entryId) => void createProject(client, entryId),
     registerModel: (project, runId, outputPath) => {
       // a run older than the Runs view's first page is not in its cache: ask the server

@@ -16,13 +16,9 @@ import type { RunNode, RunsView } from "../views/runs";
 import { type PanelActions, showCompare, showRunDetails } from "../webviews";
 import { asUri, command, pickRun, pickTarget, requireTrust, type RunRef, runRef, showError } from "./common";
 
-/** What restore and cancel need (they are also the run panels' buttons). */
-export interface RunActionParts {
-  client: RunyardClient;
-}
-
-export interface RunCommandParts extends RunActionParts {
+export interface RunCommandParts {
   context: vscode.ExtensionContext;
+  client: RunyardClient;
   projects: Projects;
   runs: RunsView;
   outputs: RunOutputs;
@@ -109,8 +105,9 @@ async function submitJob(parts: RunCommandParts): Promise<void> {
   if (pick) await submit(parts, project, { job: pick.job.name }, `job ${pick.job.name}`);
 }
 
-/** Restore a run's code into the project or another folder; asks before overwriting. */
-export async function restore(parts: RunActionParts, ref: RunRef): Promise<void> {
+/** Restore a run's code into the project or another folder; asks before overwriting
+ * changed files. Also the run panels' Restore button, as `cancel` is their Cancel. */
+export async function restore(client: RunyardClient, ref: RunRef): Promise<void> {
   const where = await vscode.window.showQuickPick(
     [
       { label: "Into the project folder", description: ref.project, dest: undefined as string | undefined },
@@ -131,7 +128,7 @@ export async function restore(parts: RunActionParts, ref: RunRef): Promise<void>
   }
   const params = { project: ref.project, runId: ref.run.id, ...(dest ? { dest } : {}) };
   try {
-    const r = await parts.client.request(RUNS_RESTORE, params);
+    const r = await client.request(RUNS_RESTORE, params);
     void vscode.window.showInformationMessage(`Restored ${r.written.length} file(s) of run ${r.runId} into ${r.dest}.`);
   } catch (err) {
     const e = asRunyardError(err);
@@ -142,20 +139,20 @@ export async function restore(parts: RunActionParts, ref: RunRef): Promise<void>
     );
     if (overwrite !== "Overwrite") return;
     try {
-      const r = await parts.client.request(RUNS_RESTORE, { ...params, force: true });
+      const r = await client.request(RUNS_RESTORE, { ...params, force: true });
       void vscode.window.showInformationMessage(`Restored ${r.written.length} file(s) of run ${r.runId} into ${r.dest}.`);
     } catch (err2) {
-      showError(parts.client, "Could not restore the snapshot", err2);
+      showError(client, "Could not restore the snapshot", err2);
     }
   }
 }
 
-export async function cancel(parts: RunActionParts, project: string, runId: string): Promise<void> {
+export async function cancel(client: RunyardClient, project: string, runId: string): Promise<void> {
   try {
-    const r = await parts.client.request(RUNS_CANCEL, { project, runId });
+    const r = await client.request(RUNS_CANCEL, { project, runId });
     if (!r.canceled) void vscode.window.showInformationMessage(`Run ${runId} had already ended (${r.status}).`);
   } catch (err) {
-    showError(parts.client, `Could not cancel run ${runId}`, err);
+    showError(client, `Could not cancel run ${runId}`, err);
   }
 }
 
@@ -228,7 +225,7 @@ export function registerRunCommands(parts: RunCommandParts): vscode.Disposable[]
     command(client, "submitJob", () => submitJob(parts)),
     command(client, "cancelRun", async (node) => {
       const ref = runRef(node, parts) ?? (await pickRun(parts, "Cancel Run", (r) => isActive(r.status), "no run is active."));
-      if (ref) await cancel(parts, ref.project, ref.run.id);
+      if (ref) await cancel(parts.client, ref.project, ref.run.id);
     }),
     command(client, "showLogs", async (node) => {
       const ref = runRef(node, parts) ?? (await pickRun(parts, "Show Run Logs"));
@@ -241,7 +238,7 @@ export function registerRunCommands(parts: RunCommandParts): vscode.Disposable[]
     command(client, "compareRuns", (_node, nodes) => compareRuns(parts, nodes)),
     command(client, "restoreRun", async (node) => {
       const ref = runRef(node, parts) ?? (await pickRun(parts, "Restore Run Snapshot"));
-      if (ref) await restore(parts, ref);
+      if (ref) await restore(parts.client, ref);
     }),
     command(client, "rerun", (node) => rerun(parts, node)),
     command(client, "openInTensorBoard", (node, nodes) => openInTensorBoard(parts, node, nodes)),
