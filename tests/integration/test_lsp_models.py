@@ -13,7 +13,7 @@ import pytest_asyncio
 from pygls.exceptions import JsonRpcException
 
 from runyard.core.project import Project
-from runyard.core.store import Store
+from runyard.core.store import Deployment, Store
 from runyard.models import deploy
 from tests import helpers
 from tests.helpers import git, runyard
@@ -108,8 +108,8 @@ async def test_deploy_refuses_a_scoring_script_without_run_before_any_build(
 # ---- deployment telemetry in the listing ----------------------------------------------------
 
 
-def _deployment(name: str, target: str, **over: Any) -> dict[str, Any]:
-    return {
+def _deployment(name: str, target: str, **over: Any) -> Deployment:
+    fields: dict[str, Any] = {
         "name": name,
         "model": "net",
         "version": 1,
@@ -122,8 +122,8 @@ def _deployment(name: str, target: str, **over: Any) -> dict[str, Any]:
         "created": time.time() - 60,
         "stopped": None,
         "options": {},
-        **over,
     }
+    return Deployment(**{**fields, **over})
 
 
 def _closed_port() -> int:

@@ -8,6 +8,7 @@ import socket
 
 import pytest
 
+from runyard.core.store import Deployment
 from runyard.models import deploy
 from tests import helpers
 
@@ -27,6 +28,6 @@ def test_a_local_deployment_is_reached_past_an_environment_proxy(
     for name in ("NO_PROXY", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
     with helpers.json_service("/health", {"status": "ok"}) as port:
-        dep = {"name": "web", "host": "127.0.0.1", "port": port}
+        dep = Deployment("web", "m", 1, "local", None, None, "127.0.0.1", port, "running", 0.0)
         status, body = deploy.request({}, dep, "GET", "/health", timeout=5)
     assert (status, body) == (200, b'{"status": "ok"}')

@@ -18,28 +18,28 @@ import pytest
 
 from runyard.core.errors import RunyardError
 from runyard.core.project import Project
-from runyard.core.store import Store
+from runyard.core.store import Deployment, Store
 from runyard.lsp import protocol as p
 from runyard.lsp.convert import unstructure
 from runyard.lsp.features import deployments as lsp_deployments
 from runyard.models import deploy
 
 
-def _record(name: str, status: str = "running", created: float = 1000.0) -> dict[str, Any]:
-    return {
-        "name": name,
-        "model": "net",
-        "version": 1,
-        "target": "dock",
-        "image": "runyard-model/net:1",
-        "container_id": f"c-{name}",
-        "host": "127.0.0.1",
-        "port": 40000,
-        "status": status,
-        "created": created,
-        "stopped": None if status == "running" else created + 50,
-        "options": {},
-    }
+def _record(name: str, status: str = "running", created: float = 1000.0) -> Deployment:
+    return Deployment(
+        name=name,
+        model="net",
+        version=1,
+        target="dock",
+        image="runyard-model/net:1",
+        container_id=f"c-{name}",
+        host="127.0.0.1",
+        port=40000,
+        status=status,
+        created=created,
+        stopped=None if status == "running" else created + 50,
+        options={},
+    )
 
 
 class _Container:
@@ -79,14 +79,14 @@ def answers(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     deployment's container is running unless `answers["_containers"]` says otherwise."""
     table: dict[str, Any] = {"_containers": {}, "_timeouts": []}
 
-    def engine(_project: Project, dep: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    def engine(_project: Project, dep: Deployment) -> tuple[dict[str, Any], Any]:
         states = {f"c-{n}": "running" for n in table if not n.startswith("_")}
         states.update(table["_containers"])
         return {}, _Client(states)
 
     def request(
         _options: dict[str, Any],
-        dep: dict[str, Any],
+        dep: Deployment,
         method: str,
         path: str,
         body: bytes | None = None,
@@ -95,15 +95,15 @@ def answers(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     ) -> tuple[int, bytes]:
         assert (method, path) == ("GET", "/metrics")
         table["_timeouts"].append(timeout)
-        answer = table[dep["name"]]
+        answer = table[dep.name]
         if isinstance(answer, BaseException):
             raise answer
         if isinstance(answer, threading.Barrier):
             answer.wait()  # broken (raises) unless all its parties sample at once
-            raise RunyardError(f"The deployment {dep['name']} does not answer (timed out).")
+            raise RunyardError(f"The deployment {dep.name} does not answer (timed out).")
         if isinstance(answer, float):
             time.sleep(min(answer, timeout))
-            raise RunyardError(f"The deployment {dep['name']} does not answer (timed out).")
+            raise RunyardError(f"The deployment {dep.name} does not answer (timed out).")
         status, payload = answer
         return status, payload if isinstance(payload, bytes) else json.dumps(payload).encode()
 

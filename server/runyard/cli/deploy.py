@@ -13,7 +13,7 @@ from typing import Any
 from runyard.cli.output import emit_json, fmt_time, fmt_value, info, table
 from runyard.core.errors import UsageError
 from runyard.core.project import Project, find_project
-from runyard.core.store import Store
+from runyard.core.store import Deployment, Store
 from runyard.runner import runs
 
 
@@ -114,9 +114,9 @@ def cmd_model_package(args: argparse.Namespace) -> int:
     return 0
 
 
-def _deployment_json(dep: dict[str, Any]) -> dict[str, Any]:
-    url = f"http://{dep['host']}:{dep['port']}" if dep.get("port") else None
-    return {**dep, "ref": f"{dep['model']}:{dep['version']}", "url": url}
+def _deployment_json(dep: Deployment) -> dict[str, Any]:
+    url = f"http://{dep.host}:{dep.port}" if dep.port else None
+    return {**dep.to_json(), "ref": dep.ref, "url": url}
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
@@ -157,8 +157,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     else:
         print(data["url"])
         info(
-            f"deployment {dep['name']} serves {data['ref']}: POST {data['url']}/score "
-            f"(runyard deployment invoke {dep['name']} --data FILE)"
+            f"deployment {dep.name} serves {data['ref']}: POST {data['url']}/score "
+            f"(runyard deployment invoke {dep.name} --data FILE)"
         )
     return 0
 
@@ -173,21 +173,21 @@ def cmd_deployment_list(args: argparse.Namespace) -> int:
     with _store(project) as store:
         # the running ones' telemetry is sampled now (the last sample of a silent one)
         items = deploy.refresh_all(project, store.list_deployments(), LIST_SAMPLE_TIMEOUT)
-        pairs = [(d, deploy.last_stats(store, d["name"], since=float(d["created"]))) for d in items]
+        pairs = [(d, deploy.last_stats(store, d.name, since=d.created)) for d in items]
     if args.json:
         emit_json([{**_deployment_json(d), "telemetry": t} for d, t in pairs])
         return 0
     rows = [
         [
-            d["name"],
-            f"{d['model']}:{d['version']}",
-            d["status"],
-            d["target"],
-            f"{d['host']}:{d['port']}" if d.get("port") and d["status"] == "running" else "-",
+            d.name,
+            d.ref,
+            d.status,
+            d.target,
+            f"{d.host}:{d.port}" if d.port and d.status == "running" else "-",
             str(t["requests"]) if t else "-",
             str(t["errors"]) if t else "-",
             f"{t['p50_ms']:.1f}" if t and t.get("p50_ms") is not None else "-",
-            fmt_time(d["created"]),
+            fmt_time(d.created),
         ]
         for d, t in pairs
     ]
@@ -208,15 +208,15 @@ def cmd_deployment_show(args: argparse.Namespace) -> int:
         emit_json(data)
         return 0
     lines = [
-        f"deployment {dep['name']}  {dep['status']}",
-        f"model      {data['ref']}  {dep['options'].get('digest', '')}",
-        f"target     {dep['target']}",
-        f"image      {dep['image']}",
+        f"deployment {dep.name}  {dep.status}",
+        f"model      {data['ref']}  {dep.options.get('digest', '')}",
+        f"target     {dep.target}",
+        f"image      {dep.image}",
         f"address    {data['url'] or '-'}",
-        f"created    {fmt_time(dep['created'])}",
+        f"created    {fmt_time(dep.created)}",
     ]
-    if dep.get("stopped"):
-        lines.append(f"stopped    {fmt_time(dep['stopped'])}")
+    if dep.stopped:
+        lines.append(f"stopped    {fmt_time(dep.stopped)}")
     if telemetry:
         p50, p95 = telemetry.get("p50_ms"), telemetry.get("p95_ms")
         lines += [
@@ -246,7 +246,7 @@ def cmd_deployment_stop(args: argparse.Namespace) -> int:
     project = _project(args)
     with _store(project) as store:
         dep = deploy.stop(project, store, args.name)
-    info(f"deployment {dep['name']} stopped; its container was removed")
+    info(f"deployment {dep.name} stopped; its container was removed")
     return 0
 
 

@@ -1,5 +1,7 @@
 """Deployments: a packaged model (`runyard.models.package`) running as a web service in a
-container on a docker target's engine, recorded in the store with its telemetry.
+container on a docker target's engine, recorded in the store (a
+`runyard.core.store.Deployment`, frozen: a refreshed status is a new value) with its
+telemetry.
 
 The container is labelled with the project, the deployment and the model, runs as the
 unprivileged user of the image, without the Docker socket, with no new privileges, no
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -29,7 +32,7 @@ from urllib.parse import urlparse
 
 from runyard.core.errors import NotFoundError, RunyardError, UsageError
 from runyard.core.project import Project
-from runyard.core.store import Store
+from runyard.core.store import Deployment, Store
 from runyard.models.package import (
     LABEL_DIGEST,
     LABEL_MODEL,
@@ -78,10 +81,10 @@ def default_name(model: ModelVersion) -> str:
     return f"{base}-{model.version}"
 
 
-def get(store: Store, name: str) -> dict[str, Any]:
+def get(store: Store, name: str) -> Deployment:
     found = store.get_deployment(name)
     if found is None:
-        known = [d["name"] for d in store.list_deployments()]
+        known = [d.name for d in store.list_deployments()]
         raise NotFoundError(
             f"There is no deployment named {name!r}.",
             hint="see `runyard deployment list`"
@@ -148,7 +151,7 @@ def _loopback(host: str) -> bool:
 
 def request(
     options: dict[str, Any],
-    dep: dict[str, Any],
+    dep: Deployment,
     method: str,
     path: str,
     body: bytes | None = None,
@@ -156,9 +159,9 @@ def request(
     timeout: float = REQUEST_TIMEOUT,
 ) -> tuple[int, bytes]:
     """(HTTP status, body) of a request to the deployment's service."""
-    reach = _reach_host(options, str(dep.get("host") or "127.0.0.1"))
+    reach = _reach_host(options, str(dep.host or "127.0.0.1"))
     if reach is not None:
-        url = f"http://{reach}:{dep['port']}{path}"
+        url = f"http://{reach}:{dep.port}{path}"
         req = urllib.request.Request(
             url, data=body, method=method, headers={"Content-Type": "application/json"}
         )
@@ -172,8 +175,8 @@ def request(
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise RunyardError(
-                f"The deployment {dep['name']} does not answer at {url} ({reason}).",
-                hint=f"see `runyard deployment logs {dep['name']}`",
+                f"The deployment {dep.name} does not answer at {url} ({reason}).",
+                hint=f"see `runyard deployment logs {dep.name}`",
             ) from None
     import docker
 
@@ -183,23 +186,23 @@ def request(
     if body is not None:
         env["RUNYARD_BODY"] = base64.b64encode(body).decode()
     try:
-        container = client.containers.get(dep["container_id"])
+        container = client.containers.get(dep.container_id)
         code, out = container.exec_run(
             ["python", "-c", _EXEC_CLIENT, method, path], environment=env, demux=False
         )
     except docker.errors.APIError as exc:
         # the container is gone or not running (it may have ended between two calls)
         raise RunyardError(
-            f"The deployment {dep['name']} cannot be reached inside its container: "
+            f"The deployment {dep.name} cannot be reached inside its container: "
             f"{exc.explanation or exc}",
-            hint=f"see `runyard deployment logs {dep['name']}`",
+            hint=f"see `runyard deployment logs {dep.name}`",
         ) from None
     text = bytes(out or b"").decode("utf-8", "replace")
     status, _, rest = text.partition("\n")
     if code != 0 or not status.isdigit():
         raise RunyardError(
-            f"The deployment {dep['name']} does not answer inside its container: {text[-500:]}",
-            hint=f"see `runyard deployment logs {dep['name']}`",
+            f"The deployment {dep.name} does not answer inside its container: {text[-500:]}",
+            hint=f"see `runyard deployment logs {dep.name}`",
         )
     return int(status), rest.encode()
 
@@ -216,7 +219,7 @@ def deploy(
     port: int | None = None,
     host: str = "127.0.0.1",
     log: Any = None,
-) -> dict[str, Any]:
+) -> Deployment:
     """Run the packaged image of model `ref` as deployment `name`; returns its record once
     its /health answers."""
     import docker
@@ -227,10 +230,9 @@ def deploy(
     if port is not None and not 1 <= port <= 65535:
         raise UsageError(f"--port {port} is not a TCP port.", hint="use 1..65535")
     existing = store.get_deployment(name)
-    if existing is not None and existing["status"] == "running":
+    if existing is not None and existing.status == "running":
         raise UsageError(
-            f"The deployment {name!r} is already running ({existing['model']}:"
-            f"{existing['version']}).",
+            f"The deployment {name!r} is already running ({existing.ref}).",
             hint=f"stop it first (runyard deployment stop {name}) or pick another --name",
         )
     target = docker_target(project, target_name)
@@ -286,20 +288,20 @@ def deploy(
         container.reload()
         bound = (container.attrs["NetworkSettings"]["Ports"] or {}).get(f"{SERVE_PORT}/tcp")
         host_port = int(bound[0]["HostPort"]) if bound else port
-        dep: dict[str, Any] = {
-            "name": name,
-            "model": model.name,
-            "version": model.version,
-            "target": target.name,
-            "image": (image.tags or [image_tag(model)])[0],
-            "container_id": container.id,
-            "host": host,
-            "port": host_port,
-            "status": "starting",
-            "created": time.time(),
-            "stopped": None,
-            "options": {"digest": model.digest, "image_id": image.id},
-        }
+        dep = Deployment(
+            name=name,
+            model=model.name,
+            version=model.version,
+            target=target.name,
+            image=(image.tags or [image_tag(model)])[0],
+            container_id=container.id,
+            host=host,
+            port=host_port,
+            status="starting",
+            created=time.time(),
+            stopped=None,
+            options={"digest": model.digest, "image_id": image.id},
+        )
         say(f"container {container.short_id} started; waiting for {name} to answer /health")
         try:
             _wait_healthy(options, dep, client, container)
@@ -308,21 +310,19 @@ def deploy(
             with contextlib.suppress(Exception):
                 container.remove(force=True)
             raise
-        dep["status"] = "running"
+        dep = dataclasses.replace(dep, status="running")
         store.put_deployment(dep)
         return dep
 
 
-def _wait_healthy(
-    options: dict[str, Any], dep: dict[str, Any], client: Any, container: Any
-) -> None:
+def _wait_healthy(options: dict[str, Any], dep: Deployment, client: Any, container: Any) -> None:
     deadline = time.monotonic() + HEALTH_TIMEOUT
     pause = 0.05  # a small service answers within a second: look often, then less often
     while True:
         container.reload()
         if container.status in ("exited", "dead"):
             raise RunyardError(
-                f"The deployment {dep['name']} stopped while starting (exit status "
+                f"The deployment {dep.name} stopped while starting (exit status "
                 f"{container.attrs['State'].get('ExitCode')}). Its log ends with:\n"
                 f"{_log_tail(container)}",
                 hint="fix the scoring script's init(model_path) or the model's dependencies, "
@@ -334,7 +334,7 @@ def _wait_healthy(
                 return
         if time.monotonic() > deadline:
             raise RunyardError(
-                f"The deployment {dep['name']} did not answer /health within "
+                f"The deployment {dep.name} did not answer /health within "
                 f"{HEALTH_TIMEOUT:.0f}s. Its log ends with:\n{_log_tail(container)}",
                 hint="a slow init(model_path)? check the scoring script",
             )
@@ -345,40 +345,40 @@ def _wait_healthy(
 # ---- the rest of the lifecycle -------------------------------------------------------------
 
 
-def _engine(project: Project, dep: dict[str, Any]) -> tuple[dict[str, Any], Any]:
-    options = dict(docker_target(project, dep["target"]).raw)
+def _engine(project: Project, dep: Deployment) -> tuple[dict[str, Any], Any]:
+    options = dict(docker_target(project, dep.target).raw)
     return options, dockert.connect(options)
 
 
-def _container(client: Any, dep: dict[str, Any]) -> Any | None:
+def _container(client: Any, dep: Deployment) -> Any | None:
     import docker
 
     try:
-        return client.containers.get(dep["container_id"])
+        return client.containers.get(dep.container_id)
     except docker.errors.NotFound:
         return None
 
 
-def refresh(project: Project, store: Store, dep: dict[str, Any]) -> dict[str, Any]:
+def refresh(project: Project, store: Store, dep: Deployment) -> Deployment:
     """The record, with a running deployment whose container ended marked as such."""
     return _refresh(project, store, dep)[0]
 
 
 def _refresh(
-    project: Project, store: Store, dep: dict[str, Any]
-) -> tuple[dict[str, Any], tuple[dict[str, Any], Any] | None]:
+    project: Project, store: Store, dep: Deployment
+) -> tuple[Deployment, tuple[dict[str, Any], Any] | None]:
     """`refresh`, and the engine (options, client) of a deployment still running."""
-    if dep["status"] != "running":
+    if dep.status != "running":
         return dep, None
     try:
         options, client = _engine(project, dep)
         container = _container(client, dep)
     except RunyardError:
-        return {**dep, "status": "unreachable"}, None
+        return dataclasses.replace(dep, status="unreachable"), None
     if container is None or container.status in ("exited", "dead"):
         status = "gone" if container is None else "exited"
-        store.update_deployment(dep["name"], status=status)
-        return {**dep, "status": status}, None
+        store.update_deployment(dep.name, status=status)
+        return dataclasses.replace(dep, status=status), None
     return dep, (options, client)
 
 
@@ -388,8 +388,7 @@ def logs(project: Project, store: Store, name: str, tail: int | None = None) -> 
     container = _container(client, dep)
     if container is None:
         raise NotFoundError(
-            f"The container of deployment {name} is no longer on its engine "
-            f"(status {dep['status']}).",
+            f"The container of deployment {name} is no longer on its engine (status {dep.status}).",
             hint="a stopped deployment's container is removed with it",
         )
     data = container.logs(stdout=True, stderr=True, tail=tail if tail is not None else "all")
@@ -405,12 +404,10 @@ def stats(
     dep, engine = _refresh(project, store, get(store, name))
     if engine is not None:
         _sample(store, dep, *engine, timeout=timeout)
-    return last_stats(store, name, since=float(dep["created"]))
+    return last_stats(store, name, since=dep.created)
 
 
-def refresh_sampled(
-    project: Project, store: Store, dep: dict[str, Any], timeout: float
-) -> dict[str, Any]:
+def refresh_sampled(project: Project, store: Store, dep: Deployment, timeout: float) -> Deployment:
     """`refresh`, and for a deployment still running a telemetry sample recorded when its
     service answers /metrics within `timeout` seconds (one that does not keeps its last
     sample; never raises for that)."""
@@ -425,31 +422,31 @@ SAMPLE_WORKERS = 8  # running deployments sampled at once by `refresh_all`
 
 
 def refresh_all(
-    project: Project, deployments: list[dict[str, Any]], timeout: float
-) -> list[dict[str, Any]]:
+    project: Project, deployments: list[Deployment], timeout: float
+) -> list[Deployment]:
     """`deployments` refreshed, the running ones sampled at once (`refresh_sampled`, each
     on a store connection of its own): a listing waits about `timeout` seconds for its
     silent services, not that long for each. A record whose refresh fails stays as it
     was, with a warning in the log."""
-    running = [d for d in deployments if d["status"] == "running"]
+    running = [d for d in deployments if d.status == "running"]
     if not running:
         return deployments
 
-    def one(dep: dict[str, Any]) -> dict[str, Any]:
+    def one(dep: Deployment) -> Deployment:
         try:
             with Store(project.store_path) as store:
                 return refresh_sampled(project, store, dep, timeout)
         except Exception as exc:  # one deployment's trouble never fails the listing
             log.warning(
-                "could not refresh deployment %s: %s: %s", dep["name"], type(exc).__name__, exc
+                "could not refresh deployment %s: %s: %s", dep.name, type(exc).__name__, exc
             )
-            log.debug("refreshing %s", dep["name"], exc_info=True)
+            log.debug("refreshing %s", dep.name, exc_info=True)
             return dep
 
     workers = min(SAMPLE_WORKERS, len(running))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="runyard-sample") as pool:
-        fresh = {d["name"]: d for d in pool.map(one, running)}
-    return [fresh.get(d["name"], d) for d in deployments]
+        fresh = {d.name: d for d in pool.map(one, running)}
+    return [fresh.get(d.name, d) for d in deployments]
 
 
 def last_stats(store: Store, name: str, since: float | None = None) -> dict[str, Any]:
@@ -463,7 +460,7 @@ def last_stats(store: Store, name: str, since: float | None = None) -> dict[str,
 
 
 def _sample(
-    store: Store, dep: dict[str, Any], options: dict[str, Any], client: Any, timeout: float
+    store: Store, dep: Deployment, options: dict[str, Any], client: Any, timeout: float
 ) -> None:
     status, body = request(options, dep, "GET", "/metrics", client=client, timeout=timeout)
     if status != 200:
@@ -478,11 +475,11 @@ def _sample(
         )
     except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError):
         raise RunyardError(
-            f"The deployment {dep['name']} answered /metrics with something else than "
+            f"The deployment {dep.name} answered /metrics with something else than "
             f"its telemetry: {body[:200]!r}",
             hint="is another service listening on its port?",
         ) from None
-    store.add_deployment_stats(dep["name"], time.time(), *sample)
+    store.add_deployment_stats(dep.name, time.time(), *sample)
 
 
 def _ms(value: Any) -> float | None:
@@ -510,10 +507,10 @@ def invoke(project: Project, store: Store, name: str, data_file: Path) -> tuple[
 def invoke_payload(project: Project, store: Store, name: str, raw: bytes) -> tuple[int, Any]:
     """POST the JSON document `raw` to the deployment's /score: (status, decoded answer)."""
     dep = get(store, name)
-    if dep["status"] != "running":
+    if dep.status != "running":
         raise UsageError(
-            f"The deployment {name} is {dep['status']}.",
-            hint=f"deploy it again: runyard deploy {dep['model']}:{dep['version']} --name {name}",
+            f"The deployment {name} is {dep.status}.",
+            hint=f"deploy it again: runyard deploy {dep.ref} --name {name}",
         )
     options, client = _engine(project, dep)
     status, body = request(options, dep, "POST", "/score", raw, client=client)
@@ -524,10 +521,10 @@ def invoke_payload(project: Project, store: Store, name: str, raw: bytes) -> tup
     return status, answer
 
 
-def stop(project: Project, store: Store, name: str) -> dict[str, Any]:
+def stop(project: Project, store: Store, name: str) -> Deployment:
     """Record a last telemetry sample, stop and remove the container."""
     dep = get(store, name)
-    if dep["status"] == "running":
+    if dep.status == "running":
         with contextlib.suppress(RunyardError):
             stats(project, store, name)
     _options, client = _engine(project, dep)

@@ -561,12 +561,12 @@ def lineage(project: Project, store: Store, ref: str) -> dict[str, Any]:
         }
     deployments = [
         {
-            "name": d["name"],
-            "status": d["status"],
-            "host": d["host"],
-            "port": d["port"],
-            "target": d["target"],
-            "created": d["created"],
+            "name": d.name,
+            "status": d.status,
+            "host": d.host,
+            "port": d.port,
+            "target": d.target,
+            "created": d.created,
         }
         for d in store.model_deployments(model.name, model.version)
     ]

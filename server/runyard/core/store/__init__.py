@@ -13,7 +13,8 @@ The package, by noun:
 * `runs`: `Run`, status transitions, params, tags, artifacts (`RunTables`).
 * `metrics`: packed metric chunks, cursors, latest values (`MetricTables`).
 * `models`: `ModelRecord`, model versions and aliases (`ModelTables`).
-* `deployments`: deployments and their telemetry samples (`DeploymentTables`).
+* `deployments`: `Deployment`, deployments and their telemetry samples
+  (`DeploymentTables`).
 * `engine`: the seam, the `Engine` protocol the tables write against.
 * `sqlite`: `SQLiteEngine`, the one place SQLite's own pieces live.
 
@@ -52,7 +53,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runyard.core.store.deployments import DeploymentTables
+from runyard.core.store.deployments import Deployment, DeploymentTables
 from runyard.core.store.metrics import CHUNK_POINTS, MetricTables
 from runyard.core.store.models import ModelRecord, ModelTables
 from runyard.core.store.runs import (
@@ -73,6 +74,7 @@ __all__ = [
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "STATUSES",
+    "Deployment",
     "ModelRecord",
     "Run",
     "Store",

@@ -6,91 +6,101 @@ earlier one of the same name) and changes status as it is refreshed or stopped
 (`update_deployment`). Telemetry samples are counts since the service started; a sample
 equal to the newest one only moves that one's time, so an idle deployment sampled on
 every listing does not grow the table.
+
+`Deployment` is a row of `deployments`, frozen: a changed deployment is a new value
+(`dataclasses.replace`), and what the store holds changes only through its calls.
+Telemetry samples are returned as dicts (time, requests, errors, p50_ms, p95_ms).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from runyard.core.store.engine import Tables
 
 
+@dataclass(frozen=True)
+class Deployment:
+    """A row of `deployments`: a model version served by a container on a docker target."""
+
+    name: str
+    model: str
+    version: int
+    target: str
+    image: str | None
+    container_id: str | None
+    host: str | None  # the address the service is published on (127.0.0.1 by default)
+    port: int | None  # its port on the engine's machine
+    status: str  # starting | running | stopped | exited | gone (unreachable: not stored)
+    created: float
+    stopped: float | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # digest, image_id
+
+    @property
+    def ref(self) -> str:
+        """``model:version``."""
+        return f"{self.model}:{self.version}"
+
+    def to_json(self) -> dict[str, Any]:
+        """Every field, in order, as JSON values."""
+        return {f.name: getattr(self, f.name) for f in fields(self)} | {
+            "options": dict(self.options)
+        }
+
+
+DEPLOYMENT_COLUMNS = tuple(f.name for f in fields(Deployment))
+
+
+def deployment_from_row(row: Sequence[Any]) -> Deployment:
+    values = dict(zip(DEPLOYMENT_COLUMNS, row, strict=True))
+    values["options"] = json.loads(values["options"] or "{}")
+    return Deployment(**values)
+
+
 class DeploymentTables(Tables):
     """`Store`'s deployment calls."""
 
-    def model_deployments(self, name: str, version: int | None = None) -> list[dict[str, Any]]:
+    def model_deployments(self, name: str, version: int | None = None) -> list[Deployment]:
         """Deployments of model `name` (of one version, or all), newest first."""
-        sql = (
-            "SELECT name, model, version, target, status, host, port, created, stopped "
-            "FROM deployments WHERE model = ?"
-        )
+        sql = f"SELECT {', '.join(DEPLOYMENT_COLUMNS)} FROM deployments WHERE model = ?"
         args: list[Any] = [name]
         if version is not None:
             sql += " AND version = ?"
             args.append(version)
         rows = self._read(sql + " ORDER BY created DESC", args)
-        keys = (
-            "name",
-            "model",
-            "version",
-            "target",
-            "status",
-            "host",
-            "port",
-            "created",
-            "stopped",
-        )
-        return [dict(zip(keys, r, strict=True)) for r in rows]
+        return [deployment_from_row(r) for r in rows]
 
-    _DEPLOYMENT_KEYS = (
-        "name",
-        "model",
-        "version",
-        "target",
-        "image",
-        "container_id",
-        "host",
-        "port",
-        "status",
-        "created",
-        "stopped",
-        "options",
-    )
-
-    def _deployment(self, row: Sequence[Any]) -> dict[str, Any]:
-        out = dict(zip(self._DEPLOYMENT_KEYS, row, strict=True))
-        out["options"] = json.loads(out["options"] or "{}")
-        return out
-
-    def put_deployment(self, deployment: dict[str, Any]) -> None:
-        """Record a deployment (keys as in `get_deployment`), replacing one of that name."""
-        row = {k: deployment.get(k) for k in self._DEPLOYMENT_KEYS}
-        row["options"] = json.dumps(row["options"] or {})
+    def put_deployment(self, deployment: Deployment) -> None:
+        """Record a deployment, replacing one of that name."""
+        row = [*(getattr(deployment, k) for k in DEPLOYMENT_COLUMNS[:-1])]
+        row.append(json.dumps(deployment.options or {}))
         with self._tx() as db:  # a replace, as two portable statements
-            db.execute("DELETE FROM deployments WHERE name = ?", (row["name"],))
+            db.execute("DELETE FROM deployments WHERE name = ?", (deployment.name,))
             db.execute(
-                f"INSERT INTO deployments ({', '.join(self._DEPLOYMENT_KEYS)}) "
-                f"VALUES ({', '.join('?' * len(self._DEPLOYMENT_KEYS))})",
-                [row[k] for k in self._DEPLOYMENT_KEYS],
+                f"INSERT INTO deployments ({', '.join(DEPLOYMENT_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(DEPLOYMENT_COLUMNS))})",
+                row,
             )
 
-    def get_deployment(self, name: str) -> dict[str, Any] | None:
+    def get_deployment(self, name: str) -> Deployment | None:
         rows = self._read(
-            f"SELECT {', '.join(self._DEPLOYMENT_KEYS)} FROM deployments WHERE name = ?", (name,)
+            f"SELECT {', '.join(DEPLOYMENT_COLUMNS)} FROM deployments WHERE name = ?", (name,)
         )
-        return self._deployment(rows[0]) if rows else None
+        return deployment_from_row(rows[0]) if rows else None
 
-    def list_deployments(self) -> list[dict[str, Any]]:
+    def list_deployments(self) -> list[Deployment]:
         """Every deployment, newest first."""
         rows = self._read(
-            f"SELECT {', '.join(self._DEPLOYMENT_KEYS)} FROM deployments ORDER BY created DESC"
+            f"SELECT {', '.join(DEPLOYMENT_COLUMNS)} FROM deployments ORDER BY created DESC"
         )
-        return [self._deployment(r) for r in rows]
+        return [deployment_from_row(r) for r in rows]
 
     def update_deployment(self, name: str, **fields: Any) -> None:
-        bad = set(fields) - set(self._DEPLOYMENT_KEYS[1:])
+        """Change fields of the recorded deployment `name` (any but its name)."""
+        bad = set(fields) - set(DEPLOYMENT_COLUMNS[1:])
         if bad:
             raise ValueError(f"not deployment fields: {sorted(bad)}")
         if "options" in fields:

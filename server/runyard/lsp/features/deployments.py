@@ -25,31 +25,31 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from runyard.core.store import Store
+    from runyard.core.store import Deployment, Store
 
 log = logging.getLogger(__name__)
 
 
-def _deployment_info(dep: dict[str, Any], sample: dict[str, Any] | None = None) -> p.DeploymentInfo:
+def _deployment_info(dep: Deployment, sample: dict[str, Any] | None = None) -> p.DeploymentInfo:
     return p.DeploymentInfo(
-        name=dep["name"],
-        model=dep["model"],
-        version=int(dep["version"]),
-        target=dep["target"],
-        status=dep["status"],
-        host=dep.get("host"),
-        port=dep.get("port"),
-        image=dep.get("image"),
-        created=float(dep["created"]),
-        stopped=dep.get("stopped"),
+        name=dep.name,
+        model=dep.model,
+        version=int(dep.version),
+        target=dep.target,
+        status=dep.status,
+        host=dep.host,
+        port=dep.port,
+        image=dep.image,
+        created=float(dep.created),
+        stopped=dep.stopped,
         telemetry=_telemetry(sample) if sample else None,
     )
 
 
-def _last_sample(store: Store, dep: dict[str, Any]) -> dict[str, Any]:
+def _last_sample(store: Store, dep: Deployment) -> dict[str, Any]:
     from runyard.models import deploy
 
-    return deploy.last_stats(store, dep["name"], since=float(dep["created"]))
+    return deploy.last_stats(store, dep.name, since=float(dep.created))
 
 
 def _telemetry(sample: dict[str, Any]) -> p.DeploymentTelemetry:
