@@ -152,10 +152,9 @@ async def _answered(server: RawServer, pending: list[tuple[str, Any, Any]]) -> N
             ) from None
         if "error" in answer:
             error = answer["error"]
-            # an internal error is tolerated only where the OS refused (a name too long
-            # for the file system); a crash on the params themselves is a bug
-            tolerated = error["code"] == -32603 and error["message"].startswith("OSError")
-            assert error["code"] in EXPECTED_ERRORS or tolerated, (
+            # no internal error at all: not on the params themselves, nor where the file
+            # system would refuse them (a name too long for a file name is bad input)
+            assert error["code"] in EXPECTED_ERRORS, (
                 method,
                 str(params)[:300],
                 {**error, "data": str(error.get("data"))[-1500:]},

@@ -5,8 +5,8 @@ what the document refers to in the project.
   empty file, a top level that is not a mapping, then `check_data`);
 - `check_data`: the schema (each jsonschema error turned into a `ConfigError` on the
   offending key or value, with what is expected and, where one is close, "did you
-  mean") and the semantic checks (paths inside the project, finite numbers, names that
-  fit in a file name);
+  mean") and the semantic checks (paths inside the project, finite numbers, a job's
+  `target` short enough to be a file name);
 - `validate_document`: all of it for one document's text, for the language server, and
   with `project=` the references: a job's `script` and `requirements` files and its
   `target` must exist; a target's `address` must be a unix://, tcp:// or ssh:// address.
@@ -36,7 +36,7 @@ from runyard.core.config.schema import (
     schema_validator,
     suggest,
 )
-from runyard.core.config.settings import NAME_RE, NAME_RULE, Kind
+from runyard.core.config.settings import NAME_RE, NAME_RULE, Kind, name_too_long
 from runyard.core.project import Project
 from runyard.core.yamlpos import (
     NodeSpans,
@@ -355,6 +355,18 @@ def _semantic_errors(data: dict[str, Any], ctx: _Context) -> list[ConfigError]:
     """Checks JSON Schema cannot express."""
     out: list[ConfigError] = []
     if ctx.kind == "job":
+        target = data.get("target")
+        too_long = name_too_long(target) if isinstance(target, str) else None
+        if too_long:
+            out.append(
+                ctx.error(
+                    ctx.value_span(("target",)),
+                    ("target",),
+                    too_long,
+                    "Expected the name of a target in .runyard/targets/ (its file name "
+                    "without .yml)",
+                )
+            )
         for key in ("script", "requirements", "outputs", "tensorboard_dir"):
             value = data.get(key)
             if isinstance(value, str) and value:
@@ -454,7 +466,7 @@ def _reference_errors(data: dict[str, Any], ctx: _Context, project: Project) -> 
         )
         out.extend(err for err in (script, requirements) if err is not None)
         target = data.get("target")
-        if isinstance(target, str) and NAME_RE.match(target):
+        if isinstance(target, str) and NAME_RE.match(target) and not name_too_long(target):
             names = target_names(project)
             if target not in names:
                 suggestion = suggest(target, names)

@@ -2,8 +2,9 @@
 `default_target`).
 
 `default_target_name` decides which target a run uses when none is given: the file's
-`default_target`, else `local` when it exists, else the only target. A bad value is a
-`ConfigError` on the `default_target` field. `set_default_target` and `forget_default`
+`default_target`, else `local` when it exists, else the only target. A bad value (not a
+name, too long to be a file name, no such target) is a `ConfigError` on the
+`default_target` field. `set_default_target` and `forget_default`
 edit the one line and keep the rest of the file (comments included) as it is; when the
 old entry spans several lines the settings are written afresh. A broken settings file is
 never edited.
@@ -27,7 +28,7 @@ from runyard.core.config.layout import (
     write_text,
 )
 from runyard.core.config.schema import describe
-from runyard.core.config.settings import NAME_RE
+from runyard.core.config.settings import NAME_RE, name_too_long
 from runyard.core.errors import UsageError
 from runyard.core.project import Project
 from runyard.core.yamlpos import ParsedYaml, parse_yaml
@@ -85,6 +86,16 @@ def default_target_name(project: Project) -> str:
                 span,
                 f"got {describe(value)}",
                 "Expected the name of a target in .runyard/targets/",
+                field="default_target",
+                display=project.relpath(path),
+            )
+        too_long = name_too_long(value)
+        if too_long:
+            raise ConfigError.at(
+                path,
+                span,
+                too_long,
+                "Expected the name of a target in .runyard/targets/ (its file name without .yml)",
                 field="default_target",
                 display=project.relpath(path),
             )

@@ -3,7 +3,9 @@
 - `.runyard/targets/<name>.yml` and `.runyard/jobs/<name>.yml` (`.yaml` too; `.yml` wins
   when both exist): `folder_of`, `files_of`, `find`, `names_of`, `target_names`,
   `job_names`. A name given from outside (a command line, a request) is checked first
-  (`check_name`: a `UsageError` with the naming rule); `not_found` lists the names there are;
+  (`check_name`: a `UsageError` with the naming rule, or saying it is too long for a file
+  name), so it never reaches the file system as an OSError; `not_found` lists the names
+  there are;
 - `project_files`: the project's other files (for the editor's checks and completions);
 - `read_bytes`/`decode` turn an unreadable or non-UTF-8 file into a `ConfigError` with
   its place; `write_text` writes through a temporary file and `os.replace`.
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from runyard.core.config.errors import ConfigError
 from runyard.core.config.schema import suggest
-from runyard.core.config.settings import NAME_RE, NAME_RULE, Kind
+from runyard.core.config.settings import NAME_RE, NAME_RULE, Kind, name_too_long, short_name
 from runyard.core.errors import NotFoundError, UsageError
 from runyard.core.project import Project
 
@@ -145,8 +147,16 @@ def job_names(project: Project) -> list[str]:
 
 
 def check_name(kind: Kind, name: str) -> None:
+    """A name given from outside (a command line, a request) is one a file can have, or
+    a UsageError that says why: checked before the name reaches the file system."""
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise UsageError(f"'{name}' is not a valid {kind} name.", hint=NAME_RULE)
+    too_long = name_too_long(name)
+    if too_long:
+        raise UsageError(
+            f"'{short_name(name)}' is not a valid {kind} name: {too_long}.",
+            hint=f"choose a shorter name: .runyard/{kind}s/<name>.yml must fit in a file name",
+        )
 
 
 def not_found(project: Project, kind: Kind, name: str) -> NotFoundError:

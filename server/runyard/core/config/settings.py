@@ -1,8 +1,11 @@
 """What a target or job is once its file is read: `TargetConfig` and `JobConfig`, and the
 rules for the names they are known by.
 
-A name is the file's name without `.yml`, made of the characters of `NAME_PATTERN`
-(which leaves out NUL and `/`). The dataclasses are built from data the checks
+A name is the file's name without `.yml`, so a name is what a file name can hold: the
+characters of `NAME_PATTERN` (which leave out NUL and `/`), and at most `MAX_NAME_BYTES`
+bytes so that `<name>.yml` fits in a file name (255 bytes on the file systems we run
+on). A longer name is refused where it is given (`name_too_long`), never sent to the file
+system, which would answer with an OSError. The dataclasses are built from data the checks
 (`checks`) have already passed; `target_config`/`job_config` only fill in the defaults.
 """
 
@@ -20,6 +23,22 @@ Kind = Literal["target", "job"]
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 NAME_RULE = "names start with a letter or digit and use only letters, digits, '_', '.' and '-'"
 NAME_RE = re.compile(NAME_PATTERN)
+# `<name>.yml` must fit in a file name: 255 bytes on ext4, XFS, APFS and the like.
+MAX_NAME_BYTES = 255 - len(".yml")
+
+
+def name_too_long(name: str) -> str | None:
+    """What is wrong with `name` when `<name>.yml` cannot be a file name (too long), for a
+    message; None when it fits."""
+    size = len(name.encode("utf-8", "surrogatepass"))
+    if size <= MAX_NAME_BYTES:
+        return None
+    return f"the name is {size} bytes long; names are at most {MAX_NAME_BYTES} bytes"
+
+
+def short_name(name: str, limit: int = 40) -> str:
+    """`name` cut for a message (a name too long to be a file name can be any length)."""
+    return name if len(name) <= limit else name[: limit - 3] + "..."
 
 
 @dataclass(frozen=True)
