@@ -3,20 +3,21 @@
 Text that came from a run (param, tag and metric names and values, experiment and job
 names, reasons) goes through `printable` before it reaches a terminal: control characters
 (C0, DEL, C1) become visible escapes such as ``\\x1b``, so a name holding an ANSI escape
-sequence cannot recolour, move the cursor, retitle or clear the user's terminal. JSON
+sequence cannot recolour, move the cursor, retitle or clear the user's terminal
+(`printable` lives in `runyard.core.text`, for messages the runner builds too). JSON
 output keeps the text exact (JSON escapes control characters itself).
 """
 
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from runyard.core.formatting import fmt_value as fmt_value
+from runyard.core.text import printable as printable
 
 
 def fmt_duration(seconds: float | None) -> str:
@@ -35,20 +36,6 @@ def fmt_time(ts: float | None) -> str:
     if ts is None:
         return "-"
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
-
-
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
-
-
-def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"}.get(code, f"\\x{code:02x}")
-
-
-def printable(text: object) -> str:
-    """`text` with every control character shown as a visible escape (ESC as ``\\x1b``,
-    a newline as ``\\n``): safe to print to a terminal on one line."""
-    return _CONTROL.sub(_escape, str(text))
 
 
 def _clean(cell: object) -> str:

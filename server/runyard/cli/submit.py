@@ -1,9 +1,10 @@
 """`runyard submit`: run a script (or a module, or a job) as a tracked run.
 
 The run is submitted through `runyard.runner.runs.submit` (snapshot, queued run, its
-supervisor); its id goes to stdout, and the command then follows the run's log until
-it ends and exits with the run's status (`--detach` returns at once). Ctrl-C detaches:
-the run goes on under its supervisor.
+supervisor), whose warnings (files that look like secrets going into the snapshot) are
+printed to stderr. The run's id goes to stdout; the command then follows the run's log
+until it ends and exits with the run's status (`--detach` returns at once). Ctrl-C
+detaches: the run goes on under its supervisor.
 """
 
 from __future__ import annotations
@@ -13,9 +14,7 @@ import sys
 from pathlib import Path
 
 from runyard.cli.common import follow_log, open_store, project_of, say_outcome
-from runyard.cli.output import info, printable
-from runyard.core.errors import RunyardError
-from runyard.core.project import Project
+from runyard.cli.output import info
 from runyard.runner import runs
 
 
@@ -32,28 +31,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s.set_defaults(func=cmd_submit)
 
 
-def _warn_untracked_secrets(project: Project) -> None:
-    """Say which files that look like secrets (.env, id_rsa, *.pem, *.key, credentials)
-    the snapshot is about to take although git neither tracks nor ignores them."""
-    from runyard.core import snapshot
-
-    try:
-        found = snapshot.untracked_secret_files(project)
-    except (RunyardError, OSError):
-        return  # the snapshot itself reports what is wrong with the repository
-    if not found:
-        return
-    shown = ", ".join(printable(p) for p in found[:10])
-    more = f" and {len(found) - 10} more" if len(found) > 10 else ""
-    one = len(found) == 1
-    info(
-        f"warning: {shown}{more} {'looks like a secret' if one else 'look like secrets'}, "
-        f"and git neither tracks nor ignores {'it' if one else 'them'}: "
-        f"{'it goes' if one else 'they go'} into this run's snapshot (kept in the project's "
-        "git objects) and to the target.\n"
-        f"  to leave {'it' if one else 'them'} out, add {'it' if one else 'them'} to "
-        f"{snapshot.RUNYARDIGNORE} (gitignore syntax), e.g. `{printable(found[0])}`"
-    )
+def show_warnings(message: str) -> None:
+    """The progress of a submission, for `runs.submit`: its warnings go to stderr (the
+    stages are not shown)."""
+    if message.startswith(runs.WARNING):
+        info(message)
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -67,8 +49,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         module=args.module,
         cwd=Path.cwd(),
     )
-    _warn_untracked_secrets(project)
-    run = runs.submit(project, req)
+    run = runs.submit(project, req, show_warnings)
     print(run.id, flush=True)
     commit = (run.snapshot_commit or "")[:10]
     info(

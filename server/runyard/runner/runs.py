@@ -35,6 +35,11 @@ from runyard.core.project import Project
 from runyard.core.store import Run, Store
 
 Progress = Callable[[str], None]
+"""Told how a submission goes: the stages `"snapshot"` and `"start"`, and warnings for
+the user, which start with `WARNING` (the CLI prints them, the language server shows
+them in the submission's progress)."""
+
+WARNING = "warning: "
 
 
 class SubmitCanceled(RunyardError):
@@ -155,12 +160,43 @@ def _write_tracking_shim(run_dir: Path) -> None:
     )
 
 
+def _untracked_secrets_warning(project: Project) -> str | None:
+    """A warning naming the files that look like secrets (.env, id_rsa, *.pem, *.key,
+    credentials) the snapshot is about to take although git neither tracks nor ignores
+    them; None when there are none."""
+    from runyard.core import snapshot
+    from runyard.core.text import printable
+
+    try:
+        found = snapshot.untracked_secret_files(project)
+    except (RunyardError, OSError):
+        return None  # the snapshot itself reports what is wrong with the repository
+    if not found:
+        return None
+    shown = ", ".join(printable(p) for p in found[:10])
+    more = f" and {len(found) - 10} more" if len(found) > 10 else ""
+    one = len(found) == 1
+    return (
+        f"{WARNING}{shown}{more} {'looks like a secret' if one else 'look like secrets'}, "
+        f"and git neither tracks nor ignores {'it' if one else 'them'}: "
+        f"{'it goes' if one else 'they go'} into this run's snapshot (kept in the project's "
+        "git objects) and to the target.\n"
+        f"  to leave {'it' if one else 'them'} out, add {'it' if one else 'them'} to "
+        f"{snapshot.RUNYARDIGNORE} (gitignore syntax), e.g. `{printable(found[0])}`"
+    )
+
+
 def submit(project: Project, req: SubmitRequest, progress: Progress = _quiet) -> Run:
     """Snapshot the project, record a queued run and start its supervisor.
 
-    Returns once the supervisor runs; the run goes on without the caller."""
+    Returns once the supervisor runs; the run goes on without the caller. Files that look
+    like secrets and that git neither tracks nor ignores are named first, in a warning
+    through `progress`."""
     from runyard.core import snapshot
 
+    warning = _untracked_secrets_warning(project)
+    if warning:
+        progress(warning)
     options = resolve_request(project, req)
     run_id = new_run_id()
     run_dir = project.run_dir(run_id)
