@@ -21,8 +21,8 @@ from runyard.lsp.server import RunyardServer
 
 
 class WorkProgress:
-    """Work-done progress of one submission (or deployment), reported from the thread
-    doing the work."""
+    """Work-done progress of one long request (a submission, a deployment), begun and
+    ended on the event loop and reported from the thread doing the work."""
 
     def __init__(
         self,
@@ -74,6 +74,8 @@ class WorkProgress:
 async def progress_token(
     server: RunyardServer, given: str | int | None, what: str = "submit"
 ) -> str | int | None:
+    """The token to report `what` under: the one the client sent, else a new one the
+    client agreed to create; None when the client shows no progress or refused."""
     if given is not None:
         return given
     window = server.client_capabilities.window
