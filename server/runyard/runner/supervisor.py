@@ -59,6 +59,7 @@ from runyard.targets.base import (
     RunLost,
     load_backend,
 )
+from runyard.targets.exits import WordsItsExit, exit_reason
 
 POLL_SECONDS = 0.1
 TENSORBOARD_POLL_SECONDS = 1.0  # event files are read this often while a run runs
@@ -69,13 +70,6 @@ BUNDLED_LIBS_VAR = "RUNYARD_BUNDLED_LIBS"
 
 class Canceled(Exception):
     pass
-
-
-def _signal_name(num: int) -> str:
-    try:
-        return signal.Signals(num).name
-    except ValueError:
-        return f"signal {num}"
 
 
 def last_log_line(log_path: Path) -> str | None:
@@ -282,7 +276,8 @@ class Supervisor:
         elif code == 0:
             self.store.set_status(self.run_id, "completed", None, exit_code=0)
         else:
-            why = f"killed by {_signal_name(-code)}" if code < 0 else f"exited with code {code}"
+            words = execution.exit_reason if isinstance(execution, WordsItsExit) else exit_reason
+            why = words(code)
             last = last_log_line(self.log_path)
             self.store.set_status(
                 self.run_id, "failed", f"{why}: {last}" if last else why, exit_code=code

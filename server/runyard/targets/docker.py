@@ -21,7 +21,8 @@ on another one (``ssh://`` or ``tcp://``).
   stream when the run ends, whatever the outcome, entry by entry: one that would land
   or point outside it (an absolute link, a link climbing out with `..`, a device) is
   left behind and named in the run's log, the rest is kept. Then the container is
-  removed.
+  removed. A script a signal ended exits with 128 + its number: the run reads "killed
+  by SIGKILL (exit code 137)" (`runyard.targets.exits`).
 - Containers carry the labels ``dev.runyard.project`` and ``dev.runyard.run``, run
   unprivileged, without the Docker socket, and as the ``runyard`` user in images
   Runyard builds; with no new privileges, no capabilities (the target's `cap_add` adds
@@ -50,6 +51,7 @@ from runyard.core import envs
 from runyard.core.errors import RunyardError, UsageError
 from runyard.targets import sshconn
 from runyard.targets.base import Check, RunContext, RunLost
+from runyard.targets.exits import shell_exit_reason
 
 IMAGE_REPO = "runyard-env"
 LABEL_ENV = "dev.runyard.env"
@@ -720,6 +722,11 @@ class DockerExecution:
     def kill(self) -> None:
         with contextlib.suppress(Exception):
             self.container.kill()
+
+    def exit_reason(self, code: int) -> str:
+        """The script is the container's init (`_command` execs it), and the engine
+        reports 128 + N when signal N ended it: "killed by SIGKILL (exit code 137)"."""
+        return shell_exit_reason(code)
 
 
 class DockerBackend:
