@@ -10,11 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from runyard.cli.common import open_store, project_of
 from runyard.cli.output import emit_json, fmt_time, fmt_value, info, table
 from runyard.core.errors import UsageError
-from runyard.core.project import Project, find_project
-from runyard.core.store import Deployment, Store
-from runyard.runner import runs
+from runyard.core.store import Deployment
 
 
 def register(
@@ -76,14 +75,6 @@ def register(
     s.set_defaults(func=cmd_deployment_invoke)
 
 
-def _project(args: argparse.Namespace) -> Project:
-    return find_project(Path(args.project) if getattr(args, "project", None) else None)
-
-
-def _store(project: Project) -> Store:
-    return runs.open_store(project)
-
-
 def _write_build_output(data: bytes) -> None:
     sys.stderr.buffer.write(data)
     sys.stderr.buffer.flush()
@@ -92,8 +83,8 @@ def _write_build_output(data: bytes) -> None:
 def cmd_model_package(args: argparse.Namespace) -> int:
     from runyard.models import package
 
-    project = _project(args)
-    with _store(project) as store:
+    project = project_of(args)
+    with open_store(project) as store:
         pkg = package.package(
             project, store, args.ref, args.score, args.target, _write_build_output, info
         )
@@ -123,7 +114,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     from runyard.models import deploy
     from runyard.models.registry import resolve
 
-    project = _project(args)
+    project = project_of(args)
     if args.kubernetes:
         if not args.dry_run:
             raise UsageError(
@@ -131,7 +122,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
                 hint="runyard deploy NAME:VERSION --kubernetes --dry-run, then "
                 "kubectl apply -f the folder it writes",
             )
-        with _store(project) as store:
+        with open_store(project) as store:
             model = resolve(project, store, args.ref)
         name = deploy.check_deployment_name(args.name or deploy.default_name(model))
         out = args.out or Path("k8s") / name
@@ -147,7 +138,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         return 0
     if args.dry_run or args.out or args.image:
         raise UsageError("--dry-run, --out and --image go with --kubernetes.")
-    with _store(project) as store:
+    with open_store(project) as store:
         dep = deploy.deploy(
             project, store, args.ref, args.name, args.target, args.port, args.host, info
         )
@@ -169,8 +160,8 @@ LIST_SAMPLE_TIMEOUT = 2.0  # seconds silent services may delay the listing
 def cmd_deployment_list(args: argparse.Namespace) -> int:
     from runyard.models import deploy
 
-    project = _project(args)
-    with _store(project) as store:
+    project = project_of(args)
+    with open_store(project) as store:
         # the running ones' telemetry is sampled now (the last sample of a silent one)
         items = deploy.refresh_all(project, store.list_deployments(), LIST_SAMPLE_TIMEOUT)
         pairs = [(d, deploy.last_stats(store, d.name, since=d.created)) for d in items]
@@ -199,8 +190,8 @@ def cmd_deployment_list(args: argparse.Namespace) -> int:
 def cmd_deployment_show(args: argparse.Namespace) -> int:
     from runyard.models import deploy
 
-    project = _project(args)
-    with _store(project) as store:
+    project = project_of(args)
+    with open_store(project) as store:
         telemetry = deploy.stats(project, store, args.name)
         dep = deploy.get(store, args.name)
     data = {**_deployment_json(dep), "telemetry": telemetry}
@@ -234,8 +225,8 @@ def cmd_deployment_show(args: argparse.Namespace) -> int:
 def cmd_deployment_logs(args: argparse.Namespace) -> int:
     from runyard.models import deploy
 
-    project = _project(args)
-    with _store(project) as store:
+    project = project_of(args)
+    with open_store(project) as store:
         sys.stdout.write(deploy.logs(project, store, args.name, args.tail))
     return 0
 
@@ -243,8 +234,8 @@ def cmd_deployment_logs(args: argparse.Namespace) -> int:
 def cmd_deployment_stop(args: argparse.Namespace) -> int:
     from runyard.models import deploy
 
-    project = _project(args)
-    with _store(project) as store:
+    project = project_of(args)
+    with open_store(project) as store:
         dep = deploy.stop(project, store, args.name)
     info(f"deployment {dep.name} stopped; its container was removed")
     return 0
@@ -253,8 +244,8 @@ def cmd_deployment_stop(args: argparse.Namespace) -> int:
 def cmd_deployment_invoke(args: argparse.Namespace) -> int:
     from runyard.models import deploy
 
-    project = _project(args)
-    with _store(project) as store:
+    project = project_of(args)
+    with open_store(project) as store:
         status, answer = deploy.invoke(project, store, args.name, args.data)
     text = answer if isinstance(answer, str) else json.dumps(answer, indent=2)
     print(text)
