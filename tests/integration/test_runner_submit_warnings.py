@@ -16,27 +16,34 @@ from tests.helpers import until
 pytestmark = pytest.mark.integration
 
 
-def _ended(project_root: Path, run_id: str) -> bool:
-    project = find_project(project_root)
-    with runs.open_store(project) as store:
-        runs.reconcile(project, store)
-        return not store.get_run(run_id).live
-
-
-def test_submit_reports_untracked_secret_files_through_its_progress_callback_before_the_snapshot(
-    project: Path,
-) -> None:
+def _submit(project: Path, files: dict[str, str]) -> list[str]:
+    """Write `files` into the project, submit train.py through the runner, wait for the
+    run to end, and return what the progress callback was told."""
     (project / "train.py").write_text("print('ok')\n")
-    (project / ".env").write_text("API_TOKEN=s3cret\n")
-    (project / "server.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    for name, text in files.items():
+        (project / name).write_text(text)
     messages: list[str] = []
     run = runs.submit(
         find_project(project),
         runs.SubmitRequest(script="train.py", cwd=project),
         messages.append,
     )
-    until(lambda: _ended(project, run.id), what=f"run {run.id} ended")
 
+    def ended() -> bool:
+        with runs.open_store(find_project(project)) as store:
+            runs.reconcile(find_project(project), store)
+            return not store.get_run(run.id).live
+
+    until(ended, what=f"run {run.id} ended")
+    return messages
+
+
+def test_submit_reports_untracked_secret_files_through_its_progress_callback_before_the_snapshot(
+    project: Path,
+) -> None:
+    messages = _submit(
+        project, {".env": "API_TOKEN=s3cret\n", "server.pem": "-----BEGIN CERTIFICATE-----\n"}
+    )
     warnings = [m for m in messages if m.startswith("warning: ")]
     assert len(warnings) == 1, messages
     assert ".env, server.pem look like secrets" in warnings[0], warnings[0]
@@ -45,14 +52,5 @@ def test_submit_reports_untracked_secret_files_through_its_progress_callback_bef
 
 
 def test_submit_gives_no_warning_when_the_secrets_are_ignored(project: Path) -> None:
-    (project / "train.py").write_text("print('ok')\n")
-    (project / ".env").write_text("API_TOKEN=s3cret\n")
-    (project / ".runyardignore").write_text(".env\n")
-    messages: list[str] = []
-    run = runs.submit(
-        find_project(project),
-        runs.SubmitRequest(script="train.py", cwd=project),
-        messages.append,
-    )
-    until(lambda: _ended(project, run.id), what=f"run {run.id} ended")
+    messages = _submit(project, {".env": "API_TOKEN=s3cret\n", ".runyardignore": ".env\n"})
     assert messages == ["snapshot", "start"], messages
