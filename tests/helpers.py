@@ -1,4 +1,9 @@
-"""Helpers for tests: real git and the real `runyard` command in subprocesses."""
+"""Helpers for tests: real git and the real `runyard` command in subprocesses.
+
+`runyard(...)` runs the CLI; the CLI driver beside it (`submit_run`, `show_run`,
+`wait_run`, `run_logs`) is the one way tests submit a run and look at it. The real
+parts (the Docker engine, the loopback sshd) are found here too, and `missing()` says
+what to do when one is not there (a failure under CI)."""
 
 from __future__ import annotations
 
@@ -109,6 +114,43 @@ def runyard(
             f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
         )
     return proc
+
+
+# ---- the CLI driver: submit a run, look at it, wait for it, read its log ----
+
+
+def submit_run(
+    cwd: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    detach: bool = True,
+    timeout: float = 300,
+) -> str:
+    """`runyard submit ARGS` (with `-d` unless `detach` is false: then the run is followed
+    to its end); it must succeed. Returns the run id, the first line `submit` prints."""
+    options = ["-d"] if detach else []
+    proc = runyard(cwd, "submit", *options, *args, check=True, env=env, timeout=timeout)
+    return proc.stdout.strip().split()[0]
+
+
+def show_run(cwd: Path, run_id: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """`runyard runs show RUN --json`, which must succeed."""
+    proc = runyard(cwd, "runs", "show", run_id, "--json", check=True, env=env)
+    data: dict[str, Any] = json.loads(proc.stdout)
+    return data
+
+
+def wait_run(
+    cwd: Path, run_id: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> dict[str, Any]:
+    """`runyard runs wait RUN` (its exit status is the run's), then `show_run`."""
+    runyard(cwd, "runs", "wait", run_id, timeout=timeout, env=env)
+    return show_run(cwd, run_id, env)
+
+
+def run_logs(cwd: Path, run_id: str, env: dict[str, str] | None = None) -> str:
+    """`runyard runs logs RUN` (what the run has written so far), which must succeed."""
+    return runyard(cwd, "runs", "logs", run_id, check=True, env=env).stdout
 
 
 def until(check: Callable[[], Any], timeout: float = 120, what: str = "condition") -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import runyard, until
+from tests.helpers import runyard, submit_run, until
 
 pytestmark = pytest.mark.integration
 
@@ -44,15 +44,10 @@ def _json(proc: subprocess.CompletedProcess[str]) -> Any:
     return json.loads(_ok(proc))
 
 
-def _submit(project: Path, *args: str) -> str:
-    out = _ok(runyard(project, "submit", "train.py", *args, timeout=300))
-    return out.splitlines()[0].strip()
-
-
 def test_register_list_show_alias_download_lineage(project: Path, tmp_path: Path) -> None:
     (project / "train.py").write_text(TRAIN)
-    first = _submit(project, "1")
-    second = _submit(project, "2")
+    first = submit_run(project, "train.py", "1", detach=False)
+    second = submit_run(project, "train.py", "2", detach=False)
     run = _json(runyard(project, "runs", "show", first, "--json"))
     assert run["status"] == "completed"
 
@@ -126,7 +121,7 @@ def test_register_list_show_alias_download_lineage(project: Path, tmp_path: Path
 
 def test_bad_paths_refs_and_running_runs_are_clear_errors(project: Path) -> None:
     (project / "train.py").write_text(TRAIN)
-    run_id = _submit(project)
+    run_id = submit_run(project, "train.py", detach=False)
     cases = [
         (["../run.log"], "'..'"),
         (["/etc/passwd"], "absolute path"),

@@ -15,7 +15,17 @@ from typing import Any
 import pytest
 
 from tests import helpers
-from tests.helpers import SSHD_DIR, SSHD_PORT, git, runyard, until
+from tests.helpers import (
+    SSHD_DIR,
+    SSHD_PORT,
+    git,
+    run_logs,
+    runyard,
+    show_run,
+    submit_run,
+    until,
+    wait_run,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -41,11 +51,6 @@ if os.environ.get("FAIL"):
 """
 
 
-@pytest.fixture(scope="module")
-def engine() -> Any:
-    return helpers.docker_engine()
-
-
 @pytest.fixture
 def proj(project: Path, engine: Any) -> Path:
     (project / "train.py").write_text(TRAIN)
@@ -55,26 +60,6 @@ def proj(project: Path, engine: Any) -> Path:
     options = helpers.docker_target_options()
     runyard(project, "target", "add", "dock", "--type", "docker", *options, check=True)
     return project
-
-
-def _submit(project: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    proc = runyard(project, "submit", "-d", *args, check=True, env=env)
-    return proc.stdout.strip().split()[-1]
-
-
-def _show(project: Path, run_id: str, env: dict[str, str] | None = None) -> dict[str, Any]:
-    proc = runyard(project, "runs", "show", run_id, "--json", check=True, env=env)
-    data: dict[str, Any] = json.loads(proc.stdout)
-    return data
-
-
-def _wait(project: Path, run_id: str, env: dict[str, str] | None = None) -> dict[str, Any]:
-    runyard(project, "runs", "wait", run_id, timeout=300, env=env)
-    return _show(project, run_id, env)
-
-
-def _log(project: Path, run_id: str) -> str:
-    return runyard(project, "runs", "logs", run_id, check=True).stdout
 
 
 def _containers(engine: Any, run_id: str) -> list[Any]:
@@ -92,11 +77,11 @@ def test_run_on_the_local_engine_with_live_metrics_outputs_and_reuse(
     (proj / ".runyard/jobs/live.yml").write_text(
         "script: train.py\ntarget: dock\nargs: ['0.5']\nenv:\n  PAUSE: '1.5'\n"
     )
-    run_id = _submit(proj, "--job", "live")
+    run_id = submit_run(proj, "--job", "live")
     found: list[Any] = []
 
     def live_point() -> bool:
-        data = _show(proj, run_id)
+        data = show_run(proj, run_id)
         if data["status"] != "running" or not data["metrics"]:
             return False
         found[:] = _containers(engine, run_id)  # removed when the run ends
@@ -109,20 +94,20 @@ def test_run_on_the_local_engine_with_live_metrics_outputs_and_reuse(
     assert attrs["HostConfig"]["Privileged"] is False
     assert attrs["Config"]["User"] == "runyard"
     assert not attrs["HostConfig"]["Binds"]  # the project travels as a tar stream
-    done = _wait(proj, run_id)
+    done = wait_run(proj, run_id)
     assert done["status"] == "completed", done
     assert {m["key"]: m["last"] for m in done["metrics_summary"]} == {"loss": 0.5 / 6}
     assert done["params"] == {"lr": "0.5"}
     model = json.loads(Path(done["outputs_dir"], "model.json").read_text())
     assert model == {"lr": 0.5, "uid": 10001, "six": model["six"]}
-    assert "trained with 0.5" in _log(proj, run_id)
+    assert "trained with 0.5" in run_logs(proj, run_id)
     assert _containers(engine, run_id) == []  # removed when it ended
     image = f"runyard-env:{done['env_hash']}"
     assert engine.images.get(image).labels["dev.runyard.env"] == done["env_hash"]
 
-    again = _wait(proj, _submit(proj, "--target", "dock", "train.py", "0.1"))
+    again = wait_run(proj, submit_run(proj, "--target", "dock", "train.py", "0.1"))
     assert again["status"] == "completed" and again["env_hash"] == done["env_hash"]
-    log = _log(proj, again["id"])
+    log = run_logs(proj, again["id"])
     assert f"environment image {image} (cached)" in log
     assert "building environment image" not in log
 
@@ -133,7 +118,7 @@ def test_a_failing_script_fails_with_the_log_tail_and_keeps_outputs(
     (proj / ".runyard/jobs/fail.yml").write_text(
         "script: train.py\ntarget: dock\nenv:\n  FAIL: no data\n  STEPS: '2'\n  PAUSE: '0'\n"
     )
-    run = _wait(proj, _submit(proj, "--job", "fail"))
+    run = wait_run(proj, submit_run(proj, "--job", "fail"))
     assert run["status"] == "failed"
     assert run["exit_code"] == 1
     assert "boom: no data" in run["reason"]
@@ -145,11 +130,11 @@ def test_cancel_stops_and_removes_the_container(proj: Path, engine: Any) -> None
     (proj / ".runyard/jobs/long.yml").write_text(
         "script: train.py\ntarget: dock\nenv:\n  STEPS: '600'\n  PAUSE: '0.2'\n"
     )
-    run_id = _submit(proj, "--job", "long")
-    until(lambda: "step 2" in _log(proj, run_id), what="the run's third step")
+    run_id = submit_run(proj, "--job", "long")
+    until(lambda: "step 2" in run_logs(proj, run_id), what="the run's third step")
     assert len(_containers(engine, run_id)) == 1
     runyard(proj, "runs", "cancel", run_id, check=True)
-    run = _wait(proj, run_id)
+    run = wait_run(proj, run_id)
     assert run["status"] == "canceled"
     assert _containers(engine, run_id) == []
 
@@ -158,11 +143,11 @@ def test_a_vanished_container_makes_the_run_lost(proj: Path, engine: Any) -> Non
     (proj / ".runyard/jobs/long.yml").write_text(
         "script: train.py\ntarget: dock\nenv:\n  STEPS: '600'\n  PAUSE: '0.2'\n"
     )
-    run_id = _submit(proj, "--job", "long")
-    until(lambda: "step 1" in _log(proj, run_id), what="the run's second step")
+    run_id = submit_run(proj, "--job", "long")
+    until(lambda: "step 1" in run_logs(proj, run_id), what="the run's second step")
     (container,) = _containers(engine, run_id)
     container.remove(force=True)
-    run = _wait(proj, run_id)
+    run = wait_run(proj, run_id)
     assert run["status"] == "lost", run
     assert "container was removed" in run["reason"]
 
@@ -174,10 +159,10 @@ def test_an_image_used_as_is(proj: Path, engine: Any) -> None:
     git(proj, "add", "-A")
     git(proj, "commit", "-qm", "plain")
     runyard(proj, "target", "add", "asis", "--type", "docker", "--image", BASE_IMAGE, check=True)
-    run = _wait(proj, _submit(proj, "--target", "asis", "plain.py"))
+    run = wait_run(proj, submit_run(proj, "--target", "asis", "plain.py"))
     assert run["status"] == "completed", run
     assert run["metrics"] == {"x": 3.0}
-    log = _log(proj, run["id"])
+    log = run_logs(proj, run["id"])
     assert "uid 0" in log and "building" not in log
 
 
@@ -196,7 +181,7 @@ def test_missing_base_image_and_engine_errors_are_clear(proj: Path) -> None:
     test = runyard(proj, "target", "test", "noimg")
     assert test.returncode == 1
     assert "runyard/nope:1 is not on the engine" in test.stdout
-    run = _wait(proj, _submit(proj, "--target", "noimg", "train.py"))
+    run = wait_run(proj, submit_run(proj, "--target", "noimg", "train.py"))
     assert run["status"] == "failed"
     assert "base image runyard/nope:1 is not on" in run["reason"]
     runyard(
@@ -251,7 +236,9 @@ def test_remote_engine_over_ssh_refuses_unknown_host_keys_until_trusted(
     assert test.returncode == 1
     assert f"host key of 127.0.0.1:{SSHD_PORT} is not known" in test.stdout
     assert "runyard target trust" in test.stdout
-    refused = _wait(proj, _submit(proj, "--target", "remote", "train.py", env=ssh_home), ssh_home)
+    refused = wait_run(
+        proj, submit_run(proj, "--target", "remote", "train.py", env=ssh_home), ssh_home
+    )
     assert refused["status"] == "failed" and "host key" in refused["reason"]
 
     asked = runyard(proj, "target", "trust", "remote", env=ssh_home, stdin=subprocess.DEVNULL)
@@ -269,8 +256,8 @@ def test_remote_engine_over_ssh_refuses_unknown_host_keys_until_trusted(
     test = runyard(proj, "target", "test", "remote", env=ssh_home, timeout=20)
     assert test.returncode == 0, test.stdout
     assert f"ssh://root@127.0.0.1:{SSHD_PORT}: Docker" in test.stdout
-    run = _wait(
-        proj, _submit(proj, "--target", "remote", "train.py", "0.2", env=ssh_home), ssh_home
+    run = wait_run(
+        proj, submit_run(proj, "--target", "remote", "train.py", "0.2", env=ssh_home), ssh_home
     )
     assert run["status"] == "completed", run
     assert run["metrics"]["loss"] == pytest.approx(0.2 / 6)
@@ -299,7 +286,7 @@ def test_gpus_without_a_gpu_runtime_fail_clearly(proj: Path, engine: Any) -> Non
         proj, "target", "add", "gpu", "--type", "docker", "--base-image", BASE_IMAGE,
         "--gpus", "1", *ca, check=True,
     )  # fmt: skip
-    run = _wait(proj, _submit(proj, "--target", "gpu", "train.py"))
+    run = wait_run(proj, submit_run(proj, "--target", "gpu", "train.py"))
     assert run["status"] == "failed"
     assert "refused a request while starting the run's container" in run["reason"]
     assert _containers(engine, run["id"]) == []  # the container that never started went
@@ -312,17 +299,17 @@ def test_a_remote_engine_that_drops_mid_run_is_followed_again(
     (proj / ".runyard/jobs/remote.yml").write_text(
         "script: train.py\ntarget: remote\nenv:\n  STEPS: '40'\n  PAUSE: '0.25'\n"
     )
-    run_id = _submit(proj, "--job", "remote", env=ssh_home)
-    until(lambda: "step 2" in _log(proj, run_id), what="the run's third step")
+    run_id = submit_run(proj, "--job", "remote", env=ssh_home)
+    until(lambda: "step 2" in run_logs(proj, run_id), what="the run's third step")
     # every sshd process goes: the listener and the connection the run is followed on
     subprocess.run(["pkill", "-f", f"sshd -f {SSHD_DIR}/sshd_config"], check=False)
     subprocess.run(["pkill", "-f", "sshd: root"], check=False)
     time.sleep(3)
     setup = Path(__file__).resolve().parents[2] / "scripts/sshd-setup.sh"
     subprocess.run(["bash", str(setup), str(SSHD_DIR), str(SSHD_PORT)], check=True)
-    run = _wait(proj, run_id, ssh_home)
+    run = wait_run(proj, run_id, ssh_home)
     assert run["status"] == "completed", run
-    log = _log(proj, run_id)
+    log = run_logs(proj, run_id)
     assert "lost the connection to the Docker engine" in log
     assert "reconnected to the Docker engine" in log
     assert "trained with 0.1" in log
@@ -336,8 +323,8 @@ def test_a_new_supervisor_takes_over_when_the_supervisor_dies(proj: Path, engine
     (proj / ".runyard/jobs/long.yml").write_text(
         "script: train.py\ntarget: dock\nenv:\n  STEPS: '30'\n  PAUSE: '0.25'\n"
     )
-    run_id = _submit(proj, "--job", "long")
-    until(lambda: "step 3" in _log(proj, run_id), what="the run's fourth step")
+    run_id = submit_run(proj, "--job", "long")
+    until(lambda: "step 3" in run_logs(proj, run_id), what="the run's fourth step")
     with Store(proj / ".runyard/state/runyard.db") as store:
         pid = store.get_run(run_id).supervisor_pid
     assert pid
@@ -345,9 +332,9 @@ def test_a_new_supervisor_takes_over_when_the_supervisor_dies(proj: Path, engine
     until(lambda: not os.path.exists(f"/proc/{pid}") or _zombie(pid), what="its end")
     listed = json.loads(runyard(proj, "runs", "list", "--json", check=True).stdout)
     assert [r["status"] for r in listed if r["id"] == run_id] == ["running"]  # not lost
-    run = _wait(proj, run_id)
+    run = wait_run(proj, run_id)
     assert run["status"] == "completed", run
-    assert "took the run over" in _log(proj, run_id)
+    assert "took the run over" in run_logs(proj, run_id)
     assert run["metrics_summary"][0]["count"] == 30  # none lost, none twice
     assert Path(run["outputs_dir"], "model.json").is_file()
     assert _containers(engine, run_id) == []
@@ -416,7 +403,7 @@ async def test_a_language_server_restart_mid_run_reattaches(proj: Path, engine: 
 
 
 def test_env_prune_removes_built_images(proj: Path, engine: Any) -> None:
-    run = _wait(proj, _submit(proj, "--target", "dock", "train.py"))
+    run = wait_run(proj, submit_run(proj, "--target", "dock", "train.py"))
     image = f"runyard-env:{run['env_hash']}"
     engine.images.get(image)
     pruned = json.loads(runyard(proj, "env", "prune", "--json", check=True).stdout)

@@ -55,11 +55,6 @@ print("canary package imported", flush=True)
 """
 
 
-@pytest.fixture(scope="module")
-def engine() -> Any:
-    return helpers.docker_engine()
-
-
 def _wheel() -> bytes:
     """A pure-Python wheel of `runyardcanary` 1.0 (BIAS = 0.5)."""
     files = {

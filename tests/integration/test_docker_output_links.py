@@ -32,11 +32,6 @@ print("wrote outputs", flush=True)
 """
 
 
-@pytest.fixture
-def engine() -> Any:
-    return helpers.docker_engine()
-
-
 def test_links_out_of_a_docker_runs_outputs_are_skipped_and_the_rest_kept(
     project: Path, engine: Any
 ) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from tests import helpers
-from tests.helpers import git, runyard, until
+from tests.helpers import git, run_logs, runyard, show_run, submit_run, until, wait_run
 
 pytestmark = pytest.mark.integration
 
@@ -121,21 +121,11 @@ def target(request: pytest.FixtureRequest, project: Path, tmp_path: Path) -> Ite
 # ---- looking at a run ----
 
 
-def _show(project: Path, run_id: str, env: dict[str, str]) -> dict[str, Any]:
-    proc = runyard(project, "runs", "show", run_id, "--json", check=True, env=env)
-    data: dict[str, Any] = json.loads(proc.stdout)
-    return data
-
-
-def _log(project: Path, run_id: str, env: dict[str, str]) -> str:
-    return runyard(project, "runs", "logs", run_id, check=True, env=env).stdout
-
-
 def _ready(project: Path, run_id: str, env: dict[str, str]) -> tuple[int, int, str]:
     """The script's pid, its child's pid and its working directory, once it said ready."""
 
     def said() -> str | None:
-        for line in _log(project, run_id, env).splitlines():
+        for line in run_logs(project, run_id, env).splitlines():
             if line.startswith("ready "):
                 return line
         return None
@@ -202,16 +192,6 @@ def _kill_script(t: Target, run_id: str, pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
-def _submit(project: Path, t: Target) -> str:
-    proc = runyard(project, "submit", "-d", *t.submit_args(), check=True, env=t.env)
-    return proc.stdout.strip().split()[-1]
-
-
-def _wait(project: Path, run_id: str, t: Target) -> dict[str, Any]:
-    runyard(project, "runs", "wait", run_id, timeout=600, env=t.env)
-    return _show(project, run_id, t.env)
-
-
 def _report(t: Target, fault: str, run: dict[str, Any], points: int) -> None:
     print(
         f"\n[faults] {t.name}/{fault}: {run['status']} ({run['reason']}); "
@@ -223,11 +203,11 @@ def _report(t: Target, fault: str, run: dict[str, Any], points: int) -> None:
 
 
 def test_a_killed_script_ends_failed_and_keeps_what_it_wrote(project: Path, target: Target) -> None:
-    run_id = _submit(project, target)
+    run_id = submit_run(project, *target.submit_args(), env=target.env)
     pid, child, _cwd = _ready(project, run_id, target.env)
     until(lambda: _points(project, run_id) == BEFORE, what="the points before the kill")
     _kill_script(target, run_id, pid)
-    run = _wait(project, run_id, target)
+    run = wait_run(project, run_id, target.env, timeout=600)
     if target.engine is None:  # the script's child lives on (a container ends with it)
         with contextlib.suppress(ProcessLookupError):
             os.kill(child, signal.SIGKILL)
@@ -242,7 +222,7 @@ def test_a_killed_script_ends_failed_and_keeps_what_it_wrote(project: Path, targ
 def test_a_killed_supervisor_is_taken_over_and_nothing_is_lost(
     project: Path, target: Target
 ) -> None:
-    run_id = _submit(project, target)
+    run_id = submit_run(project, *target.submit_args(), env=target.env)
     pid, _child, cwd = _ready(project, run_id, target.env)
     supervisor = _supervisor_pid(project, run_id)
     os.kill(supervisor, signal.SIGKILL)
@@ -251,11 +231,11 @@ def test_a_killed_supervisor_is_taken_over_and_nothing_is_lost(
     if target.engine is None and target.name == "local":
         # the script ends while no supervisor watches it (as in the issue)
         until(lambda: _gone(pid), timeout=300, what="the script's end")
-    run = _wait(project, run_id, target)
+    run = wait_run(project, run_id, target.env, timeout=600)
     points = _points(project, run_id)
     _report(target, "supervisor killed", run, points)
     assert run["status"] == "completed", run
-    assert "took the run over" in _log(project, run_id, target.env)
+    assert "took the run over" in run_logs(project, run_id, target.env)
     assert points == BEFORE + AFTER  # none lost, none twice
     assert _outputs(run) == ["after.txt", "before.txt"]
 
@@ -277,7 +257,7 @@ async def test_a_killed_language_server_loses_nothing(project: Path, target: Tar
         with contextlib.suppress(Exception):
             await session.client.stop()
     await asyncio.to_thread(_go, target, run_id, cwd)
-    done = await asyncio.to_thread(_wait, project, run_id, target)
+    done = await asyncio.to_thread(wait_run, project, run_id, target.env, 600)
     points = _points(project, run_id)
     _report(target, "language server killed", done, points)
     assert done["status"] == "completed", done
@@ -290,14 +270,14 @@ async def test_a_killed_language_server_loses_nothing(project: Path, target: Tar
 
 def test_an_orphaned_local_run_is_canceled_with_its_whole_process_group(project: Path) -> None:
     _project_with_job(project, "local", dict(os.environ))
-    run_id = _submit(project, Target("local"))
+    run_id = submit_run(project, *Target("local").submit_args())
     pid, child, _cwd = _ready(project, run_id, dict(os.environ))
     supervisor = _supervisor_pid(project, run_id)
     os.kill(supervisor, signal.SIGKILL)
     until(lambda: _gone(supervisor), what="the supervisor's end")
     proc = runyard(project, "runs", "cancel", run_id)
     assert proc.returncode == 130 or proc.returncode == 0, proc.stderr
-    run = _wait(project, run_id, Target("local"))
+    run = wait_run(project, run_id, timeout=600)
     points = _points(project, run_id)
     print(f"\n[faults] orphan canceled: {run['status']} ({run['reason']}); {points} points")
     assert run["status"] == "canceled", run
@@ -310,7 +290,7 @@ def test_a_supervisor_killed_after_storing_points_but_before_saving_its_offset_c
     project: Path,
 ) -> None:
     _project_with_job(project, "local", dict(os.environ))
-    run_id = _submit(project, Target("local"))
+    run_id = submit_run(project, *Target("local").submit_args())
     _pid, _child, cwd = _ready(project, run_id, dict(os.environ))
     until(lambda: _points(project, run_id) == BEFORE, what="the points before the kill")
     supervisor = _supervisor_pid(project, run_id)
@@ -322,12 +302,12 @@ def test_a_supervisor_killed_after_storing_points_but_before_saving_its_offset_c
     for name in ("tracking.jsonl.offset", "tracking.jsonl.checkpoint"):
         (run_dir / name).unlink(missing_ok=True)
     Path(cwd, "go").touch()
-    run = _wait(project, run_id, Target("local"))
+    run = wait_run(project, run_id, timeout=600)
     points = _points(project, run_id)
     print(f"\n[faults] killed before saving the offset: {run['status']}; {points} points")
     assert run["status"] == "completed", run
     assert points == BEFORE + AFTER  # (before the checkpoint: BEFORE of them twice)
-    assert f"{BEFORE} metric points were stored after the last saved offset" in _log(
+    assert f"{BEFORE} metric points were stored after the last saved offset" in run_logs(
         project, run_id, dict(os.environ)
     )
 
@@ -336,7 +316,7 @@ def _orphan_then_kill_its_group(project: Path) -> tuple[str, Path]:
     """A local run whose supervisor was killed, then its whole process group (the
     wrapper that records the exit status included)."""
     _project_with_job(project, "local", dict(os.environ))
-    run_id = _submit(project, Target("local"))
+    run_id = submit_run(project, *Target("local").submit_args())
     _pid, child, _cwd = _ready(project, run_id, dict(os.environ))
     supervisor = _supervisor_pid(project, run_id)
     os.kill(supervisor, signal.SIGKILL)
@@ -352,7 +332,7 @@ def test_a_local_run_killed_while_no_supervisor_watched_ends_failed_with_exit_co
     project: Path,
 ) -> None:
     run_id, _run_dir = _orphan_then_kill_its_group(project)
-    run = _wait(project, run_id, Target("local"))
+    run = wait_run(project, run_id, timeout=600)
     points = _points(project, run_id)
     print(f"\n[faults] group killed while orphaned: {run['status']} ({run['reason']}); {points}")
     assert run["status"] == "failed", run
@@ -369,7 +349,7 @@ def test_a_recycled_pid_is_never_signalled_by_a_supervisor_taking_over(project: 
         recorded = json.loads((run_dir / "process.json").read_text())
         (run_dir / "process.json").write_text(json.dumps(recorded | {"pid": stranger.pid}))
         assert runyard(project, "runs", "cancel", run_id).returncode == 0
-        run = _show(project, run_id, dict(os.environ))
+        run = show_run(project, run_id, dict(os.environ))
         print(f"\n[faults] recycled pid: {run['status']} ({run['reason']})")
         # (it had ended before the cancel: how, nobody recorded)
         assert run["status"] == "failed" and run["reason"].startswith("exit code unknown:")
@@ -400,10 +380,9 @@ def test_an_error_reading_the_tracking_records_is_a_warning_not_the_runs_outcome
     project: Path,
 ) -> None:
     (project / "odd.py").write_text(UNREADABLE_TRACKING)
-    proc = runyard(project, "submit", "-d", "odd.py", check=True)
-    run_id = proc.stdout.strip().split()[-1]
-    run = _wait(project, run_id, Target("local"))
-    log = _log(project, run_id, dict(os.environ))
+    run_id = submit_run(project, "odd.py")
+    run = wait_run(project, run_id, timeout=600)
+    log = run_logs(project, run_id, dict(os.environ))
     print(f"\n[faults] unreadable tracking file: {run['status']} ({run['reason']})")
     assert run["status"] == "completed", run
     assert "warning: the run's tracking records could not be read into the store" in log

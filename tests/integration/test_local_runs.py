@@ -44,13 +44,6 @@ def _run_id(proc: subprocess.CompletedProcess[str]) -> str:
     return proc.stdout.splitlines()[0].strip()
 
 
-def _wait(project: Path, run_id: str) -> dict[str, object]:
-    runyard(project, "runs", "wait", run_id, timeout=300)
-    data = _json(runyard(project, "runs", "show", run_id, "--json"))
-    assert isinstance(data, dict)
-    return data
-
-
 def test_submit_completes_with_logs_metrics_params_and_outputs(project: Path) -> None:
     (project / "train.py").write_text(TRAIN)
     proc = runyard(project, "submit", "train.py", "0.2")

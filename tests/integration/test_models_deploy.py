@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from tests import helpers
-from tests.helpers import git, runyard, until
+from tests.helpers import git, runyard, submit_run, until, wait_run
 
 pytestmark = pytest.mark.integration
 
@@ -36,15 +36,13 @@ print(json.dumps({"inputs": [x[i].tolist() for i in rows],
 """
 
 
-@pytest.fixture(scope="module")
-def engine() -> Any:
-    return helpers.docker_engine()
-
-
 def _ry(cwd: Path, *args: str, check: bool = True, timeout: float = 400) -> Any:
     return runyard(
         cwd, *args, check=check, timeout=timeout, env={**os.environ, **helpers.GIT_IDENTITY}
     )
+
+
+_ENV = {**os.environ, **helpers.GIT_IDENTITY}
 
 
 def _json(cwd: Path, *args: str) -> Any:
@@ -233,18 +231,63 @@ def test_kubernetes_manifests_are_written_without_an_engine(served: dict[str, An
     assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
 
 
-def test_stop_removes_the_container_zz(served: dict[str, Any], engine: Any) -> None:
-    root = served["root"]
-    _ry(root, "deployment", "stop", "digits-web")
+LINEAR_TRAIN = """\
+import json, os
+os.makedirs("outputs", exist_ok=True)
+with open("outputs/model.json", "w") as f:
+    json.dump({"weights": [2.0, -1.0], "bias": 3.0}, f)
+"""
+
+
+@pytest.fixture
+def linear(tmp_path: Path, engine: Any) -> Iterator[Path]:
+    """A project of its own with a dependency-free linear model (lin:1) trained by a real
+    local run, packaged and deployed as `lin-web`: what stopping does to it is seen by no
+    other test, whatever their order."""
+    root = tmp_path / "linear"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    (root / "train.py").write_text(LINEAR_TRAIN)
+    (root / "score.py").write_text(helpers.LINEAR_SCORE_PY)
+    _ry(root, "init")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "a linear model")
+    _ry(root, "target", "add", "dock", "--type", "docker", *helpers.docker_target_options())
+    run = wait_run(root, submit_run(root, "train.py", env=_ENV), _ENV)
+    assert run["status"] == "completed", run
+    _ry(root, "model", "register", run["id"], "model.json", "--name", "lin")
+    _ry(root, "model", "package", "lin:1", "--score", "score.py", "--target", "dock")
+    _ry(root, "deploy", "lin:1", "--target", "dock", "--name", "lin-web")
+    yield root
+    for container in engine.containers.list(
+        all=True, filters={"label": f"dev.runyard.project={root}"}
+    ):
+        container.remove(force=True)
+
+
+def test_stop_removes_the_container(linear: Path, engine: Any) -> None:
+    root = linear
+    payload = root.parent / "payload.json"
+    payload.write_text(json.dumps({"inputs": [[1.0, 2.0]]}))
+    for _ in range(5):
+        _ry(root, "deployment", "invoke", "lin-web", "--data", str(payload))
+
+    # the listing samples a running service's telemetry (the last sample outlives it)
+    def sampled() -> bool:
+        rows = _json(root, "deployment", "list")
+        return bool(rows and (rows[0].get("telemetry") or {}).get("requests") == 5)
+
+    until(sampled, 60, "the five calls sampled by `deployment list`")
+    _ry(root, "deployment", "stop", "lin-web")
     assert (
         engine.containers.list(
             all=True,
-            filters={"label": [f"dev.runyard.project={root}", "dev.runyard.deployment=digits-web"]},
+            filters={"label": [f"dev.runyard.project={root}", "dev.runyard.deployment=lin-web"]},
         )
         == []
     )
     (dep,) = _json(root, "deployment", "list")
     assert dep["status"] == "stopped"
     assert dep["telemetry"]["requests"] == 5  # its last sample, listed after it stopped
-    shown = _json(root, "deployment", "show", "digits-web")
+    shown = _json(root, "deployment", "show", "lin-web")
     assert shown["telemetry"]["requests"] == 5  # the last sample stays recorded

@@ -40,11 +40,6 @@ def run(payload):
 
 
 @pytest.fixture(scope="module")
-def engine() -> Any:
-    return helpers.docker_engine()
-
-
-@pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory, engine: Any) -> dict[str, str]:
     """The test user's environment: git identity and a HOME that can reach the sshd."""
     return {**helpers.ssh_home(tmp_path_factory.mktemp("user") / "home"), **helpers.GIT_IDENTITY}

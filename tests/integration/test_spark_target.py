@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import git, missing, runyard, until
+from tests.helpers import git, missing, run_logs, runyard, show_run, submit_run, until, wait_run
 
 pytestmark = pytest.mark.integration
 
@@ -98,26 +98,6 @@ def proj(tmp_path_factory: pytest.TempPathFactory, cluster: str) -> Path:
     return root
 
 
-def _submit(project: Path, *args: str) -> str:
-    proc = runyard(project, "submit", "-d", *args, check=True)
-    return proc.stdout.strip().split()[-1]
-
-
-def _show(project: Path, run_id: str) -> dict[str, Any]:
-    proc = runyard(project, "runs", "show", run_id, "--json", check=True)
-    data: dict[str, Any] = json.loads(proc.stdout)
-    return data
-
-
-def _wait(project: Path, run_id: str) -> dict[str, Any]:
-    runyard(project, "runs", "wait", run_id, timeout=400)
-    return _show(project, run_id)
-
-
-def _log(project: Path, run_id: str) -> str:
-    return runyard(project, "runs", "logs", run_id, check=True).stdout
-
-
 def _gone(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
@@ -126,7 +106,7 @@ def _gone(pid: int) -> bool:
 
 
 def _check_completed(project: Path, run: dict[str, Any]) -> str:
-    assert run["status"] == "completed", (run, _log(project, run["id"])[-3000:])
+    assert run["status"] == "completed", (run, run_logs(project, run["id"])[-3000:])
     summary = {m["key"]: m for m in run["metrics_summary"]}
     assert summary["total"]["count"] == 3
     assert run["metrics"]["total"] == float(TOTAL)
@@ -134,27 +114,27 @@ def _check_completed(project: Path, run: dict[str, Any]) -> str:
     app_id: str = tags["spark.app_id"]
     assert Path(run["outputs_dir"], "app.txt").read_text() == app_id  # the driver's outputs/
     assert tags["spark.ui_url"].startswith("http://")
-    log = _log(project, run["id"])
+    log = run_logs(project, run["id"])
     assert f"step 2 total {TOTAL}" in log and f"Spark application {app_id}" in log
     assert "--py-files" in log  # the project's Python files went to the executors
     return app_id
 
 
 def test_a_pyspark_job_runs_on_local_and_on_a_standalone_cluster(proj: Path) -> None:
-    local_id = _submit(proj, "--target", "local2", "train.py")
-    local = _wait(proj, local_id)
+    local_id = submit_run(proj, "--target", "local2", "train.py")
+    local = wait_run(proj, local_id, timeout=400)
     app_id = _check_completed(proj, local)
     assert app_id.startswith("local-")
     assert local["params"]["master"] == "local[2]"
     assert local["tags"]["spark.master"] == "local[2]"
-    assert "building environment" in _log(proj, local_id)
+    assert "building environment" in run_logs(proj, local_id)
 
-    cluster_run = _wait(proj, _submit(proj, "--target", "cluster", "train.py"))
+    cluster_run = wait_run(proj, submit_run(proj, "--target", "cluster", "train.py"), timeout=400)
     app_id = _check_completed(proj, cluster_run)
     assert app_id.startswith("app-")
     assert cluster_run["params"]["master"] == MASTER
     assert cluster_run["env_hash"] == local["env_hash"]  # one environment, reused
-    assert "(cached)" in _log(proj, cluster_run["id"])
+    assert "(cached)" in run_logs(proj, cluster_run["id"])
     # The master ran it: the application is listed, finished, in its state.
     completed = {a["id"]: a for a in _master_state()["completedapps"]}
     assert completed[app_id]["state"] == "FINISHED"
@@ -166,10 +146,10 @@ def test_a_pyspark_job_runs_on_local_and_on_a_standalone_cluster(proj: Path) -> 
 def test_cancel_kills_the_application_and_the_driver(proj: Path) -> None:
     from runyard.core.store import Store
 
-    run_id = _submit(proj, "--job", "long")
+    run_id = submit_run(proj, "--job", "long")
 
     def running_with_metrics() -> dict[str, Any] | None:
-        run = _show(proj, run_id)
+        run = show_run(proj, run_id)
         assert run["status"] in ("queued", "preparing", "running"), run
         live = run["status"] == "running" and run["metrics"] and "spark.app_id" in run["tags"]
         return run if live else None
@@ -177,13 +157,13 @@ def test_cancel_kills_the_application_and_the_driver(proj: Path) -> None:
     run = until(running_with_metrics, timeout=240, what="a live metric from the driver")
     app_id = run["tags"]["spark.app_id"]
     assert app_id in {a["id"] for a in _master_state()["activeapps"]}
-    driver_pid = int(_log(proj, run_id).split("driver pid ")[1].split()[0])
+    driver_pid = int(run_logs(proj, run_id).split("driver pid ")[1].split()[0])
     with Store(proj / ".runyard/state/runyard.db") as store:
         submit_pid = store.get_run(run_id).pid
     assert submit_pid and not _gone(submit_pid) and not _gone(driver_pid)
 
     runyard(proj, "runs", "cancel", run_id, check=True)
-    run = _wait(proj, run_id)
+    run = wait_run(proj, run_id, timeout=400)
     assert run["status"] == "canceled", run
     until(lambda: _gone(driver_pid) and _gone(submit_pid), timeout=30, what="the driver's end")
 

@@ -12,12 +12,11 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests import helpers
-from tests.helpers import git, runyard, until
+from tests.helpers import git, run_logs, runyard, show_run, submit_run, until, wait_run
 
 pytestmark = pytest.mark.integration
 
@@ -75,35 +74,27 @@ def _trust(proj: Path, env: dict[str, str], name: str) -> None:
     runyard(proj, "target", "trust", name, "--fingerprint", fingerprint, env=env, check=True)
 
 
-@pytest.fixture
-def proj(project: Path, home: dict[str, str], remote_workdir: Path) -> Path:
+def _project(project: Path, home: dict[str, str], workdir: Path) -> Path:
     (project / "train.py").write_text(TRAIN)
     (project / "requirements.txt").write_text("six\n")
     git(project, "add", "-A")
     git(project, "commit", "-qm", "train")
-    _add_target(project, home, "vm", "--identity-file", str(KEY), "--workdir", str(remote_workdir))
+    _add_target(project, home, "vm", "--identity-file", str(KEY), "--workdir", str(workdir))
     _trust(project, home, "vm")
     return project
 
 
-def _submit(project: Path, env: dict[str, str], *args: str) -> str:
-    proc = runyard(project, "submit", "-d", *args, check=True, env=env)
-    return proc.stdout.strip().split()[-1]
+@pytest.fixture
+def proj(project: Path, home: dict[str, str], remote_workdir: Path) -> Path:
+    return _project(project, home, remote_workdir)
 
 
-def _show(project: Path, run_id: str, env: dict[str, str]) -> dict[str, Any]:
-    proc = runyard(project, "runs", "show", run_id, "--json", check=True, env=env)
-    data: dict[str, Any] = json.loads(proc.stdout)
-    return data
-
-
-def _wait(project: Path, run_id: str, env: dict[str, str]) -> dict[str, Any]:
-    runyard(project, "runs", "wait", run_id, timeout=300, env=env)
-    return _show(project, run_id, env)
-
-
-def _log(project: Path, run_id: str, env: dict[str, str]) -> str:
-    return runyard(project, "runs", "logs", run_id, check=True, env=env).stdout
+@pytest.fixture
+def lone(project: Path, home: dict[str, str], tmp_path: Path) -> tuple[Path, Path]:
+    """A project whose target `vm` has a remote folder of its own (the project, the
+    folder): what a test prunes there is seen by no other test, whatever their order."""
+    workdir = tmp_path / "remote" / "runyard"
+    return _project(project, home, workdir), workdir
 
 
 def _job(project: Path, name: str, **env: str) -> None:
@@ -124,30 +115,30 @@ def test_a_run_completes_with_live_metrics_outputs_and_a_reused_environment(
     proj: Path, home: dict[str, str], remote_workdir: Path
 ) -> None:
     _job(proj, "live", STEPS="15", PAUSE="0.6")  # still running for a loaded machine's CLI
-    run_id = _submit(proj, home, "--job", "live")
+    run_id = submit_run(proj, "--job", "live", env=home)
     remote_copy = remote_workdir / "runs" / run_id / "work" / "train.py"  # gone at the end
 
     def live_point() -> bool:
-        data = _show(proj, run_id, home)
+        data = show_run(proj, run_id, home)
         return data["status"] == "running" and bool(data["metrics"]) and remote_copy.is_file()
 
     until(live_point, what="a metric and the remote working copy while the run is running")
-    done = _wait(proj, run_id, home)
+    done = wait_run(proj, run_id, home)
     assert done["status"] == "completed", done
     assert done["metrics_summary"][0]["count"] == 15
     assert done["params"] == {"steps": "15"}
     model = json.loads(Path(done["outputs_dir"], "model.json").read_text())
     assert model["six"] and model["host"] == os.uname().nodename
-    log = _log(proj, run_id, home)
+    log = run_logs(proj, run_id, home)
     assert "step 14" in log and "trained" in log
     assert "connected to root@127.0.0.1" in log
     assert not (remote_workdir / "runs" / run_id).exists()  # removed once it ended
     env_dir = remote_workdir / "envs" / done["env_hash"]
     assert (env_dir / ".runyard-env.json").is_file()
 
-    again = _wait(proj, _submit(proj, home, "--target", "vm", "train.py"), home)
+    again = wait_run(proj, submit_run(proj, "--target", "vm", "train.py", env=home), home)
     assert again["status"] == "completed" and again["env_hash"] == done["env_hash"]
-    log = _log(proj, again["id"], home)
+    log = run_logs(proj, again["id"], home)
     assert f"environment {done['env_hash']} on 127.0.0.1 (cached)" in log
     assert "building environment" not in log
 
@@ -156,15 +147,15 @@ def test_cancel_kills_the_remote_process_group(
     proj: Path, home: dict[str, str], remote_workdir: Path
 ) -> None:
     _job(proj, "long", STEPS="600", PAUSE="0.2", CHILD="1")
-    run_id = _submit(proj, home, "--job", "long")
-    log = until(lambda: "step 1" in (text := _log(proj, run_id, home)) and text, what="step 1")
+    run_id = submit_run(proj, "--job", "long", env=home)
+    log = until(lambda: "step 1" in (text := run_logs(proj, run_id, home)) and text, what="step 1")
     script_pid, child_pid = (int(p) for p in log.split("pids ")[1].split()[:2])
     assert not _gone(script_pid) and not _gone(child_pid)
     runyard(proj, "runs", "cancel", run_id, env=home, check=True)
-    run = _wait(proj, run_id, home)
+    run = wait_run(proj, run_id, home)
     assert run["status"] == "canceled", run
     until(lambda: _gone(script_pid) and _gone(child_pid), timeout=20, what="the processes' end")
-    assert "canceling: SIGTERM sent" in _log(proj, run_id, home)
+    assert "canceling: SIGTERM sent" in run_logs(proj, run_id, home)
     assert not (remote_workdir / "runs" / run_id).exists()
 
 
@@ -174,8 +165,8 @@ def test_a_new_supervisor_reattaches_after_the_client_dies(
     from runyard.core.store import Store
 
     _job(proj, "steps", STEPS="30", PAUSE="0.2")
-    run_id = _submit(proj, home, "--job", "steps")
-    until(lambda: "step 3" in _log(proj, run_id, home), what="the run's fourth step")
+    run_id = submit_run(proj, "--job", "steps", env=home)
+    until(lambda: "step 3" in run_logs(proj, run_id, home), what="the run's fourth step")
     with Store(proj / ".runyard/state/runyard.db") as store:
         pid = store.get_run(run_id).supervisor_pid
     assert pid
@@ -184,9 +175,9 @@ def test_a_new_supervisor_reattaches_after_the_client_dies(
     time.sleep(1)
     listed = json.loads(runyard(proj, "runs", "list", "--json", env=home, check=True).stdout)
     assert [r["status"] for r in listed if r["id"] == run_id] == ["running"]  # taken over
-    run = _wait(proj, run_id, home)
+    run = wait_run(proj, run_id, home)
     assert run["status"] == "completed", run
-    log = _log(proj, run_id, home)
+    log = run_logs(proj, run_id, home)
     assert "took the run over" in log and "following the run in" in log
     assert log.count("step 5\n") == 1  # the log goes on where it stopped: nothing twice
     assert run["metrics_summary"][0]["count"] == 30  # none lost, none twice
@@ -205,7 +196,7 @@ def test_a_wrong_key_is_a_clear_login_error(
         test.stdout
     )
     assert "ssh-copy-id" in test.stdout
-    run = _wait(proj, _submit(proj, home, "--target", "wrongkey", "train.py"), home)
+    run = wait_run(proj, submit_run(proj, "--target", "wrongkey", "train.py", env=home), home)
     assert run["status"] == "failed" and "SSH refused the login" in run["reason"]
 
     (tmp_path / "missing").mkdir()
@@ -223,7 +214,7 @@ def test_an_unknown_or_changed_host_key_is_refused(
     assert f"The SSH host key of 127.0.0.1:{SSHD_PORT} is not known" in test.stdout
     assert "runyard target trust" in test.stdout
     (project / "train.py").write_text("print('never')\n")
-    run = _wait(project, _submit(project, home, "--target", "vm", "train.py"), home)
+    run = wait_run(project, submit_run(project, "--target", "vm", "train.py", env=home), home)
     assert run["status"] == "failed" and "host key" in run["reason"]
     assert not Path(home["HOME"], ".ssh/known_hosts").exists()  # nothing accepted silently
 
@@ -257,7 +248,7 @@ def test_target_test_reports_versions_and_what_ismissing(
     assert bad.returncode == 1
     assert "✗ python: python9.9 was not found on 127.0.0.1" in bad.stdout
     assert "fix: install Python 3.8+ there" in bad.stdout
-    run = _wait(proj, _submit(proj, home, "--target", "nopy", "train.py"), home)
+    run = wait_run(proj, submit_run(proj, "--target", "nopy", "train.py", env=home), home)
     assert run["status"] == "failed" and "python9.9 was not found" in run["reason"]
 
     with socket.socket() as sock:
@@ -294,17 +285,18 @@ async def test_trust_and_test_through_the_language_server(
         await session.stop()
 
 
-def test_env_prune_clears_the_remote_environments_not_in_use_zz(
-    proj: Path, home: dict[str, str], remote_workdir: Path
+def test_env_prune_clears_the_remote_environments_not_in_use(
+    lone: tuple[Path, Path], home: dict[str, str]
 ) -> None:
-    """Last in the module: it removes the environment the other tests share. A live
-    run's environment stays, and so does one a process on the machine runs from (another
-    project sharing the workdir); an idle one goes."""
+    """A live run's environment stays, and so does one a process on the machine runs
+    from (another project sharing the workdir); an idle one goes. (Its own remote folder:
+    the environment the other tests share is not pruned.)"""
+    proj, remote_workdir = lone
     envs_dir = remote_workdir / "envs"
     _job(proj, "slow", STEPS="600", PAUSE="0.2")
-    live = _submit(proj, home, "--job", "slow")
-    until(lambda: "step 1" in _log(proj, live, home), what="the live run's second step")
-    live_env = _show(proj, live, home)["env_hash"]
+    live = submit_run(proj, "--job", "slow", env=home)
+    until(lambda: "step 1" in run_logs(proj, live, home), what="the live run's second step")
+    live_env = show_run(proj, live, home)["env_hash"]
     idle = envs_dir / "0000000000idle00"
     (idle / "bin").mkdir(parents=True)
     other = envs_dir / "0000000000other0"
@@ -321,11 +313,11 @@ def test_env_prune_clears_the_remote_environments_not_in_use_zz(
         user.kill()
         user.wait()
         runyard(proj, "runs", "cancel", live, env=home)
-    assert _wait(proj, live, home)["status"] == "canceled"
+    assert wait_run(proj, live, home)["status"] == "canceled"
     # what a run marked lost while the machine was away leaves there: its folder, gone
     # once nothing of it runs; one whose script still runs stays
     _job(proj, "quick", STEPS="1", PAUSE="0")
-    quick = _wait(proj, _submit(proj, home, "--job", "quick"), home)
+    quick = wait_run(proj, submit_run(proj, "--job", "quick", env=home), home)
     assert quick["status"] == "completed", quick
     left, going = remote_workdir / "runs" / live, remote_workdir / "runs" / quick["id"]
     (left / "work").mkdir(parents=True)
