@@ -80,3 +80,31 @@ def test_the_cli_says_why_a_target_name_is_too_long_without_a_traceback(
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr and "OSError" not in proc.stderr, proc.stderr
     assert "at most 251 bytes" in proc.stderr, proc.stderr
+
+
+def test_a_name_ending_in_a_line_break_is_refused_and_never_becomes_a_file_name(
+    project: Project,
+) -> None:
+    with pytest.raises(UsageError) as info:
+        config.write_target(project, "gpu\n", "local", {})
+    assert "not a valid target name" in str(info.value)
+    assert sorted(p.name for p in project.targets_dir.iterdir()) == ["local.yml"]
+    # a file that has one anyway is reported by name, not loaded as a target
+    (project.targets_dir / "odd\n.yml").write_text("type: local\n")
+    listed = config.list_targets(project)
+    assert [t.name for t in listed if not isinstance(t, ConfigError)] == ["local"]
+    [problem] = [t for t in listed if isinstance(t, ConfigError)]
+    assert "is not a valid target name" in str(problem)
+
+
+def test_a_job_whose_target_ends_in_a_line_break_gets_a_config_error_naming_the_field(
+    project: Project,
+) -> None:
+    (project.root / "train.py").write_text("print('hi')\n")
+    path = project.jobs_dir / "train.yml"
+    text = 'script: train.py\ntarget: "local\\n"\n'
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        config.load_job(project, "train")
+    assert info.value.field == "target" and info.value.line == 2, str(info.value)
+    assert "line break" in str(info.value)

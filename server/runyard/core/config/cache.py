@@ -23,7 +23,7 @@ from runyard.core.project import Project
 CACHE_FILE = "config-valid.json"
 # Bump when the checks (`checks`) change, so results cached by an older version are not
 # trusted.
-_CACHE_VERSION = b"runyard-config-valid-2\0"
+_CACHE_VERSION = b"runyard-config-valid-3\0"
 _CACHE_MAX = 1000
 
 

@@ -6,7 +6,7 @@ what the document refers to in the project.
 - `check_data`: the schema (each jsonschema error turned into a `ConfigError` on the
   offending key or value, with what is expected and, where one is close, "did you
   mean") and the semantic checks (paths inside the project, finite numbers, a job's
-  `target` short enough to be a file name);
+  `target` a name a file can have: on one line, short enough);
 - `validate_document`: all of it for one document's text, for the language server, and
   with `project=` the references: a job's `script` and `requirements` files and its
   `target` must exist; a target's `address` must be a unix://, tcp:// or ssh:// address.
@@ -36,7 +36,7 @@ from runyard.core.config.schema import (
     schema_validator,
     suggest,
 )
-from runyard.core.config.settings import NAME_RE, NAME_RULE, Kind, name_too_long
+from runyard.core.config.settings import NAME_RULE, Kind, is_name, name_too_long
 from runyard.core.project import Project
 from runyard.core.yamlpos import (
     NodeSpans,
@@ -357,7 +357,18 @@ def _semantic_errors(data: dict[str, Any], ctx: _Context) -> list[ConfigError]:
     if ctx.kind == "job":
         target = data.get("target")
         too_long = name_too_long(target) if isinstance(target, str) else None
-        if too_long:
+        if isinstance(target, str) and target.endswith("\n") and is_name(target[:-1]):
+            # the schema's pattern lets it through (`$` matches before a final line break)
+            out.append(
+                ctx.error(
+                    ctx.value_span(("target",)),
+                    ("target",),
+                    "the name ends with a line break",
+                    "Expected the name of a target on one line",
+                    "write `target:` on one line (no `|` or `>` block, no \\n)",
+                )
+            )
+        elif too_long:
             out.append(
                 ctx.error(
                     ctx.value_span(("target",)),
@@ -466,7 +477,7 @@ def _reference_errors(data: dict[str, Any], ctx: _Context, project: Project) -> 
         )
         out.extend(err for err in (script, requirements) if err is not None)
         target = data.get("target")
-        if isinstance(target, str) and NAME_RE.match(target) and not name_too_long(target):
+        if isinstance(target, str) and is_name(target) and not name_too_long(target):
             names = target_names(project)
             if target not in names:
                 suggestion = suggest(target, names)
@@ -567,7 +578,7 @@ def check_parsed(
 
 
 def name_error(kind: str, path: Path, display: str) -> ConfigError | None:
-    if NAME_RE.match(path.stem):
+    if is_name(path.stem):
         return None
     return ConfigError(
         path,

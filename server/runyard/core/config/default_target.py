@@ -28,7 +28,7 @@ from runyard.core.config.layout import (
     write_text,
 )
 from runyard.core.config.schema import describe
-from runyard.core.config.settings import NAME_RE, name_too_long
+from runyard.core.config.settings import is_name, name_too_long
 from runyard.core.errors import UsageError
 from runyard.core.project import Project
 from runyard.core.yamlpos import ParsedYaml, parse_yaml
@@ -80,7 +80,7 @@ def default_target_name(project: Project) -> str:
         if isinstance(value, (int, float)) and not isinstance(value, bool) and found:
             value = found.raw
         names = names_of(project, "target")
-        if not isinstance(value, str) or not NAME_RE.match(value):
+        if not isinstance(value, str) or not is_name(value):
             raise ConfigError.at(
                 path,
                 span,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from runyard.core.config.errors import ConfigError
 from runyard.core.config.schema import suggest
-from runyard.core.config.settings import NAME_RE, NAME_RULE, Kind, name_too_long, short_name
+from runyard.core.config.settings import NAME_RULE, Kind, is_name, name_too_long, short_name
 from runyard.core.errors import NotFoundError, UsageError
 from runyard.core.project import Project
 
@@ -133,7 +133,7 @@ def find(project: Project, kind: Kind, name: str) -> Path | None:
 
 
 def names_of(project: Project, kind: Kind) -> list[str]:
-    return sorted({p.stem for p in files_of(project, kind) if NAME_RE.match(p.stem)})
+    return sorted({p.stem for p in files_of(project, kind) if is_name(p.stem)})
 
 
 def target_names(project: Project) -> list[str]:
@@ -149,7 +149,7 @@ def job_names(project: Project) -> list[str]:
 def check_name(kind: Kind, name: str) -> None:
     """A name given from outside (a command line, a request) is one a file can have, or
     a UsageError that says why: checked before the name reaches the file system."""
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not is_name(name):
         raise UsageError(f"'{name}' is not a valid {kind} name.", hint=NAME_RULE)
     too_long = name_too_long(name)
     if too_long:

@@ -2,11 +2,12 @@
 rules for the names they are known by.
 
 A name is the file's name without `.yml`, so a name is what a file name can hold: the
-characters of `NAME_PATTERN` (which leave out NUL and `/`), and at most `MAX_NAME_BYTES`
-bytes so that `<name>.yml` fits in a file name (255 bytes on the file systems we run
-on). A longer name is refused where it is given (`name_too_long`), never sent to the file
-system, which would answer with an OSError. The dataclasses are built from data the checks
-(`checks`) have already passed; `target_config`/`job_config` only fill in the defaults.
+characters of `NAME_PATTERN`, the whole name (`is_name`: no NUL, `/` or line break), and
+at most `MAX_NAME_BYTES` bytes so that `<name>.yml` fits in a file name (255 bytes on
+the file systems we run on). A longer name is refused where it is given
+(`name_too_long`), never sent to the file system, which would answer with an OSError.
+The dataclasses are built from data the checks (`checks`) have already passed;
+`target_config`/`job_config` only fill in the defaults.
 """
 
 from __future__ import annotations
@@ -22,9 +23,16 @@ Kind = Literal["target", "job"]
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 NAME_RULE = "names start with a letter or digit and use only letters, digits, '_', '.' and '-'"
-NAME_RE = re.compile(NAME_PATTERN)
+_NAME_RE = re.compile(NAME_PATTERN)
 # `<name>.yml` must fit in a file name: 255 bytes on ext4, XFS, APFS and the like.
 MAX_NAME_BYTES = 255 - len(".yml")
+
+
+def is_name(text: str) -> bool:
+    """Whether `text` is a name as a whole: `match` alone also takes a name with a
+    line break after it (Python's `$` matches before a final line break), which would
+    become a file name with a line break in it."""
+    return _NAME_RE.fullmatch(text) is not None
 
 
 def name_too_long(name: str) -> str | None:
