@@ -45,7 +45,7 @@ def _lint_imports(copy: Path) -> subprocess.CompletedProcess[str]:
         "TERM": "dumb",
     }
     return subprocess.run(
-        [str(LINT_IMPORTS), "--config", str(copy / "pyproject.toml"), "--no-cache"],
+        [str(LINT_IMPORTS), str(copy / "pyproject.toml"), "--no-cache", "--no-logo"],
         cwd=copy,
         env=env,
         capture_output=True,
