@@ -28,11 +28,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from runyard.core.errors import NotFoundError, RunyardError, UsageError
 from runyard.core.project import Project
 from runyard.core.store import Run, Store
+from runyard.targets.spec import DEFAULT_OUTPUTS, DEFAULT_TENSORBOARD_DIR, RunSpec
 
 Progress = Callable[[str], None]
 """Told how a submission goes: the stages `"snapshot"` and `"start"`, and warnings for
@@ -94,8 +94,8 @@ def _script_in_project(project: Project, script: str, cwd: Path) -> str:
     return rel.as_posix()
 
 
-def resolve_request(project: Project, req: SubmitRequest) -> dict[str, Any]:
-    """Turn a request into the run's options, validating the job and target files."""
+def resolve_request(project: Project, req: SubmitRequest) -> RunSpec:
+    """Turn a request into the run's spec, validating the job and target files."""
     from runyard.core import config
 
     cwd = req.cwd or Path.cwd()
@@ -125,25 +125,25 @@ def resolve_request(project: Project, req: SubmitRequest) -> dict[str, Any]:
     experiment = req.experiment or (job.experiment if job else None)
     if not experiment:
         experiment = Path(script).stem if script else (module or "default").split(".")[-1]
-    return {
-        "script": script,
-        "module": module,
-        "args": args,
-        "env": dict(job.env) if job else {},
-        "requirements": job.requirements if job else None,
-        "outputs": job.outputs if job else "outputs",
-        "tensorboard_dir": job.tensorboard_dir if job else "logs",
-        "job": job.name if job else None,
-        "experiment": experiment,
-        "target": target.name,
-        "target_type": target.type,
-        "python": target.python,
-        "target_env": dict(target.env),
-        "system_site_packages": target.system_site_packages,
-        "index_url": target.index_url,
-        "cancel_grace_seconds": target.cancel_grace_seconds,
-        "target_options": dict(target.raw),
-    }
+    return RunSpec(
+        script=script,
+        module=module,
+        args=args,
+        env=dict(job.env) if job else {},
+        requirements=job.requirements if job else None,
+        outputs=job.outputs if job else DEFAULT_OUTPUTS,
+        tensorboard_dir=job.tensorboard_dir if job else DEFAULT_TENSORBOARD_DIR,
+        job=job.name if job else None,
+        experiment=experiment,
+        target=target.name,
+        target_type=target.type,
+        python=target.python,
+        target_env=dict(target.env),
+        system_site_packages=target.system_site_packages,
+        index_url=target.index_url,
+        cancel_grace_seconds=target.cancel_grace_seconds,
+        target_options=dict(target.raw),
+    )
 
 
 def _write_tracking_shim(run_dir: Path) -> None:
@@ -197,7 +197,7 @@ def submit(project: Project, req: SubmitRequest, progress: Progress = _quiet) ->
     warning = _untracked_secrets_warning(project)
     if warning:
         progress(warning)
-    options = resolve_request(project, req)
+    spec = resolve_request(project, req)
     run_id = new_run_id()
     run_dir = project.run_dir(run_id)
     try:
@@ -207,16 +207,15 @@ def submit(project: Project, req: SubmitRequest, progress: Progress = _quiet) ->
     lock_fd = os.open(run_dir / "supervisor.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX)
-        command = [options["script"]] if options["script"] else ["-m", options["module"]]
         run = Run(
             id=run_id,
-            experiment=options.pop("experiment"),
+            experiment=spec.experiment,
             status="queued",
-            target=options["target"],
-            target_type=options["target_type"],
-            job=options["job"],
-            script=options["script"] or options["module"],
-            command=["python", *command, *options["args"]],
+            target=spec.target,
+            target_type=spec.target_type,
+            job=spec.job,
+            script=spec.script or spec.module,
+            command=spec.argv("python"),
             snapshot_ref=None,
             snapshot_commit=None,
             env_hash=None,
@@ -227,7 +226,7 @@ def submit(project: Project, req: SubmitRequest, progress: Progress = _quiet) ->
             reason=None,
             supervisor_pid=None,
             pid=None,
-            options=options,
+            options=spec.to_options(),
         )
         store = open_store(project)
         go_read, go_write = os.pipe()

@@ -44,7 +44,6 @@ import time
 import traceback
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from runyard.core.store import Run, Store
 from runyard.runner.ingest import TrackingIngester
@@ -60,6 +59,7 @@ from runyard.targets.base import (
     load_backend,
 )
 from runyard.targets.exits import WordsItsExit, exit_reason
+from runyard.targets.spec import RunSpec
 
 POLL_SECONDS = 0.1
 TENSORBOARD_POLL_SECONDS = 1.0  # event files are read this often while a run runs
@@ -156,16 +156,15 @@ class Supervisor:
             self._cleanup()
 
     def _context(self, run: Run) -> RunContext:
-        options: dict[str, Any] = run.options
-        workdir = self.run_dir / "work"
-        outputs = str(options.get("outputs", "outputs"))
+        """What the backend gets: the run's spec (typed, as `ctx.spec`, read from the
+        stored options of any version), its folders and the ways to report back."""
         return RunContext(
             run_id=run.id,
             project_root=self.project_root,
             run_dir=self.run_dir,
-            workdir=workdir,
-            outputs=outputs,
-            options=options,
+            workdir=self.run_dir / "work",
+            outputs=RunSpec.from_options(run.options).outputs,
+            options=run.options,
             env={},
             log=self.log,
             log_fd=self.log_fd,
@@ -256,8 +255,7 @@ class Supervisor:
         ingester: TrackingIngester,
     ) -> None:
         """Watch a started run to its end, ingesting, and record the outcome."""
-        options: dict[str, Any] = run.options
-        code = self._watch(execution, ingester, float(options.get("cancel_grace_seconds", 10)))
+        code = self._watch(execution, ingester, ctx.spec.cancel_grace_seconds)
         self._ingest(ingester)
         if ingester.bad_lines:
             self.log(f"{ingester.bad_lines} tracking records could not be read and were skipped")
@@ -403,7 +401,7 @@ class Supervisor:
     def _watch_tensorboard(self, ctx: RunContext) -> None:
         """Start watching the run's TensorBoard folder (before the run starts, so the
         event files its snapshot brought along are known not to be the run's)."""
-        folder = posixpath.normpath(str(ctx.options.get("tensorboard_dir") or DEFAULT_DIR))
+        folder = posixpath.normpath(ctx.spec.tensorboard_dir or DEFAULT_DIR)
         if folder.startswith(("/", "../")) or folder == "..":
             self.log(f"tensorboard_dir {folder} is outside the working copy: not watched")
             return
