@@ -3,7 +3,10 @@
 A backend turns a prepared run (its snapshot exported to a working copy) into a
 running execution, and brings the outputs back when it ends. The per-run supervisor
 (`runyard.runner.supervisor`) drives it and owns the run's lifecycle and store writes.
-Adding a target type means one new module here and one line in `BACKENDS`.
+Adding a target type means one new module here and one line in `BACKENDS` (and, when
+its target file has fields of its own, an options class in `spec.py`). What backends
+share (process groups, reconnect-or-lost, log cursors, the copy-back of outputs) is in
+`common.py`; the run they are given is typed (`RunContext.spec`, `spec.RunSpec`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from runyard.core.errors import RunyardError, UsageError
+from runyard.targets.spec import RunSpec
 
 # type name -> "module:Class"; imported only when a run of that type is handled.
 # Types whose runs outlive their supervisor (a container, a remote process, a local
@@ -39,14 +43,18 @@ class RunLost(RunyardError):
 
 @dataclass
 class RunContext:
-    """Everything a backend needs to run one run; built by the supervisor."""
+    """Everything a backend needs to run one run; built by the supervisor.
+
+    `options` is the run's resolved job and target as the store keeps them; backends
+    read them typed, from `spec` (and their target type's options class, built from it:
+    `runyard.targets.spec`)."""
 
     run_id: str
     project_root: Path
     run_dir: Path
     workdir: Path  # the snapshot, exported
     outputs: str  # outputs folder, relative to the working copy
-    options: dict[str, Any]  # the run's resolved job + target options
+    options: dict[str, Any]  # the run's resolved job + target options, as stored
     env: dict[str, str]  # RUNYARD_* variables for the run's process
     log: Callable[[str], None]  # a line from Runyard into the run's log
     log_fd: int  # the run's log file, for child processes' output
@@ -54,6 +62,10 @@ class RunContext:
     set_env_hash: Callable[[str | None], None] = field(default=lambda _h: None)
     # Tags Runyard itself records on the run (a Spark application's id, its UI address).
     set_tags: Callable[[dict[str, str]], None] = field(default=lambda _t: None)
+    spec: RunSpec = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.spec = RunSpec.from_options(self.options)
 
 
 class Execution(Protocol):
