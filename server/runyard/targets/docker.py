@@ -49,9 +49,10 @@ from urllib.parse import urlparse
 
 from runyard.core import envs
 from runyard.core.errors import RunyardError, UsageError
-from runyard.targets import sshconn
+from runyard.targets import common, sshconn
 from runyard.targets.base import Check, RunContext, RunLost
 from runyard.targets.exits import shell_exit_reason
+from runyard.targets.spec import DockerOptions
 
 IMAGE_REPO = "runyard-env"
 LABEL_ENV = "dev.runyard.env"
@@ -61,7 +62,7 @@ IMAGE_FORMAT = "2"  # bump when the layout of built images changes
 RUN_USER = "runyard"
 RUN_UID = 10001
 CONNECT_TIMEOUT = sshconn.CONNECT_TIMEOUT  # every error the user can hit shows within 10 s
-LOST_AFTER = 60.0  # seconds an engine may stay unreachable mid-run before the run is lost
+LOST_AFTER = common.LOST_AFTER  # an engine unreachable this long mid-run: the run is lost
 CA_PATH = "/opt/runyard/ca.crt"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -389,25 +390,25 @@ def base_image_id(client: Any, options: dict[str, Any]) -> str:
         ) from None
 
 
-def ensure_image(client: Any, ctx: RunContext, options: dict[str, Any]) -> tuple[str, str, bool]:
+def ensure_image(client: Any, ctx: RunContext, options: DockerOptions) -> tuple[str, str, bool]:
     """(image, env hash, built by Runyard) for the run; builds the image if needed."""
     import docker
 
-    if options.get("image"):
-        image = str(options["image"])
+    if options.image:
+        image = options.image
         try:
             client.images.get(image)
         except docker.errors.ImageNotFound:
             raise UsageError(
-                f"The image {image} is not on {describe(options.get('address'))}.",
+                f"The image {image} is not on {describe(options.address)}.",
                 hint=f"pull or build it there (docker pull {image}), or fix `image:`",
             ) from None
         return image, "", False
-    base = str(options["base_image"])
-    base_id = base_image_id(client, options)
-    spec = envs.find_spec(ctx.workdir, ctx.options.get("requirements"))
-    ca = ca_bytes(options)
-    digest = image_hash(spec, base_id, options, ca)
+    base = str(options.base_image)
+    base_id = base_image_id(client, options.raw)
+    spec = envs.find_spec(ctx.workdir, ctx.spec.requirements)
+    ca = ca_bytes(options.raw)
+    digest = image_hash(spec, base_id, options.raw, ca)
     tag = f"{IMAGE_REPO}:{digest}"
     try:
         client.images.get(tag)
@@ -422,9 +423,9 @@ def ensure_image(client: Any, ctx: RunContext, options: dict[str, Any]) -> tuple
     started = time.monotonic()
     files = {
         "Dockerfile": env_dockerfile(
-            base, str(options.get("python") or "python3"), spec, options, ca is not None
+            base, options.python, spec, options.raw, ca is not None
         ).encode(),
-        **env_context(spec, options, ca),
+        **env_context(spec, options.raw, ca),
     }
     labels = {
         LABEL_ENV: digest,
@@ -527,20 +528,6 @@ def _parse_stamp(stamp: bytes) -> int | None:
     return seconds * 1_000_000_000 + int(fraction)
 
 
-def _read_cursor(path: Path) -> int:
-    try:
-        return int(path.read_text().strip() or 0)
-    except (OSError, ValueError):
-        return 0
-
-
-def _write_cursor(path: Path, value: int) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with contextlib.suppress(OSError):
-        tmp.write_text(str(value))
-        tmp.replace(path)
-
-
 @contextlib.contextmanager
 def engine_errors(options: dict[str, Any], doing: str) -> Iterator[None]:
     """A dropped connection or an engine error as one clear message."""
@@ -573,13 +560,11 @@ def engine_errors(options: dict[str, Any], doing: str) -> Iterator[None]:
         raise
 
 
-class DockerExecution:
+class DockerExecution(common.FollowedExecution):
     """A started container: waits, streams its output, stops it."""
 
-    pid: int | None = None
-
     def __init__(
-        self, client: Any, container: Any, ctx: RunContext, options: dict[str, Any]
+        self, client: Any, container: Any, ctx: RunContext, options: DockerOptions
     ) -> None:
         from runyard.tracking.wire import FrameReader
 
@@ -587,16 +572,14 @@ class DockerExecution:
         self.container = container
         self.ctx = ctx
         self.options = options
-        self.code: int | None = None
-        self.error: BaseException | None = None
-        self.done = threading.Event()
+        super().__init__()
         self.reader = FrameReader()
         self.tracking = ctx.run_dir / "tracking.jsonl"
         # Every log line comes with the engine's timestamp; the last one handled is kept
         # in the run folder, so whoever follows the container next (after a dropped
         # connection, or a new supervisor) goes on exactly after it.
         self.cursor_path = ctx.run_dir / "container.cursor"
-        self.cursor = _read_cursor(self.cursor_path)
+        self.cursor = common.read_cursor(self.cursor_path)
         self.pending = b""
         self.streamer = threading.Thread(target=self._stream, daemon=True)
         self.waiter = threading.Thread(target=self._wait, daemon=True)
@@ -644,7 +627,7 @@ class DockerExecution:
             out.append(text)
         if out:
             self._feed(b"".join(out))
-            _write_cursor(self.cursor_path, self.cursor)
+            common.write_cursor(self.cursor_path, self.cursor)
 
     def _feed(self, chunk: bytes, final: bool = False) -> None:
         log, records = self.reader.feed(chunk, final=final)
@@ -658,62 +641,41 @@ class DockerExecution:
     def _wait(self) -> None:
         import docker
 
-        unreachable_since: float | None = None
-        while True:
+        def step() -> bool:
             try:
                 result = self.container.wait()
                 self.code = int(result.get("StatusCode", 1))
                 if self.code != 0:
                     time.sleep(0.5)  # a removal stops the container first, then deletes it
                 self.container.reload()  # NotFound: it was removed, not ended
-                break
             except docker.errors.NotFound:
                 self.code = None
-                self.error = RunLost(
+                raise RunLost(
                     "its container was removed from the Docker engine while it ran"
-                )
-                break
-            except Exception as exc:
-                now = time.monotonic()
-                if unreachable_since is None:
-                    unreachable_since = now
-                    self.ctx.log(
-                        f"lost the connection to the Docker engine ({type(exc).__name__}); "
-                        f"retrying for {LOST_AFTER:.0f}s"
-                    )
-                if now - unreachable_since > LOST_AFTER:
-                    self.error = RunLost(
-                        f"the Docker engine was unreachable for more than {LOST_AFTER:.0f}s "
-                        f"({type(exc).__name__})"
-                    )
-                    break
-                time.sleep(2)
-                self._reconnect()
+                ) from None
+            return True
+
+        self.error = common.follow_until_lost(
+            step, self._reconnect, self.ctx.log, lambda: "the Docker engine"
+        )
         self.done.set()
 
-    def _reconnect(self) -> None:
+    def _reconnect(self) -> bool:
         """A fresh client (the SDK does not recover a dropped SSH transport)."""
         import docker
 
         try:
-            client = connect(self.options)
+            client = connect(self.options.raw)
             container = client.containers.get(self.container.id)
         except docker.errors.NotFound:
             container, client = self.container, self.client  # reported by the next wait
         except Exception:
-            return
+            return False
         self.client, self.container = client, container
+        return True
 
-    def poll(self) -> int | None:
-        return self.wait(0)
-
-    def wait(self, timeout: float) -> int | None:
-        if not self.done.wait(timeout):
-            return None
-        if self.error is not None:
-            raise self.error
+    def _before_outcome(self) -> None:
         self.streamer.join(timeout=10)  # the last lines before the outcome
-        return self.code
 
     def terminate(self) -> None:
         with contextlib.suppress(Exception):
@@ -737,20 +699,18 @@ class DockerBackend:
         self.container: Any = None
         self.execution: DockerExecution | None = None
 
-    def _options(self, ctx: RunContext) -> dict[str, Any]:
-        options: dict[str, Any] = dict(ctx.options.get("target_options") or {})
-        return options
+    def _options(self, ctx: RunContext) -> DockerOptions:
+        return DockerOptions.of(ctx.spec)
 
     def prepare(self, ctx: RunContext) -> None:
         options = self._options(ctx)
-        self.client = connect(options)
-        with engine_errors(options, "while building the run's environment image"):
+        self.client = connect(options.raw)
+        with engine_errors(options.raw, "while building the run's environment image"):
             self.image, digest, self.built = ensure_image(self.client, ctx, options)
         ctx.set_env_hash(digest or None)
 
     def _environment(self, ctx: RunContext, ca: bool) -> dict[str, str]:
-        env = {str(k): str(v) for k, v in ctx.options.get("target_env", {}).items()}
-        env.update({str(k): str(v) for k, v in ctx.options.get("env", {}).items()})
+        env = ctx.spec.user_env()
         env.update(
             {
                 "RUNYARD_RUN_ID": ctx.env.get("RUNYARD_RUN_ID", ctx.run_id),
@@ -767,34 +727,29 @@ class DockerBackend:
             )
         return env
 
-    def _command(self, ctx: RunContext, options: dict[str, Any]) -> list[str]:
-        python = "python" if self.built else str(options.get("python") or "python3")
-        opts = ctx.options
-        if opts.get("module"):
-            command = [python, "-m", str(opts["module"]), *opts.get("args", [])]
-        else:
-            command = [python, str(opts["script"]), *opts.get("args", [])]
+    def _command(self, ctx: RunContext, options: DockerOptions) -> list[str]:
+        command = ctx.spec.argv("python" if self.built else options.python)
         # One stream for stdout and stderr inside the container: Docker keeps the two
         # apart and loses their order (a traceback would land before the lines it ends).
         return ["/bin/sh", "-c", 'exec "$@" 2>&1', "runyard-run", *command]
 
     def start(self, ctx: RunContext) -> DockerExecution:
-        with engine_errors(self._options(ctx), "while starting the run's container"):
+        with engine_errors(self._options(ctx).raw, "while starting the run's container"):
             return self._start(ctx)
 
     def _start(self, ctx: RunContext) -> DockerExecution:
         from docker.types import DeviceRequest
 
         options = self._options(ctx)
-        ca = ca_bytes(options)
-        user = options.get("user") or (RUN_USER if self.built else None)
+        ca = ca_bytes(options.raw)
+        user = options.user or (RUN_USER if self.built else None)
         uid = RUN_UID if user == RUN_USER else 0
         devices = []
-        gpus = options.get("gpus")
+        gpus = options.gpus
         if gpus is not None:
             count = -1 if gpus == "all" else int(gpus)
             devices.append(DeviceRequest(count=count, capabilities=[["gpu"]]))
-        volumes = [str(v) for v in options.get("volumes") or []]
+        volumes = options.volumes
         container = self.client.containers.create(
             self.image,
             command=self._command(ctx, options),
@@ -803,11 +758,11 @@ class DockerBackend:
             labels={LABEL_PROJECT: str(ctx.project_root), LABEL_RUN: ctx.run_id},
             name=f"runyard-{ctx.run_id}",
             user=user,
-            shm_size=options.get("shm_size"),
+            shm_size=options.shm_size,
             device_requests=devices or None,
             volumes=volumes or None,
             privileged=False,
-            **container_limits(self.client, options),
+            **container_limits(self.client, options.raw),
             stdin_open=False,
             tty=False,
             detach=True,
@@ -830,7 +785,7 @@ class DockerBackend:
         """Find the run's container again (by its label) and follow it from the last
         output the run's log has."""
         options = self._options(ctx)
-        self.client = connect(options)
+        self.client = connect(options.raw)
         found = self.client.containers.list(
             all=True, filters={"label": f"{LABEL_RUN}={ctx.run_id}"}
         )
@@ -847,7 +802,6 @@ class DockerBackend:
         if self.container is None:
             return None
         import posixpath
-        import shutil
 
         import docker
 
@@ -855,63 +809,22 @@ class DockerBackend:
 
         def copy_back(rel: str, what: str) -> Path | None:
             """`/work/<rel>` of the container into the working copy; None if missing.
-
-            Entry by entry: one that would land outside `rel`, a link that leads out of
-            it (absolute, or climbing out with `..`), a device, is left behind and named
-            in the run's log, and the rest comes back (one bad entry used to cost them
-            all). Nothing is written through a link of the working copy."""
+            Entry by entry, never through a link (`common.extract_outputs`)."""
             rel = posixpath.normpath(rel)
-            top = posixpath.basename(rel)  # the archive's entries are `<top>/...`
             dest = ctx.workdir / rel
-            for folder in reversed(dest.parents[: len(Path(rel).parts) - 1]):
-                if folder.is_symlink():
-                    where = folder.relative_to(ctx.workdir).as_posix()
-                    ctx.log(f"could not copy {what} back: {where} is a link in the working copy")
-                    return None
-
-            def skip(name: str, why: str) -> None:
-                shown = posixpath.join(posixpath.dirname(rel), name.rstrip("/"))
-                ctx.log(f"{shown} was not copied back: {why}; the rest of {rel}/ was")
-
-            def inside(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:
-                name = member.name.rstrip("/")
-                if name != top and not name.startswith(top + "/"):
-                    skip(name, f"its path leads out of {rel}/")
-                    return None
-                if member.issym() or member.islnk():
-                    link = member.linkname
-                    if member.issym():  # relative to its folder, from `top` down
-                        start = posixpath.relpath(posixpath.dirname(name) or top, top)
-                        target = posixpath.normpath(posixpath.join(start, link))
-                    else:  # a hard link names an entry of the archive
-                        target = posixpath.relpath(posixpath.normpath(link or "/"), top)
-                    if name == top or link.startswith("/") or target.split("/")[0] == "..":
-                        skip(name, f"it is a link to {link}, out of {rel}/")
-                        return None
-                try:
-                    return tarfile.data_filter(member, path)
-                except tarfile.SpecialFileError:
-                    skip(name, "it is a device, pipe or other special file")
-                except tarfile.FilterError:
-                    skip(name, f"its path would lead out of {rel}/")
+            if not common.route_is_safe(ctx.workdir, rel, ctx.log, what):
                 return None
-
             try:
                 stream, _stat = container.get_archive(f"/work/{rel}")
                 with tempfile.TemporaryFile() as data:
                     for chunk in stream:
                         data.write(chunk)
                     data.seek(0)
-                    if dest.is_symlink():
-                        dest.unlink()  # (the link only, never what it points to)
-                    else:
-                        shutil.rmtree(dest, ignore_errors=True)
+                    common.clear_destination(dest)
                     with tarfile.open(fileobj=data) as tar:
-                        for member in tar.getmembers():
-                            try:
-                                tar.extract(member, dest.parent, filter=inside)
-                            except (OSError, tarfile.TarError, KeyError) as exc:
-                                skip(member.name, f"{type(exc).__name__}: {exc}")
+                        # the archive's entries are `<last part of rel>/...`
+                        tops = {posixpath.basename(rel): rel}
+                        common.extract_outputs(tar, dest.parent, tops, ctx.log)
                 return dest if dest.is_dir() and not dest.is_symlink() else None
             except Exception as exc:
                 if not isinstance(exc, docker.errors.NotFound):
@@ -921,10 +834,8 @@ class DockerBackend:
         found = copy_back(ctx.outputs, "outputs")
         # The TensorBoard folder too (unless the outputs held it), for the supervisor to
         # import the scalars in its event files and keep them.
-        outputs = posixpath.normpath(ctx.outputs)
-        logs = posixpath.normpath(str(ctx.options.get("tensorboard_dir") or "logs"))
-        inside = logs == outputs or logs.startswith(outputs + "/")
-        if not inside and logs != "." and not logs.startswith(("/", "../")) and logs != "..":
+        logs = common.tensorboard_folder(ctx.spec.tensorboard_dir, ctx.outputs)
+        if logs is not None:
             copy_back(logs, "the TensorBoard event files")
         with contextlib.suppress(Exception):
             container.remove(force=True)

@@ -30,6 +30,8 @@ from typing import Any
 
 from runyard.core import envs
 from runyard.targets.base import EXIT_UNKNOWN, Check, RunContext
+from runyard.targets.common import signal_group
+from runyard.targets.spec import LocalOptions
 
 PROCESS_FILE = "process.json"  # in the run folder: the wrapper's pid and start time
 EXIT_FILE = "exit_code"  # in the run folder: the script's exit status, from the wrapper
@@ -125,19 +127,11 @@ class LocalExecution:
         except subprocess.TimeoutExpired:
             return None
 
-    def _signal_group(self, sig: int) -> None:
-        try:
-            os.killpg(self.proc.pid, sig)
-        except ProcessLookupError:
-            pass
-        except PermissionError:
-            self.proc.send_signal(sig)
-
     def terminate(self) -> None:
-        self._signal_group(signal.SIGTERM)
+        signal_group(self.proc, signal.SIGTERM)
 
     def kill(self) -> None:
-        self._signal_group(signal.SIGKILL)
+        signal_group(self.proc, signal.SIGKILL)
 
 
 class AdoptedExecution:
@@ -186,18 +180,18 @@ def prepare_env(ctx: RunContext) -> envs.Environment:
     """The run's Python on this machine: the target's own interpreter (`python:`), else
     a virtual environment built from the project's dependency spec and cached by its
     hash. Records the environment's hash on the run."""
-    opts = ctx.options
-    if opts.get("python"):
-        env = envs.user_interpreter(str(opts["python"]))
+    opts = LocalOptions.of(ctx.spec)
+    if opts.python:
+        env = envs.user_interpreter(opts.python)
         ctx.log(f"using the target's interpreter {env.python}")
     else:
-        spec = envs.find_spec(ctx.workdir, opts.get("requirements"))
+        spec = envs.find_spec(ctx.workdir, ctx.spec.requirements)
         env = envs.ensure_env(
             ctx.envs_dir,
             spec,
             ctx.workdir,
-            index_url=opts.get("index_url"),
-            system_site_packages=bool(opts.get("system_site_packages")),
+            index_url=opts.index_url,
+            system_site_packages=opts.system_site_packages,
             log=ctx.log,
             log_fd=ctx.log_fd,
         )
@@ -219,17 +213,13 @@ class LocalBackend:
 
     def command(self, ctx: RunContext) -> list[str]:
         assert self.python is not None
-        opts = ctx.options
-        if opts.get("module"):
-            return [str(self.python), "-m", str(opts["module"]), *opts.get("args", [])]
-        return [str(self.python), str(opts["script"]), *opts.get("args", [])]
+        return ctx.spec.argv(str(self.python))
 
     def start(self, ctx: RunContext) -> LocalExecution:
         env = dict(os.environ)
         for name in ("PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV"):
             env.pop(name, None)
-        env.update({str(k): str(v) for k, v in ctx.options.get("target_env", {}).items()})
-        env.update({str(k): str(v) for k, v in ctx.options.get("env", {}).items()})
+        env.update(ctx.spec.user_env())
         env.update(ctx.env)
         if self.prefix is not None:
             env["VIRTUAL_ENV"] = str(self.prefix)

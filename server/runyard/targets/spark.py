@@ -38,7 +38,9 @@ from typing import Any
 
 from runyard.core.errors import RunyardError, UsageError
 from runyard.targets.base import Check, RunContext
+from runyard.targets.common import signal_group
 from runyard.targets.local import prepare_env
+from runyard.targets.spec import SparkOptions
 
 CONNECT_TIMEOUT = 5.0
 STANDALONE_PORT = 7077
@@ -304,23 +306,15 @@ class SparkExecution:
             code = None
         return self._ended_with(code)
 
-    def _signal_group(self, sig: int) -> None:
-        try:
-            os.killpg(self.proc.pid, sig)
-        except ProcessLookupError:
-            pass
-        except PermissionError:
-            self.proc.send_signal(sig)
-
     def terminate(self) -> None:
         """Stop spark-submit and the driver: the JVM's shutdown hook stops the
         SparkContext, which ends the application and its executors."""
         self.canceling = True
-        self._signal_group(signal.SIGTERM)
+        signal_group(self.proc, signal.SIGTERM)
 
     def kill(self) -> None:
         self.canceling = True
-        self._signal_group(signal.SIGKILL)
+        signal_group(self.proc, signal.SIGKILL)
         self._kill_application()
 
     def _kill_application(self) -> None:
@@ -339,15 +333,9 @@ class SparkExecution:
 # --------------------------------------------------------------------------- backend
 
 
-def _target_options(ctx: RunContext) -> dict[str, Any]:
-    options: dict[str, Any] = dict(ctx.options.get("target_options") or {})
-    return options
-
-
-def _conf(options: dict[str, Any]) -> dict[str, str]:
-    conf = options.get("conf") or {}
+def _conf(options: SparkOptions) -> dict[str, str]:
     out: dict[str, str] = {}
-    for key, value in conf.items():
+    for key, value in options.conf.items():
         out[str(key)] = str(value).lower() if isinstance(value, bool) else str(value)
     return out
 
@@ -401,10 +389,9 @@ class SparkBackend:
         self.spark_home: Path | None = None
 
     def prepare(self, ctx: RunContext) -> None:
-        options = _target_options(ctx)
-        master = parse_master(str(options.get("master", "")))
-        deploy_mode = str(options.get("deploy_mode") or "client")
-        if deploy_mode == "cluster" and master.kind in ("local", "standalone"):
+        options = SparkOptions.of(ctx.spec)
+        master = parse_master(options.master)
+        if options.deploy_mode == "cluster" and master.kind in ("local", "standalone"):
             raise UsageError(
                 f"Spark does not run Python applications in cluster deploy mode on "
                 f"{'a local master' if master.kind == 'local' else 'a standalone cluster'}.",
@@ -413,8 +400,8 @@ class SparkBackend:
             )
         env = prepare_env(ctx)
         self.python, self.prefix = env.python, env.prefix
-        if options.get("spark_submit"):
-            self.spark_submit = _resolve_executable(str(options["spark_submit"]), "spark_submit")
+        if options.spark_submit:
+            self.spark_submit = _resolve_executable(options.spark_submit, "spark_submit")
         else:
             beside = env.python.parent / "spark-submit"
             if not beside.is_file():
@@ -425,17 +412,11 @@ class SparkBackend:
                 )
             self.spark_submit = beside
         self.spark_home = spark_home_for(self.spark_submit)
-        java_env = {**os.environ, **self._extra_env(ctx)}
+        java_env = {**os.environ, **ctx.spec.user_env()}
         if find_java(java_env) is None:
             where = f"JAVA_HOME={java_env['JAVA_HOME']}" if java_env.get("JAVA_HOME") else "PATH"
             raise RunyardError(f"Spark needs Java, and none was found ({where}).", hint=JAVA_FIX)
         ctx.log(f"spark-submit: {self.spark_submit}")
-
-    @staticmethod
-    def _extra_env(ctx: RunContext) -> dict[str, str]:
-        env = {str(k): str(v) for k, v in ctx.options.get("target_env", {}).items()}
-        env.update({str(k): str(v) for k, v in ctx.options.get("env", {}).items()})
-        return env
 
     def _ship(self, ctx: RunContext) -> Path:
         """The project's Python files, zipped for --py-files (executors import from it).
@@ -475,25 +456,23 @@ class SparkBackend:
 
     def command(self, ctx: RunContext, master: Master) -> list[str]:
         assert self.spark_submit is not None
-        options = _target_options(ctx)
+        options = SparkOptions.of(ctx.spec)
         conf = _conf(options)
         cmd = [str(self.spark_submit), "--master", master.url]
-        deploy_mode = str(options.get("deploy_mode") or "client")
-        if options.get("deploy_mode"):
-            cmd += ["--deploy-mode", deploy_mode]
-        if deploy_mode == "client" and "spark.eventLog.enabled" not in conf:
+        if options.deploy_mode_given:
+            cmd += ["--deploy-mode", options.deploy_mode]
+        if options.deploy_mode == "client" and "spark.eventLog.enabled" not in conf:
             events = ctx.run_dir / EVENTS_FOLDER
             events.mkdir(parents=True, exist_ok=True)
             conf.setdefault("spark.eventLog.enabled", "true")
             conf.setdefault("spark.eventLog.dir", events.resolve().as_uri())
         for key, value in conf.items():
             cmd += ["--conf", f"{key}={value}"]
-        packages = [str(p) for p in options.get("packages") or []]
-        if packages:
-            cmd += ["--packages", ",".join(packages)]
+        if options.packages:
+            cmd += ["--packages", ",".join(options.packages)]
         py_files = [str(self._ship(ctx))]
-        for extra in options.get("py_files") or []:
-            path = ctx.workdir / str(extra)
+        for extra in options.py_files:
+            path = ctx.workdir / extra
             if not path.exists():
                 raise UsageError(
                     f"The target's py_files entry {extra!r} is not in the run's snapshot.",
@@ -501,19 +480,16 @@ class SparkBackend:
                 )
             py_files.append(str(path))
         cmd += ["--py-files", ",".join(py_files)]
-        if ctx.options.get("module"):
-            main = str(self._module_launcher(ctx, str(ctx.options["module"])))
-        else:
-            main = str(ctx.options["script"])
-        return [*cmd, main, *[str(a) for a in ctx.options.get("args", [])]]
+        spec = ctx.spec
+        main = str(self._module_launcher(ctx, spec.module) if spec.module else spec.script)
+        return [*cmd, main, *spec.args]
 
     def environment(self, ctx: RunContext, master: Master) -> dict[str, str]:
-        options = _target_options(ctx)
-        conf = _conf(options)
+        conf = _conf(SparkOptions.of(ctx.spec))
         env = dict(os.environ)
         for name in ("PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV"):
             env.pop(name, None)
-        extra = self._extra_env(ctx)
+        extra = ctx.spec.user_env()
         if self.spark_home is not None and "SPARK_HOME" not in extra:
             env["SPARK_HOME"] = str(self.spark_home)  # this pyspark's Spark, not another one
         env.update(extra)
@@ -535,11 +511,11 @@ class SparkBackend:
         return env
 
     def start(self, ctx: RunContext) -> SparkExecution:
-        options = _target_options(ctx)
-        master = parse_master(str(options.get("master", "")))
+        options = SparkOptions.of(ctx.spec)
+        master = parse_master(options.master)
         cmd = self.command(ctx, master)
         env = self.environment(ctx, master)
-        if str(options.get("deploy_mode") or "client") == "cluster":
+        if options.deploy_mode == "cluster":
             ctx.log(
                 "cluster deploy mode: the driver runs in the cluster, so metrics logged with "
                 "runyard and its outputs/ do not come back to this machine"
@@ -572,7 +548,7 @@ class SparkBackend:
         ctx.set_tags({"spark.master": master.url})
         events = ctx.run_dir / EVENTS_FOLDER
         driver_log = DriverLog(read_fd, ctx.log_fd, events if events.is_dir() else None)
-        return SparkExecution(proc, driver_log, ctx, master_ui(options, master))
+        return SparkExecution(proc, driver_log, ctx, master_ui(options.raw, master))
 
     def finish(self, ctx: RunContext) -> Path | None:
         out = ctx.workdir / ctx.outputs

@@ -2,7 +2,8 @@
 
 The remote machine needs only Python 3.8+ and a POSIX shell; everything Runyard does
 there is a short Python program sent with the command, so neither `tar` nor SFTP is
-needed.
+needed. Those programs are the modules of `runyard.targets.remote` (standard library
+only, Python 3.8 syntax), read as text with `importlib.resources`.
 
 - Environment: a virtual environment under ``<workdir>/envs/<hash>``, built with the
   remote interpreter from the project's dependency spec, marked complete with a file
@@ -20,7 +21,12 @@ needed.
   exactly where the last one stopped.
 - Cancel: SIGTERM to the script's process group, SIGKILL after the grace period.
 - `outputs/` (and the TensorBoard folder) come back as a tar stream when the run ends,
-  whatever the outcome; then the remote run folder is removed.
+  whatever the outcome, entry by entry like a Docker run's (`common.extract_outputs`):
+  an absolute link, a link climbing out with `..`, a device or pipe is left behind and
+  named in the run's log, the rest is kept, and nothing is written through a link of
+  the working copy here. Then the remote run folder is removed.
+- What the backends share (the reconnect-or-lost loop and `LOST_AFTER`, the log
+  cursor) is in `runyard.targets.common`; the typed target options in `SshOptions`.
 """
 
 from __future__ import annotations
@@ -32,7 +38,6 @@ import json
 import os
 import posixpath
 import shlex
-import shutil
 import tarfile
 import threading
 import time
@@ -42,291 +47,27 @@ from typing import IO, Any
 
 from runyard.core import envs
 from runyard.core.errors import RunyardError
-from runyard.targets import sshconn
+from runyard.targets import common, sshconn
+from runyard.targets import remote as remote_programs
 from runyard.targets.base import Check, RunContext, RunLost
+from runyard.targets.spec import SshOptions
 
 ENV_FORMAT = "1"  # bump when the layout of remote environments changes
 MIN_PYTHON = (3, 8)
-LOST_AFTER = 60.0  # seconds the machine may stay unreachable mid-run before the run is lost
+LOST_AFTER = common.LOST_AFTER  # the machine unreachable this long mid-run: the run is lost
 READ_TIMEOUT = 20.0  # the follower sends a heartbeat every 5 s; silence this long: dropped
 CURSOR_FILE = "remote-log.offset"
 
 # ---------------------------------------------------------------- programs run remotely
-# Each is Python 3.8 source, sent as the argument of `python -c`; stdin stays free for
-# data. They must not use anything beyond the standard library.
-
-_PROBE = r"""
-import json, os, sys
-wd = os.path.abspath(os.path.expanduser(sys.argv[1]))
-info = {"version": list(sys.version_info[:3]), "executable": sys.executable, "workdir": wd}
-try:
-    import venv, ensurepip
-    info["venv"] = True
-except ImportError:
-    info["venv"] = False
-try:
-    os.makedirs(wd, mode=0o700, exist_ok=True)
-    info["writable"] = os.access(wd, os.W_OK)
-except OSError as exc:
-    info["writable"] = False
-    info["workdir_error"] = str(exc)
-print(json.dumps(info))
-"""
-
-_BUILD_ENV = r"""
-import fcntl, json, os, shutil, subprocess, sys
-envs, digest, kind, index_url = sys.argv[1:5]
-requirements = sys.stdin.buffer.read()
-os.makedirs(envs, exist_ok=True)
-prefix = os.path.join(envs, digest)
-marker = os.path.join(prefix, ".runyard-env.json")
-lock = open(os.path.join(envs, digest + ".lock"), "w")
-fcntl.flock(lock, fcntl.LOCK_EX)
-if os.path.isfile(marker):
-    sys.exit(3)
-shutil.rmtree(prefix, ignore_errors=True)
-env = dict(os.environ)
-for name in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"):
-    env.pop(name, None)
-env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-if index_url:
-    env["PIP_INDEX_URL"] = index_url
-cmd = [sys.executable, "-m", "venv"] + (["--without-pip"] if kind == "none" else []) + [prefix]
-sys.stdout.flush()
-if subprocess.call(cmd, env=env, stderr=subprocess.STDOUT) != 0:
-    shutil.rmtree(prefix, ignore_errors=True)
-    sys.exit(10)
-if kind != "none":
-    req = os.path.join(prefix, "requirements.txt")
-    with open(req, "wb") as f:
-        f.write(requirements)
-    pip = [os.path.join(prefix, "bin", "python"), "-m", "pip", "install", "--progress-bar", "off"]
-    if subprocess.call(pip + ["-r", req], env=env, stderr=subprocess.STDOUT) != 0:
-        shutil.rmtree(prefix, ignore_errors=True)
-        sys.exit(11)
-with open(marker + ".tmp", "w") as f:
-    json.dump({"kind": kind, "python": sys.executable}, f)
-os.replace(marker + ".tmp", marker)
-"""
-
-# Removes the environments under `envs` that are not in `keep`, are not being built (their
-# lock is free) and that no process is running from (checked in /proc where there is
-# one: another project may share the workdir); prints the removed names as JSON.
-_PRUNE_ENVS = r"""
-import fcntl, json, os, shutil, sys
-envs, keep = sys.argv[1], set(json.loads(sys.argv[2]))
-
-def in_use(prefix):
-    if not os.path.isdir("/proc"):
-        return False
-    needle = (prefix + "/").encode()
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                with open("/proc/%s/cmdline" % pid, "rb") as f:
-                    if needle in f.read():
-                        return True
-            except OSError:
-                pass
-    return False
-
-removed = []
-names = sorted(os.listdir(envs)) if os.path.isdir(envs) else []
-for name in names:
-    prefix = os.path.join(envs, name)
-    if name.startswith(".") or name in keep or not os.path.isdir(prefix):
-        continue
-    with open(prefix + ".lock", "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            continue
-        if in_use(prefix):
-            continue
-        shutil.rmtree(prefix, ignore_errors=True)
-    os.unlink(prefix + ".lock")
-    removed.append(name)
-print(json.dumps(removed))
-"""
-
-# Removes the folders of ended runs (ids in argv[2]) under `runs` whose monitor and
-# script are no longer alive (a `lost` run may still be going there); prints them.
-_PRUNE_RUNS = r"""
-import json, os, shutil, sys
-runs, ids = sys.argv[1], json.loads(sys.argv[2])
-
-def alive(folder, name):
-    try:
-        with open(os.path.join(folder, name)) as f:
-            os.kill(int(f.read().strip()), 0)
-        return True
-    except (OSError, ValueError):
-        return False
-
-removed = []
-for run_id in ids:
-    folder = os.path.join(runs, run_id)
-    if os.path.isdir(folder) and not alive(folder, "monitor.pid") and not alive(folder, "pid"):
-        shutil.rmtree(folder, ignore_errors=True)
-        removed.append(run_id)
-print(json.dumps(removed))
-"""
-
-# Unpacks a run's tar stream with every mode masked to the owner's (0700/0600): the run
-# folder holds spec.json with the run's environment variables (secrets among them).
-_EXTRACT = r"""
-import os, sys, tarfile
-os.umask(0o077)
-tar = tarfile.open(fileobj=sys.stdin.buffer, mode="r|")
-if hasattr(tarfile, "data_filter"):
-    def private(member, path):
-        member = tarfile.data_filter(member, path)
-        if member.mode is not None:
-            member = member.replace(mode=member.mode & 0o700, deep=False)
-        return member
-    tar.extractall(sys.argv[1], filter=private)
-else:
-    for member in tar:
-        member.mode &= 0o700
-        tar.extract(member, sys.argv[1])
-"""
-
-_PACK = r"""
-import os, sys, tarfile
-os.chdir(sys.argv[1])
-tar = tarfile.open(fileobj=sys.stdout.buffer, mode="w|")
-for rel in sys.argv[2:]:
-    if os.path.exists(rel):
-        tar.add(rel)
-tar.close()
-sys.stdout.buffer.flush()
-"""
-
-# The monitor: started detached (nohup, a session of its own), so neither a dropped
-# connection nor a canceled run's process-group signal reaches it. It runs with umask
-# 077 (its files are 0600, like the rest of the run folder); the script gets the login's
-# own umask back (argv[1]), so the outputs it writes come back with their usual modes.
-_MONITOR = r"""
-import json, os, signal, subprocess, sys
-run = os.path.dirname(os.path.abspath(__file__))
-os.umask(0o077)
-try:
-    user_umask = int(sys.argv[1], 8)
-except (IndexError, ValueError):
-    user_umask = 0o022
-
-def put(name, value):
-    path = os.path.join(run, name)
-    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(str(value) + "\n")
-    os.replace(path + ".tmp", path)
-
-try:
-    os.setsid()
-except OSError:
-    pass
-signal.signal(signal.SIGHUP, signal.SIG_IGN)
-with open(os.path.join(run, "spec.json")) as f:
-    spec = json.load(f)
-env = dict(os.environ)
-for name in ("PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV"):
-    env.pop(name, None)
-env.update(spec["env"])
-if spec.get("path_prefix"):
-    env["PATH"] = spec["path_prefix"] + os.pathsep + env.get("PATH", "/usr/bin:/bin")
-put("monitor.pid", os.getpid())
-out = open(os.path.join(run, "output.log"), "ab")
-open(os.path.join(run, "tracking.jsonl"), "ab").close()  # 0600 before the script appends
-if sys.version_info >= (3, 9):
-    umask = {"umask": user_umask}
-else:
-    umask = {"preexec_fn": lambda: os.umask(user_umask)}
-try:
-    proc = subprocess.Popen(
-        spec["command"], cwd=os.path.join(run, "work"), env=env, stdin=subprocess.DEVNULL,
-        stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **umask
-    )
-except OSError as exc:
-    out.write(("runyard: could not start %s: %s\n" % (spec["command"][0], exc)).encode())
-    out.close()
-    put("exit", 127)
-    sys.exit(0)
-put("pid", proc.pid)
-put("exit", proc.wait())
-"""
-
-# The follower: sends what the run's two files gained since the given offsets, framed
-# as "<kind> <length>\n<bytes>" (L: output, T: tracking records, H: heartbeat,
-# X <code>: the run ended and all of both files was sent, G: the run is gone).
-_FOLLOW = r"""
-import os, sys, time
-run, log_off, trk_off = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-out = sys.stdout.buffer
-files = [["L", os.path.join(run, "output.log"), log_off],
-         ["T", os.path.join(run, "tracking.jsonl"), trk_off]]
-exit_path = os.path.join(run, "exit")
-
-def send(kind, data=b""):
-    out.write(("%s %d\n" % (kind, len(data))).encode() + data)
-
-def pump():
-    moved = False
-    for item in files:
-        try:
-            with open(item[1], "rb") as f:
-                f.seek(item[2])
-                data = f.read(1 << 20)
-        except OSError:
-            continue
-        if data:
-            send(item[0], data)
-            item[2] += len(data)
-            moved = True
-    if moved:
-        out.flush()
-    return moved
-
-def monitor_alive():
-    try:
-        with open(os.path.join(run, "monitor.pid")) as f:
-            pid = int(f.read())
-    except (OSError, ValueError):
-        return None
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-
-started = beat = time.time()
-while True:
-    if not os.path.isdir(run):
-        send("G"); out.flush(); break
-    if os.path.exists(exit_path):
-        while pump():
-            pass
-        with open(exit_path) as f:
-            code = f.read().strip()
-        out.write(("X %s\n" % code).encode()); out.flush(); break
-    if not pump():
-        alive = monitor_alive()
-        if (alive is False or (alive is None and time.time() - started > 30)) and not os.path.exists(exit_path):
-            time.sleep(0.5)
-            if not os.path.exists(exit_path):
-                while pump():
-                    pass
-                send("G"); out.flush(); break
-        time.sleep(0.1)
-    if time.time() - beat > 5:
-        send("H"); out.flush(); beat = time.time()
-"""
+# Each is a module of `runyard.targets.remote` (Python 3.8+, standard library only),
+# sent as the argument of `python -c` (stdin stays free for data); the monitor is
+# written into the run's folder instead.
 
 
 def _py(python: str, program: str, *args: str) -> str:
-    return " ".join(shlex.quote(a) for a in (python, "-c", program, *args))
+    """The command line that runs the remote program `program` with `python`."""
+    source = remote_programs.source(program)
+    return " ".join(shlex.quote(a) for a in (python, "-c", source, *args))
 
 
 # ---------------------------------------------------------------- one connection
@@ -335,10 +76,10 @@ def _py(python: str, program: str, *args: str) -> str:
 class Remote:
     """A logged-in connection to the target's machine and what was learnt about it."""
 
-    def __init__(self, options: dict[str, Any]) -> None:
+    def __init__(self, options: SshOptions) -> None:
         self.options = options
-        self.endpoint = sshconn.endpoint(options, str(options.get("name") or "TARGET"))
-        self.python = str(options.get("python") or "python3")
+        self.endpoint = sshconn.endpoint(options.raw, options.name)
+        self.python = options.python
         self.client: Any = sshconn.connect(self.endpoint)
         self.info: dict[str, Any] | None = None
 
@@ -383,8 +124,8 @@ class Remote:
         RunyardError when the interpreter is missing or too old."""
         if self.info is not None:
             return self.info
-        workdir = str(self.options.get("workdir") or "~/.runyard")
-        code, out = self.run(_py(self.python, _PROBE, workdir), timeout=30)
+        workdir = self.options.workdir
+        code, out = self.run(_py(self.python, "probe", workdir), timeout=30)
         text = out.decode("utf-8", "replace").strip()
         if code == 127 or ("not found" in text and code != 0):
             raise RunyardError(
@@ -472,8 +213,8 @@ def ensure_env(remote: Remote, ctx: RunContext) -> tuple[str, str]:
             "(the venv or ensurepip module is missing).",
             hint="install it there (Debian: apt-get install python3-venv)",
         )
-    spec = envs.find_spec(ctx.workdir, ctx.options.get("requirements"))
-    index_url = ctx.options.get("index_url")
+    spec = envs.find_spec(ctx.workdir, ctx.spec.requirements)
+    index_url = ctx.spec.index_url
     digest = env_hash(spec, info, index_url)
     envs_dir = posixpath.join(remote.workdir, "envs")
     prefix = posixpath.join(envs_dir, digest)
@@ -489,7 +230,7 @@ def ensure_env(remote: Remote, ctx: RunContext) -> tuple[str, str]:
         "(first time; reused afterwards)"
     )
     started = time.monotonic()
-    command = _py(remote.python, _BUILD_ENV, envs_dir, digest, spec.kind, index_url or "")
+    command = _py(remote.python, "build_env", envs_dir, digest, spec.kind, index_url or "")
     chan = remote.open(command, timeout=None)
     tail: list[str] = []
     try:
@@ -556,7 +297,7 @@ def _clean(info: tarfile.TarInfo) -> tarfile.TarInfo:
     return info
 
 
-class SshExecution:
+class SshExecution(common.FollowedExecution):
     """A run on the remote machine: follows its output and tracking records, stops it."""
 
     pid: int | None = None  # a remote pid means nothing here
@@ -565,14 +306,12 @@ class SshExecution:
         self.backend = backend
         self.ctx = ctx
         self.run_dir = run_dir
-        self.code: int | None = None
-        self.error: BaseException | None = None
-        self.done = threading.Event()
+        super().__init__()
         self.tracking = ctx.run_dir / "tracking.jsonl"
         # How much of the remote output.log is in the run's log here; tracking.jsonl
         # here is an exact copy of a prefix of the remote one, so its size says that.
         self.cursor_path = ctx.run_dir / CURSOR_FILE
-        self.log_offset = _read_int(self.cursor_path)
+        self.log_offset = common.read_cursor(self.cursor_path)
         self.lock = threading.Lock()
         self.follower = threading.Thread(target=self._follow, daemon=True)
         self.follower.start()
@@ -589,35 +328,19 @@ class SshExecution:
             return 0
 
     def _follow(self) -> None:
-        unreachable_since: float | None = None
-        while True:
-            try:
-                if self._follow_once():
-                    break
-                raise ConnectionError("the follower ended early")
-            except RunLost as exc:
-                self.error = exc
-                break
-            except Exception as exc:
-                now = time.monotonic()
-                if unreachable_since is None:
-                    unreachable_since = now
-                    self.ctx.log(
-                        f"lost the connection to {self.remote.endpoint.host} "
-                        f"({type(exc).__name__}: {exc}); retrying for {LOST_AFTER:.0f}s"
-                    )
-                if now - unreachable_since > LOST_AFTER:
-                    self.error = RunLost(
-                        f"{self.remote.endpoint.host} was unreachable for more than "
-                        f"{LOST_AFTER:.0f}s ({type(exc).__name__})"
-                    )
-                    break
-                time.sleep(2)
-                if self._reconnect():
-                    unreachable_since = None
-                    self.ctx.log(
-                        f"reconnected to {self.remote.endpoint.host}; following the run again"
-                    )
+        def step() -> bool:
+            if self._follow_once():
+                return True
+            raise ConnectionError("the follower ended early")
+
+        self.error = common.follow_until_lost(
+            step,
+            self._reconnect,
+            self.ctx.log,
+            lambda: self.remote.endpoint.host,
+            detail=True,
+            reconnected="reconnected to {where}; following the run again",
+        )
         self.done.set()
 
     def _reconnect(self) -> bool:
@@ -637,7 +360,7 @@ class SshExecution:
         remote = self.remote
         command = _py(
             remote.python,
-            _FOLLOW,
+            "follow",
             self.run_dir,
             str(self.log_offset),
             str(self._tracking_offset()),
@@ -662,7 +385,7 @@ class SshExecution:
                     with contextlib.suppress(OSError):
                         os.write(self.ctx.log_fd, data)
                     self.log_offset += size
-                    _write_int(self.cursor_path, self.log_offset)
+                    common.write_cursor(self.cursor_path, self.log_offset)
                 elif kind == "T":
                     with self.tracking.open("ab") as f:
                         f.write(data)
@@ -673,16 +396,6 @@ class SshExecution:
                     )
         finally:
             chan.close()
-
-    def poll(self) -> int | None:
-        return self.wait(0)
-
-    def wait(self, timeout: float) -> int | None:
-        if not self.done.wait(timeout):
-            return None
-        if self.error is not None:
-            raise self.error
-        return self.code
 
     def _signal(self, name: str) -> None:
         pid_file = shlex.quote(posixpath.join(self.run_dir, "pid"))
@@ -702,24 +415,8 @@ class SshExecution:
         self._signal("KILL")
 
 
-def _read_int(path: Path) -> int:
-    try:
-        return int(path.read_text().strip() or 0)
-    except (OSError, ValueError):
-        return 0
-
-
-def _write_int(path: Path, value: int) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with contextlib.suppress(OSError):
-        tmp.write_text(str(value))
-        tmp.replace(path)
-
-
-def _options(ctx: RunContext) -> dict[str, Any]:
-    options: dict[str, Any] = dict(ctx.options.get("target_options") or {})
-    options.setdefault("name", ctx.options.get("target"))
-    return options
+def _options(ctx: RunContext) -> SshOptions:
+    return SshOptions.of(ctx.spec)
 
 
 class SshBackend:
@@ -751,9 +448,7 @@ class SshBackend:
     def _spec(self, ctx: RunContext, run_dir: str) -> dict[str, Any]:
         assert self.python is not None
         prefix = posixpath.dirname(posixpath.dirname(self.python))
-        opts = ctx.options
-        env = {str(k): str(v) for k, v in opts.get("target_env", {}).items()}
-        env.update({str(k): str(v) for k, v in opts.get("env", {}).items()})
+        env = ctx.spec.user_env()
         env.update(
             {
                 "RUNYARD_RUN_ID": ctx.run_id,
@@ -765,10 +460,7 @@ class SshBackend:
                 "VIRTUAL_ENV": prefix,
             }
         )
-        if opts.get("module"):
-            command = [self.python, "-m", str(opts["module"]), *opts.get("args", [])]
-        else:
-            command = [self.python, str(opts["script"]), *opts.get("args", [])]
+        command = ctx.spec.argv(self.python)
         return {"env": env, "command": command, "path_prefix": posixpath.join(prefix, "bin")}
 
     def start(self, ctx: RunContext) -> SshExecution:
@@ -783,7 +475,7 @@ class SshBackend:
         spec = json.dumps(self._spec(ctx, run_dir), indent=1).encode()
         chan = remote.open(  # 0700 from the start: no moment where others can look in
             f"umask 077 && mkdir -p {shlex.quote(run_dir)} && chmod 700 {shlex.quote(run_dir)} "
-            "&& " + _py(remote.python, _EXTRACT, run_dir),
+            "&& " + _py(remote.python, "extract", run_dir),
             timeout=120,
         )
         try:
@@ -791,7 +483,9 @@ class SshBackend:
                 tar.add(str(ctx.workdir), arcname="work", filter=_clean)
                 if (ctx.run_dir / "lib").is_dir():
                     tar.add(str(ctx.run_dir / "lib"), arcname="lib", filter=_clean)
-                _add_bytes(tar, "monitor.py", _MONITOR.encode(), mode=0o600)
+                _add_bytes(
+                    tar, "monitor.py", remote_programs.source("monitor").encode(), mode=0o600
+                )
                 _add_bytes(tar, "spec.json", spec, mode=0o600)
             chan.shutdown_write()
             out = b""
@@ -854,12 +548,10 @@ class SshBackend:
         if remote is None or self.execution is None:
             return None
         run_dir = self.execution.run_dir
-        outputs = posixpath.normpath(ctx.outputs)
-        wanted = [outputs]
-        logs = posixpath.normpath(str(ctx.options.get("tensorboard_dir") or "logs"))
-        inside = logs == outputs or logs.startswith(outputs + "/")
-        if not inside and logs != "." and not logs.startswith(("/", "../")) and logs != "..":
-            wanted.append(logs)  # for the supervisor to import (and keep) its scalars
+        wanted = {posixpath.normpath(ctx.outputs): "outputs"}
+        logs = common.tensorboard_folder(ctx.spec.tensorboard_dir, ctx.outputs)
+        if logs is not None:  # for the supervisor to import (and keep) its scalars
+            wanted[logs] = "the TensorBoard event files"
         try:
             self._fetch(remote, ctx, posixpath.join(run_dir, "work"), wanted)
         except Exception as exc:
@@ -870,17 +562,24 @@ class SshBackend:
                 remote.run(f"rm -rf {shlex.quote(run_dir)}", timeout=60)
             remote.close()
         dest = ctx.workdir / ctx.outputs
-        return dest if dest.is_dir() else None
+        return dest if dest.is_dir() and not dest.is_symlink() else None
 
-    def _fetch(self, remote: Remote, ctx: RunContext, work: str, wanted: list[str]) -> None:
-        for rel in wanted:
-            shutil.rmtree(ctx.workdir / rel, ignore_errors=True)
-        chan = remote.open(_py(remote.python, _PACK, work, *wanted), timeout=120)
+    def _fetch(self, remote: Remote, ctx: RunContext, work: str, wanted: dict[str, str]) -> None:
+        """The `wanted` folders of the remote working copy into this one, entry by entry,
+        never through a link (`common.extract_outputs`)."""
+        tops: dict[str, str] = {}
+        for rel, what in wanted.items():
+            if common.route_is_safe(ctx.workdir, rel, ctx.log, what):
+                common.clear_destination(ctx.workdir / rel)
+                tops[rel] = rel
+        if not tops:
+            return
+        chan = remote.open(_py(remote.python, "pack", work, *tops), timeout=120)
         try:
             chan.shutdown_write()
             stream: IO[bytes] = chan.makefile("rb")
             with tarfile.open(fileobj=stream, mode="r|") as tar:
-                tar.extractall(ctx.workdir, filter="data")
+                common.extract_outputs(tar, ctx.workdir, tops, ctx.log)
         finally:
             chan.close()
 
@@ -897,13 +596,13 @@ def prune(options: dict[str, Any], keep: set[str], ended: list[str]) -> tuple[li
     runs), any being built and any a process there runs from; and the folders the
     `ended` runs left there (a run marked lost while the machine was away), unless
     something of theirs still runs. The removed environments and run folders."""
-    remote = Remote(options)
+    remote = Remote(SshOptions.from_target(options))
     try:
         with _ssh_errors(remote.endpoint.host, "while pruning"):
             envs_dir = posixpath.join(remote.workdir, "envs")
-            removed = _remote_json(remote, _PRUNE_ENVS, envs_dir, json.dumps(sorted(keep)))
+            removed = _remote_json(remote, "prune_envs", envs_dir, json.dumps(sorted(keep)))
             runs_dir = posixpath.join(remote.workdir, "runs")
-            folders = _remote_json(remote, _PRUNE_RUNS, runs_dir, json.dumps(sorted(ended)))
+            folders = _remote_json(remote, "prune_runs", runs_dir, json.dumps(sorted(ended)))
         return removed, folders
     finally:
         remote.close()
@@ -928,7 +627,7 @@ def _remote_json(remote: Remote, program: str, folder: str, arg: str) -> list[st
 def check_ssh(options: dict[str, Any]) -> list[Check]:
     """`runyard target test` for an ssh target."""
     try:
-        remote = Remote(options)
+        remote = Remote(SshOptions.from_target(options))
     except RunyardError as exc:
         return [Check("connection", False, exc.message, exc.hint)]
     checks: list[Check] = []

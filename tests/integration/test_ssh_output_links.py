@@ -1,0 +1,74 @@
+"""An `ssh` run's outputs that hold links out of them, against the real sshd on
+loopback (scripts/sshd-setup.sh): like a Docker run's (test_docker_output_links.py),
+only the offending entries (an absolute link, links climbing out with `..`, a pipe)
+are left behind, the rest comes back, and the run's log names each one. Nothing is
+followed or written through a link out of the run's working copy."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests import helpers
+from tests.helpers import git, runyard
+
+pytestmark = pytest.mark.integration
+
+WRITE = """\
+import os
+os.makedirs("outputs/sub", exist_ok=True)
+open("outputs/a.txt", "w").write("a\\n")
+open("outputs/sub/b.txt", "w").write("b\\n")
+open("secret.txt", "w").write("not an output\\n")
+os.symlink("/etc/passwd", "outputs/bad")
+os.symlink("../../etc/passwd", "outputs/sub/climbs")
+os.symlink("../secret.txt", "outputs/beside")
+os.symlink("sub/b.txt", "outputs/near")
+os.mkfifo("outputs/pipe")
+print("wrote outputs", flush=True)
+"""
+
+
+def test_links_out_of_an_ssh_runs_outputs_are_skipped_and_the_rest_kept(
+    project: Path, tmp_path: Path
+) -> None:
+    key = helpers.sshd_key()
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"} | {"HOME": str(home)}
+    (project / "write.py").write_text(WRITE)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "write")
+    runyard(
+        project, "target", "add", "vm", "--type", "ssh", "--host", "127.0.0.1",
+        "--port", str(helpers.SSHD_PORT), "--user", "root", "--identity-file", str(key),
+        "--workdir", str(tmp_path / "remote" / "runyard"), env=env, check=True,
+    )  # fmt: skip
+    asked = runyard(project, "target", "trust", "vm", env=env, stdin=subprocess.DEVNULL)
+    fingerprint = asked.stdout.split("host key ")[1].split()[0]
+    runyard(project, "target", "trust", "vm", "--fingerprint", fingerprint, env=env, check=True)
+
+    proc = runyard(project, "submit", "--target", "vm", "write.py", env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run_id = proc.stdout.splitlines()[0].strip()
+    shown = runyard(project, "runs", "show", run_id, "--json", env=env, check=True)
+    show = json.loads(shown.stdout)
+    log = runyard(project, "runs", "logs", run_id, env=env, check=True).stdout
+
+    assert show["status"] == "completed", show
+    outputs = Path(show["outputs_dir"])
+    assert (outputs / "a.txt").read_text() == "a\n", log
+    assert (outputs / "sub" / "b.txt").read_text() == "b\n"
+    assert os.readlink(outputs / "near") == "sub/b.txt"  # a link inside the outputs stays
+    for name in ("bad", "sub/climbs", "beside", "pipe"):
+        assert not os.path.lexists(outputs / name), name
+    assert "[runyard] outputs/bad was not copied back: it is a link to /etc/passwd" in log, log
+    assert "[runyard] outputs/sub/climbs was not copied back: it is a link to ../../etc" in log
+    assert "[runyard] outputs/beside was not copied back: it is a link to ../secret.txt" in log
+    assert "[runyard] outputs/pipe was not copied back: it is a device, pipe or other" in log
+    paths = sorted(a["path"] for a in show["artifacts"])
+    assert paths == ["a.txt", "near", "sub/b.txt"], paths
