@@ -19,8 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import IN_CI, git, runyard, until
-from tests.integration.test_docker import BASE_IMAGE, CA_BUNDLE, engine  # noqa: F401
+from tests.helpers import BASE_IMAGE, CA_BUNDLE, IN_CI, git, runyard, until
 
 pytestmark = pytest.mark.integration
 
