@@ -19,7 +19,7 @@ import pytest_asyncio
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from tests.helpers import git, runyard
+from tests.helpers import git, runyard, until
 from tests.integration.lsp_session import Session
 
 pytestmark = pytest.mark.integration
@@ -330,6 +330,24 @@ async def test_submit_over_lsp_reports_progress_and_pushes(lsp: Session, proj: P
     series = await lsp.request("runyard/metrics/series", {"runIds": [run["id"]], "keys": ["loss"]})
     assert series["series"][0]["steps"] == [0, 1, 2, 3, 4]
     assert series["series"][0]["downsampled"] is False
+
+
+async def test_submit_over_lsp_shows_a_warning_for_secret_files_going_into_the_snapshot(
+    lsp: Session, proj: Path
+) -> None:
+    (proj / ".env").write_text("TOKEN=not-for-the-snapshot\n")
+    run = await _submit(lsp, script="train.py", args=["0.5"], workDoneToken="submit-secrets")
+    await lsp.wait_status(run["id"], "completed")
+
+    def warned() -> list[str]:
+        return [
+            m.message
+            for m in lsp.client.messages
+            if m.type == types.MessageType.Warning and ".env" in m.message
+        ]
+
+    found = await asyncio.to_thread(until, warned, 30, "a window/showMessage warning")
+    assert ".runyardignore" in found[0], found[0]
 
 
 async def test_list_compare_restore_and_diff(lsp: Session, proj: Path) -> None:

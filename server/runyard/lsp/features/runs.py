@@ -9,7 +9,8 @@ Submitting reports work-done progress (`runyard.lsp.progress`): the submission r
 the pool and reports its stages; the request then waits while the run's environment is
 prepared, and answers with the run once it is running (or done). Canceling the
 progress, or the request, cancels the run: a submission still under way stops at its
-next stage and the run it started is canceled.
+next stage and the run it started is canceled. A warning the submission gives (files that
+look like secrets about to go into the snapshot) is shown with `window/showMessage`.
 """
 
 from __future__ import annotations
@@ -227,6 +228,14 @@ async def _submit(server: RunyardServer, params: p.RunSubmitParams) -> p.RunInfo
     def on_stage(stage: str) -> None:
         if progress.canceled.is_set():
             raise runs.SubmitCanceled()
+        if stage.startswith(runs.WARNING):  # a progress message would be replaced at once
+            from lsprotocol import types
+
+            warning = types.ShowMessageParams(
+                type=types.MessageType.Warning, message=stage[len(runs.WARNING) :]
+            )
+            progress.loop.call_soon_threadsafe(server.window_show_message, warning)
+            return
         progress.report_threadsafe(stage, _STAGE_PERCENT.get(stage, 50))
 
     loop = asyncio.get_running_loop()
