@@ -122,6 +122,11 @@ def test_register_list_show_alias_download_lineage(project: Path, tmp_path: Path
 def test_bad_paths_refs_and_running_runs_are_clear_errors(project: Path) -> None:
     (project / "train.py").write_text(TRAIN)
     run_id = submit_run(project, "train.py", detach=False)
+    # the run's link out of its outputs is dropped when the outputs are kept;
+    # one planted in the kept folder afterwards is still refused by the registry
+    kept = project / ".runyard/state/runs" / run_id / "outputs"
+    assert not (kept / "escape.py").is_symlink()
+    (kept / "escape.py").symlink_to(project / "train.py")
     cases = [
         (["../run.log"], "'..'"),
         (["/etc/passwd"], "absolute path"),
