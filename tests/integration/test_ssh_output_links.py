@@ -6,7 +6,6 @@ followed or written through a link out of the run's working copy."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from pathlib import Path
@@ -15,22 +14,13 @@ import pytest
 
 from tests import helpers
 from tests.helpers import git, runyard
+from tests.integration import test_docker_output_links as docker_output_links
 
 pytestmark = pytest.mark.integration
 
-WRITE = """\
-import os
-os.makedirs("outputs/sub", exist_ok=True)
-open("outputs/a.txt", "w").write("a\\n")
-open("outputs/sub/b.txt", "w").write("b\\n")
-open("secret.txt", "w").write("not an output\\n")
-os.symlink("/etc/passwd", "outputs/bad")
-os.symlink("../../etc/passwd", "outputs/sub/climbs")
-os.symlink("../secret.txt", "outputs/beside")
-os.symlink("sub/b.txt", "outputs/near")
-os.mkfifo("outputs/pipe")
-print("wrote outputs", flush=True)
-"""
+# The Docker test's outputs (real files, a link inside them, an absolute link, links
+# climbing out of outputs/), and a named pipe.
+WRITE = docker_output_links.WRITE + 'os.mkfifo("outputs/pipe")\n'
 
 
 def test_links_out_of_an_ssh_runs_outputs_are_skipped_and_the_rest_kept(
@@ -52,12 +42,9 @@ def test_links_out_of_an_ssh_runs_outputs_are_skipped_and_the_rest_kept(
     fingerprint = asked.stdout.split("host key ")[1].split()[0]
     runyard(project, "target", "trust", "vm", "--fingerprint", fingerprint, env=env, check=True)
 
-    proc = runyard(project, "submit", "--target", "vm", "write.py", env=env, timeout=300)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    run_id = proc.stdout.splitlines()[0].strip()
-    shown = runyard(project, "runs", "show", run_id, "--json", env=env, check=True)
-    show = json.loads(shown.stdout)
-    log = runyard(project, "runs", "logs", run_id, env=env, check=True).stdout
+    run_id = helpers.submit_run(project, "--target", "vm", "write.py", env=env)
+    show = helpers.wait_run(project, run_id, env)
+    log = helpers.run_logs(project, run_id, env)
 
     assert show["status"] == "completed", show
     outputs = Path(show["outputs_dir"])

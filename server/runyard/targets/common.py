@@ -17,8 +17,9 @@
   special file, is left behind and named in the run's log, and the rest is kept (one bad
   entry must not cost all the outputs of a run). Nothing is written through a link of
   the working copy.
-- The run's own environment variables (the target's, then the job's) and command line
-  are `RunSpec.user_env` and `RunSpec.argv` (`runyard.targets.spec`).
+- The environment of a run's process on this machine (`process_env`: local and Spark
+  runs); the user's own variables (the target's, then the job's) and the command line
+  are `RunSpec.user_env` and `RunSpec.argv` (`runyard.targets.spec`), for every backend.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from runyard.targets.base import RunLost
+from runyard.targets.base import RunContext, RunLost
 
 LOST_AFTER = 60.0  # seconds a machine or engine may stay unreachable mid-run before lost
 RETRY_SECONDS = 2.0
@@ -49,6 +50,22 @@ def signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
         pass
     except PermissionError:
         proc.send_signal(sig)
+
+
+def process_env(ctx: RunContext, prefix: Path | None) -> dict[str, str]:
+    """The environment of a run's process on this machine: this process's, less what
+    would lead Python elsewhere; the user's variables (the target's, then the job's);
+    Runyard's own (`ctx.env`); the run's virtual environment `prefix` first on PATH."""
+    env = dict(os.environ)
+    for name in ("PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV"):
+        env.pop(name, None)
+    env.update(ctx.spec.user_env())
+    env.update(ctx.env)
+    if prefix is not None:
+        env["VIRTUAL_ENV"] = str(prefix)
+        env["PATH"] = f"{prefix / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
 
 
 def read_cursor(path: Path) -> int:

@@ -30,7 +30,7 @@ from typing import Any
 
 from runyard.core import envs
 from runyard.targets.base import EXIT_UNKNOWN, Check, RunContext
-from runyard.targets.common import signal_group
+from runyard.targets.common import process_env, signal_group
 from runyard.targets.spec import LocalOptions
 
 PROCESS_FILE = "process.json"  # in the run folder: the wrapper's pid and start time
@@ -216,15 +216,7 @@ class LocalBackend:
         return ctx.spec.argv(str(self.python))
 
     def start(self, ctx: RunContext) -> LocalExecution:
-        env = dict(os.environ)
-        for name in ("PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV"):
-            env.pop(name, None)
-        env.update(ctx.spec.user_env())
-        env.update(ctx.env)
-        if self.prefix is not None:
-            env["VIRTUAL_ENV"] = str(self.prefix)
-            env["PATH"] = f"{self.prefix / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-        env["PYTHONUNBUFFERED"] = "1"
+        env = process_env(ctx, self.prefix)
         exit_file = ctx.run_dir / EXIT_FILE
         exit_file.unlink(missing_ok=True)
         proc = subprocess.Popen(

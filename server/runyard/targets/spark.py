@@ -38,7 +38,7 @@ from typing import Any
 
 from runyard.core.errors import RunyardError, UsageError
 from runyard.targets.base import Check, RunContext
-from runyard.targets.common import signal_group
+from runyard.targets.common import process_env, signal_group
 from runyard.targets.local import prepare_env
 from runyard.targets.spec import SparkOptions
 
@@ -486,17 +486,10 @@ class SparkBackend:
 
     def environment(self, ctx: RunContext, master: Master) -> dict[str, str]:
         conf = _conf(SparkOptions.of(ctx.spec))
-        env = dict(os.environ)
-        for name in ("PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV"):
-            env.pop(name, None)
+        env = process_env(ctx, self.prefix)
         extra = ctx.spec.user_env()
         if self.spark_home is not None and "SPARK_HOME" not in extra:
             env["SPARK_HOME"] = str(self.spark_home)  # this pyspark's Spark, not another one
-        env.update(extra)
-        env.update(ctx.env)
-        if self.prefix is not None:
-            env["VIRTUAL_ENV"] = str(self.prefix)
-            env["PATH"] = f"{self.prefix / 'bin'}{os.pathsep}{env.get('PATH', '')}"
         assert self.python is not None
         if "spark.pyspark.driver.python" not in conf and "PYSPARK_DRIVER_PYTHON" not in extra:
             env["PYSPARK_DRIVER_PYTHON"] = str(self.python)
@@ -507,7 +500,6 @@ class SparkBackend:
                 env.pop("PYSPARK_PYTHON", None)  # the workers' own python3
         # The master the script's own SparkSession.builder.master(...) may read.
         env["SPARK_MASTER"] = master.url
-        env["PYTHONUNBUFFERED"] = "1"
         return env
 
     def start(self, ctx: RunContext) -> SparkExecution:
