@@ -37,6 +37,23 @@ from runyard.core.store.engine import Connection
 _BIG_ENDIAN = sys.byteorder == "big"
 
 
+def pack(typecode: str, values: Iterable[float]) -> bytes:
+    """Values as one little-endian column ("q": int64, "d": float64)."""
+    column = array(typecode, values)
+    if _BIG_ENDIAN:
+        column.byteswap()
+    return column.tobytes()
+
+
+def unpack(typecode: str, blob: bytes, first: int = 0) -> list[Any]:
+    """A packed column back as a list, from its item `first` on (8 bytes an item)."""
+    column = array(typecode)
+    column.frombytes(blob[first * 8 :] if first else blob)
+    if _BIG_ENDIAN:
+        column.byteswap()
+    return column.tolist()
+
+
 def storage_error(path: Path, exc: BaseException) -> RunyardError:
     """What went wrong with the store at `path`, said for the user."""
     text = str(exc).lower()
@@ -150,24 +167,6 @@ class SQLiteEngine:
     def set_schema_version(self, db: Connection, version: int) -> None:
         db.execute(f"PRAGMA user_version = {int(version)}")
 
-    def pack(self, typecode: str, values: Iterable[float]) -> bytes:
-        return pack(typecode, values)
-
-    def unpack(self, typecode: str, blob: bytes, first: int = 0) -> list[Any]:
-        return unpack(typecode, blob[first * 8 :] if first else blob)
-
-
-def pack(typecode: str, values: Iterable[float]) -> bytes:
-    """Values as one little-endian column ("q": int64, "d": float64)."""
-    column = array(typecode, values)
-    if _BIG_ENDIAN:
-        column.byteswap()
-    return column.tobytes()
-
-
-def unpack(typecode: str, blob: bytes) -> list[Any]:
-    column = array(typecode)
-    column.frombytes(blob)
-    if _BIG_ENDIAN:
-        column.byteswap()
-    return column.tolist()
+    # plain functions (no bound method in between: they run for every chunk read)
+    pack = staticmethod(pack)
+    unpack = staticmethod(unpack)
