@@ -5,6 +5,10 @@ Commands that only read (list, show, metrics, restore) open the store read-only 
 the state folder cannot be written (`common.reading_store`), so runs can still be
 looked at on a read-only mount; the others bring live runs' statuses up to date first.
 Text that came from a run is printed through `printable`; `--json` keeps it exact.
+Details, compare, restore and diff come from `runyard.runner.operations`, where their
+rules live (what differs in a compare, and the best run); this module parses the
+arguments and renders the operations' dataclasses as text or `--json`. `runs compare`
+heads its columns with the run ids as they are.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import argparse
 import math
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +34,7 @@ from runyard.cli.output import emit_json, fmt_duration, fmt_time, fmt_value, inf
 from runyard.core.errors import UsageError
 from runyard.core.project import Project
 from runyard.core.store import STATUSES, Run, Store, json_number
-from runyard.runner import runs
+from runyard.runner import operations, runs
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -149,19 +154,17 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_details(project: Project, store: Store, run: Run) -> dict[str, Any]:
-    data = run.to_json()
-    data["params"] = store.params(run.id)
-    data["tags"] = store.tags(run.id)
-    data["history"] = [
-        {"status": s, "time": t, "reason": r} for s, t, r in store.status_history(run.id)
-    ]
-    data["artifacts"] = [{"path": p, "size": s} for p, s in store.artifacts(run.id)]
-    data["outputs_dir"] = str(runs.outputs_dir(project, run.id))
-    data["log"] = str(runs.log_path(project, run.id))
+def _details_json(d: operations.RunDetails) -> dict[str, Any]:
+    data = d.run.to_json()
+    data["params"] = dict(d.params)
+    data["tags"] = dict(d.tags)
+    data["history"] = [{"status": h.status, "time": h.time, "reason": h.reason} for h in d.history]
+    data["artifacts"] = [{"path": p, "size": s} for p, s in d.artifacts]
+    data["outputs_dir"] = str(d.outputs_dir)
+    data["log"] = str(d.log_path)
     data["metrics_summary"] = [
-        {k: (json_number(v) if isinstance(v, float) else v) for k, v in m.items()}
-        for m in store.metric_summary(run.id)
+        {k: (json_number(v) if isinstance(v, float) else v) for k, v in asdict(m).items()}
+        for m in d.metrics
     ]
     return data
 
@@ -170,53 +173,50 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
     project = project_of(args)
     with reading_store(project) as store:
         reconcile(project, store)
-        run = runs.get_run(project, store, args.id)
-        if args.json:
-            emit_json(_run_details(project, store, run))
-            return 0
-        out = printable  # names and values come from the run: no raw control characters
-        print(f"run {run.id}  {STATUS_MARK.get(run.status, '')} {run.status}")
-        if run.reason:
-            print(f"  reason:     {out(run.reason)}")
-        print(f"  experiment: {out(run.experiment)}")
-        print(f"  target:     {out(run.target)} ({run.target_type})")
-        if run.job:
-            print(f"  job:        {out(run.job)}")
-        print(f"  command:    {out(' '.join(run.command))}")
-        print(f"  snapshot:   {run.snapshot_commit or '-'}  ({run.snapshot_ref or '-'})")
-        print(f"  env:        {run.env_hash or '-'}")
-        print(f"  created:    {fmt_time(run.created)}")
-        print(f"  duration:   {fmt_duration(run.duration)}")
-        if run.exit_code is not None:
-            print(f"  exit code:  {run.exit_code}")
-        params = store.params(run.id)
-        if params:
-            print("  params:")
-            for k, v in params.items():
-                print(f"    {out(k)} = {out(v)}")
-        tags = store.tags(run.id)
-        if tags:
-            print("  tags:")
-            for k, v in tags.items():
-                print(f"    {out(k)} = {out(v)}")
-        summary = store.metric_summary(run.id)
-        if summary:
-            print("  metrics:")
-            for m in summary:
-                print(
-                    f"    {out(m['key'])} = {fmt_value(m['last'])} (step {m['step']}, "
-                    f"min {fmt_value(m['min'])}, max {fmt_value(m['max'])}, {m['count']} points)"
-                )
-        arts = store.artifacts(run.id)
-        if arts:
-            print(f"  outputs:    {out(project.relpath(runs.outputs_dir(project, run.id)))}/")
-            for p, s in arts[:20]:
-                print(f"    {out(p)} ({s} bytes)")
-            if len(arts) > 20:
-                print(f"    … and {len(arts) - 20} more")
-        print("  history:")
-        for status, ts, reason in store.status_history(run.id):
-            print(f"    {fmt_time(ts)}  {status}" + (f"  {out(reason)}" if reason else ""))
+        d = operations.run_details(project, store, args.id)
+    if args.json:
+        emit_json(_details_json(d))
+        return 0
+    run = d.run
+    out = printable  # names and values come from the run: no raw control characters
+    print(f"run {run.id}  {STATUS_MARK.get(run.status, '')} {run.status}")
+    if run.reason:
+        print(f"  reason:     {out(run.reason)}")
+    print(f"  experiment: {out(run.experiment)}")
+    print(f"  target:     {out(run.target)} ({run.target_type})")
+    if run.job:
+        print(f"  job:        {out(run.job)}")
+    print(f"  command:    {out(' '.join(run.command))}")
+    print(f"  snapshot:   {run.snapshot_commit or '-'}  ({run.snapshot_ref or '-'})")
+    print(f"  env:        {run.env_hash or '-'}")
+    print(f"  created:    {fmt_time(run.created)}")
+    print(f"  duration:   {fmt_duration(run.duration)}")
+    if run.exit_code is not None:
+        print(f"  exit code:  {run.exit_code}")
+    if d.params:
+        print("  params:")
+        for k, v in d.params.items():
+            print(f"    {out(k)} = {out(v)}")
+    if d.tags:
+        print("  tags:")
+        for k, v in d.tags.items():
+            print(f"    {out(k)} = {out(v)}")
+    if d.metrics:
+        print("  metrics:")
+        for m in d.metrics:
+            print(
+                f"    {out(m.key)} = {fmt_value(m.last)} (step {m.step}, "
+                f"min {fmt_value(m.min)}, max {fmt_value(m.max)}, {m.count} points)"
+            )
+    if d.artifacts:
+        print(f"  outputs:    {out(project.relpath(d.outputs_dir))}/")
+        for p, s in d.artifacts[:20]:
+            print(f"    {out(p)} ({s} bytes)")
+        if len(d.artifacts) > 20:
+            print(f"    … and {len(d.artifacts) - 20} more")
+    print("  history:")
+    for h in d.history:
+        print(f"    {fmt_time(h.time)}  {h.status}" + (f"  {out(h.reason)}" if h.reason else ""))
     return 0
 
 
@@ -342,60 +342,61 @@ def cmd_runs_cancel(args: argparse.Namespace) -> int:
     return 0 if not final.live else 1
 
 
+def _field(key: str, value: operations.Value) -> str:
+    """A run's field in `runs compare`: a duration as one, a snapshot commit shortened."""
+    if key == "duration":
+        return fmt_duration(None if isinstance(value, str) else value)
+    if key == "snapshot":
+        return (value if isinstance(value, str) else "-")[:10]
+    return "-" if value is None else str(value)
+
+
 def cmd_runs_compare(args: argparse.Namespace) -> int:
     project = project_of(args)
     with open_store(project) as store:
-        chosen = [runs.get_run(project, store, i) for i in args.ids]
-        params = {r.id: store.params(r.id) for r in chosen}
+        found = operations.compare(project, store, args.ids, snapshots=not args.json)
     if args.json:
-        emit_json([r.to_json() | {"params": params[r.id]} for r in chosen])
+        emit_json(
+            [
+                r.to_json() | {"params": dict(ps)}
+                for r, ps in zip(found.runs, found.run_params, strict=True)
+            ]
+        )
         return 0
     rows: list[tuple[str, ...]] = []
-
-    def add(label: str, values: list[str]) -> None:
-        mark = "*" if len(set(values)) > 1 else ""
-        rows.append((mark, label, *values))
-
-    add("status", [r.status for r in chosen])
-    add("experiment", [r.experiment for r in chosen])
-    add("target", [r.target for r in chosen])
-    add("duration", [fmt_duration(r.duration) for r in chosen])
-    add("snapshot", [(r.snapshot_commit or "-")[:10] for r in chosen])
-    for key in sorted({k for p in params.values() for k in p}):
-        add(f"param {key}", [params[r.id].get(key, "-") for r in chosen])
-    for key in sorted({k for r in chosen for k in r.metrics}):
-        add(f"metric {key}", [fmt_value(r.metrics.get(key)) for r in chosen])
-    print(table(["", "", *[r.id for r in chosen]], rows))
+    for row in found.fields:
+        rows.append(
+            ("*" if row.differs else "", row.key, *[_field(row.key, v) for v in row.values])
+        )
+    for row in found.params:
+        values = ["-" if v is None else str(v) for v in row.values]
+        rows.append(("*" if row.differs else "", f"param {row.key}", *values))
+    for row in found.metrics:
+        values = [fmt_value(None if isinstance(v, str) else v) for v in row.values]
+        rows.append(("*" if row.differs else "", f"metric {row.key}", *values))
+    # run ids head their columns as they are: `table` upper-cases headers, so the ids
+    # go in as the first row under an empty header line, which is then dropped
+    ids = ("", "", *[r.id for r in found.runs])
+    print(table(["" for _ in ids], [ids, *rows]).split("\n", 1)[1])
     return 0
 
 
 def cmd_runs_restore(args: argparse.Namespace) -> int:
-    from runyard.core import snapshot
-
     project = project_of(args)
     with reading_store(project) as store:
         run = runs.get_run(project, store, args.id)
-    if not run.snapshot_commit:
-        raise UsageError(f"Run {run.id} has no snapshot (it failed before one was taken).")
-    dest = Path(args.to).resolve() if args.to else project.root
-    written = snapshot.restore_snapshot(project, run.snapshot_commit, dest, force=args.force)
-    info(f"restored {len(written)} files of run {run.id} into {dest}")
+    dest = Path(args.to).resolve() if args.to else None
+    done = operations.restore(project, run, dest, force=args.force)
+    info(f"restored {len(done.written)} files of run {run.id} into {done.dest}")
     return 0
 
 
 def cmd_runs_diff(args: argparse.Namespace) -> int:
-    from runyard.core import snapshot
-
     project = project_of(args)
     with open_store(project) as store:
         a = runs.get_run(project, store, args.id)
         b = runs.get_run(project, store, args.other) if args.other else None
-    for r in (a, b):
-        if r is not None and not r.snapshot_commit:
-            raise UsageError(f"Run {r.id} has no snapshot (it failed before one was taken).")
-    text = snapshot.diff_snapshots(
-        project, a.snapshot_commit or "", b.snapshot_commit if b else None, stat=args.stat
-    )
+    text = operations.diff(project, a, b, stat=args.stat).text
     if not text:
         info("no differences")
     else:

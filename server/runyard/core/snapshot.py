@@ -714,6 +714,16 @@ def _subtree(where: _Where, commit: str) -> str | None:
     return out.strip() if status == 0 and out.strip() else None
 
 
+def snapshot_tree(project: Project, commit: str) -> str | None:
+    """The tree id of the project folder in snapshot `commit`: two snapshots hold the
+    same code exactly when their trees are equal. None when the commit is not found."""
+    try:
+        where, sha = _find_commit(project, commit)
+    except NotFoundError:
+        return None
+    return _subtree(where, sha)
+
+
 def read_snapshot_file(project: Project, commit: str, rel: str) -> str | None:
     """The text of the file `rel` (relative to the project) in snapshot `commit`; None
     when the snapshot has no such file."""

@@ -1,9 +1,10 @@
 """``runyard/runs/...``: submit, list, details, cancel, logs, restore, diff and compare.
 
 Every handler resolves the project, then does its work on the I/O pool (git, the store
-and subprocesses never run on the event loop) and returns a `protocol` type. Log chunks
-end on a whole line, or at least a whole UTF-8 character, so a client can decode each
-chunk on its own.
+and subprocesses never run on the event loop) and returns a `protocol` type. Details,
+compare, restore, diff and log chunks come from `runyard.runner.operations` (where the
+rules live: what differs, the best run, where a log chunk ends); this module only checks
+the request's params and turns the operations' dataclasses into `protocol` types.
 
 Submitting reports work-done progress (`runyard.lsp.progress`): the submission runs on
 the pool and reports its stages; the request then waits while the run's environment is
@@ -60,34 +61,25 @@ def _list_runs(project: Project, params: p.RunsListParams) -> p.RunsListResult:
 
 
 def _run_details(project: Project, run_id: str) -> p.RunDetails:
-    from runyard.runner import runs
+    from runyard.runner import operations
 
     with require_store(project) as store:
-        run = runs.get_run(project, store, run_id)
-        log = runs.log_path(project, run.id)
-        return p.RunDetails(
-            run=run_info(run),
-            history=[
-                p.StatusChange(status=s, time=t, reason=r)
-                for s, t, r in store.status_history(run.id)
-            ],
-            params=store.params(run.id),
-            tags=store.tags(run.id),
-            artifacts=[p.ArtifactInfo(path=a, size=s) for a, s in store.artifacts(run.id)],
-            metrics=[
-                p.MetricSummary(
-                    key=m["key"],
-                    last=m["last"],
-                    step=m["step"],
-                    count=m["count"],
-                    min=m["min"],
-                    max=m["max"],
-                )
-                for m in store.metric_summary(run.id)
-            ],
-            outputs_dir=str(runs.outputs_dir(project, run.id)),
-            log_size=log.stat().st_size if log.exists() else 0,
-        )
+        d = operations.run_details(project, store, run_id)
+    return p.RunDetails(
+        run=run_info(d.run),
+        history=[p.StatusChange(status=h.status, time=h.time, reason=h.reason) for h in d.history],
+        params=dict(d.params),
+        tags=dict(d.tags),
+        artifacts=[p.ArtifactInfo(path=a, size=s) for a, s in d.artifacts],
+        metrics=[
+            p.MetricSummary(
+                key=m.key, last=m.last, step=m.step, count=m.count, min=m.min, max=m.max
+            )
+            for m in d.metrics
+        ],
+        outputs_dir=str(d.outputs_dir),
+        log_size=d.log_size,
+    )
 
 
 def _cancel(project: Project, run_id: str) -> p.CancelResult:
@@ -100,102 +92,63 @@ def _cancel(project: Project, run_id: str) -> p.CancelResult:
 
 
 def _logs(project: Project, params: p.RunLogsParams) -> p.RunLogsResult:
-    from runyard.runner import runs
+    from runyard.runner import operations
 
     if params.offset < 0 or params.max_bytes <= 0:
         raise UsageError("params.offset must be 0 or more and params.maxBytes more than 0.")
     with require_store(project) as store:
-        run = runs.get_run(project, store, params.run_id)
-    path = runs.log_path(project, run.id)
-    try:
-        with path.open("rb") as f:
-            f.seek(params.offset)
-            data = f.read(params.max_bytes + 1)
-    except FileNotFoundError:
-        data = b""
-    more = len(data) > params.max_bytes
-    data = data[: params.max_bytes]
-    if more:  # end on a whole line (or at least a whole character)
-        cut = data.rfind(b"\n")
-        if cut >= 0:
-            data = data[: cut + 1]
-        else:
-            while data and (data[-1] & 0xC0) == 0x80:
-                data = data[:-1]
-            if data and data[-1] >= 0xC0:
-                data = data[:-1]
+        chunk = operations.log_chunk(project, store, params.run_id, params.offset, params.max_bytes)
     return p.RunLogsResult(
-        run_id=run.id,
-        text=data.decode("utf-8", errors="replace"),
-        offset=params.offset,
-        next_offset=params.offset + len(data),
-        complete=not run.live and not more,
+        run_id=chunk.run_id,
+        text=chunk.data.decode("utf-8", errors="replace"),
+        offset=chunk.offset,
+        next_offset=chunk.next_offset,
+        complete=chunk.complete,
     )
 
 
 def _restore(project: Project, params: p.RunRestoreParams) -> p.RunRestoreResult:
-    from runyard.core import snapshot
-    from runyard.runner import runs
+    from runyard.runner import operations, runs
 
     with require_store(project) as store:
         run = runs.get_run(project, store, params.run_id)
-    if not run.snapshot_commit:
-        raise UsageError(f"Run {run.id} has no snapshot (it failed before one was taken).")
-    dest = uri_to_path(params.dest).resolve() if params.dest else project.root
-    written = snapshot.restore_snapshot(project, run.snapshot_commit, dest, force=params.force)
-    return p.RunRestoreResult(run_id=run.id, dest=str(dest), written=written)
+    dest = uri_to_path(params.dest).resolve() if params.dest else None
+    done = operations.restore(project, run, dest, force=params.force)
+    return p.RunRestoreResult(run_id=done.run_id, dest=str(done.dest), written=list(done.written))
 
 
 def _diff(project: Project, params: p.RunDiffParams) -> p.RunDiffResult:
-    from runyard.core import snapshot
-    from runyard.runner import runs
+    from runyard.runner import operations, runs
 
     with require_store(project) as store:
         run = runs.get_run(project, store, params.run_id)
         other = runs.get_run(project, store, params.other_run_id) if params.other_run_id else None
-    for r in (run, other):
-        if r is not None and not r.snapshot_commit:
-            raise UsageError(f"Run {r.id} has no snapshot (it failed before one was taken).")
-    assert run.snapshot_commit is not None
-    text = snapshot.diff_snapshots(
-        project, run.snapshot_commit, other.snapshot_commit if other else None, stat=params.stat
-    )
-    return p.RunDiffResult(diff=text)
+    return p.RunDiffResult(diff=operations.diff(project, run, other, stat=params.stat).text)
 
 
 def _compare(project: Project, params: p.RunsCompareParams) -> p.RunsCompareResult:
-    from runyard.runner import runs
+    from runyard.runner import operations
 
     if not params.run_ids:
         raise UsageError("params.runIds: give at least one run to compare.")
     with require_store(project) as store:
-        chosen = [runs.get_run(project, store, i) for i in params.run_ids]
-        run_params = {r.id: store.params(r.id) for r in chosen}
+        found = operations.compare(
+            project,
+            store,
+            params.run_ids,
+            best_metric=params.best_metric,
+            maximize=params.maximize,
+            snapshots=False,  # the protocol has no snapshot row
+        )
 
-    def row(key: str, values: list[str | float | None]) -> p.CompareRow:
-        distinct = {repr(v) for v in values}
-        return p.CompareRow(key=key, values=values, differs=len(distinct) > 1)
+    def rows(items: tuple[operations.CompareRow, ...]) -> list[p.CompareRow]:
+        return [p.CompareRow(key=r.key, values=list(r.values), differs=r.differs) for r in items]
 
-    param_rows = [
-        row(key, [run_params[r.id].get(key) for r in chosen])
-        for key in sorted({k for ps in run_params.values() for k in ps})
-    ]
-    metric_rows = [
-        row(key, [r.metrics.get(key) for r in chosen])
-        for key in sorted({k for r in chosen for k in r.metrics})
-    ]
-    best: str | None = None
-    if params.best_metric:
-        scored = [
-            (r.metrics[params.best_metric], r.id)
-            for r in chosen
-            if params.best_metric in r.metrics
-            and r.metrics[params.best_metric] == r.metrics[params.best_metric]
-        ]
-        if scored:
-            best = (max(scored) if params.maximize else min(scored))[1]
     return p.RunsCompareResult(
-        runs=[run_info(r) for r in chosen], params=param_rows, metrics=metric_rows, best_run_id=best
+        runs=[run_info(r) for r in found.runs],
+        params=rows(found.params),
+        metrics=rows(found.metrics),
+        best_run_id=found.best_run_id,
     )
 
 

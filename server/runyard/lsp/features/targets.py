@@ -3,18 +3,22 @@ of the project's compute targets, and `default_target`, the target a run goes to
 none is named (the submit request, code lenses and server info use it).
 
 Every handler resolves the project, then does its work on the I/O pool; the config
-module and the backends load on first use.
+module and the backends load on first use. Target infos (and which target is the
+default) come from `runyard.runner.operations`; this module turns them into `protocol`
+types.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from runyard.core.errors import RunyardError
 from runyard.core.project import Project
 from runyard.lsp import protocol as p
 from runyard.lsp.features.common import config_problem
 from runyard.lsp.server import RunyardServer, request
+
+if TYPE_CHECKING:
+    from runyard.runner.operations import TargetView
 
 
 def default_target(
@@ -22,40 +26,30 @@ def default_target(
 ) -> str | None:
     """The target a run goes to when none is named: the client's setting when that
     target exists, else the project's default; None when there is none."""
-    from runyard.core import config
+    from runyard.runner import operations
 
-    wanted = (settings or server.settings).default_target
-    if wanted and wanted in config.target_names(project):
-        return wanted
-    try:
-        return config.default_target_name(project)
-    except RunyardError:
-        return None
+    return operations.default_target(project, (settings or server.settings).default_target)
 
 
 def _targets(server: RunyardServer, project: Project) -> p.TargetsListResult:
-    from runyard.core import config
+    from runyard.runner import operations
 
-    default = default_target(server, project)
-    targets: list[p.TargetInfo] = []
-    problems: list[p.ConfigProblem] = []
-    for item in config.list_targets(project):
-        if isinstance(item, config.ConfigError):
-            problems.append(config_problem(item))
-            continue
-        targets.append(_target_info(item, default))
-    return p.TargetsListResult(targets=targets, default=default, problems=problems)
+    found = operations.target_list(project, server.settings.default_target)
+    return p.TargetsListResult(
+        targets=[_target_info(t) for t in found.targets],
+        default=found.default,
+        problems=[config_problem(e) for e in found.problems],
+    )
 
 
-def _target_info(t: Any, default: str | None) -> p.TargetInfo:
-    settings = {k: v for k, v in t.raw.items() if k not in ("type", "description")}
+def _target_info(t: TargetView) -> p.TargetInfo:
     return p.TargetInfo(
         name=t.name,
         type=t.type,
-        file=str(t.path),
-        is_default=t.name == default,
+        file=str(t.file),
+        is_default=t.is_default,
         description=t.description,
-        settings=settings,
+        settings=dict(t.settings),
     )
 
 
@@ -65,8 +59,10 @@ def _add_target(server: RunyardServer, project: Project, params: p.TargetAddPara
     config.write_target(project, params.name, params.type, params.settings, force=params.force)
     if params.make_default:
         config.set_default_target(project, params.name)
+    from runyard.runner import operations
+
     target = config.load_target(project, params.name)
-    return _target_info(target, default_target(server, project))
+    return _target_info(operations.target_view(target, default_target(server, project)))
 
 
 def _remove_target(project: Project, name: str) -> p.TargetRemoveResult:
