@@ -7,30 +7,13 @@ import math
 
 from runyard.core.store import Run
 from runyard.runner.operations import best_run, values_differ, whole_chunk
+from tests.unit.test_store import make_run
 
 
 def _run(run_id: str, **metrics: float) -> Run:
-    return Run(
-        id=run_id,
-        experiment="train",
-        status="completed",
-        target="local",
-        target_type="local",
-        job=None,
-        script="train.py",
-        command=["python", "train.py"],
-        snapshot_ref=None,
-        snapshot_commit=None,
-        env_hash=None,
-        created=0.0,
-        started=None,
-        ended=None,
-        exit_code=0,
-        reason=None,
-        supervisor_pid=None,
-        pid=None,
-        metrics=dict(metrics),
-    )
+    run = make_run(run_id)
+    run.metrics = dict(metrics)
+    return run
 
 
 def test_values_differ_compares_values_as_stored() -> None:
