@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from runyard.cli.common import open_store, project_of
-from runyard.cli.output import emit_json, fmt_time, fmt_value, info, table
+from runyard.cli.output import NO_VALUE, emit_json, fmt_time, fmt_value, info, table
 from runyard.core.errors import UsageError
 from runyard.core.store import Deployment
 
@@ -174,10 +174,10 @@ def cmd_deployment_list(args: argparse.Namespace) -> int:
             d.ref,
             d.status,
             d.target,
-            f"{d.host}:{d.port}" if d.port and d.status == "running" else "-",
-            str(t["requests"]) if t else "-",
-            str(t["errors"]) if t else "-",
-            f"{t['p50_ms']:.1f}" if t and t.get("p50_ms") is not None else "-",
+            f"{d.host}:{d.port}" if d.port and d.status == "running" else NO_VALUE,
+            str(t["requests"]) if t else NO_VALUE,
+            str(t["errors"]) if t else NO_VALUE,
+            fmt_value(t.get("p50_ms")) if t else NO_VALUE,
             fmt_time(d.created),
         ]
         for d, t in pairs
@@ -203,7 +203,7 @@ def cmd_deployment_show(args: argparse.Namespace) -> int:
         f"model      {data['ref']}  {dep.options.get('digest', '')}",
         f"target     {dep.target}",
         f"image      {dep.image}",
-        f"address    {data['url'] or '-'}",
+        f"address    {data['url'] or NO_VALUE}",
         f"created    {fmt_time(dep.created)}",
     ]
     if dep.stopped:

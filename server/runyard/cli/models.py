@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from runyard.cli.common import open_store, parse_kv, project_of, reconcile
-from runyard.cli.output import emit_json, fmt_time, info, table
+from runyard.cli.output import NO_VALUE, emit_json, fmt_size, fmt_time, info, table
 from runyard.models import registry
 from runyard.models.registry import ModelVersion
 
@@ -73,15 +73,6 @@ def register(
     return actions
 
 
-def fmt_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"  # not reached
-
-
 def _short(digest: str) -> str:
     algo, _, hexdigest = digest.partition(":")
     return f"{algo}:{hexdigest[:12]}"
@@ -129,8 +120,8 @@ def cmd_model_list(args: argparse.Namespace) -> int:
                 name,
                 m.version,
                 counts[name],
-                ", ".join(aliases[name]) or "-",
-                m.framework or "-",
+                ", ".join(aliases[name]) or NO_VALUE,
+                m.framework or NO_VALUE,
                 fmt_time(m.created),
             ]
             for name, m in latest.items()
@@ -140,9 +131,9 @@ def cmd_model_list(args: argparse.Namespace) -> int:
     rows = [
         [
             m.ref,
-            ", ".join(m.aliases) or "-",
+            ", ".join(m.aliases) or NO_VALUE,
             m.kind,
-            m.framework or "-",
+            m.framework or NO_VALUE,
             fmt_size(m.size),
             m.run_id,
             m.source_path,
@@ -157,16 +148,16 @@ def cmd_model_list(args: argparse.Namespace) -> int:
 
 def _print_version(model: ModelVersion) -> None:
     print(f"model {model.ref}")
-    print(f"  aliases:    {', '.join(model.aliases) or '-'}")
+    print(f"  aliases:    {', '.join(model.aliases) or NO_VALUE}")
     print(f"  kind:       {model.kind}")
-    print(f"  framework:  {model.framework or '-'}")
+    print(f"  framework:  {model.framework or NO_VALUE}")
     print(f"  size:       {fmt_size(model.size)} ({model.size} bytes)")
     print(f"  digest:     {model.digest}")
     print(f"  run:        {model.run_id}")
     print(f"  path:       {model.source_path} (in the run's outputs)")
-    print(f"  snapshot:   {model.snapshot_commit or '-'}")
-    print(f"  target:     {model.target or '-'}")
-    print(f"  env:        {model.env_hash or '-'}")
+    print(f"  snapshot:   {model.snapshot_commit or NO_VALUE}")
+    print(f"  target:     {model.target or NO_VALUE}")
+    print(f"  env:        {model.env_hash or NO_VALUE}")
     print(f"  registered: {fmt_time(model.created)}")
     if model.tags:
         print("  tags:")
@@ -212,12 +203,12 @@ def _lineage_lines(data: dict[str, Any]) -> list[str]:
     run = data["run"]
     lines: list[str] = []
     for d in data["deployments"]:
-        where = f"{d['host']}:{d['port']}" if d.get("host") and d.get("port") else "-"
+        where = f"{d['host']}:{d['port']}" if d.get("host") and d.get("port") else NO_VALUE
         lines.append(f"deployment {d['name']}  {d['status']}  {where}")
     indent = "  " if lines else ""
     lines.append(
         f"{indent}{'└─ ' if indent else ''}model {model['ref']}  {model['kind']}  "
-        f"{model['framework'] or '-'}  {_short(model['digest'])}"
+        f"{model['framework'] or NO_VALUE}  {_short(model['digest'])}"
     )
     pad = indent + ("   " if indent else "") + "  "
     if run.get("missing"):
@@ -225,12 +216,12 @@ def _lineage_lines(data: dict[str, Any]) -> list[str]:
     else:
         lines.append(
             f"{pad}└─ run {run['id']}  {run['status']}  experiment {run['experiment']}  "
-            f"script {run['script'] or '-'}  (output {model['source_path']})"
+            f"script {run['script'] or NO_VALUE}  (output {model['source_path']})"
         )
     pad += "   "
-    lines.append(f"{pad}└─ snapshot commit {data['snapshot'] or '-'}")
+    lines.append(f"{pad}└─ snapshot commit {data['snapshot'] or NO_VALUE}")
     pad += "   "
-    lines.append(f"{pad}└─ target {data['target'] or '-'}  env {data['env_hash'] or '-'}")
+    lines.append(f"{pad}└─ target {data['target'] or NO_VALUE}  env {data['env_hash'] or NO_VALUE}")
     return lines
 
 

@@ -1,5 +1,9 @@
 """Human output for the CLI: tables, durations, times, numbers.
 
+Numbers, sizes and the missing-value mark (``—``) follow the one rule of
+`runyard.core.formatting`, shared with the language server and mirrored in the
+extension; durations keep the CLI's own short form (``4.2s``, ``3m05s``, ``2h01m``).
+
 Text that came from a run (param, tag and metric names and values, experiment and job
 names, reasons) goes through `printable` before it reaches a terminal: control characters
 (C0, DEL, C1) become visible escapes such as ``\\x1b``, so a name holding an ANSI escape
@@ -16,13 +20,15 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from runyard.core.formatting import NO_VALUE as NO_VALUE
+from runyard.core.formatting import fmt_size as fmt_size
 from runyard.core.formatting import fmt_value as fmt_value
 from runyard.core.text import printable as printable
 
 
 def fmt_duration(seconds: float | None) -> str:
     if seconds is None:
-        return "-"
+        return NO_VALUE
     if seconds < 60:
         return f"{seconds:.1f}s"
     minutes, secs = divmod(int(seconds), 60)
@@ -34,7 +40,7 @@ def fmt_duration(seconds: float | None) -> str:
 
 def fmt_time(ts: float | None) -> str:
     if ts is None:
-        return "-"
+        return NO_VALUE
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
 
 
