@@ -34,12 +34,45 @@ export function runDuration(run: RunInfo, now: number = Date.now() / 1000): numb
   return null;
 }
 
-export function formatValue(value: number | null | undefined): string {
-  if (value === null || value === undefined || Number.isNaN(value)) return "–";
-  if (!Number.isFinite(value)) return value > 0 ? "∞" : "-∞";
-  const abs = Math.abs(value);
-  if (abs !== 0 && (abs >= 1e6 || abs < 1e-3)) return value.toExponential(3);
-  return String(Number(value.toPrecision(4)));
+const SIGNIFICANT = 4;
+const SIZE_UNITS = ["KiB", "MiB", "GiB", "TiB"];
+
+/** Shown for a value that is missing (the server sends NaN and infinities as null too). */
+export const NO_VALUE = "—";
+
+/**
+ * A metric or parameter value as text, by the one rule of `runyard.core.formatting`
+ * (tests/unit/format_cases.json holds cases both sides check): missing as NO_VALUE;
+ * integers below 1e15 as they are; NaN, inf, -inf spelled out; otherwise 4 significant
+ * digits (never fewer than the digits before the point), trailing zeros dropped, the
+ * exponent form when the value rounds below 1e-6 or to 1e6 and above. Strings unchanged.
+ * `toFixed` and `toExponential` round the exact binary value, ties away from zero; the
+ * Python side does the same.
+ */
+export function formatValue(value: number | string | null | undefined): string {
+  if (value === null || value === undefined) return NO_VALUE;
+  if (typeof value === "string") return value;
+  if (Number.isNaN(value)) return "NaN";
+  if (!Number.isFinite(value)) return value > 0 ? "inf" : "-inf";
+  if (Number.isInteger(value) && Math.abs(value) < 1e15) return String(value);
+  const sci = value.toExponential(SIGNIFICANT - 1); // rounded: "-1.235e+6"
+  const exp = Number(sci.slice(sci.indexOf("e") + 1));
+  if (exp >= 6 || exp < -6) return sci.replace(/\.?0+e/, "e");
+  const text = value.toFixed(Math.max(0, SIGNIFICANT - 1 - exp));
+  return text.includes(".") ? text.replace(/\.?0+$/, "") : text;
+}
+
+/** A size in bytes as text: 512 B, 1.5 KiB, 2.0 MiB (NO_VALUE when missing or negative). */
+export function formatSize(bytes: number | null | undefined): string {
+  if (bytes === null || bytes === undefined || !Number.isFinite(bytes) || bytes < 0) return NO_VALUE;
+  if (bytes < 1024) return `${Math.trunc(bytes)} B`;
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < SIZE_UNITS.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(1)} ${SIZE_UNITS[unit] ?? ""}`;
 }
 
 /** Names that usually say how good a run is, best first. */

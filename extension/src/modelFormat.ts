@@ -7,20 +7,10 @@ import type {
   ModelInfo,
   ModelRunInfo,
 } from "./protocol";
+import { formatSize, formatValue } from "./format";
 
-/** 13 B, 2.0 KB, 4.5 MB, 1.2 GB. */
-export function formatSize(bytes: number): string {
-  if (!Number.isFinite(bytes) || bytes < 0) return "";
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ["KB", "MB", "GB", "TB"];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value.toFixed(1)} ${units[unit]}`;
-}
+// Sizes and latencies follow the one rule of ./format (shared with the Python side).
+export { formatSize } from "./format";
 
 /** "pytorch · 13 B · @production @staging": framework, size, aliases. */
 export function versionDescription(model: ModelInfo): string {
@@ -66,7 +56,7 @@ export function deploymentsShown(deployments: readonly DeploymentInfo[]): string
   return JSON.stringify(rows);
 }
 
-/** "12 requests · 1 error · p50 3.1 ms · p95 9.8 ms"; "no requests yet" before the first;
+/** "12 requests · 1 error · p50 3.14 ms · p95 9.8 ms"; "no requests yet" before the first;
  * a percentile the service did not report is left out. */
 export function telemetryText(t: Pick<DeploymentTelemetry, "requests" | "errors" | "p50Ms" | "p95Ms">): string {
   if (t.requests <= 0) return "no requests yet";
@@ -76,14 +66,9 @@ export function telemetryText(t: Pick<DeploymentTelemetry, "requests" | "errors"
     ["p50", t.p50Ms],
     ["p95", t.p95Ms],
   ] as const) {
-    if (ms !== null && ms !== undefined && Number.isFinite(ms)) parts.push(`${label} ${formatMs(ms)} ms`);
+    if (ms !== null && ms !== undefined && Number.isFinite(ms)) parts.push(`${label} ${formatValue(ms)} ms`);
   }
   return parts.join(" · ");
-}
-
-/** 3.1, 12.3, 142, 1234: one decimal below 100 ms. */
-function formatMs(ms: number): string {
-  return ms < 100 ? ms.toFixed(1) : String(Math.round(ms));
 }
 
 /** "sampled 14:03:07" (local time), with the date when it was not today. */

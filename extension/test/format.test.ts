@@ -40,11 +40,11 @@ test("a running run's duration counts up to now; an ended one's is fixed", () =>
   assert.equal(runDuration(run({ status: "queued", started: null })), null);
 });
 
-test("values: null/NaN as a dash, large and tiny in exponent form", () => {
-  assert.equal(formatValue(null), "–");
-  assert.equal(formatValue(Number.NaN), "–");
+test("values: null as the missing mark, NaN spelled out, 4 significant digits, integers as they are", () => {
+  assert.equal(formatValue(null), "—");
+  assert.equal(formatValue(Number.NaN), "NaN");
   assert.equal(formatValue(0.93456), "0.9346");
-  assert.equal(formatValue(12345678), "1.235e+7");
+  assert.equal(formatValue(12345678), "12345678");
   assert.equal(formatValue(0), "0");
 });
 

@@ -54,7 +54,7 @@ const deployment = (over: Partial<DeploymentInfo> = {}): DeploymentInfo => ({
 
 describe("model versions", () => {
   it("describe framework, size and aliases", () => {
-    assert.equal(versionDescription(model()), "pytorch · 2.0 KB");
+    assert.equal(versionDescription(model()), "pytorch · 2.0 KiB");
     assert.equal(
       versionDescription(model({ framework: null, size: 13, aliases: ["production", "staging"] })),
       "unknown framework · 13 B · @production @staging",
@@ -64,9 +64,9 @@ describe("model versions", () => {
   it("sizes read in bytes up to terabytes", () => {
     assert.equal(formatSize(0), "0 B");
     assert.equal(formatSize(1023), "1023 B");
-    assert.equal(formatSize(1536), "1.5 KB");
-    assert.equal(formatSize(5 * 1024 * 1024), "5.0 MB");
-    assert.equal(formatSize(-1), "");
+    assert.equal(formatSize(1536), "1.5 KiB");
+    assert.equal(formatSize(5 * 1024 * 1024), "5.0 MiB");
+    assert.equal(formatSize(-1), "—");
   });
 
   it("show the lineage chain run → snapshot → target and env", () => {
@@ -151,13 +151,13 @@ describe("deployment telemetry", () => {
   it("reads as counts and percentiles, singular or plural", () => {
     assert.equal(
       telemetryText({ requests: 12, errors: 1, p50Ms: 3.14, p95Ms: 9.8 }),
-      "12 requests · 1 error · p50 3.1 ms · p95 9.8 ms",
+      "12 requests · 1 error · p50 3.14 ms · p95 9.8 ms",
     );
     assert.equal(
       telemetryText({ requests: 1, errors: 0, p50Ms: 250.4, p95Ms: 1234.56 }),
-      "1 request · 0 errors · p50 250 ms · p95 1235 ms",
+      "1 request · 0 errors · p50 250.4 ms · p95 1235 ms",
     );
-    assert.equal(telemetryText({ requests: 3, errors: 2, p50Ms: 0.04, p95Ms: 0.06 }), "3 requests · 2 errors · p50 0.0 ms · p95 0.1 ms");
+    assert.equal(telemetryText({ requests: 3, errors: 2, p50Ms: 0.04, p95Ms: 0.06 }), "3 requests · 2 errors · p50 0.04 ms · p95 0.06 ms");
   });
 
   it("says when there were no requests yet", () => {
@@ -166,9 +166,9 @@ describe("deployment telemetry", () => {
   });
 
   it("leaves out percentiles the service did not report", () => {
-    assert.equal(telemetryText({ requests: 5, errors: 0, p50Ms: 2, p95Ms: null }), "5 requests · 0 errors · p50 2.0 ms");
+    assert.equal(telemetryText({ requests: 5, errors: 0, p50Ms: 2, p95Ms: null }), "5 requests · 0 errors · p50 2 ms");
     assert.equal(telemetryText({ requests: 5, errors: 5 }), "5 requests · 5 errors");
-    assert.equal(telemetryText({ requests: 5, errors: 0, p50Ms: Number.NaN, p95Ms: 7 }), "5 requests · 0 errors · p95 7.0 ms");
+    assert.equal(telemetryText({ requests: 5, errors: 0, p50Ms: Number.NaN, p95Ms: 7 }), "5 requests · 0 errors · p95 7 ms");
   });
 
   it("says when it was sampled, with the date when not today", () => {
@@ -189,7 +189,7 @@ describe("deployment telemetry", () => {
         deployment({ telemetry: { requests: 2, errors: 0, p50Ms: 1.5, p95Ms: 4, sampled } }),
         now,
       ),
-      "net-2: net:2 on docker\n2 requests · 0 errors · p50 1.5 ms · p95 4.0 ms\nsampled 17:59:30",
+      "net-2: net:2 on docker\n2 requests · 0 errors · p50 1.5 ms · p95 4 ms\nsampled 17:59:30",
     );
     // The row's description stays status and address.
     assert.equal(
@@ -246,10 +246,10 @@ describe("outputChoices", () => {
       choices.map((c) => [c.label, c.path, c.description]),
       [
         ["logs/", "logs", "folder · 1 file · 10 B"],
-        ["saved/", "saved", "folder · 2 files · 1.0 KB"],
+        ["saved/", "saved", "folder · 2 files · 1.0 KiB"],
         ["saved/variables/", "saved/variables", "folder · 1 file · 1000 B"],
         ["logs/events", "logs/events", "10 B"],
-        ["model.joblib", "model.joblib", "2.0 KB"],
+        ["model.joblib", "model.joblib", "2.0 KiB"],
         ["saved/saved_model.pb", "saved/saved_model.pb", "24 B"],
         ["saved/variables/data", "saved/variables/data", "1000 B"],
       ],

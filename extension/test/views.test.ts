@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { GalleryEntry } from "../src/protocol";
-import { extraLineColor, formatBytes, formatDuration, formatElapsed, formatRuntime, NO_VALUE } from "../webview/format";
+import { extraLineColor, formatDuration, formatElapsed, formatRuntime, formatSize, NO_VALUE } from "../webview/format";
 import { filterEntries, frameworks } from "../webview/galleryModel";
 import { DEFAULT_CHART_SETTINGS, parseChartSettings } from "../webview/viewState";
 
@@ -88,8 +88,8 @@ describe("formats", () => {
   });
 
   it("sizes and run times", () => {
-    assert.equal(formatBytes(512), "512 B");
-    assert.equal(formatBytes(1536), "1.5 KiB");
+    assert.equal(formatSize(512), "512 B");
+    assert.equal(formatSize(1536), "1.5 KiB");
     assert.equal(formatRuntime(25), "about 25 s");
     assert.equal(formatRuntime(180), "about 3 min");
     assert.equal(formatRuntime(0), NO_VALUE);

@@ -4,7 +4,7 @@
 // batched: a chart redraws at most once per animation frame however many points come.
 import uPlot from "uplot";
 import { cssVar, h, onThemeChange } from "./dom";
-import { extraLineColor, formatElapsed, formatValue } from "./format";
+import { extraLineColor, formatElapsed, formatValue, NO_VALUE } from "./format";
 import {
   alignLines,
   appendLive,
@@ -342,7 +342,7 @@ export class MetricChart {
 }
 
 function formatX(mode: XMode, v: number | null): string {
-  if (v === null || v === undefined) return "—";
+  if (v === null || v === undefined) return NO_VALUE;
   if (mode === "relative") return formatElapsed(v);
   if (mode === "wall") return new Date(v * 1000).toLocaleString();
   return formatValue(v);

@@ -3,7 +3,7 @@
 import { ACTIVE_STATUSES, type RunDetails, type RunInfo } from "../src/protocol";
 import { ChartBoard, chartControls, paletteColor, type LineInfo } from "./chart";
 import { append, button, byId, classToken, clear, h, keyValueTable, onThemeChange, showError } from "./dom";
-import { formatBytes, formatDuration, formatTime, NO_VALUE } from "./format";
+import { formatDuration, formatSize, formatTime, NO_VALUE } from "./format";
 import type { HostMessage } from "./messages";
 import { parseChartSettings, type ChartSettings } from "./viewState";
 import { loadState, post, saveState, start } from "./vscodeApi";
@@ -81,7 +81,7 @@ function renderOutputs(d: RunDetails): HTMLElement {
         "tr",
         null,
         h("td", { className: "path" }, a.path),
-        h("td", { className: "num" }, formatBytes(a.size)),
+        h("td", { className: "num" }, formatSize(a.size)),
         h(
           "td",
           { className: "row-actions" },

@@ -1,26 +1,10 @@
 // Pure text formatting for the webviews (numbers, durations, times). No DOM here.
 
-/** Shown for a value that is missing or was NaN/infinite (the server sends those as null). */
-export const NO_VALUE = "—";
+// Values, sizes and the missing-value mark follow the one rule shared with the tree views
+// and the Python side (extension/src/format.ts, runyard.core.formatting).
+import { NO_VALUE } from "../src/format";
 
-/** A metric or parameter value as text: null/undefined/NaN as NO_VALUE, integers as
- * they are, other numbers with 6 significant digits (exponent form when very large or
- * small), strings unchanged. */
-export function formatValue(value: number | string | null | undefined): string {
-  if (value === null || value === undefined) return NO_VALUE;
-  if (typeof value === "string") return value;
-  if (Number.isNaN(value)) return NO_VALUE;
-  if (!Number.isFinite(value)) return value > 0 ? "∞" : "-∞";
-  if (Number.isInteger(value) && Math.abs(value) < 1e15) return String(value);
-  const abs = Math.abs(value);
-  if (abs !== 0 && (abs < 1e-4 || abs >= 1e9)) return trimExponent(value.toExponential(4));
-  return String(Number(value.toPrecision(6)));
-}
-
-function trimExponent(text: string): string {
-  // 1.2000e-5 -> 1.2e-5
-  return text.replace(/\.?0+e/, "e");
-}
+export { formatSize, formatValue, NO_VALUE } from "../src/format";
 
 /** Seconds as a short duration: 950ms, 42s, 3m 05s, 2h 03m. */
 export function formatDuration(seconds: number | null | undefined): string {
@@ -65,19 +49,6 @@ export function formatTime(epochSeconds: number | null | undefined): string {
     `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
     `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
   );
-}
-
-/** A byte count as text: 512 B, 1.5 KiB, 3.2 MiB. */
-export function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes) || bytes < 0) return NO_VALUE;
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = bytes;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${v} B` : `${Number(v.toFixed(1))} ${units[u] ?? ""}`;
 }
 
 /** Expected run time of a gallery sample: about 45 s, about 3 min, about 1 h 20 min. */

@@ -3,7 +3,7 @@
 // runs), duration and key metric; several can be selected for compare.
 import * as vscode from "vscode";
 import { asRunyardError, type RunyardClient } from "../client";
-import { isActive, runDescription, runLabel } from "../format";
+import { formatValue, isActive, runDescription, runLabel } from "../format";
 import { type Projects, samePath } from "../projects";
 import { RUN_CHANGED, RUNS_LIST, type RunInfo } from "../protocol";
 
@@ -180,7 +180,7 @@ export class RunsView implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
     tip.appendText(`target ${r.target} (${r.targetType}) · experiment ${r.experiment}\n`);
     if (r.command?.length) tip.appendText(`${r.command.join(" ")}\n`);
     if (r.snapshotCommit) tip.appendText(`snapshot ${r.snapshotCommit.slice(0, 12)}\n`);
-    for (const [k, v] of Object.entries(r.metrics ?? {})) tip.appendText(`${k} = ${v ?? "–"}\n`);
+    for (const [k, v] of Object.entries(r.metrics ?? {})) tip.appendText(`${k} = ${formatValue(v)}\n`);
     item.tooltip = tip;
     // No arguments: VS Code keeps a row's command arguments only until the row is drawn
     // again (every second for a live run, on every push for all), and a click landing in
