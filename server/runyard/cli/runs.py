@@ -30,7 +30,16 @@ from runyard.cli.common import (
     reconcile,
     say_outcome,
 )
-from runyard.cli.output import emit_json, fmt_duration, fmt_time, fmt_value, info, printable, table
+from runyard.cli.output import (
+    NO_VALUE,
+    emit_json,
+    fmt_duration,
+    fmt_time,
+    fmt_value,
+    info,
+    printable,
+    table,
+)
 from runyard.core.errors import UsageError
 from runyard.core.project import Project
 from runyard.core.store import STATUSES, Run, Store, json_number
@@ -187,8 +196,8 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
     if run.job:
         print(f"  job:        {out(run.job)}")
     print(f"  command:    {out(' '.join(run.command))}")
-    print(f"  snapshot:   {run.snapshot_commit or '-'}  ({run.snapshot_ref or '-'})")
-    print(f"  env:        {run.env_hash or '-'}")
+    print(f"  snapshot:   {run.snapshot_commit or NO_VALUE}  ({run.snapshot_ref or NO_VALUE})")
+    print(f"  env:        {run.env_hash or NO_VALUE}")
     print(f"  created:    {fmt_time(run.created)}")
     print(f"  duration:   {fmt_duration(run.duration)}")
     if run.exit_code is not None:
@@ -347,8 +356,8 @@ def _field(key: str, value: operations.Value) -> str:
     if key == "duration":
         return fmt_duration(None if isinstance(value, str) else value)
     if key == "snapshot":
-        return (value if isinstance(value, str) else "-")[:10]
-    return "-" if value is None else str(value)
+        return value[:10] if isinstance(value, str) else NO_VALUE
+    return NO_VALUE if value is None else str(value)
 
 
 def cmd_runs_compare(args: argparse.Namespace) -> int:
@@ -369,7 +378,7 @@ def cmd_runs_compare(args: argparse.Namespace) -> int:
             ("*" if row.differs else "", row.key, *[_field(row.key, v) for v in row.values])
         )
     for row in found.params:
-        values = ["-" if v is None else str(v) for v in row.values]
+        values = [NO_VALUE if v is None else str(v) for v in row.values]
         rows.append(("*" if row.differs else "", f"param {row.key}", *values))
     for row in found.metrics:
         values = [fmt_value(None if isinstance(v, str) else v) for v in row.values]
