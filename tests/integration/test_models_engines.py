@@ -139,7 +139,10 @@ def test_a_deployment_on_a_remote_engine_is_reached_inside_its_container(
     assert json.loads(answered.stdout) == {"predictions": [1.0]}
     failed = _invoke(proj, env, "lin-remote", {"no inputs": []})
     assert failed.returncode == 1 and "the service answered HTTP 500" in failed.stderr
-    assert "KeyError" in json.loads(failed.stdout)["error"]
+    # the scoring script's error stays in the service's log, under the id the caller gets
+    error = json.loads(failed.stdout)
+    assert "KeyError" not in json.dumps(error), error
+    assert error["error"] == f"run(payload) failed: error {error['id']} in the service's log"
 
     shown = _json(proj, env, "deployment", "show", "lin-remote")
     assert (shown["telemetry"]["requests"], shown["telemetry"]["errors"]) == (3, 1)
@@ -150,6 +153,7 @@ def test_a_deployment_on_a_remote_engine_is_reached_inside_its_container(
     ]
     log = _ry(proj, env, "deployment", "logs", "lin-remote").stdout
     assert "init('/opt/runyard/model/model.json') done" in log
+    assert f"runyard-serve: error {error['id']}: run(payload) raised KeyError" in log, log
     # the requests came from inside the container (docker exec), not through the port
     scored = [line for line in log.splitlines() if '"POST /score HTTP/1.1"' in line]
     assert len(scored) == 3 and all("127.0.0.1:" in line for line in scored), scored
