@@ -40,7 +40,6 @@ from tests.helpers import git, runyard
 pytestmark = pytest.mark.integration
 
 WHEEL_NAME = "runyardcanary-1.0-py3-none-any.whl"
-PUBLIC_INDEX = "https://pypi.org/simple"
 
 TRAIN = """\
 import json, os
@@ -53,6 +52,14 @@ with open("outputs/model.json", "w") as f:
     json.dump({"weights": [2.0, 1.0], "bias": runyardcanary.BIAS}, f)
 print("canary package imported", flush=True)
 """
+
+
+def _upstream_index() -> str:
+    """The package index pip uses on this machine (its default unless PIP_INDEX_URL is set),
+    where the test's index sends every project other than the canary."""
+    from pip._internal.models.index import PyPI
+
+    return (os.environ.get("PIP_INDEX_URL") or PyPI.simple_url).rstrip("/")
 
 
 def _wheel() -> bytes:
@@ -156,8 +163,8 @@ def index(engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ind
             elif self.path == f"/files/{WHEEL_NAME}":
                 body, kind = wheel, "application/octet-stream"
             elif self.path.startswith("/simple/"):
-                self.send_response(302)  # every other project: the public index
-                self.send_header("Location", PUBLIC_INDEX + self.path[len("/simple") :])
+                self.send_response(302)  # every other project: the index pip uses here
+                self.send_header("Location", _upstream_index() + self.path[len("/simple") :])
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
