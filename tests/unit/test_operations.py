@@ -4,9 +4,11 @@ CLI and the language server render: what differs, the best run, where a log chun
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
-from runyard.core.store import Run
-from runyard.runner.operations import best_run, values_differ, whole_chunk
+from runyard.core.project import Project
+from runyard.core.store import Run, Store
+from runyard.runner.operations import best_run, compare, values_differ, whole_chunk
 from tests.unit.test_store import make_run
 
 
@@ -47,3 +49,23 @@ def test_a_log_chunk_without_a_line_end_ends_on_a_whole_utf8_character() -> None
         chunk.decode("utf-8")  # decodes on its own: no character cut in half
         assert len(text[:cut]) - len(chunk) < 4
     assert whole_chunk("✓".encode()[:2], more=True) == b""
+
+
+def _timed(store: Store, run_id: str, seconds: float) -> None:
+    run = make_run(run_id)
+    run.started, run.ended, run.status = 1000.0, 1000.0 + seconds, "completed"
+    store.create_run(run)
+
+
+def test_the_duration_row_differs_only_when_the_durations_read_differently(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "state" / "runyard.db")
+    _timed(store, "r1", 0.11)
+    _timed(store, "r2", 0.14)  # both read 0.1s: no two runs take exactly as long
+    _timed(store, "r3", 2.5)
+    project = Project(tmp_path)
+    same = compare(project, store, ["r1", "r2"], snapshots=False)
+    assert [f.differs for f in same.fields if f.key == "duration"] == [False]
+    other = compare(project, store, ["r1", "r3"], snapshots=False)
+    assert [f.differs for f in other.fields if f.key == "duration"] == [True]

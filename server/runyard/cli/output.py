@@ -21,21 +21,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from runyard.core.formatting import NO_VALUE as NO_VALUE
+from runyard.core.formatting import fmt_duration as fmt_duration
 from runyard.core.formatting import fmt_size as fmt_size
 from runyard.core.formatting import fmt_value as fmt_value
 from runyard.core.text import printable as printable
-
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return NO_VALUE
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
 
 
 def fmt_time(ts: float | None) -> str:

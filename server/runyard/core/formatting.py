@@ -12,7 +12,7 @@ The rule:
 - a size in bytes: ``512 B``, then binary units with one decimal (``1.5 KiB``,
   ``2.0 MiB``, ``3.1 GiB``, ``1.0 TiB``).
 
-Durations keep their own forms (each face's own, unchanged). Rounding is half away from
+A duration (the CLI's form, ``fmt_duration``): ``12.3s``, ``4m05s``, ``2h03m``. Rounding is half away from
 zero on the exact binary value, which is what JavaScript's ``toFixed`` and
 ``toExponential`` do, so both sides print the same digits for the same double (Python's
 ``format`` rounds ties to even). A table of cases, ``tests/unit/format_cases.json``, is
@@ -103,3 +103,17 @@ def fmt_size(size: float | None) -> str:
         value /= 1024
         unit += 1
     return f"{_fixed(value, 1)} {_SIZE_UNITS[unit]}"
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """A duration as the CLI shows it: tenths of a second below a minute, then minutes
+    and seconds, then hours and minutes."""
+    if seconds is None:
+        return NO_VALUE
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"

@@ -12,6 +12,9 @@ disagree about it:
   (NaN equals NaN), a missing value as None. The snapshot row differs only when the
   code differs: two snapshots with the same git tree hold the same code, whatever
   their commits (each run's snapshot is a commit of its own).
+  The duration row differs only when the durations read differently
+  (`core.formatting.fmt_duration`): a duration is a measurement, and no two runs take
+  exactly as long.
 - *Best run.* The run with the highest (or lowest) value of the chosen metric; runs
   without the metric, or with NaN, are not candidates; ties go to the larger run id.
 - *Log chunks.* A chunk ends on a whole line, or at least on a whole UTF-8 character,
@@ -162,6 +165,13 @@ def _snapshot_row(project: Project, chosen: Sequence[Run]) -> CompareRow:
     return CompareRow(key="snapshot", values=tuple(commits), differs=values_differ(code))
 
 
+def _duration_row(durations: Sequence[float | None]) -> CompareRow:
+    from runyard.core.formatting import fmt_duration
+
+    shown = [fmt_duration(d) for d in durations]
+    return CompareRow(key="duration", values=tuple(durations), differs=values_differ(shown))
+
+
 def _row(key: str, values: Sequence[Value]) -> CompareRow:
     return CompareRow(key=key, values=tuple(values), differs=values_differ(values))
 
@@ -182,7 +192,7 @@ def compare(
         _row("status", [r.status for r in chosen]),
         _row("experiment", [r.experiment for r in chosen]),
         _row("target", [r.target for r in chosen]),
-        _row("duration", [r.duration for r in chosen]),
+        _duration_row([r.duration for r in chosen]),
     ]
     if snapshots:
         fields.append(_snapshot_row(project, chosen))
