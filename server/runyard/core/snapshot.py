@@ -87,16 +87,22 @@ class Snapshot:
     tree: str = ""  # the project folder's tree id, when known (exports skip a look-up)
 
 
+def _listed(paths: Sequence[str], most: int = 20) -> str:
+    """The first `most` paths, a line each, and how many more there are."""
+    shown = "\n".join(f"  {p}" for p in paths[:most])
+    more = f"\n  ... and {len(paths) - most} more" if len(paths) > most else ""
+    return shown + more
+
+
 class RestoreConflict(UsageError):
     """Restoring would overwrite files in the destination that hold different content."""
 
     def __init__(self, paths: Sequence[str], dest: Path) -> None:
         self.paths = list(paths)
-        shown = "\n".join(f"  {p}" for p in self.paths[:20])
-        more = f"\n  ... and {len(self.paths) - 20} more" if len(self.paths) > 20 else ""
+        listed = _listed(self.paths)
         super().__init__(
             f"Restoring into {dest} would overwrite {len(self.paths)} file(s) that differ "
-            f"from the snapshot:\n{shown}{more}",
+            f"from the snapshot:\n{listed}",
             hint="use --force to overwrite them, or --to DIR to restore into another folder",
         )
 
@@ -106,11 +112,10 @@ class RestoreIntoProject(UsageError):
 
     def __init__(self, paths: Sequence[str], dest: Path) -> None:
         self.paths = list(paths)
-        shown = "\n".join(f"  {p}" for p in self.paths[:20])
-        more = f"\n  ... and {len(self.paths) - 20} more" if len(self.paths) > 20 else ""
+        listed = _listed(self.paths)
         super().__init__(
             f"Restoring into {dest}, inside the project, would write {len(self.paths)} "
-            f"file(s); nothing was written:\n{shown}{more}",
+            f"file(s); nothing was written:\n{listed}",
             hint="use --force to write them into the project, or --to DIR with a folder "
             "outside the project",
         )
