@@ -574,6 +574,30 @@ class Workbench:
             box.fill(text)
         return str(box.input_value())
 
+    def choose_folder(self, title: str, folder: Path, accept: str, then: str) -> None:
+        """In VS Code's own folder dialog titled `title…` (a quick input in code-server),
+        type `folder` and press the `accept` button until the quick input titled `then…`
+        shows. The dialog reads the typed path asynchronously and can ignore a press
+        that comes while it is still listing the folder, so the press is repeated
+        (with the path typed again) rather than trusted once."""
+        button = self.page.locator(".quick-input-widget .monaco-button").filter(has_text=accept)
+        self._quick_input_titled(title)
+        for attempt in range(4):
+            if self.quick_input_title().startswith(title):
+                self.quick_input(title, f"{folder}/")
+                button.first.click()
+            try:
+                self._quick_input_titled(then, timeout=10)
+                return
+            except AssertionError:
+                self.console.append(
+                    f"[e2e] {accept!r} pressed, still showing {self.quick_input_title()!r}"
+                    f" (try {attempt + 1})"
+                )
+        raise AssertionError(
+            f"pressing {accept!r} in the dialog {title!r} never led to {then!r}; {self.showing()}"
+        )
+
     def notification(self, text: str, timeout: float) -> Any:
         """The toast containing `text`, once shown. An error toast that shows meanwhile
         fails the wait at once with its text, and a wait that runs out says which toasts

@@ -337,11 +337,12 @@ def test_create_project_from_a_gallery_card_opens_it_in_a_new_window(
     card.wait_for(timeout=60_000)
     card.get_by_role("button", name="Create project").click()
     # code-server's file dialog is a quick input: type the folder, then accept it
-    wb.quick_input("Where should the new project go?", f"{parent}/")
-    accept = wb.page.locator(".quick-input-widget .monaco-button").filter(
-        has_text="Create the project in this folder"
+    wb.choose_folder(
+        "Where should the new project go?",
+        parent,
+        accept="Create the project in this folder",
+        then="Project folder name",
     )
-    accept.first.click()
     assert wb.quick_input("Project folder name") == "sklearn-digits"
     wb.quick_input("Project folder name", "digits-from-gallery")
     wb.page.keyboard.press("Enter")
