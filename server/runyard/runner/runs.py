@@ -216,16 +216,6 @@ def submit(project: Project, req: SubmitRequest, progress: Progress = _quiet) ->
             job=spec.job,
             script=spec.script or spec.module,
             command=spec.argv("python"),
-            snapshot_ref=None,
-            snapshot_commit=None,
-            env_hash=None,
-            created=time.time(),
-            started=None,
-            ended=None,
-            exit_code=None,
-            reason=None,
-            supervisor_pid=None,
-            pid=None,
             options=spec.to_options(),
         )
         store = open_store(project)

@@ -39,16 +39,18 @@ class Run:
     job: str | None
     script: str | None
     command: list[str]
-    snapshot_ref: str | None
-    snapshot_commit: str | None
-    env_hash: str | None
-    created: float
-    started: float | None
-    ended: float | None
-    exit_code: int | None
-    reason: str | None
-    supervisor_pid: int | None
-    pid: int | None
+    # A new run has no snapshot, environment, process or end yet: these default to
+    # "not yet" so that whoever makes a run names only what it knows.
+    snapshot_ref: str | None = None
+    snapshot_commit: str | None = None
+    env_hash: str | None = None
+    created: float = field(default_factory=time.time)
+    started: float | None = None
+    ended: float | None = None
+    exit_code: int | None = None
+    reason: str | None = None
+    supervisor_pid: int | None = None
+    pid: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
 
