@@ -22,7 +22,7 @@ from runyard.core.store import Deployment, Store
 from runyard.lsp import protocol as p
 from runyard.lsp.convert import unstructure
 from runyard.lsp.features import deployments as lsp_deployments
-from runyard.models import deploy
+from runyard.models import deploy, views
 
 
 def _record(name: str, status: str = "running", created: float = 1000.0) -> Deployment:
@@ -139,7 +139,7 @@ def test_a_running_deployment_is_sampled_afresh_and_the_sample_recorded(
         "p95Ms": 9.8,
         "sampled": telemetry["sampled"],
     }
-    assert answers["_timeouts"] == [lsp_deployments.SAMPLE_TIMEOUT]
+    assert answers["_timeouts"] == [views.SAMPLE_TIMEOUT]
     with Store(project.store_path) as store:
         assert [s["requests"] for s in store.deployment_stats("web")] == [12, 3]
 

@@ -15,7 +15,7 @@ import pytest
 from runyard.core.errors import NotFoundError, UsageError
 from runyard.core.project import Project
 from runyard.core.store import Run, Store
-from runyard.models import registry
+from runyard.models import registry, views
 from runyard.runner import runs
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -314,7 +314,7 @@ def test_lineage_names_run_snapshot_target_env_and_deployments(
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             ("digits-api", "digits", 1, "local", "127.0.0.1", 8080, "running", time.time()),
         )
-    data = registry.lineage(project, store, "digits:1")
+    data = views.lineage(project, store, "digits:1").to_json()
     assert data["model"]["ref"] == "digits:1" and data["model"]["digest"] == model.digest
     assert data["run"]["id"] == "260101-000000-aaaaaa"
     assert data["run"]["status"] == "completed"

@@ -8,12 +8,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from runyard.cli.common import open_store, project_of
 from runyard.cli.output import NO_VALUE, emit_json, fmt_time, fmt_value, info, table
 from runyard.core.errors import UsageError
-from runyard.core.store import Deployment
 
 
 def register(
@@ -105,13 +103,8 @@ def cmd_model_package(args: argparse.Namespace) -> int:
     return 0
 
 
-def _deployment_json(dep: Deployment) -> dict[str, Any]:
-    url = f"http://{dep.host}:{dep.port}" if dep.port else None
-    return {**dep.to_json(), "ref": dep.ref, "url": url}
-
-
 def cmd_deploy(args: argparse.Namespace) -> int:
-    from runyard.models import deploy
+    from runyard.models import deploy, views
     from runyard.models.registry import resolve
 
     project = project_of(args)
@@ -142,79 +135,75 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         dep = deploy.deploy(
             project, store, args.ref, args.name, args.target, args.port, args.host, info
         )
-    data = _deployment_json(dep)
+        made = views.view(store, dep)
     if args.json:
-        emit_json(data)
+        emit_json(made.to_json(telemetry=False))
     else:
-        print(data["url"])
+        print(made.url)
         info(
-            f"deployment {dep.name} serves {data['ref']}: POST {data['url']}/score "
+            f"deployment {dep.name} serves {dep.ref}: POST {made.url}/score "
             f"(runyard deployment invoke {dep.name} --data FILE)"
         )
     return 0
 
 
-LIST_SAMPLE_TIMEOUT = 2.0  # seconds silent services may delay the listing
-
-
 def cmd_deployment_list(args: argparse.Namespace) -> int:
-    from runyard.models import deploy
+    from runyard.models import views
 
     project = project_of(args)
     with open_store(project) as store:
         # the running ones' telemetry is sampled now (the last sample of a silent one)
-        items = deploy.refresh_all(project, store.list_deployments(), LIST_SAMPLE_TIMEOUT)
-        pairs = [(d, deploy.last_stats(store, d.name, since=d.created)) for d in items]
+        found = views.deployments(project, store)
     if args.json:
-        emit_json([{**_deployment_json(d), "telemetry": t} for d, t in pairs])
+        emit_json([v.to_json() for v in found])
         return 0
-    rows = [
-        [
-            d.name,
-            d.ref,
-            d.status,
-            d.target,
-            f"{d.host}:{d.port}" if d.port and d.status == "running" else NO_VALUE,
-            str(t["requests"]) if t else NO_VALUE,
-            str(t["errors"]) if t else NO_VALUE,
-            fmt_value(t.get("p50_ms")) if t else NO_VALUE,
-            fmt_time(d.created),
-        ]
-        for d, t in pairs
-    ]
+    rows = []
+    for v in found:
+        d, t = v.deployment, v.telemetry
+        rows.append(
+            [
+                d.name,
+                d.ref,
+                d.status,
+                d.target,
+                v.address or NO_VALUE,
+                str(t.requests) if t else NO_VALUE,
+                str(t.errors) if t else NO_VALUE,
+                fmt_value(t.p50_ms) if t else NO_VALUE,
+                fmt_time(d.created),
+            ]
+        )
     headers = ["name", "model", "status", "target", "address", "requests", "errors", "p50 ms"]
     print(table([*headers, "created"], rows))
     return 0
 
 
 def cmd_deployment_show(args: argparse.Namespace) -> int:
-    from runyard.models import deploy
+    from runyard.models import views
 
     project = project_of(args)
     with open_store(project) as store:
-        telemetry = deploy.stats(project, store, args.name)
-        dep = deploy.get(store, args.name)
-    data = {**_deployment_json(dep), "telemetry": telemetry}
+        shown = views.deployment(project, store, args.name)
     if args.json:
-        emit_json(data)
+        emit_json(shown.to_json())
         return 0
+    dep, telemetry = shown.deployment, shown.telemetry
     lines = [
         f"deployment {dep.name}  {dep.status}",
-        f"model      {data['ref']}  {dep.options.get('digest', '')}",
+        f"model      {dep.ref}  {dep.options.get('digest', '')}",
         f"target     {dep.target}",
         f"image      {dep.image}",
-        f"address    {data['url'] or NO_VALUE}",
+        f"address    {shown.url or NO_VALUE}",
         f"created    {fmt_time(dep.created)}",
     ]
     if dep.stopped:
         lines.append(f"stopped    {fmt_time(dep.stopped)}")
     if telemetry:
-        p50, p95 = telemetry.get("p50_ms"), telemetry.get("p95_ms")
         lines += [
-            f"requests   {telemetry['requests']}",
-            f"errors     {telemetry['errors']}",
-            f"latency    p50 {fmt_value(p50)} ms, p95 {fmt_value(p95)} ms"
-            f"  (at {fmt_time(telemetry['time'])})",
+            f"requests   {telemetry.requests}",
+            f"errors     {telemetry.errors}",
+            f"latency    p50 {fmt_value(telemetry.p50_ms)} ms, "
+            f"p95 {fmt_value(telemetry.p95_ms)} ms  (at {fmt_time(telemetry.time)})",
         ]
     else:
         lines.append("telemetry  none recorded")

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from runyard.cli.common import open_store, parse_kv, project_of, reconcile
 from runyard.cli.output import NO_VALUE, emit_json, fmt_size, fmt_time, info, table
 from runyard.models import registry
-from runyard.models.registry import ModelVersion
+
+if TYPE_CHECKING:
+    from runyard.models.registry import ModelVersion
+    from runyard.models.views import Lineage
 
 
 def register(
@@ -108,23 +111,18 @@ def cmd_model_list(args: argparse.Namespace) -> int:
         info("no models registered; register one with `runyard model register RUN PATH --name N`")
         return 0
     if args.name is None:
-        latest: dict[str, ModelVersion] = {}
-        counts: dict[str, int] = {}
-        aliases: dict[str, list[str]] = {}
-        for m in models:
-            latest[m.name] = m
-            counts[m.name] = counts.get(m.name, 0) + 1
-            aliases.setdefault(m.name, []).extend(f"{a}→{m.version}" for a in m.aliases)
+        from runyard.models import views
+
         rows: list[list[object]] = [
             [
-                name,
-                m.version,
-                counts[name],
-                ", ".join(aliases[name]) or NO_VALUE,
-                m.framework or NO_VALUE,
-                fmt_time(m.created),
+                m.name,
+                m.latest.version,
+                m.versions,
+                ", ".join(m.aliases) or NO_VALUE,
+                m.latest.framework or NO_VALUE,
+                fmt_time(m.latest.created),
             ]
-            for name, m in latest.items()
+            for m in views.summaries(models)
         ]
         print(table(["name", "latest", "versions", "aliases", "framework", "registered"], rows))
         return 0
@@ -198,39 +196,41 @@ def cmd_model_download(args: argparse.Namespace) -> int:
     return 0
 
 
-def _lineage_lines(data: dict[str, Any]) -> list[str]:
-    model = data["model"]
-    run = data["run"]
+def _lineage_lines(data: Lineage) -> list[str]:
+    model = data.model
+    run = data.run
     lines: list[str] = []
-    for d in data["deployments"]:
-        where = f"{d['host']}:{d['port']}" if d.get("host") and d.get("port") else NO_VALUE
-        lines.append(f"deployment {d['name']}  {d['status']}  {where}")
+    for d in data.deployments:
+        where = f"{d.host}:{d.port}" if d.host and d.port else NO_VALUE
+        lines.append(f"deployment {d.name}  {d.status}  {where}")
     indent = "  " if lines else ""
     lines.append(
-        f"{indent}{'└─ ' if indent else ''}model {model['ref']}  {model['kind']}  "
-        f"{model['framework'] or NO_VALUE}  {_short(model['digest'])}"
+        f"{indent}{'└─ ' if indent else ''}model {model.ref}  {model.kind}  "
+        f"{model.framework or NO_VALUE}  {_short(model.digest)}"
     )
     pad = indent + ("   " if indent else "") + "  "
-    if run.get("missing"):
-        lines.append(f"{pad}└─ run {run['id']}  (no longer in the store)")
+    if run.missing:
+        lines.append(f"{pad}└─ run {run.id}  (no longer in the store)")
     else:
         lines.append(
-            f"{pad}└─ run {run['id']}  {run['status']}  experiment {run['experiment']}  "
-            f"script {run['script'] or NO_VALUE}  (output {model['source_path']})"
+            f"{pad}└─ run {run.id}  {run.status}  experiment {run.experiment}  "
+            f"script {run.script or NO_VALUE}  (output {model.source_path})"
         )
     pad += "   "
-    lines.append(f"{pad}└─ snapshot commit {data['snapshot'] or NO_VALUE}")
+    lines.append(f"{pad}└─ snapshot commit {data.snapshot or NO_VALUE}")
     pad += "   "
-    lines.append(f"{pad}└─ target {data['target'] or NO_VALUE}  env {data['env_hash'] or NO_VALUE}")
+    lines.append(f"{pad}└─ target {data.target or NO_VALUE}  env {data.env_hash or NO_VALUE}")
     return lines
 
 
 def cmd_model_lineage(args: argparse.Namespace) -> int:
     project = project_of(args)
+    from runyard.models import views
+
     with open_store(project) as store:
-        data = registry.lineage(project, store, args.ref)
+        data = views.lineage(project, store, args.ref)
     if args.json:
-        emit_json(data)
+        emit_json(data.to_json())
         return 0
     print("\n".join(_lineage_lines(data)))
     return 0

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any, TypeVar, cast
 
 import attrs
 import cattrs
@@ -269,3 +270,23 @@ def wire_converter() -> cattrs.Converter:
     for cls in (JsonRPCRequestMessage, JsonRPCNotification):
         conv.register_structure_hook(cls, _keep_json_params)
     return conv
+
+
+def from_fields(cls: type[T], source: object, **given: Any) -> T:
+    """The protocol type `cls` with each field taken from the same-named attribute of
+    `source` (a core dataclass), unless `given` names it. Sequences become lists and
+    mappings dicts (copies: a reply never shares state with the core value). Every field
+    must come from one of the two: a missing attribute is an error, not a default, so a
+    field added to the protocol cannot silently go out empty."""
+    values: dict[str, Any] = {}
+    for f in attrs.fields(cast(Any, cls)):
+        if f.name in given:
+            values[f.name] = given[f.name]
+            continue
+        value = getattr(source, f.name)
+        if isinstance(value, tuple | list):
+            value = list(value)
+        elif isinstance(value, Mapping):
+            value = dict(value)
+        values[f.name] = value
+    return cls(**values)

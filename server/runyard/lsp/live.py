@@ -33,7 +33,7 @@ from typing import Any
 
 from runyard.core.project import Project
 from runyard.lsp import protocol
-from runyard.lsp.convert import unstructure
+from runyard.lsp.convert import from_fields, unstructure
 
 log = logging.getLogger("runyard.lsp.live")
 
@@ -54,25 +54,8 @@ class _Tracked:
 
 
 def run_info(run: Any) -> protocol.RunInfo:
-    return protocol.RunInfo(
-        id=run.id,
-        experiment=run.experiment,
-        status=run.status,
-        target=run.target,
-        target_type=run.target_type,
-        job=run.job,
-        script=run.script,
-        command=list(run.command),
-        snapshot_commit=run.snapshot_commit,
-        env_hash=run.env_hash,
-        created=run.created,
-        started=run.started,
-        ended=run.ended,
-        duration=run.duration,
-        exit_code=run.exit_code,
-        reason=run.reason,
-        metrics=dict(run.metrics),
-    )
+    """A store `Run` as the protocol lists it (its duration, its latest metrics)."""
+    return from_fields(protocol.RunInfo, run)
 
 
 class FeedState:

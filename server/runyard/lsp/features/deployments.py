@@ -2,7 +2,7 @@
 web service, list deployments with their telemetry, call one, stop one.
 
 Listing samples every running deployment's ``/metrics`` at once with a short timeout
-(`SAMPLE_TIMEOUT`); one that does not answer keeps its last sample. Deploying reports
+(`runyard.models.views.SAMPLE_TIMEOUT`); one that does not answer keeps its last sample. Deploying reports
 work-done progress (`runyard.lsp.progress`) that cannot be canceled: a Docker build
 cannot be stopped halfway cleanly. Build output goes to the server's log.
 """
@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from runyard.core.errors import UsageError
 from runyard.core.project import Project
 from runyard.lsp import protocol as p
+from runyard.lsp.convert import from_fields
 from runyard.lsp.features.common import open_store, require_store
 from runyard.lsp.progress import WorkProgress, progress_token
 from runyard.lsp.server import RunyardServer, request, uri_to_path
@@ -25,61 +26,29 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from runyard.core.store import Deployment, Store
+    from runyard.models.views import DeploymentView
 
 log = logging.getLogger(__name__)
 
 
-def _deployment_info(dep: Deployment, sample: dict[str, Any] | None = None) -> p.DeploymentInfo:
-    return p.DeploymentInfo(
-        name=dep.name,
-        model=dep.model,
-        version=int(dep.version),
-        target=dep.target,
-        status=dep.status,
-        host=dep.host,
-        port=dep.port,
-        image=dep.image,
-        created=float(dep.created),
-        stopped=dep.stopped,
-        telemetry=_telemetry(sample) if sample else None,
+def deployment_info(view: DeploymentView) -> p.DeploymentInfo:
+    t = view.telemetry
+    return from_fields(
+        p.DeploymentInfo,
+        view.deployment,
+        telemetry=from_fields(p.DeploymentTelemetry, t, sampled=t.time) if t else None,
     )
-
-
-def _last_sample(store: Store, dep: Deployment) -> dict[str, Any]:
-    from runyard.models import deploy
-
-    return deploy.last_stats(store, dep.name, since=float(dep.created))
-
-
-def _telemetry(sample: dict[str, Any]) -> p.DeploymentTelemetry:
-    return p.DeploymentTelemetry(
-        requests=int(sample["requests"]),
-        errors=int(sample["errors"]),
-        p50_ms=sample.get("p50_ms"),
-        p95_ms=sample.get("p95_ms"),
-        sampled=float(sample["time"]),
-    )
-
-
-# The Models view lists deployments on every refresh: a running one's /metrics gets this
-# long to answer (else it keeps its last sample); they are sampled at once.
-SAMPLE_TIMEOUT = 2.0
 
 
 def list_deployments(project: Project) -> p.DeploymentsListResult:
     """Every deployment of the project with its telemetry (what `deployments/list` answers)."""
-    from runyard.models import deploy
+    from runyard.models import views
 
     if not project.store_path.exists():
         return p.DeploymentsListResult(deployments=[])
     with open_store(project) as store:
-        found = store.list_deployments()
-    found = deploy.refresh_all(project, found, SAMPLE_TIMEOUT)
-    with open_store(project) as store:
-        return p.DeploymentsListResult(
-            deployments=[_deployment_info(d, _last_sample(store, d)) for d in found]
-        )
+        found = views.deployments(project, store)
+    return p.DeploymentsListResult(deployments=[deployment_info(v) for v in found])
 
 
 def _score_path(project: Project, score: str) -> Path:
@@ -99,7 +68,7 @@ _DEPLOY_PERCENT = {"packaging": 5, "starting": 70}
 def _deploy_model(
     project: Project, params: p.ModelDeployParams, report: Callable[[str, int], None]
 ) -> p.DeploymentInfo:
-    from runyard.models import deploy, package
+    from runyard.models import deploy, package, views
 
     score = _score_path(project, params.score)
     package.check_score_script(score)  # a script the service cannot load fails before a build
@@ -112,7 +81,7 @@ def _deploy_model(
         dep = deploy.deploy(
             project, store, pkg.model.ref, params.name, pkg.target, params.port, log=log.info
         )
-    return _deployment_info(dep)
+        return deployment_info(views.view(store, dep))
 
 
 async def _deploy(server: RunyardServer, params: p.ModelDeployParams) -> p.DeploymentInfo:
@@ -151,11 +120,10 @@ def _invoke(project: Project, params: p.DeploymentInvokeParams) -> p.DeploymentI
 
 
 def _stop_deployment(project: Project, name: str) -> p.DeploymentInfo:
-    from runyard.models import deploy
+    from runyard.models import views
 
     with require_store(project) as store:
-        dep = deploy.stop(project, store, name)
-        return _deployment_info(dep, _last_sample(store, dep))
+        return deployment_info(views.stop(project, store, name))
 
 
 def register(server: RunyardServer) -> None:

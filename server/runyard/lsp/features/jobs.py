@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from runyard.core.project import Project
 from runyard.lsp import protocol as p
+from runyard.lsp.convert import from_fields
 from runyard.lsp.features.common import config_problem
 from runyard.lsp.server import RunyardServer, request
 
@@ -18,18 +19,7 @@ def _jobs(project: Project) -> p.JobsListResult:
         if isinstance(item, config.ConfigError):
             problems.append(config_problem(item))
             continue
-        jobs.append(
-            p.JobInfo(
-                name=item.name,
-                file=str(item.path),
-                script=item.script,
-                module=item.module,
-                target=item.target,
-                experiment=item.experiment,
-                args=list(item.args),
-                description=item.description,
-            )
-        )
+        jobs.append(from_fields(p.JobInfo, item, file=str(item.path)))
     return p.JobsListResult(jobs=jobs, problems=problems)
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from runyard.core.errors import NotFoundError
 from runyard.core.project import Project
 from runyard.lsp import protocol as p
+from runyard.lsp.convert import from_fields
 from runyard.lsp.features.common import open_store, require_store
 from runyard.lsp.server import RunyardServer, request
 
@@ -16,25 +17,8 @@ if TYPE_CHECKING:
     from runyard.models.registry import ModelVersion
 
 
-def _model_info(model: ModelVersion) -> p.ModelInfo:
-    return p.ModelInfo(
-        name=model.name,
-        version=model.version,
-        ref=model.ref,
-        digest=model.digest,
-        size=model.size,
-        kind="folder" if model.kind == "folder" else "file",
-        framework=model.framework,
-        run_id=model.run_id,
-        source_path=model.source_path,
-        snapshot_commit=model.snapshot_commit,
-        target=model.target,
-        env_hash=model.env_hash,
-        created=model.created,
-        tags=dict(model.tags),
-        aliases=list(model.aliases),
-        path=str(model.path),
-    )
+def model_info(model: ModelVersion) -> p.ModelInfo:
+    return from_fields(p.ModelInfo, model, path=str(model.path))
 
 
 def _models(project: Project, name: str | None) -> p.ModelsListResult:
@@ -46,39 +30,22 @@ def _models(project: Project, name: str | None) -> p.ModelsListResult:
         return p.ModelsListResult(models=[])
     with open_store(project) as store:
         return p.ModelsListResult(
-            models=[_model_info(m) for m in registry.list_models(project, store, name)]
+            models=[model_info(m) for m in registry.list_models(project, store, name)]
         )
 
 
 def _model_details(project: Project, ref: str) -> p.ModelDetails:
-    from runyard.models import registry
+    from runyard.models import views
 
     with require_store(project) as store:
-        model = registry.resolve(project, store, ref)
-        data = registry.lineage(project, store, model.ref)
-    run = data["run"]
-    return p.ModelDetails(
-        model=_model_info(model),
-        run=p.ModelRunInfo(
-            id=run["id"],
-            status=run["status"],
-            experiment=run["experiment"],
-            script=run["script"],
-            missing=bool(run.get("missing")),
-        ),
-        snapshot_commit=data["snapshot"],
-        target=data["target"],
-        env_hash=data["env_hash"],
-        deployments=[
-            p.ModelDeploymentInfo(
-                name=d["name"],
-                status=d["status"],
-                target=d["target"],
-                host=d["host"],
-                port=d["port"],
-            )
-            for d in data["deployments"]
-        ],
+        lineage = views.lineage(project, store, ref)
+    return from_fields(
+        p.ModelDetails,
+        lineage,
+        model=model_info(lineage.model),
+        run=from_fields(p.ModelRunInfo, lineage.run),
+        snapshot_commit=lineage.snapshot,
+        deployments=[from_fields(p.ModelDeploymentInfo, d) for d in lineage.deployments],
     )
 
 
@@ -97,7 +64,7 @@ def _register_model(project: Project, params: p.ModelRegisterParams) -> p.ModelI
             tags=params.tags,
             aliases=params.aliases,
         )
-    return _model_info(model)
+    return model_info(model)
 
 
 def register(server: RunyardServer) -> None:
