@@ -15,11 +15,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runyard.cli.common import parse_kv, project_of
 from runyard.cli.output import emit_json, info, table
-from runyard.core.errors import RunyardError, UsageError
+from runyard.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from runyard.core.config import ConfigError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -124,17 +127,14 @@ def _target_json(t: Any) -> dict[str, Any]:
 
 def _list_configs(
     args: argparse.Namespace,
-    items: Sequence[Any],
+    good: Sequence[Any],
+    bad: Sequence[ConfigError],
     as_json: Any,
     headers: list[str],
     as_row: Any,
 ) -> int:
     """A listing of target or job files: good ones as a table or JSON, each bad file
     reported with its position; exit 1 when any file is bad."""
-    from runyard.core.config import ConfigError
-
-    good = [i for i in items if not isinstance(i, ConfigError)]
-    bad = [i for i in items if isinstance(i, ConfigError)]
     if args.json:
         emit_json(
             [as_json(i) for i in good] + [{"error": str(e), "file": str(e.file)} for e in bad]
@@ -146,20 +146,28 @@ def _list_configs(
     return 1 if bad else 0
 
 
-def cmd_target_list(args: argparse.Namespace) -> int:
-    from runyard.core import config
+def _split(items: Sequence[Any]) -> tuple[list[Any], list[ConfigError]]:
+    from runyard.core.config import ConfigError
 
-    project = project_of(args)
-    try:
-        default: str | None = config.default_target_name(project)
-    except RunyardError:
-        default = None
+    bad = [i for i in items if isinstance(i, ConfigError)]
+    return [i for i in items if not isinstance(i, ConfigError)], bad
+
+
+def cmd_target_list(args: argparse.Namespace) -> int:
+    from runyard.runner import operations
+
+    listed = operations.target_list(project_of(args))
     return _list_configs(
         args,
-        config.list_targets(project),
-        lambda t: _target_json(t) | {"default": t.name == default},
+        listed.targets,
+        listed.problems,
+        lambda t: (
+            {"name": t.name, "type": t.type, "description": t.description}
+            | dict(t.settings)
+            | {"default": t.is_default}
+        ),
         ["", "name", "type", "description"],
-        lambda t: ("*" if t.name == default else "", t.name, t.type, t.description or ""),
+        lambda t: ("*" if t.is_default else "", t.name, t.type, t.description or ""),
     )
 
 
@@ -310,7 +318,7 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
     project = project_of(args)
     return _list_configs(
         args,
-        config.list_jobs(project),
+        *_split(config.list_jobs(project)),
         lambda j: {
             "name": j.name,
             "script": j.script,
