@@ -278,6 +278,9 @@ export interface CompareRow {
 
 export interface RunsCompareResult {
   runs: RunInfo[];
+  /** Status, experiment, target, duration (seconds) and snapshot (commit ids; it
+   * differs only when the code, the commit's tree, differs). */
+  fields?: CompareRow[];
   params: CompareRow[];
   metrics: CompareRow[];
   bestRunId?: string | null;

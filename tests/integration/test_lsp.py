@@ -372,6 +372,13 @@ async def test_list_compare_restore_and_diff(lsp: Session, proj: Path) -> None:
     assert compared["bestRunId"] == second["id"]
     lr_row = next(r for r in compared["params"] if r["key"] == "lr")
     assert lr_row["differs"] is True and lr_row["values"] == ["0.1", "0.3"]
+    fields = {r["key"]: r for r in compared["fields"]}
+    assert list(fields) == ["status", "experiment", "target", "duration", "snapshot"]
+    assert fields["experiment"]["values"] == ["train", "sweep"] and fields["experiment"]["differs"]
+    assert fields["status"]["differs"] is False
+    # train.py changed between the two runs: their snapshots hold different code
+    assert fields["snapshot"]["values"] == [first["snapshotCommit"], second["snapshotCommit"]]
+    assert fields["snapshot"]["differs"] is True
     diff = await lsp.request(
         "runyard/runs/diff", {"runId": first["id"], "otherRunId": second["id"]}
     )

@@ -407,9 +407,12 @@ class CompareRow:
 
 @attrs.define(kw_only=True)
 class RunsCompareResult:
-    """The runs, their params and metrics as rows, and the best run if asked."""
+    """The runs, their own fields, params and metrics as rows, and the best run if
+    asked. `fields` are status, experiment, target, duration (seconds) and snapshot
+    (commit ids; it differs only when the code, the commit's tree, differs)."""
 
     runs: list[RunInfo]
+    fields: list[CompareRow] = attrs.field(factory=list)
     params: list[CompareRow]
     metrics: list[CompareRow]
     best_run_id: str | None = None

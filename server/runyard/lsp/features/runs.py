@@ -138,7 +138,6 @@ def _compare(project: Project, params: p.RunsCompareParams) -> p.RunsCompareResu
             params.run_ids,
             best_metric=params.best_metric,
             maximize=params.maximize,
-            snapshots=False,  # the protocol has no snapshot row
         )
 
     def rows(items: tuple[operations.CompareRow, ...]) -> list[p.CompareRow]:
@@ -146,6 +145,7 @@ def _compare(project: Project, params: p.RunsCompareParams) -> p.RunsCompareResu
 
     return p.RunsCompareResult(
         runs=[run_info(r) for r in found.runs],
+        fields=rows(found.fields),
         params=rows(found.params),
         metrics=rows(found.metrics),
         best_run_id=found.best_run_id,
