@@ -15,7 +15,8 @@ import {
   type Points,
   type XMode,
 } from "./series";
-import { clampSmoothing, MAX_SMOOTHING, type ChartSettings } from "./viewState";
+import { clampSmoothing, MAX_SMOOTHING, parseChartSettings, type ChartSettings } from "./viewState";
+import { saveState } from "./vscodeApi";
 
 // ------------------------------------------------------------------ frame batching
 
@@ -460,6 +461,24 @@ export class ChartBoard {
     this.settings = { ...settings };
     for (const c of this.charts.values()) c.setSettings(settings);
   }
+}
+
+/** The "Metrics" section of a chart view: the chart controls over a board of charts
+ * (`emptyText` until the first metric comes). The settings start from the view's saved
+ * state (`saved`) and each change is saved there, so a reopened view keeps them. */
+export function metricsSection(
+  saved: Record<string, unknown>,
+  emptyText: string,
+): { section: HTMLElement; board: ChartBoard } {
+  const settings = parseChartSettings(saved);
+  const chartsHost = h("div", { className: "charts" });
+  const board = new ChartBoard(chartsHost, settings, emptyText);
+  const controls = chartControls(settings, (next) => {
+    saveState({ ...next });
+    board.setSettings(next);
+  });
+  const section = h("section", { className: "metrics" }, h("h2", null, "Metrics"), controls, chartsHost);
+  return { section, board };
 }
 
 function compareKeys(a: string, b: string): number {

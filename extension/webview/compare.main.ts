@@ -2,21 +2,17 @@
 // run, the params and metrics tables (rows that differ highlighted), and a picker that
 // asks the host which run is best for a metric.
 import type { RunInfo, RunsCompareResult } from "../src/protocol";
-import { ChartBoard, chartControls, paletteColor, type LineInfo } from "./chart";
+import { startView, viewFrame } from "./bootstrap";
+import { metricsSection, paletteColor, type LineInfo } from "./chart";
 import { compareTable, metricKeys, runLabel, type CompareTable } from "./compareModel";
-import { byId, clear, h, onThemeChange, showError } from "./dom";
-import type { HostMessage } from "./messages";
-import { parseChartSettings, type ChartSettings } from "./viewState";
-import { loadState, post, saveState, start } from "./vscodeApi";
+import { clear, h, onThemeChange, showError } from "./dom";
+import { loadState, post, saveState } from "./vscodeApi";
 
 const saved = loadState();
-let settings: ChartSettings = parseChartSettings(saved);
 let bestKey = typeof saved.bestKey === "string" ? saved.bestKey : "";
 let maximize = typeof saved.maximize === "boolean" ? saved.maximize : false;
 
-const app = byId("app");
-const banner = h("div", { className: "error-banner", attrs: { role: "alert" } });
-banner.hidden = true;
+const { app, banner } = viewFrame();
 const title = h("h1", null, "Compare runs");
 const legend = h("ul", { className: "run-legend" });
 const metricSelect = h("select", { attrs: { id: "best-metric", "aria-label": "Best run by metric" } });
@@ -29,22 +25,16 @@ const picker = h(
   metricSelect,
   h("label", { className: "check" }, maximizeBox, " higher is better"),
 );
-const chartsHost = h("div", { className: "charts" });
-const board = new ChartBoard(chartsHost, settings, "No metrics logged by these runs.");
+const { board, section: chartsSection } = metricsSection(saved, "No metrics logged by these runs.");
 const paramsHost = h("div", { className: "table-host" });
 const metricsHost = h("div", { className: "table-host" });
-const controls = chartControls(settings, (next) => {
-  settings = next;
-  saveState({ ...next });
-  board.setSettings(next);
-});
 
 app.append(
   banner,
   h("header", { className: "run-header" }, title),
   picker,
   legend,
-  h("section", { className: "metrics" }, h("h2", null, "Metrics"), controls, chartsHost),
+  chartsSection,
   h("section", null, h("h2", null, "Parameters"), paramsHost),
   h("section", null, h("h2", null, "Metric values"), metricsHost),
 );
@@ -175,36 +165,27 @@ function render(r: RunsCompareResult): void {
   if (first && bestKey && metricKeys(r).includes(bestKey) && !r.bestRunId) askBest();
 }
 
-function handle(message: HostMessage): void {
-  switch (message.type) {
-    case "compare":
-      showError(banner, null);
-      render(message.result);
-      break;
-    case "series":
-      for (const s of message.series) {
-        if (result && !runOf(s.runId)) continue;
-        board.chart(s.key).setSeries(lineInfo(s.runId), s.steps, s.times, s.values, s.total);
-      }
-      break;
-    case "points":
-      if (result && !runOf(message.runId)) break;
-      for (const c of message.chunks) {
-        board.chart(c.key).append(lineInfo(message.runId), c.steps, c.times, c.values);
-      }
-      break;
-    case "run":
-      if (result && runOf(message.run.id)) {
-        result = { ...result, runs: result.runs.map((r) => (r.id === message.run.id ? message.run : r)) };
-        renderRuns(result);
-      }
-      break;
-    case "error":
-      showError(banner, message.message);
-      break;
-    default:
-      break;
-  }
-}
-
-start(handle);
+startView(banner, {
+  compare: (message) => {
+    showError(banner, null);
+    render(message.result);
+  },
+  series: (message) => {
+    for (const s of message.series) {
+      if (result && !runOf(s.runId)) continue;
+      board.chart(s.key).setSeries(lineInfo(s.runId), s.steps, s.times, s.values, s.total);
+    }
+  },
+  points: (message) => {
+    if (result && !runOf(message.runId)) return;
+    for (const c of message.chunks) {
+      board.chart(c.key).append(lineInfo(message.runId), c.steps, c.times, c.values);
+    }
+  },
+  run: (message) => {
+    if (result && runOf(message.run.id)) {
+      result = { ...result, runs: result.runs.map((r) => (r.id === message.run.id ? message.run : r)) };
+      renderRuns(result);
+    }
+  },
+});

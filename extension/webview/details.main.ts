@@ -1,30 +1,16 @@
 // The Run details view: what the run is (status and its timeline, command, target,
 // snapshot, environment, params, tags, outputs) and one live chart per metric.
 import { ACTIVE_STATUSES, type RunDetails, type RunInfo } from "../src/protocol";
-import { ChartBoard, chartControls, paletteColor, type LineInfo } from "./chart";
-import { append, button, byId, classToken, clear, h, keyValueTable, onThemeChange, showError } from "./dom";
+import { startView, viewFrame } from "./bootstrap";
+import { metricsSection, paletteColor, type LineInfo } from "./chart";
+import { append, button, classToken, clear, h, keyValueTable, onThemeChange, showError } from "./dom";
 import { formatDuration, formatSize, formatTime, NO_VALUE } from "./format";
-import type { HostMessage } from "./messages";
-import { parseChartSettings, type ChartSettings } from "./viewState";
-import { loadState, post, saveState, start } from "./vscodeApi";
+import { loadState, post } from "./vscodeApi";
 
-const app = byId("app");
-const banner = h("div", { className: "error-banner", attrs: { role: "alert" } });
-banner.hidden = true;
+const { app, banner } = viewFrame();
 const summary = h("div", { className: "summary" }, h("p", { className: "muted" }, "Loading the run…"));
-const chartsHost = h("div", { className: "charts" });
-let settings: ChartSettings = parseChartSettings(loadState());
-const board = new ChartBoard(chartsHost, settings, "No metrics logged yet.");
-const controls = chartControls(settings, (next) => {
-  settings = next;
-  saveState({ ...next });
-  board.setSettings(next);
-});
-app.append(
-  banner,
-  summary,
-  h("section", { className: "metrics" }, h("h2", null, "Metrics"), controls, chartsHost),
-);
+const { board, section: chartsSection } = metricsSection(loadState(), "No metrics logged yet.");
+app.append(banner, summary, chartsSection);
 
 let details: RunDetails | null = null;
 let lineColor = paletteColor(0);
@@ -158,38 +144,29 @@ function renderSummary(d: RunDetails): void {
   document.title = `Run ${run.id}`;
 }
 
-function handle(message: HostMessage): void {
-  switch (message.type) {
-    case "details":
-      details = message.details;
-      showError(banner, null);
-      renderSummary(message.details);
-      refreshLines();
-      break;
-    case "run":
-      if (details && message.run.id === details.run.id) {
-        details = { ...details, run: message.run };
-        renderSummary(details);
-      }
-      break;
-    case "series":
-      for (const s of message.series) {
-        if (details && s.runId !== details.run.id) continue;
-        board.chart(s.key).setSeries(lineInfo(s.key, s.runId), s.steps, s.times, s.values, s.total);
-      }
-      break;
-    case "points":
-      if (details && message.runId !== details.run.id) break;
-      for (const c of message.chunks) {
-        board.chart(c.key).append(lineInfo(c.key, message.runId), c.steps, c.times, c.values);
-      }
-      break;
-    case "error":
-      showError(banner, message.message);
-      break;
-    default:
-      break;
-  }
-}
-
-start(handle);
+startView(banner, {
+  details: (message) => {
+    details = message.details;
+    showError(banner, null);
+    renderSummary(message.details);
+    refreshLines();
+  },
+  run: (message) => {
+    if (details && message.run.id === details.run.id) {
+      details = { ...details, run: message.run };
+      renderSummary(details);
+    }
+  },
+  series: (message) => {
+    for (const s of message.series) {
+      if (details && s.runId !== details.run.id) continue;
+      board.chart(s.key).setSeries(lineInfo(s.key, s.runId), s.steps, s.times, s.values, s.total);
+    }
+  },
+  points: (message) => {
+    if (details && message.runId !== details.run.id) return;
+    for (const c of message.chunks) {
+      board.chart(c.key).append(lineInfo(c.key, message.runId), c.steps, c.times, c.values);
+    }
+  },
+});

@@ -1,11 +1,11 @@
 // The Gallery view: one card per sample project, a search box and a framework filter,
 // and "Create project" on each card (the host asks where).
 import type { GalleryEntry } from "../src/protocol";
-import { button, byId, clear, h, showError } from "./dom";
+import { startView, viewFrame } from "./bootstrap";
+import { button, clear, h, showError } from "./dom";
 import { formatRuntime, formatValue } from "./format";
 import { filterEntries, frameworks } from "./galleryModel";
-import type { HostMessage } from "./messages";
-import { loadState, post, saveState, start } from "./vscodeApi";
+import { loadState, post, saveState } from "./vscodeApi";
 
 const saved = loadState();
 let query = typeof saved.query === "string" ? saved.query : "";
@@ -13,9 +13,7 @@ let framework = typeof saved.framework === "string" ? saved.framework : "";
 let entries: GalleryEntry[] = [];
 let images: Record<string, string> = {};
 
-const app = byId("app");
-const banner = h("div", { className: "error-banner", attrs: { role: "alert" } });
-banner.hidden = true;
+const { app, banner } = viewFrame();
 const search = h("input", {
   attrs: { id: "search", type: "search", placeholder: "Search samples", "aria-label": "Search samples" },
 });
@@ -104,21 +102,12 @@ function renderCards(): void {
   grid.replaceChildren(...shown.map(card));
 }
 
-function handle(message: HostMessage): void {
-  switch (message.type) {
-    case "gallery":
-      entries = message.entries;
-      images = message.images;
-      showError(banner, null);
-      renderFrameworks();
-      renderCards();
-      break;
-    case "error":
-      showError(banner, message.message);
-      break;
-    default:
-      break;
-  }
-}
-
-start(handle);
+startView(banner, {
+  gallery: (message) => {
+    entries = message.entries;
+    images = message.images;
+    showError(banner, null);
+    renderFrameworks();
+    renderCards();
+  },
+});
