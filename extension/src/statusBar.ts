@@ -16,17 +16,11 @@ export class TargetStatus implements vscode.Disposable {
   update(): void {
     const state = this.projects.state;
     if (state === "untrusted") {
-      this.item.text = "$(shield) Runyard";
-      this.item.tooltip = "Runyard runs nothing in an untrusted folder";
-      this.item.command = "workbench.trust.manage";
-      this.item.show();
+      this.show("$(shield) Runyard", "Runyard runs nothing in an untrusted folder", "workbench.trust.manage");
       return;
     }
     if (state === "serverFailed") {
-      this.item.text = "$(error) Runyard";
-      this.item.tooltip = "The Runyard server is not running: click for its log";
-      this.item.command = "runyard.showServerLog";
-      this.item.show();
+      this.show("$(error) Runyard", "The Runyard server is not running: click for its log", "runyard.showServerLog");
       return;
     }
     const project = this.projects.current;
@@ -34,9 +28,17 @@ export class TargetStatus implements vscode.Disposable {
       this.item.hide();
       return;
     }
-    this.item.text = `$(server-process) ${project.defaultTarget ?? "no target"}`;
-    this.item.tooltip = `Runyard: runs go to ${project.defaultTarget ?? "(no default target)"}. Click to change.`;
-    this.item.command = "runyard.setDefaultTarget";
+    this.show(
+      `$(server-process) ${project.defaultTarget ?? "no target"}`,
+      `Runyard: runs go to ${project.defaultTarget ?? "(no default target)"}. Click to change.`,
+      "runyard.setDefaultTarget",
+    );
+  }
+
+  private show(text: string, tooltip: string, command: string): void {
+    this.item.text = text;
+    this.item.tooltip = tooltip;
+    this.item.command = command;
     this.item.show();
   }
 

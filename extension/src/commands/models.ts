@@ -200,12 +200,24 @@ async function pickDeployment(client: RunyardClient, project: string, title: str
   return pick?.deployment;
 }
 
+/** The project and the deployment a command is about: the Models view row it was invoked
+ * on, else one picked from the project's running deployments (`title` heads the pick). */
+async function deploymentFor(
+  parts: ModelCommandParts,
+  node: ModelNode | undefined,
+  title: string,
+): Promise<{ project: string; dep: DeploymentInfo } | undefined> {
+  const project = projectFor(parts.projects, node);
+  if (!project) return undefined;
+  const dep = node?.kind === "deployment" ? node.deployment : await pickDeployment(parts.client, project, title, true);
+  return dep ? { project, dep } : undefined;
+}
+
 async function testEndpoint(parts: ModelCommandParts, node?: ModelNode): Promise<void> {
   if (!requireTrust()) return;
-  const project = projectFor(parts.projects, node);
-  if (!project) return;
-  const dep = node?.kind === "deployment" ? node.deployment : await pickDeployment(parts.client, project, "Test Endpoint", true);
-  if (!dep) return;
+  const found = await deploymentFor(parts, node, "Test Endpoint");
+  if (!found) return;
+  const { project, dep } = found;
   const text = await vscode.window.showInputBox({
     title: `Test Endpoint ${dep.name}: JSON payload for POST /score`,
     prompt: 'The request body, e.g. {"inputs": [[5.1, 3.5, 1.4, 0.2]]}',
@@ -264,10 +276,9 @@ const responses = new ResponseDocuments();
 
 async function stopDeployment(parts: ModelCommandParts, node?: ModelNode): Promise<void> {
   if (!requireTrust()) return;
-  const project = projectFor(parts.projects, node);
-  if (!project) return;
-  const dep = node?.kind === "deployment" ? node.deployment : await pickDeployment(parts.client, project, "Stop Deployment", true);
-  if (!dep) return;
+  const found = await deploymentFor(parts, node, "Stop Deployment");
+  if (!found) return;
+  const { project, dep } = found;
   try {
     await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `Stopping deployment ${dep.name}` },
