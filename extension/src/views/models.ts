@@ -16,8 +16,9 @@ import {
 } from "../modelFormat";
 import type { Projects } from "../projects";
 import { CONFIG_CHANGED, DEPLOYMENTS_LIST, type DeploymentInfo, MODELS_LIST, type ModelInfo } from "../protocol";
+import { type MessageNode, messageItem, statusIcon, type StatusIcons } from "./items";
 
-export const DEPLOYMENT_ICONS: Record<string, [string, string | undefined]> = {
+export const DEPLOYMENT_ICONS: StatusIcons = {
   starting: ["loading~spin", undefined],
   running: ["pass", "testing.iconPassed"],
   exited: ["error", "testing.iconFailed"],
@@ -35,7 +36,7 @@ export type ModelNode =
   | { kind: "model"; project: string; name: string; versions: ModelNode[] }
   | { kind: "version"; project: string; model: ModelInfo; deployments: DeploymentInfo[] }
   | { kind: "deployment"; project: string; deployment: DeploymentInfo }
-  | { kind: "message"; text: string; icon: string };
+  | MessageNode;
 
 export class ModelsView implements vscode.TreeDataProvider<ModelNode>, vscode.Disposable {
   private readonly emitter = new vscode.EventEmitter<ModelNode | undefined>();
@@ -100,11 +101,8 @@ export class ModelsView implements vscode.TreeDataProvider<ModelNode>, vscode.Di
 
   getTreeItem(node: ModelNode): vscode.TreeItem {
     switch (node.kind) {
-      case "message": {
-        const item = new vscode.TreeItem(node.text);
-        item.iconPath = new vscode.ThemeIcon(node.icon);
-        return item;
-      }
+      case "message":
+        return messageItem(node);
       case "model": {
         const item = new vscode.TreeItem(node.name, vscode.TreeItemCollapsibleState.Expanded);
         item.description = `${node.versions.length} version${node.versions.length === 1 ? "" : "s"}`;
@@ -132,8 +130,7 @@ export class ModelsView implements vscode.TreeDataProvider<ModelNode>, vscode.Di
         const item = new vscode.TreeItem(d.name);
         item.description = deploymentDescription(d);
         item.tooltip = deploymentTooltip(d);
-        const [icon, color] = DEPLOYMENT_ICONS[d.status] ?? ["circle-outline", undefined];
-        item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
+        item.iconPath = statusIcon(DEPLOYMENT_ICONS, d.status);
         item.contextValue = d.status === "running" ? "deployment.running" : "deployment";
         return item;
       }

@@ -6,8 +6,9 @@ import { asRunyardError, type RunyardClient } from "../client";
 import { formatValue, isActive, runDescription, runLabel } from "../format";
 import { type Projects, samePath } from "../projects";
 import { RUN_CHANGED, RUNS_LIST, type RunInfo } from "../protocol";
+import { type MessageNode, messageItem, statusIcon, type StatusIcons } from "./items";
 
-export const STATUS_ICONS: Record<string, [string, string | undefined]> = {
+export const STATUS_ICONS: StatusIcons = {
   queued: ["clock", undefined],
   preparing: ["loading~spin", undefined],
   running: ["sync~spin", "charts.blue"],
@@ -20,7 +21,7 @@ export const STATUS_ICONS: Record<string, [string, string | undefined]> = {
 export type RunNode =
   | { kind: "experiment"; project: string; name: string; runs: RunInfo[] }
   | { kind: "run"; project: string; run: RunInfo }
-  | { kind: "message"; text: string; icon: string };
+  | MessageNode;
 
 const PAGE = 200;
 
@@ -154,11 +155,7 @@ export class RunsView implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
   }
 
   getTreeItem(node: RunNode): vscode.TreeItem {
-    if (node.kind === "message") {
-      const item = new vscode.TreeItem(node.text);
-      item.iconPath = new vscode.ThemeIcon(node.icon);
-      return item;
-    }
+    if (node.kind === "message") return messageItem(node);
     if (node.kind === "experiment") {
       const item = new vscode.TreeItem(node.name, vscode.TreeItemCollapsibleState.Expanded);
       item.id = `exp:${node.project}:${node.name}`;
@@ -172,8 +169,7 @@ export class RunsView implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
     const item = new vscode.TreeItem(runLabel(r));
     item.id = `run:${node.project}:${r.id}`;
     item.description = runDescription(r);
-    const [icon, color] = STATUS_ICONS[r.status] ?? ["circle-outline", undefined];
-    item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
+    item.iconPath = statusIcon(STATUS_ICONS, r.status);
     item.contextValue = isActive(r.status) ? "run.active" : "run";
     const tip = new vscode.MarkdownString(undefined, false);
     tip.appendText(`${r.id}\n${r.status}${r.reason ? `: ${r.reason}` : ""}\n`);

@@ -12,6 +12,7 @@ import {
   type TargetInfo,
   type TargetTestResult,
 } from "../protocol";
+import { type MessageNode, messageItem } from "./items";
 
 export const TYPE_ICONS: Record<string, string> = {
   local: "device-desktop",
@@ -23,7 +24,7 @@ export const TYPE_ICONS: Record<string, string> = {
 export type TargetNode =
   | { kind: "target"; project: string; target: TargetInfo }
   | { kind: "problem"; project: string; problem: ConfigProblem }
-  | { kind: "message"; text: string; icon: string };
+  | MessageNode;
 
 export class TargetsView implements vscode.TreeDataProvider<TargetNode>, vscode.Disposable {
   private readonly emitter = new vscode.EventEmitter<TargetNode | undefined>();
@@ -52,11 +53,7 @@ export class TargetsView implements vscode.TreeDataProvider<TargetNode>, vscode.
   }
 
   getTreeItem(node: TargetNode): vscode.TreeItem {
-    if (node.kind === "message") {
-      const item = new vscode.TreeItem(node.text);
-      item.iconPath = new vscode.ThemeIcon(node.icon);
-      return item;
-    }
+    if (node.kind === "message") return messageItem(node);
     if (node.kind === "problem") {
       const p = node.problem;
       const item = new vscode.TreeItem(p.file.split(/[\\/]/).pop() ?? p.file);
