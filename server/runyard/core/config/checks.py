@@ -105,6 +105,18 @@ class _Context:
             display=self.display,
         )
 
+    def at_value(
+        self, path: PathKey, problem: str, expected: str | None = None, hint: str | None = None
+    ) -> ConfigError:
+        """An error about the value at `path` (placed on the nearest node that has one)."""
+        return self.error(self.value_span(path), path, problem, expected, hint)
+
+    def got(
+        self, path: PathKey, instance: Any, expected: str, hint: str | None = None
+    ) -> ConfigError:
+        """An error saying what the value at `path` is, as written, and what was expected."""
+        return self.at_value(path, f"got {describe(instance, self.raw(path))}", expected, hint)
+
     def what(self) -> str:
         if self.kind == "job":
             return "a job"
@@ -199,31 +211,17 @@ def _from_schema_error(err: ValidationError, ctx: _Context) -> list[ConfigError]
         )
         if required_only and isinstance(instance, dict):
             return _exactly_one(alternatives, instance, path, schema, ctx)
-        return [
-            ctx.error(
-                ctx.value_span(path),
-                path,
-                f"got {describe(instance, ctx.raw(path))}",
-                f"Expected {expected_words(schema)}",
-            )
-        ]
+        return [ctx.got(path, instance, f"Expected {expected_words(schema)}")]
 
     if validator == "type":
         expected = f"Expected {expected_words(schema)}"
         if instance is None:
-            return [ctx.error(ctx.value_span(path), path, "the value is empty", expected)]
+            return [ctx.at_value(path, "the value is empty", expected)]
         if schema.get("type") == "string" and isinstance(instance, (bool, int, float)):
             raw = ctx.raw(path) or json.dumps(instance)
             read_as = "a true/false value" if isinstance(instance, bool) else "a number"
             expected += f'; YAML reads {raw} as {read_as}, so quote it: "{raw}"'
-        return [
-            ctx.error(
-                ctx.value_span(path),
-                path,
-                f"got {describe(instance, ctx.raw(path))}",
-                expected,
-            )
-        ]
+        return [ctx.got(path, instance, expected)]
 
     if validator in ("enum", "const"):
         hint = None
@@ -232,15 +230,7 @@ def _from_schema_error(err: ValidationError, ctx: _Context) -> list[ConfigError]
             suggestion = suggest(instance, [c for c in choices if isinstance(c, str)])
             if suggestion:
                 hint = f"did you mean '{suggestion}'?"
-        return [
-            ctx.error(
-                ctx.value_span(path),
-                path,
-                f"got {describe(instance, ctx.raw(path))}",
-                f"Expected {expected_words(schema)}",
-                hint,
-            )
-        ]
+        return [ctx.got(path, instance, f"Expected {expected_words(schema)}", hint)]
 
     if "propertyNames" in err.relative_schema_path and isinstance(instance, str):
         key_path = (*path, instance)
@@ -254,20 +244,12 @@ def _from_schema_error(err: ValidationError, ctx: _Context) -> list[ConfigError]
         ]
 
     if validator == "minLength" and instance == "":
-        return [
-            ctx.error(
-                ctx.value_span(path),
-                path,
-                "the value is empty",
-                f"Expected {expected_words(schema)}",
-            )
-        ]
+        return [ctx.at_value(path, "the value is empty", f"Expected {expected_words(schema)}")]
 
     if validator == "pattern" and isinstance(instance, str) and re.search(r"[\r\n]", instance):
         what = "the value" if schema.get("pattern") == ONE_LINE else expected_words(schema) + ","
         return [
-            ctx.error(
-                ctx.value_span(path),
+            ctx.at_value(
                 path,
                 "the value has a line break in it",
                 f"Expected {what} on one line: it is written into a line of a Dockerfile or "
@@ -284,16 +266,9 @@ def _from_schema_error(err: ValidationError, ctx: _Context) -> list[ConfigError]
         "exclusiveMinimum",
         "exclusiveMaximum",
     ):
-        return [
-            ctx.error(
-                ctx.value_span(path),
-                path,
-                f"got {describe(instance, ctx.raw(path))}",
-                f"Expected {expected_words(schema)}",
-            )
-        ]
+        return [ctx.got(path, instance, f"Expected {expected_words(schema)}")]
 
-    return [ctx.error(ctx.value_span(path), path, err.message)]
+    return [ctx.at_value(path, err.message)]
 
 
 def _exactly_one(
@@ -360,8 +335,7 @@ def _semantic_errors(data: dict[str, Any], ctx: _Context) -> list[ConfigError]:
         if isinstance(target, str) and target.endswith("\n") and is_name(target[:-1]):
             # the schema's pattern lets it through (`$` matches before a final line break)
             out.append(
-                ctx.error(
-                    ctx.value_span(("target",)),
+                ctx.at_value(
                     ("target",),
                     "the name ends with a line break",
                     "Expected the name of a target on one line",
@@ -370,8 +344,7 @@ def _semantic_errors(data: dict[str, Any], ctx: _Context) -> list[ConfigError]:
             )
         elif too_long:
             out.append(
-                ctx.error(
-                    ctx.value_span(("target",)),
+                ctx.at_value(
                     ("target",),
                     too_long,
                     "Expected the name of a target in .runyard/targets/ (its file name "
@@ -390,15 +363,14 @@ def _semantic_errors(data: dict[str, Any], ctx: _Context) -> list[ConfigError]:
                         else "Expected a folder relative to the project folder, like "
                         + ("logs" if key == "tensorboard_dir" else "outputs")
                     )
-                    out.append(ctx.error(ctx.value_span((key,)), (key,), problem, expected))
+                    out.append(ctx.at_value((key,), problem, expected))
     else:
         grace = data.get("cancel_grace_seconds")
         if isinstance(grace, float) and not math.isfinite(grace):
             out.append(
-                ctx.error(
-                    ctx.value_span(("cancel_grace_seconds",)),
+                ctx.got(
                     ("cancel_grace_seconds",),
-                    f"got {describe(grace, ctx.raw(('cancel_grace_seconds',)))}",
+                    grace,
                     "Expected a finite number of seconds greater than 0",
                 )
             )
@@ -407,8 +379,7 @@ def _semantic_errors(data: dict[str, Any], ctx: _Context) -> list[ConfigError]:
             problem = _relative_path_problem(value) if isinstance(value, str) and value else None
             if problem:
                 out.append(
-                    ctx.error(
-                        ctx.value_span(("py_files", i)),
+                    ctx.at_value(
                         ("py_files", i),
                         problem,
                         "Expected a file relative to the project folder, like libs/features.zip",
@@ -455,7 +426,7 @@ def _missing_file(
         if suggestion and suggestion != value
         else f"Expected {what}, relative to the project folder"
     )
-    return ctx.error(ctx.value_span((key,)), (key,), problem, expected)
+    return ctx.at_value((key,), problem, expected)
 
 
 def _reference_errors(data: dict[str, Any], ctx: _Context, project: Project) -> list[ConfigError]:
@@ -489,8 +460,7 @@ def _reference_errors(data: dict[str, Any], ctx: _Context, project: Project) -> 
                 else:
                     expected = "The project has no targets yet"
                 out.append(
-                    ctx.error(
-                        ctx.value_span(("target",)),
+                    ctx.at_value(
                         ("target",),
                         f"there is no target named '{target}' (no .runyard/targets/{target}.yml)",
                         expected,
@@ -501,8 +471,7 @@ def _reference_errors(data: dict[str, Any], ctx: _Context, project: Project) -> 
         address = data.get("address")
         if isinstance(address, str) and not address.startswith(_ADDRESS_SCHEMES):
             out.append(
-                ctx.error(
-                    ctx.value_span(("address",)),
+                ctx.at_value(
                     ("address",),
                     f"got {describe(address)}",
                     "Expected an address starting with unix://, tcp:// or ssh://, "
@@ -564,8 +533,7 @@ def check_parsed(
         return _sort(errors)
     if not isinstance(parsed.data, dict):
         errors.append(
-            ctx.error(
-                ctx.value_span(()),
+            ctx.at_value(
                 (),
                 f"the top level is {describe(parsed.data, ctx.raw(()))}",
                 f"Expected a mapping of fields, like `{example}`",
