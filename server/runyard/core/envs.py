@@ -1,17 +1,44 @@
-"""Run environments: a virtual environment per dependency spec, built once and reused.
+"""Run environments: a virtual environment per dependency spec, built once and reused,
+and the lock of what one holds.
 
 The key is a hash of the spec (requirements.txt, or pyproject.toml's dependencies),
-the interpreter that builds it and the options that change what gets installed.
-Builds go to a temporary folder and are renamed into place when they succeed, so a
-crash never leaves a half-built environment in the cache.
+the interpreter that builds it, the options that change what gets installed, and the
+installer. Builds go to a temporary folder and are renamed into place when they
+succeed, so a crash or a failed install never leaves a half-built environment in the
+cache.
+
+Installer: uv where it is available (`find_uv`: the `uv` package Runyard depends on
+carries its binary; else a `uv` on PATH), pip where it is not (the editor's bundled
+server, a machine without it), or where ``RUNYARD_ENV_INSTALLER=pip`` says so
+(``uv`` there makes a missing uv an error instead). With uv, ``uv venv`` makes the
+environment and ``uv pip install`` fills it, from the same sources pip would use
+(`runyard.core.pip_sources` reads pip's configuration and tells uv). With pip,
+``python -m venv`` and ``pip install``, as before.
+
+Cache key and installer: a uv-built environment has "uv" in its key, a pip-built one
+keeps the key it always had (so environments built before are still used). The two
+are never taken for one another, because their contents can differ: a pip-built
+environment holds pip (and setuptools on Python 3.11) and compiled bytecode, a
+uv-built one neither, and the two resolvers may pick different versions when several
+fit. What each holds exactly is its lock.
+
+Lock (`EnvLock`, `read_lock`): once an environment is ready, its interpreter runs
+`runyard.core.freeze` and reports its version and every installed distribution
+(normalized name and version); the run records it (`Store.set_run_lock`).
+
+A failed install names the dependency file and the packages that could not be
+installed, with their lines (`install_failure`, shared with the Docker and ssh
+targets, which read the same installers' words).
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +46,7 @@ import time
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from runyard.core.errors import RunyardError, UsageError
@@ -73,19 +101,78 @@ def base_python() -> str:
     return getattr(sys, "_base_executable", None) or sys.executable
 
 
-def env_hash(spec: DependencySpec, python: str, index_url: str | None, system_site: bool) -> str:
+def env_hash(
+    spec: DependencySpec,
+    python: str,
+    index_url: str | None,
+    system_site: bool,
+    installer: str = "pip",
+) -> str:
     h = hashlib.sha256()
-    for part in (
+    parts = [
         ENV_FORMAT,
         spec.kind,
         python,
         sys.version,
         index_url or "",
         "system" if system_site else "isolated",
-    ):
+    ]
+    if installer != "pip":  # (pip-built environments keep the keys they always had)
+        parts.append(f"installer={installer}")
+    for part in parts:
         h.update(part.encode() + b"\0")
     h.update(spec.content)
     return h.hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------- the installer
+
+INSTALLER_VAR = "RUNYARD_ENV_INSTALLER"  # "pip": always pip; "uv": uv or an error
+
+
+def installer_choice() -> str:
+    """ "auto", "uv" or "pip", from `INSTALLER_VAR`; a UsageError for anything else."""
+    choice = os.environ.get(INSTALLER_VAR, "").strip().lower() or "auto"
+    if choice not in ("auto", "uv", "pip"):
+        raise UsageError(
+            f"{INSTALLER_VAR}={os.environ[INSTALLER_VAR]!r} is not an installer Runyard knows.",
+            hint=f"set {INSTALLER_VAR} to uv or pip, or unset it (uv where available)",
+        )
+    return choice
+
+
+def find_uv() -> str | None:
+    """The uv binary environments are built with, or None where pip builds them: the
+    one the `uv` package carries (a dependency of Runyard's), else one on PATH."""
+    choice = installer_choice()
+    if choice == "pip":
+        return None
+    found: str | None = None
+    try:
+        import uv
+
+        found = str(uv.find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        found = shutil.which("uv")
+    if found is None and choice == "uv":
+        raise UsageError(
+            f"{INSTALLER_VAR}=uv, but uv is not installed here.",
+            hint="install it (pip install uv), or unset the variable to build with pip",
+        )
+    return found
+
+
+def uv_environment(base: dict[str, str], index_url: str | None) -> tuple[list[str], dict[str, str]]:
+    """(`uv pip install` arguments, its environment): `base` plus the sources pip would
+    use (`pip_sources`), never a managed interpreter download, no progress bars."""
+    from runyard.core import pip_sources
+
+    args, extra = pip_sources.uv_install_options(index_url, base)
+    env = {**base, **extra, "UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
+    return args, env
+
+
+# ---------------------------------------------------------------------- environments
 
 
 @dataclass(frozen=True)
@@ -94,16 +181,39 @@ class Environment:
     python: Path
     prefix: Path | None  # the venv folder, if Runyard built it
     reused: bool
+    installer: str | None = None  # "uv" or "pip" when Runyard built it
 
 
 Log = Callable[[str], None]
+TAIL_LINES = 40  # of an installer's output, kept for the error message
 
 
-def _run_logged(cmd: list[str], log_fd: int, cwd: Path, env: dict[str, str]) -> int:
-    proc = subprocess.run(
-        cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log_fd, stderr=log_fd, check=False
+def _run_logged(
+    cmd: list[str], log_fd: int, cwd: Path, env: dict[str, str]
+) -> tuple[int, list[str]]:
+    """Run `cmd`, its output into the run's log as it comes; (exit code, last lines)."""
+    proc = subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
-    return proc.returncode
+    assert proc.stdout is not None
+    tail: list[str] = []
+    pending = b""
+    with proc.stdout:
+        fd = proc.stdout.fileno()
+        while chunk := os.read(fd, 65536):
+            with contextlib.suppress(OSError):
+                os.write(log_fd, chunk)
+            lines = (pending + chunk).split(b"\n")
+            pending = lines.pop()
+            tail = (tail + [ln.decode("utf-8", "replace") for ln in lines])[-TAIL_LINES:]
+    if pending:
+        tail = [*tail, pending.decode("utf-8", "replace")][-TAIL_LINES:]
+    return proc.wait(), tail
 
 
 def ensure_env(
@@ -115,24 +225,32 @@ def ensure_env(
     system_site_packages: bool,
     log: Log,
     log_fd: int,
+    installer: str | None = None,
 ) -> Environment:
     """Return the cached environment for `spec`, building it first if needed.
 
-    Build output (pip's progress) goes to `log_fd`; `log` gets Runyard's own lines.
+    Build output (the installer's progress) goes to `log_fd`; `log` gets Runyard's own
+    lines. `installer` ("uv" or "pip") overrides the choice `find_uv` makes.
     """
     python = base_python()
-    digest = env_hash(spec, python, index_url, system_site_packages)
+    uv = find_uv() if installer in (None, "uv") else None
+    if installer == "uv" and uv is None:
+        raise UsageError("uv is not installed here.", hint="install it (pip install uv)")
+    used = "uv" if uv else "pip"
+    digest = env_hash(spec, python, index_url, system_site_packages, used)
     prefix = envs_dir / digest
     env_python = prefix / "bin" / "python"
-    if (prefix / ".runyard-env.json").is_file():
-        return Environment(digest, env_python, prefix, reused=True)
+    if (prefix / MARKER).is_file():
+        return Environment(digest, env_python, prefix, reused=True, installer=used)
     envs_dir.mkdir(parents=True, exist_ok=True)
     with (envs_dir / f"{digest}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another run may be building the same one
-        if (prefix / ".runyard-env.json").is_file():
-            return Environment(digest, env_python, prefix, reused=True)
+        if (prefix / MARKER).is_file():
+            return Environment(digest, env_python, prefix, reused=True, installer=used)
         what = spec.path or "no dependency file"
-        log(f"building environment {digest} from {what} (first time; reused afterwards)")
+        log(
+            f"building environment {digest} from {what} with {used} (first time; reused afterwards)"
+        )
         started = time.monotonic()
         tmp = envs_dir / f".build-{digest}-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
@@ -143,37 +261,28 @@ def ensure_env(
         if index_url:
             build_env["PIP_INDEX_URL"] = index_url
         try:
-            cmd = [python, "-m", "venv", str(tmp)]
-            if spec.kind == "none":
-                cmd.insert(3, "--without-pip")
-            if system_site_packages:
-                cmd.insert(3, "--system-site-packages")
-            if _run_logged(cmd, log_fd, workdir, build_env) != 0:
-                raise RunyardError(
-                    f"Creating a virtual environment with {python} failed.",
-                    hint="install the venv module (Debian: apt-get install python3-venv)",
-                )
-            tmp_python = str(tmp / "bin" / "python")
-            install: list[str] | None = None
-            if spec.kind == "requirements" and spec.path:
-                install = ["-r", str(workdir / spec.path)]
-            elif spec.kind == "pyproject" and spec.requirements:
-                install = list(spec.requirements)
-            if install:
-                log(f"installing packages from {spec.path}")
-                code = _run_logged(
-                    [tmp_python, "-m", "pip", "install", "--progress-bar", "off", *install],
-                    log_fd,
+            if uv:
+                _build_with_uv(
+                    uv,
+                    tmp,
+                    spec,
                     workdir,
+                    python,
+                    index_url,
+                    system_site_packages,
                     build_env,
+                    log,
+                    log_fd,
                 )
-                if code != 0:
-                    raise RunyardError(
-                        f"Installing the packages of {spec.path} failed (pip exit code {code}).",
-                        hint="see the build output above in the run's log; fix the dependency file",
-                    )
-            (tmp / ".runyard-env.json").write_text(
-                json.dumps({"spec": spec.path, "kind": spec.kind, "python": python}) + "\n"
+            else:
+                _build_with_pip(
+                    tmp, spec, workdir, python, system_site_packages, build_env, log, log_fd
+                )
+            (tmp / MARKER).write_text(
+                json.dumps(
+                    {"spec": spec.path, "kind": spec.kind, "python": python, "installer": used}
+                )
+                + "\n"
             )
             # venv scripts hard-code their folder; the interpreter itself does not, so
             # the environment works from its final place after the rename.
@@ -182,7 +291,79 @@ def ensure_env(
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         log(f"environment {digest} ready in {time.monotonic() - started:.1f}s")
-        return Environment(digest, env_python, prefix, reused=False)
+        return Environment(digest, env_python, prefix, reused=False, installer=used)
+
+
+MARKER = ".runyard-env.json"  # written last into a complete environment
+
+
+def _install_args(spec: DependencySpec, workdir: Path) -> list[str] | None:
+    if spec.kind == "requirements" and spec.path:
+        return ["-r", str(workdir / spec.path)]
+    if spec.kind == "pyproject" and spec.requirements:
+        return list(spec.requirements)
+    return None
+
+
+def _build_with_pip(
+    tmp: Path,
+    spec: DependencySpec,
+    workdir: Path,
+    python: str,
+    system_site: bool,
+    build_env: dict[str, str],
+    log: Log,
+    log_fd: int,
+) -> None:
+    cmd = [python, "-m", "venv", str(tmp)]
+    if spec.kind == "none":
+        cmd.insert(3, "--without-pip")
+    if system_site:
+        cmd.insert(3, "--system-site-packages")
+    if _run_logged(cmd, log_fd, workdir, build_env)[0] != 0:
+        raise RunyardError(
+            f"Creating a virtual environment with {python} failed.",
+            hint="install the venv module (Debian: apt-get install python3-venv)",
+        )
+    install = _install_args(spec, workdir)
+    if install:
+        log(f"installing packages from {spec.path} with pip")
+        pip = [str(tmp / "bin" / "python"), "-m", "pip", "install", "--progress-bar", "off"]
+        code, tail = _run_logged([*pip, *install], log_fd, workdir, build_env)
+        if code != 0:
+            raise install_failure(spec, "pip", tail, code)
+
+
+def _build_with_uv(
+    uv: str,
+    tmp: Path,
+    spec: DependencySpec,
+    workdir: Path,
+    python: str,
+    index_url: str | None,
+    system_site: bool,
+    build_env: dict[str, str],
+    log: Log,
+    log_fd: int,
+) -> None:
+    args, env = uv_environment(build_env, index_url)
+    cmd = [uv, "venv", "--quiet", "--no-config", "--python", python, str(tmp)]
+    if system_site:
+        cmd.insert(2, "--system-site-packages")
+    code, tail = _run_logged(cmd, log_fd, workdir, env)
+    if code != 0:
+        last = next((ln for ln in reversed(tail) if ln.strip()), f"exit code {code}")
+        raise RunyardError(
+            f"Creating a virtual environment with {python} (uv venv) failed: {last.strip()}",
+            hint=f"see the run's log; {INSTALLER_VAR}=pip builds with python -m venv and pip instead",
+        )
+    install = _install_args(spec, workdir)
+    if install:
+        log(f"installing packages from {spec.path} with uv")
+        cmd = [uv, "pip", "install", "--python", str(tmp / "bin" / "python"), *args, *install]
+        code, tail = _run_logged(cmd, log_fd, workdir, env)
+        if code != 0:
+            raise install_failure(spec, "uv", tail, code)
 
 
 def _fix_venv_paths(prefix: Path, old: Path) -> None:
@@ -205,3 +386,179 @@ def user_interpreter(python: str) -> Environment:
             hint="fix `python:` in the target file, or remove it to let Runyard build an environment",
         )
     return Environment(None, Path(found), None, reused=True)
+
+
+# ---------------------------------------------------------------------- failures
+
+_NAME = r"([A-Za-z0-9][A-Za-z0-9._-]*)"
+# What pip and uv say about a package they could not install, its name in group 1.
+_FAILED = [
+    re.compile(p)
+    for p in (
+        rf"No matching distribution found for {_NAME}",
+        rf"Could not find a version that satisfies the requirement {_NAME}",
+        rf"Because {_NAME} was not found in the package registry",
+        rf"there is no version of {_NAME}",
+        rf"Because only {_NAME}[<>=!~ ]",
+        rf"Failed to (?:build|download|fetch|prepare distributions|install)[^`]*`{_NAME}",
+        rf"Failed building wheel for {_NAME}",
+        rf"Failed to build installable wheels for some pyproject.toml based projects \({_NAME}",
+        rf"ResolutionImpossible.*?{_NAME}",
+        rf"Cannot install {_NAME}",
+    )
+]
+
+
+def normalize(name: str) -> str:
+    """A distribution name as the package index compares them (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def spec_requirements(spec: DependencySpec) -> list[tuple[str, str, int | None]]:
+    """(normalized name, the requirement as written, its line in the file or None) for
+    each requirement the spec names itself."""
+    found: list[tuple[str, str, int | None]] = []
+    if spec.kind == "pyproject":
+        lines: list[tuple[str, int | None]] = [(r, None) for r in spec.requirements]
+    else:
+        text = spec.content.decode("utf-8", "replace")
+        lines = [(ln, i) for i, ln in enumerate(text.splitlines(), start=1)]
+    for raw, line in lines:
+        req = raw.split(" #", 1)[0].strip()
+        m = re.match(_NAME, req)
+        if req and not req.startswith(("-", "#")) and m:
+            found.append((normalize(m.group(1)), req, line))
+    return found
+
+
+def install_failure(
+    spec: DependencySpec, installer: str, output: list[str], code: int, where: str = ""
+) -> RunyardError:
+    """The error for a failed install of `spec`'s packages: the dependency file, the
+    packages the installer's `output` (its last lines) names as failed, with the
+    requirement and line that asked for each, and the installer's reason."""
+    text = "\n".join(output)
+    failed: list[str] = []
+    for pattern in _FAILED:
+        for m in pattern.finditer(text):
+            name = normalize(m.group(1).rstrip("."))
+            if name not in failed:
+                failed.append(name)
+    asked = {name: (req, line) for name, req, line in reversed(spec_requirements(spec))}
+    what = spec.path or "the dependency spec"
+    named: list[str] = []
+    for name in failed:
+        if name in asked:
+            req, line = asked[name]
+            named.append(f"{req} (line {line})" if line else req)
+        else:
+            named.append(f"{name} (needed by a package {what} names)")
+    reasons = [
+        ln.strip()
+        for ln in output
+        if re.match(r"\s*(ERROR|error|cause|×|╰─▶|hint)\b", ln.strip()) or "ERROR:" in ln
+    ]
+    reason = next((r for r in reversed(reasons) if r), None) or next(
+        (ln.strip() for ln in reversed(output) if ln.strip()), f"exit code {code}"
+    )
+    reason = re.sub(r"^(ERROR:|error:|cause:|×|╰─▶)\s*", "", reason)
+    if len(reason) > 400:
+        reason = reason[:397] + "..."
+    on = f" on {where}" if where else ""
+    if named:
+        message = (
+            f"Installing the packages of {what}{on} failed: {', '.join(named)} could not be "
+            f"installed ({installer}: {reason})"
+        )
+        fix = f"fix or remove {'it' if len(named) == 1 else 'them'} in {what}"
+    else:
+        message = (
+            f"Installing the packages of {what}{on} failed ({installer} exit code {code}: {reason})"
+        )
+        fix = f"fix {what}"
+    return RunyardError(
+        message,
+        hint=f"{fix} (a name or version that exists on the package index for this Python); "
+        f"{installer}'s full output is in the run's log",
+    )
+
+
+# ---------------------------------------------------------------------- locks
+
+
+@dataclass(frozen=True)
+class EnvLock:
+    """What an environment holds: the interpreter's version and every installed
+    distribution (normalized name, version), sorted by name; and who built it."""
+
+    python: str
+    packages: tuple[tuple[str, str], ...]
+    installer: str | None = None
+
+    @classmethod
+    def from_json(cls, text: str) -> EnvLock:
+        """From `runyard.core.freeze`'s output (its last line); ValueError if it is not."""
+        lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+        if not lines:
+            raise ValueError("no output")
+        doc = json.loads(lines[-1])
+        if not isinstance(doc, dict) or not isinstance(doc.get("python"), str):
+            raise ValueError("not a lock")
+        packages = tuple(sorted((normalize(str(n)), str(v)) for n, v in doc.get("packages", [])))
+        installer = doc.get("installer")
+        return cls(doc["python"], packages, str(installer) if installer else None)
+
+    def requirements(self) -> list[str]:
+        """`name==version` lines, as a requirements file pins them."""
+        return [f"{name}=={version}" for name, version in self.packages]
+
+
+def program_source(name: str) -> str:
+    """The text of a core module that also runs as a program elsewhere (`freeze`,
+    `pip_sources`: standard library only, Python 3.8), to send with `python -c`."""
+    if name not in ("freeze", "pip_sources"):
+        raise ValueError(f"no program {name!r}")
+    return resources.files("runyard.core").joinpath(f"{name}.py").read_text(encoding="utf-8")
+
+
+def freeze_command(python: str | Path, installer: str | None) -> list[str]:
+    """The command that prints an interpreter's lock (`runyard.core.freeze`)."""
+    extra = ["--installer", installer] if installer else []
+    return [str(python), "-I", "-c", program_source("freeze"), *extra]
+
+
+class LockReader:
+    """An environment's lock being read in the background on this machine (the run
+    starts meanwhile); `result` waits for it."""
+
+    def __init__(self, python: str | Path, installer: str | None) -> None:
+        self.python = str(python)
+        self.proc = subprocess.Popen(
+            freeze_command(python, installer),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={k: v for k, v in os.environ.items() if not k.startswith("PYTHON")},
+        )
+
+    def result(self, timeout: float = 60) -> EnvLock:
+        """The lock; RunyardError when the interpreter could not say."""
+        try:
+            out, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate()
+            raise RunyardError(
+                f"{self.python} did not list its packages within {timeout:.0f}s."
+            ) from None
+        try:
+            if self.proc.returncode != 0:
+                raise ValueError(err.decode("utf-8", "replace").strip().splitlines()[-1:])
+            return EnvLock.from_json(out.decode("utf-8", "replace"))
+        except (ValueError, TypeError) as exc:
+            raise RunyardError(f"{self.python} could not list its packages ({exc}).") from None
+
+
+def read_lock(python: str | Path, installer: str | None) -> EnvLock:
+    """The lock of the environment whose interpreter is `python`."""
+    return LockReader(python, installer).result()
