@@ -15,10 +15,12 @@ The package, by noun:
 * `models`: `ModelRecord`, model versions and aliases (`ModelTables`).
 * `deployments`: `Deployment`, deployments and their telemetry samples
   (`DeploymentTables`).
+* `locks`: `RunLock`, each run's lock, the exact resolved set of its environment
+  (`LockTables`: `set_run_lock`, `run_lock`).
 * `engine`: the seam, the `Engine` protocol the tables write against.
 * `sqlite`: `SQLiteEngine`, the one place SQLite's own pieces live.
 
-`Store` is the mix of the four table classes over one engine; `from runyard.core.store
+`Store` is the mix of the five table classes over one engine; `from runyard.core.store
 import Store, Run, ...` is the way in, and the modules above are its parts.
 
 A second engine (PostgreSQL is planned, chosen by a URL setting) is a module beside
@@ -54,6 +56,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from runyard.core.store.deployments import Deployment, DeploymentTables
+from runyard.core.store.locks import LockTables, RunLock
 from runyard.core.store.metrics import CHUNK_POINTS, MetricTables
 from runyard.core.store.models import ModelRecord, ModelTables
 from runyard.core.store.runs import (
@@ -77,13 +80,14 @@ __all__ = [
     "Deployment",
     "ModelRecord",
     "Run",
+    "RunLock",
     "Store",
     "json_number",
     "store_writable",
 ]
 
 
-class Store(RunTables, MetricTables, ModelTables, DeploymentTables):
+class Store(RunTables, MetricTables, ModelTables, DeploymentTables, LockTables):
     """One connection to the project's run store (see the package docstring).
 
     `read_only=True` opens the store for reading only (see `runyard.core.store.sqlite`):

@@ -186,6 +186,25 @@ MIGRATIONS.append(
     CREATE INDEX deployment_stats_by_time ON deployment_stats (deployment, time);
     """
 )
+# 4: each run's lock, the exact resolved set of its environment (`locks`): the
+# interpreter's version and who built it, and one row per installed distribution.
+MIGRATIONS.append(
+    """
+    CREATE TABLE run_locks (
+        run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+        python TEXT NOT NULL,           -- the interpreter's version, "3.11.2"
+        installer TEXT,                 -- "uv" or "pip", NULL when Runyard did not build it
+        recorded REAL NOT NULL
+    );
+    CREATE TABLE run_lock_packages (
+        run_id TEXT NOT NULL REFERENCES run_locks(run_id) ON DELETE CASCADE,
+        name TEXT NOT NULL,             -- normalized (PEP 503)
+        version TEXT NOT NULL,
+        PRIMARY KEY (run_id, name)
+    );
+    CREATE INDEX run_lock_packages_by_name ON run_lock_packages (name, version);
+    """
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
