@@ -21,6 +21,11 @@ start time), ingests the tracking file on from the offset the last one saved (st
 no point twice: `runyard.runner.ingest_resume`), follows the run to its end (or cancels
 it, if asked), keeps its outputs and records the outcome.
 
+Once the run has started, the backend's lock of the environment it prepared (its
+interpreter's version and every installed distribution: `targets.common.LocksEnvironment`)
+is recorded with the run (`Store.set_run_lock`); one that cannot be read is a line in
+the run's log, never the run's outcome.
+
 Nothing that reads what the run wrote (tracking records, TensorBoard event files)
 decides its outcome: an exception there is a warning in the run's log (once per
 distinct error), and the supervisor goes on following the run.
@@ -58,6 +63,7 @@ from runyard.targets.base import (
     RunLost,
     load_backend,
 )
+from runyard.targets.common import LocksEnvironment
 from runyard.targets.exits import WordsItsExit, exit_reason
 from runyard.targets.spec import RunSpec
 
@@ -198,9 +204,29 @@ class Supervisor:
         execution: Execution = backend.start(ctx)
         self.phase = "running"
         self.store.set_status(self.run_id, "running", None, pid=execution.pid)
+        self._record_lock(backend, ctx)
         self.resumable = ResumableStore(self.store, run.id, tracking)
         ingester = TrackingIngester(self.resumable.store, run.id, tracking, log=self.log)
         self._follow(run, backend, ctx, execution, ingester)
+
+    def _record_lock(self, backend: Backend, ctx: RunContext) -> None:
+        """Record the run's lock, the exact resolved set of the environment the backend
+        prepared (`common.LocksEnvironment`), once the run has started: the backend
+        reads it while the run starts. Never the run's outcome: a lock that cannot be
+        read or stored is a line in the run's log."""
+        if not isinstance(backend, LocksEnvironment):
+            return
+        try:
+            lock = backend.env_lock(ctx)
+            if lock is not None:
+                self.store.set_run_lock(
+                    self.run_id, lock.python, lock.packages, installer=lock.installer
+                )
+        except Exception as exc:
+            detail = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+            self.log(
+                f"warning: the run's lock (its environment's packages) was not recorded: {detail}"
+            )
 
     def attach(self) -> None:
         """Take over a running run whose supervisor died (backends that can)."""

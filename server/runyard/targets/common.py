@@ -20,6 +20,10 @@
 - The environment of a run's process on this machine (`process_env`: local and Spark
   runs); the user's own variables (the target's, then the job's) and the command line
   are `RunSpec.user_env` and `RunSpec.argv` (`runyard.targets.spec`), for every backend.
+- The lock of a run's environment (`LocksEnvironment`): a backend that can say what
+  the environment it prepared holds (`runyard.core.envs.EnvLock`) answers `env_lock`;
+  the supervisor asks once the run has started (a backend may read it meanwhile) and
+  records it with the run.
 """
 
 from __future__ import annotations
@@ -34,11 +38,23 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
+from runyard.core.envs import EnvLock
 from runyard.targets.base import RunContext, RunLost
 
 LOST_AFTER = 60.0  # seconds a machine or engine may stay unreachable mid-run before lost
 RETRY_SECONDS = 2.0
+
+
+@runtime_checkable
+class LocksEnvironment(Protocol):
+    """A backend that knows what the environment it prepared holds."""
+
+    def env_lock(self, ctx: RunContext) -> EnvLock | None:
+        """The run's lock, after `prepare` (and `start`): the interpreter's version and
+        every installed distribution. None when it could not be read (said in the
+        run's log): the run goes on without one."""
 
 
 def signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:

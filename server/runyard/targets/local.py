@@ -1,6 +1,8 @@
 """The `local` target: the run is a subprocess on this machine, in a cached virtual
-environment built from the project's dependency spec, or in an interpreter the user
-names in the target file.
+environment built from the project's dependency spec (uv where it is available, else
+pip: `runyard.core.envs`), or in an interpreter the user names in the target file.
+The environment's lock (its interpreter's version and installed distributions) is
+read in the background while the run starts, and recorded with the run (`env_lock`).
 
 The script does not run as the supervisor's direct child but under a tiny wrapper
 (`WRAPPER`, run by the supervisor's own interpreter with `-I -S`, so it imports
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from runyard.core import envs
+from runyard.core.errors import RunyardError
 from runyard.targets.base import EXIT_UNKNOWN, Check, RunContext
 from runyard.targets.common import process_env, signal_group
 from runyard.targets.spec import LocalOptions
@@ -178,8 +181,9 @@ class AdoptedExecution:
 
 def prepare_env(ctx: RunContext) -> envs.Environment:
     """The run's Python on this machine: the target's own interpreter (`python:`), else
-    a virtual environment built from the project's dependency spec and cached by its
-    hash. Records the environment's hash on the run."""
+    a virtual environment built from the project's dependency spec (with uv where it is
+    available, else pip: `runyard.core.envs`) and cached by its hash. Records the
+    environment's hash on the run."""
     opts = LocalOptions.of(ctx.spec)
     if opts.python:
         env = envs.user_interpreter(opts.python)
@@ -201,15 +205,33 @@ def prepare_env(ctx: RunContext) -> envs.Environment:
     return env
 
 
+def read_env_lock(ctx: RunContext, reader: envs.LockReader | None) -> envs.EnvLock | None:
+    """The lock `reader` read in the background; None (said in the run's log) when the
+    interpreter could not say."""
+    if reader is None:
+        return None
+    try:
+        return reader.result()
+    except RunyardError as exc:
+        ctx.log(f"the environment's packages could not be listed for the run's lock: {exc.message}")
+        return None
+
+
 class LocalBackend:
     def __init__(self) -> None:
         self.python: Path | None = None
         self.prefix: Path | None = None
+        self.lock_reader: envs.LockReader | None = None
 
     def prepare(self, ctx: RunContext) -> None:
         env = prepare_env(ctx)
         self.python = env.python
         self.prefix = env.prefix
+        # the lock is read while the run starts (`env_lock` collects it)
+        self.lock_reader = envs.LockReader(env.python, env.installer)
+
+    def env_lock(self, ctx: RunContext) -> envs.EnvLock | None:
+        return read_env_lock(ctx, self.lock_reader)
 
     def command(self, ctx: RunContext) -> list[str]:
         assert self.python is not None
