@@ -84,3 +84,32 @@ class Tables:
 
     def _read(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
         return self._engine.read(sql, args)
+
+
+class Where:
+    """A WHERE clause made of conditions joined by AND, with its arguments in order.
+    A condition whose value is None is left out, so a listing's optional filters read
+    as one line each; `str()` is the clause with a leading space ("" when empty)."""
+
+    def __init__(self) -> None:
+        self.conditions: list[str] = []
+        self.args: list[Any] = []
+
+    def add(self, condition: str, *args: Any) -> Where:
+        self.conditions.append(condition)
+        self.args.extend(args)
+        return self
+
+    def equal(self, column: str, value: Any) -> Where:
+        """`column = value`, unless `value` is None."""
+        return self if value is None else self.add(f"{column} = ?", value)
+
+    def within(self, column: str, values: Iterable[Any] | None) -> Where:
+        """`column IN (values)`, unless `values` is None (no values: no row matches)."""
+        if values is None:
+            return self
+        items = list(values)
+        return self.add(f"{column} IN ({', '.join('?' * len(items))})", *items)
+
+    def __str__(self) -> str:
+        return (" WHERE " + " AND ".join(self.conditions)) if self.conditions else ""

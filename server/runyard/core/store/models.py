@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from runyard.core.store.engine import Tables
+from runyard.core.store.engine import Tables, Where
 
 
 @dataclass
@@ -107,17 +107,10 @@ class ModelTables(Tables):
     ) -> list[ModelRecord]:
         """Versions of every model (or of `name`, or the one `version` of it), by name
         and then version."""
-        where: list[str] = []
-        args: list[Any] = []
-        if name is not None:
-            where.append("name = ?")
-            args.append(name)
-        if version is not None:
-            where.append("version = ?")
-            args.append(version)
-        cond = (" WHERE " + " AND ".join(where)) if where else ""
+        where = Where().equal("name", name).equal("version", version)
         rows = self._read(
-            f"SELECT {MODEL_COLUMNS} FROM model_versions{cond} ORDER BY name, version", args
+            f"SELECT {MODEL_COLUMNS} FROM model_versions{where} ORDER BY name, version",
+            where.args,
         )
         aliases: dict[tuple[str, int], list[str]] = {}
         alias_cond = " WHERE name = ?" if name is not None else ""

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runyard.core.errors import NotFoundError, UsageError
-from runyard.core.store.engine import Tables
+from runyard.core.store.engine import Tables, Where
 from runyard.core.store.metrics import latest_values
 
 LIVE_STATUSES = ("queued", "preparing", "running")
@@ -261,22 +261,10 @@ class RunTables(Tables):
         offset: int = 0,
         ids: Iterable[str] | None = None,
     ) -> list[Run]:
-        where: list[str] = []
-        args: list[Any] = []
-        if experiment is not None:
-            where.append("experiment = ?")
-            args.append(experiment)
-        if status is not None:
-            where.append("status = ?")
-            args.append(status)
-        if ids is not None:
-            id_list = list(ids)
-            where.append(f"id IN ({', '.join('?' * len(id_list))})")
-            args.extend(id_list)
-        sql = f"SELECT {RUN_COLUMNS} FROM runs"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created DESC, id DESC"
+        where = Where().equal("experiment", experiment).equal("status", status)
+        where.within("id", ids)
+        args = where.args
+        sql = f"SELECT {RUN_COLUMNS} FROM runs{where} ORDER BY created DESC, id DESC"
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
             args += [limit, offset]
@@ -319,27 +307,18 @@ class RunTables(Tables):
     ) -> tuple[list[Run], int]:
         """A page of runs and how many match in all. `sort` is a column name (see
         `_SORTS`) or ``metric:<key>`` (runs without that metric come last)."""
-        where: list[str] = []
-        args: list[Any] = []
-        if experiment is not None:
-            where.append("r.experiment = ?")
-            args.append(experiment)
-        if statuses:
-            where.append(f"r.status IN ({', '.join('?' * len(statuses))})")
-            args.extend(statuses)
-        if target is not None:
-            where.append("r.target = ?")
-            args.append(target)
+        where = Where().equal("r.experiment", experiment)
+        where.within("r.status", statuses or None).equal("r.target", target)
         if search:
             escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             like = f"%{escaped}%"
-            where.append(
+            where.add(
                 "(r.id LIKE ? ESCAPE '\\' OR r.script LIKE ? ESCAPE '\\' "
-                "OR r.experiment LIKE ? ESCAPE '\\' OR r.target LIKE ? ESCAPE '\\')"
+                "OR r.experiment LIKE ? ESCAPE '\\' OR r.target LIKE ? ESCAPE '\\')",
+                *[like] * 4,
             )
-            args.extend([like] * 4)
         self.check_sort(sort)
-        cond = (" WHERE " + " AND ".join(where)) if where else ""
+        cond, args = str(where), where.args
         total = int(self._read(f"SELECT COUNT(*) FROM runs r{cond}", args)[0][0])
         join = ""
         join_args: list[Any] = []
