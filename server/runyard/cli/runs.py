@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import textwrap
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -42,7 +43,7 @@ from runyard.cli.output import (
 )
 from runyard.core.errors import UsageError
 from runyard.core.project import Project
-from runyard.core.store import STATUSES, Run, Store, json_number
+from runyard.core.store import STATUSES, Run, RunLock, Store, json_number
 from runyard.runner import operations, runs
 
 
@@ -175,7 +176,25 @@ def _details_json(d: operations.RunDetails) -> dict[str, Any]:
         {k: (json_number(v) if isinstance(v, float) else v) for k, v in asdict(m).items()}
         for m in d.metrics
     ]
+    data["lock"] = d.lock.to_json() if d.lock else None
     return data
+
+
+def _lock_lines(lock: RunLock) -> list[str]:
+    """The lock as `runs show` prints it: a summary line, then the pins, wrapped."""
+    built = f"built by {lock.installer}" if lock.installer else "not built by Runyard"
+    count = len(lock.packages)
+    lines = [f"  lock:       python {lock.python}, {built}, {count} package{'s' * (count != 1)}"]
+    pins = "  ".join(printable(pin) for pin in lock.requirements())
+    lines += textwrap.wrap(
+        pins,
+        width=92,
+        initial_indent="    ",
+        subsequent_indent="    ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    return lines
 
 
 def cmd_runs_show(args: argparse.Namespace) -> int:
@@ -198,6 +217,8 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
     print(f"  command:    {out(' '.join(run.command))}")
     print(f"  snapshot:   {run.snapshot_commit or NO_VALUE}  ({run.snapshot_ref or NO_VALUE})")
     print(f"  env:        {run.env_hash or NO_VALUE}")
+    if d.lock:
+        print("\n".join(_lock_lines(d.lock)))
     print(f"  created:    {fmt_time(run.created)}")
     print(f"  duration:   {fmt_duration(run.duration)}")
     if run.exit_code is not None:

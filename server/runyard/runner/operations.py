@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from runyard.core.errors import RunyardError, UsageError
 from runyard.core.project import Project
-from runyard.core.store import Run, Store
+from runyard.core.store import Run, RunLock, Store
 from runyard.runner import runs
 
 if TYPE_CHECKING:
@@ -76,6 +76,7 @@ class RunDetails:
     outputs_dir: Path
     log_path: Path
     log_size: int
+    lock: RunLock | None = None  # what its environment held (None: not recorded)
 
 
 def run_details(project: Project, store: Store, run_id: str) -> RunDetails:
@@ -102,6 +103,7 @@ def run_details(project: Project, store: Store, run_id: str) -> RunDetails:
         outputs_dir=runs.outputs_dir(project, run.id),
         log_path=log,
         log_size=log.stat().st_size if log.exists() else 0,
+        lock=store.run_lock(run.id),
     )
 
 

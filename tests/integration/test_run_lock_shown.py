@@ -1,0 +1,56 @@
+"""A run's lock as the faces show it: `runyard runs show` prints the interpreter, who
+built the environment and every pin; `--json` carries the same as `lock`. A real local
+run with a real environment build (the lock itself is read inside that environment)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import commit_all, runyard, submit_run, wait_run
+
+pytestmark = pytest.mark.integration
+
+
+def test_runs_show_prints_the_lock_of_a_run_whose_environment_runyard_built(
+    project: Path,
+) -> None:
+    (project / "requirements.txt").write_text("six\n")
+    (project / "train.py").write_text("import six\nprint('six', six.__version__)\n")
+    commit_all(project, "a script with a dependency")
+    run_id = submit_run(project, "train.py")
+    data = wait_run(project, run_id)
+    assert data["status"] == "completed", data
+    lock = data["lock"]
+    assert lock is not None, data
+    version = lock["packages"]["six"]
+    assert version and version[0].isdigit(), lock
+    assert lock["python"].count(".") == 2 and lock["installer"] in ("uv", "pip"), lock
+
+    shown = runyard(project, "runs", "show", run_id, check=True).stdout
+    assert f"built by {lock['installer']}" in shown, shown
+    assert f"python {lock['python']}" in shown, shown
+    assert f"six=={version}" in shown, shown
+
+
+def test_a_run_on_a_user_managed_interpreter_shows_what_that_interpreter_held(
+    project: Path,
+) -> None:
+    runyard(
+        project, "target", "add", "mine", "--type", "local", "--python", sys.executable, check=True
+    )
+    (project / "train.py").write_text("print('hello')\n")
+    commit_all(project, "a script")
+    run_id = submit_run(project, "--target", "mine", "train.py")
+    data = wait_run(project, run_id)
+    assert data["status"] == "completed", data
+    lock = data["lock"]
+    # Runyard did not build this interpreter's environment, but still records what it held
+    assert lock is not None and lock["installer"] is None, lock
+    assert lock["python"] == ".".join(map(str, sys.version_info[:3])), lock
+    assert "pytest" in lock["packages"], sorted(lock["packages"])
+    shown = runyard(project, "runs", "show", run_id, check=True).stdout
+    assert f"python {lock['python']}, not built by Runyard" in shown, shown
+    assert f"pytest=={lock['packages']['pytest']}" in shown, shown
