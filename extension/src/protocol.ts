@@ -213,6 +213,13 @@ export interface MetricSummary {
   max: number | null;
 }
 
+/** What the run's environment held once it was ready (`packages`: name==version). */
+export interface RunLockInfo {
+  python: string;
+  installer?: string | null;
+  packages?: string[];
+}
+
 export interface RunDetails {
   run: RunInfo;
   history: StatusChange[];
@@ -222,6 +229,8 @@ export interface RunDetails {
   metrics: MetricSummary[];
   outputsDir: string;
   logSize: number;
+  /** None when no lock was recorded. */
+  lock?: RunLockInfo | null;
 }
 
 export interface CancelResult {

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import commit_all, runyard, submit_run, wait_run
+from tests.integration.lsp_session import Session
 
 pytestmark = pytest.mark.integration
 
@@ -54,3 +55,21 @@ def test_a_run_on_a_user_managed_interpreter_shows_what_that_interpreter_held(
     shown = runyard(project, "runs", "show", run_id, check=True).stdout
     assert f"python {lock['python']}, not built by Runyard" in shown, shown
     assert f"pytest=={lock['packages']['pytest']}" in shown, shown
+
+
+async def test_the_run_details_request_carries_the_same_lock_as_the_cli(project: Path) -> None:
+    (project / "requirements.txt").write_text("six\n")
+    (project / "train.py").write_text("import six\n")
+    commit_all(project, "a script with a dependency")
+    run_id = submit_run(project, "train.py")
+    cli = wait_run(project, run_id)["lock"]
+    session = Session(project)
+    await session.start()
+    try:
+        details = await session.request("runyard/runs/get", {"runId": run_id})
+    finally:
+        await session.stop()
+    lock = details["lock"]
+    assert lock["python"] == cli["python"] and lock["installer"] == cli["installer"]
+    assert lock["packages"] == [f"{n}=={v}" for n, v in sorted(cli["packages"].items())]
+    assert f"six=={cli['packages']['six']}" in lock["packages"]

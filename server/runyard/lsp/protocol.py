@@ -311,8 +311,19 @@ class MetricSummary:
 
 
 @attrs.define(kw_only=True)
+class RunLockInfo:
+    """What the run's environment held once it was ready: the interpreter's version,
+    who built the environment (``uv``, ``pip``; None when Runyard did not build it) and
+    each distribution as ``name==version``, in name order."""
+
+    python: str
+    installer: str | None = None
+    packages: list[str] = attrs.field(factory=list)
+
+
+@attrs.define(kw_only=True)
 class RunDetails:
-    """Everything about one run."""
+    """Everything about one run. `lock` is None when none was recorded."""
 
     run: RunInfo
     history: list[StatusChange]
@@ -322,6 +333,7 @@ class RunDetails:
     metrics: list[MetricSummary]
     outputs_dir: str
     log_size: int
+    lock: RunLockInfo | None = None
 
 
 @attrs.define(kw_only=True)

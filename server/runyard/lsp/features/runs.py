@@ -23,6 +23,7 @@ from typing import Any
 from runyard.core.errors import UsageError
 from runyard.core.project import Project
 from runyard.lsp import protocol as p
+from runyard.lsp.convert import from_fields
 from runyard.lsp.features.common import open_store, require_store
 from runyard.lsp.features.targets import default_target
 from runyard.lsp.live import run_info
@@ -71,14 +72,10 @@ def _run_details(project: Project, run_id: str) -> p.RunDetails:
         params=dict(d.params),
         tags=dict(d.tags),
         artifacts=[p.ArtifactInfo(path=a, size=s) for a, s in d.artifacts],
-        metrics=[
-            p.MetricSummary(
-                key=m.key, last=m.last, step=m.step, count=m.count, min=m.min, max=m.max
-            )
-            for m in d.metrics
-        ],
+        metrics=[from_fields(p.MetricSummary, m) for m in d.metrics],
         outputs_dir=str(d.outputs_dir),
         log_size=d.log_size,
+        lock=from_fields(p.RunLockInfo, d.lock, packages=d.lock.requirements()) if d.lock else None,
     )
 
 
