@@ -17,7 +17,8 @@ turns it into uv's arguments and environment (`uv_install_options`):
   ``PIP_INDEX_URL``).
 
 What is read: the index (``index-url``), the extra indexes, ``find-links``,
-``no-index``, constraint files, trusted hosts and the CA bundle (``cert``). pip looks
+``no-index``, constraint files, trusted hosts and the CA bundle (``cert``; without
+one, uv trusts the system's certificates where the system has them, as pip does). pip looks
 for a package in every index at once and takes the best version; uv, by default, stops
 at the first index that has it, so it is told to do as pip does
 (``--index-strategy unsafe-best-match``). Index addresses may carry credentials: they
@@ -25,9 +26,11 @@ go to uv in its environment (``UV_INDEX_URL``, ``UV_EXTRA_INDEX_URL``), never on
 command line, where any user of the machine could read them. uv's own configuration
 files are not read (``--no-config``): neither installer sees a source the other does not.
 
-This module is also sent to an ``ssh`` target's machine and run there with its own
-interpreter (`main` prints the options as JSON), so that a remote build with uv uses
-the remote pip's configuration: standard library only, Python 3.8 syntax.
+This module also runs as a program where an environment is built elsewhere, with the
+interpreter there: on an ``ssh`` target's machine (`main` prints the options as JSON),
+and in the first stage of a Docker environment image (``--sh``: shell lines to
+``eval``), so that uv uses the pip configuration of the place it builds in. So:
+standard library only, Python 3.8 syntax.
 """
 
 from __future__ import annotations
@@ -35,12 +38,21 @@ from __future__ import annotations
 import configparser
 import json
 import os
+import shlex
 import sys
 from collections.abc import Mapping
 
 SECTIONS = ("global", "install")  # pip's order: a command's own section wins
 LISTS = ("extra-index-url", "find-links", "constraint", "trusted-host")
 KEYS = ("index-url", "no-index", "cert", *LISTS)
+# Where a system keeps its certificate authorities: with one, uv uses the system's as pip
+# does; without (a bare base image), uv's own, as pip then uses the ones it carries.
+SYSTEM_BUNDLES = (
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+)
 
 
 def config_files(environ: Mapping[str, str] | None = None) -> list[str]:
@@ -117,14 +129,22 @@ def uv_install_options(
         args.append("--no-index")
     if settings.get("cert"):
         env["SSL_CERT_FILE"] = settings["cert"].strip()
-    else:
-        env["UV_NATIVE_TLS"] = "1"  # the system's certificates, as pip uses them
+    elif any(os.path.isfile(path) and os.path.getsize(path) > 0 for path in SYSTEM_BUNDLES):
+        env["UV_NATIVE_TLS"] = "1"  # the system's certificates, which pip trusts too
     return args, env
 
 
 def main() -> None:
-    args, env = uv_install_options(sys.argv[1] if len(sys.argv) > 1 else None)
-    print(json.dumps({"args": args, "env": env}))
+    """``--sh``: shell lines that export the variables and set the arguments (``"$@"``),
+    for ``eval`` in a Docker build; else JSON ``{"args": [...], "env": {...}}``. The
+    index is pip's; the caller sets the target's own (``PIP_CONFIG_FILE`` or after)."""
+    args, env = uv_install_options()
+    if sys.argv[1:] == ["--sh"]:
+        for name, value in sorted(env.items()):
+            print(f"export {name}={shlex.quote(value)}")
+        print("set -- " + " ".join(shlex.quote(a) for a in args))
+    else:
+        print(json.dumps({"args": args, "env": env}))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,16 @@ on another one (``ssh://`` or ``tcp://``).
 
 - Environment: an image built from the target's `base_image` plus the project's
   dependency spec, tagged ``runyard-env:<hash>`` and labelled (with the project that
-  built it), built once per hash and reused; or the target's `image`, used as is.
+  built it), built once per hash and reused; or the target's `image`, used as is. The
+  build uses uv when this machine has it and the engine's machine can run its binary
+  (Linux, same architecture: `host_uv`): the binary goes into the build context, is
+  used in the first stage only, and falls back to pip there if it cannot run (a base
+  image of another C library); else pip. The installer offered is part of the hash.
+- Lock: a built image holds its environment's lock (``/opt/runyard/lock.json``,
+  written by its interpreter as it is built); for a target's own `image`, its
+  `python` lists its packages in a short container. Either is kept on this machine by
+  image id (``.runyard/state/envs/.image-locks``), so a run of a known image reads no
+  engine for it, and is recorded with the run (`env_lock`).
 - A package index's credentials (`index_url: https://user:token@host/simple`) are a
   build-time-only file: the build has two stages, the first builds the venv with a
   pip.conf from the build context, the second starts again from the base image and
@@ -35,13 +44,15 @@ import contextlib
 import hashlib
 import io
 import os
+import platform
 import re
 import socket
+import sys
 import tarfile
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -58,7 +69,7 @@ IMAGE_REPO = "runyard-env"
 LABEL_ENV = "dev.runyard.env"
 LABEL_PROJECT = "dev.runyard.project"
 LABEL_RUN = "dev.runyard.run"
-IMAGE_FORMAT = "2"  # bump when the layout of built images changes
+IMAGE_FORMAT = "3"  # bump when the layout of built images changes (3: uv, lock.json)
 RUN_USER = "runyard"
 RUN_UID = 10001
 CONNECT_TIMEOUT = sshconn.CONNECT_TIMEOUT  # every error the user can hit shows within 10 s
@@ -177,8 +188,15 @@ def ca_bytes(options: dict[str, Any]) -> bytes | None:
 
 
 def image_hash(
-    spec: envs.DependencySpec, base_id: str, options: dict[str, Any], ca: bytes | None
+    spec: envs.DependencySpec,
+    base_id: str,
+    options: dict[str, Any],
+    ca: bytes | None,
+    installer: str = "pip",
 ) -> str:
+    """The environment image's key: the base image, the spec, the interpreter, the
+    index, the CA bundle and the installer offered (uv or pip: their images can differ,
+    as their environments do on this machine, `runyard.core.envs`)."""
     h = hashlib.sha256()
     for part in (
         IMAGE_FORMAT,
@@ -186,6 +204,7 @@ def image_hash(
         spec.kind,
         str(options.get("python") or "python3"),
         str(options.get("index_url") or ""),
+        installer,
     ):
         h.update(part.encode() + b"\0")
     h.update(spec.content + b"\0")
@@ -197,6 +216,12 @@ BUILD_STAGE = "runyard-build"  # the first stage of an environment image's build
 LABEL_BUILD_STAGE = "dev.runyard.build-stage"  # on that stage's images; removed after
 BUILD_ARG = "RUNYARD_BUILD"  # a fresh value per build, so that stage is never reused
 PIP_CONFIG = "/tmp/runyard-pip.conf"  # in the first stage only: the package index
+UV_BINARY = "/tmp/runyard-uv"  # in the first stage only: this machine's uv
+PIP_SOURCES = "/tmp/runyard-pip-sources.py"  # in the first stage only: pip's sources for uv
+LOCK_PATH = "/opt/runyard/lock.json"  # in the image: the environment's lock
+FREEZE_PATH = "/opt/runyard/freeze.py"  # in the image: what wrote LOCK_PATH
+INSTALLER_FILE = "/opt/runyard/venv/.runyard-installer"  # "uv" or "pip": who built the venv
+VENV = "/opt/runyard/venv"
 
 
 def single_line(value: str, field: str) -> str:
@@ -220,13 +245,25 @@ def pip_config(options: dict[str, Any]) -> bytes | None:
 
 
 def env_dockerfile(
-    base: str, python: str, spec: envs.DependencySpec, options: dict[str, Any], ca: bool
+    base: str,
+    python: str,
+    spec: envs.DependencySpec,
+    options: dict[str, Any],
+    ca: bool,
+    uv: bool = False,
 ) -> str:
     """A two-stage Dockerfile. The first stage builds the venv, with the package index's
     pip.conf (its credentials) from the build context; the second, the image, starts again
     from `base` and takes only the venv: no layer, history line or config of the image
     holds the index. The first stage's images carry LABEL_BUILD_STAGE with the build's
-    own BUILD_ARG value, so `build_image` finds and removes them afterwards."""
+    own BUILD_ARG value, so `build_image` finds and removes them afterwards.
+
+    With `uv` (this machine's uv binary is in the build context as `uv`), the first
+    stage builds with it when it runs there (a base image of another C library: pip
+    instead), from the sources pip would use in that image (`runyard.core.pip_sources`
+    reads the image's pip configuration and the index's pip.conf, in the build only),
+    compiling bytecode as pip does. The image's `LOCK_PATH` holds the environment's lock
+    (`runyard.core.freeze`), written by the image's own interpreter."""
     base = single_line(base, "base_image")
     python = single_line(python, "python")
     index = pip_config(options) is not None
@@ -235,34 +272,60 @@ def env_dockerfile(
     if ca:
         trust.append(f"COPY ca.crt {CA_PATH}")
         env += [f"PIP_CERT={CA_PATH}", f"REQUESTS_CA_BUNDLE={CA_PATH}", f"SSL_CERT_FILE={CA_PATH}"]
+    build_env = env + (
+        ["UV_NO_CACHE=1", "UV_PYTHON_DOWNLOADS=never", "UV_NO_PROGRESS=1", "UV_COMPILE_BYTECODE=1"]
+        if uv
+        else []
+    )
     lines = [
         f"FROM {base} AS {BUILD_STAGE}",
         f"ARG {BUILD_ARG}",
         f"LABEL {LABEL_BUILD_STAGE}=${{{BUILD_ARG}}}",
         *trust,
-        "ENV " + " ".join(env),
-        f"RUN {python} -m venv /opt/runyard/venv",
+        "ENV " + " ".join(build_env),
     ]
-    if spec.kind != "none":
+    installs = spec.kind != "none"
+    if installs:
         lines.append("COPY requirements.txt /opt/runyard/requirements.txt")
-        install = (
-            "/opt/runyard/venv/bin/python -m pip install --progress-bar off "
-            "-r /opt/runyard/requirements.txt"
-        )
         if index:
             lines.append(f"COPY pip.conf {PIP_CONFIG}")
-            install = f"PIP_CONFIG_FILE={PIP_CONFIG} {install}"
-        lines.append(f"RUN {install}")
+    conf = f"PIP_CONFIG_FILE={PIP_CONFIG} " if index else ""
+    with_pip = f"{python} -m venv {VENV}"
+    if installs:
+        with_pip += (
+            f" && {conf}{VENV}/bin/python -m pip install --progress-bar off "
+            "-r /opt/runyard/requirements.txt"
+        )
+    with_pip += f" && echo pip > {INSTALLER_FILE}"
+    if uv:
+        lines += [f"COPY uv {UV_BINARY}", f"COPY pip_sources.py {PIP_SOURCES}"]
+        with_uv = f"{UV_BINARY} venv --quiet --no-config --python {python} {VENV}"
+        if installs:
+            with_uv += (
+                f' && eval "$({conf}{python} {PIP_SOURCES} --sh)" && {UV_BINARY} pip install '
+                f'"$@" --python {VENV}/bin/python -r /opt/runyard/requirements.txt'
+            )
+        with_uv += f" && echo uv > {INSTALLER_FILE}"
+        lines.append(
+            f"RUN if {UV_BINARY} --version >/dev/null 2>&1; then {with_uv}; else {with_pip}; fi"
+        )
+    else:
+        lines.append(f"RUN {with_pip}")
     lines += [f"FROM {base}", *trust, "ENV " + " ".join(env)]
-    lines.append(f"COPY --from={BUILD_STAGE} /opt/runyard/venv /opt/runyard/venv")
-    if spec.kind != "none":
+    lines.append(f"COPY --from={BUILD_STAGE} {VENV} {VENV}")
+    if installs:
         lines.append("COPY requirements.txt /opt/runyard/requirements.txt")
+    lines.append(f"COPY freeze.py {FREEZE_PATH}")
+    lines.append(
+        f'RUN {VENV}/bin/python -I {FREEZE_PATH} --installer "$(cat {INSTALLER_FILE})" '
+        f"> {LOCK_PATH}"
+    )
     lines.append(
         f"RUN (id -u {RUN_USER} >/dev/null 2>&1 || useradd -m -u {RUN_UID} {RUN_USER} "
         f"|| adduser -D -u {RUN_UID} {RUN_USER} || true) && mkdir -p /work && "
         f"(chown {RUN_USER} /work 2>/dev/null || true)"
     )
-    lines.append("ENV PATH=/opt/runyard/venv/bin:$PATH VIRTUAL_ENV=/opt/runyard/venv")
+    lines.append(f"ENV PATH={VENV}/bin:$PATH VIRTUAL_ENV={VENV}")
     lines.append("WORKDIR /work")
     return "\n".join(lines) + "\n"
 
@@ -270,29 +333,39 @@ def env_dockerfile(
 def env_context(
     spec: envs.DependencySpec, options: dict[str, Any], ca: bytes | None
 ) -> dict[str, bytes]:
-    """The build context's files besides the Dockerfile: requirements.txt, the CA bundle,
-    and the first stage's pip.conf."""
+    """The build context's files besides the Dockerfile (and the uv binary, which
+    `ensure_image` adds): requirements.txt, the CA bundle, the first stage's pip.conf,
+    the program that writes the image's lock and the one that reads pip's sources."""
     files: dict[str, bytes] = {}
     if spec.kind != "none":
         files["requirements.txt"] = requirements_text(spec)
         conf = pip_config(options)
         if conf is not None:
             files["pip.conf"] = conf
+        files["pip_sources.py"] = envs.program_source("pip_sources").encode()
     if ca is not None:
         files["ca.crt"] = ca
+    files["freeze.py"] = envs.program_source("freeze").encode()
     return files
 
 
-def _tar_bytes(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
+def _tar_context(files: Mapping[str, bytes | Path], out: IO[bytes]) -> None:
+    """The build context: each file's bytes, or the file at a path (executable ones kept
+    so: the uv binary)."""
+    with tarfile.open(fileobj=out, mode="w") as tar:
         for name, data in files.items():
             info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mode = 0o644
             info.mtime = 0
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+            if isinstance(data, Path):
+                info.size = data.stat().st_size
+                info.mode = 0o755 if os.access(data, os.X_OK) else 0o644
+                with data.open("rb") as f:
+                    tar.addfile(info, f)
+            else:
+                info.size = len(data)
+                info.mode = 0o644
+                tar.addfile(info, io.BytesIO(data))
+    out.seek(0)
 
 
 def requirements_text(spec: envs.DependencySpec) -> bytes:
@@ -308,12 +381,13 @@ def _write_fd(fd: int, data: bytes) -> None:
 
 def build_image(
     client: Any,
-    files: dict[str, bytes],
+    files: Mapping[str, bytes | Path],
     tag: str,
     labels: dict[str, str],
     write: Callable[[bytes], None],
     what: str,
     hint: str,
+    failure: Callable[[list[str]], RunyardError | None] | None = None,
 ) -> None:
     """Build `tag` from a context of `files` (with its Dockerfile), streaming the build
     output to `write`; a failed build raises with the error and the output's last lines.
@@ -323,10 +397,14 @@ def build_image(
 
     tail: list[str] = []
     error: str | None = None
-    build = uuid.uuid4().hex if f"ARG {BUILD_ARG}".encode() in files["Dockerfile"] else None
+    dockerfile = files["Dockerfile"]
+    recipe = dockerfile.read_bytes() if isinstance(dockerfile, Path) else dockerfile
+    build = uuid.uuid4().hex if f"ARG {BUILD_ARG}".encode() in recipe else None
+    context = tempfile.TemporaryFile()  # noqa: SIM115 - closed below
     try:
+        _tar_context(files, context)
         stream = client.api.build(
-            fileobj=io.BytesIO(_tar_bytes(files)),
+            fileobj=context,
             custom_context=True,
             tag=tag,
             labels=labels,
@@ -340,18 +418,32 @@ def build_image(
             text = item.get("stream") or item.get("status") or ""
             if text:
                 write(text.encode("utf-8", "replace"))
-                tail = (tail + _ANSI.sub("", text).splitlines())[-20:]
+                tail = (tail + _ANSI.sub("", text).splitlines())[-envs.TAIL_LINES :]
             if "error" in item:
                 error = str(item["error"]).strip()
     finally:
+        context.close()
         if build:
             remove_build_stage(client, build)
     if error is not None:
+        named = failure(tail) if failure is not None else None
+        if named is not None:
+            raise named
         last = [line for line in tail if line.strip()][-5:]
         raise RunyardError(
             f"Building {what} failed: {error}" + ("\n" + "\n".join(last) if last else ""),
             hint=hint,
         )
+
+
+def _install_failure(
+    spec: envs.DependencySpec, installer: str, tail: list[str]
+) -> RunyardError | None:
+    """A failed environment image build as `envs.install_failure` words it (the file,
+    the packages, their lines), when the build output names the packages; else None."""
+    used = "uv" if any(f"{UV_BINARY} pip install" in line for line in tail) else installer
+    error = envs.install_failure(spec, used, tail, 1, where="the image")
+    return error if "could not be installed" in error.message else None
 
 
 def remove_build_stage(client: Any, build: str) -> None:
@@ -390,6 +482,84 @@ def base_image_id(client: Any, options: dict[str, Any]) -> str:
         ) from None
 
 
+# platform.machine() here -> the engine's Arch, for the machines uv ships a binary for
+_ENGINE_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+
+
+def host_uv(client: Any) -> Path | None:
+    """This machine's uv binary (`envs.find_uv`) when the engine's machine can run it
+    (Linux, the same processor architecture); None: images are built with pip."""
+    found = envs.find_uv()
+    if found is None or not sys.platform.startswith("linux"):
+        return None
+    try:
+        info = client.version()
+    except Exception:
+        return None
+    arch = _ENGINE_ARCH.get(platform.machine().lower())
+    if str(info.get("Os", "")).lower() != "linux" or arch is None or info.get("Arch") != arch:
+        return None
+    path = Path(found).resolve()
+    return path if path.is_file() else None
+
+
+def image_lock(
+    client: Any, image: str, python: str | None, cache: Path, labels: dict[str, str]
+) -> envs.EnvLock:
+    """The lock of `image`'s environment: its `LOCK_PATH` when Runyard built it
+    (`python` None), else what `python` lists in a container of it. Kept in `cache` by
+    the image's id (an image never changes), so a run of a known image costs nothing."""
+    import docker
+
+    image_id = str(client.images.get(image).id)
+    key = hashlib.sha256(f"{image_id}\0{python or ''}".encode()).hexdigest()[:24]
+    kept = cache / f"{key}.json"
+    with contextlib.suppress(OSError, ValueError):
+        return envs.EnvLock.from_json(kept.read_text())
+    if python is None:
+        container = client.containers.create(image_id, command=["true"], labels=labels)
+        try:
+            stream, _stat = container.get_archive(LOCK_PATH)
+            with tempfile.TemporaryFile() as data:
+                for chunk in stream:
+                    data.write(chunk)
+                data.seek(0)
+                with tarfile.open(fileobj=data) as tar:
+                    member = tar.extractfile(tar.getmembers()[0])
+                    text = member.read().decode("utf-8", "replace") if member else ""
+        finally:
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+    else:
+        try:
+            out = client.containers.run(
+                image_id,
+                command=envs.freeze_command(python, None),
+                entrypoint=[],
+                labels=labels,
+                remove=True,
+                stdout=True,
+                stderr=False,
+                network_disabled=True,
+                **container_limits(client, {}),
+            )
+        except docker.errors.ContainerError as exc:
+            raise RunyardError(
+                f"{python} in {image} could not list its packages ({exc})."
+            ) from None
+        text = out.decode("utf-8", "replace") if isinstance(out, bytes) else str(out)
+    try:
+        lock = envs.EnvLock.from_json(text)
+    except (ValueError, TypeError) as exc:
+        raise RunyardError(f"{image} holds no readable lock ({exc}).") from None
+    with contextlib.suppress(OSError):
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = kept.with_name(f".{kept.name}.{os.getpid()}")
+        tmp.write_text(text)
+        tmp.replace(kept)
+    return lock
+
+
 def ensure_image(client: Any, ctx: RunContext, options: DockerOptions) -> tuple[str, str, bool]:
     """(image, env hash, built by Runyard) for the run; builds the image if needed."""
     import docker
@@ -408,7 +578,9 @@ def ensure_image(client: Any, ctx: RunContext, options: DockerOptions) -> tuple[
     base_id = base_image_id(client, options.raw)
     spec = envs.find_spec(ctx.workdir, ctx.spec.requirements)
     ca = ca_bytes(options.raw)
-    digest = image_hash(spec, base_id, options.raw, ca)
+    uv = host_uv(client)
+    installer = "uv" if uv is not None else "pip"
+    digest = image_hash(spec, base_id, options.raw, ca, installer)
     tag = f"{IMAGE_REPO}:{digest}"
     try:
         client.images.get(tag)
@@ -418,15 +590,19 @@ def ensure_image(client: Any, ctx: RunContext, options: DockerOptions) -> tuple[
         pass
     what = spec.path or "no dependency file"
     ctx.log(
-        f"building environment image {tag} from {base} and {what} (first time; reused afterwards)"
+        f"building environment image {tag} from {base} and {what} with {installer} "
+        "(first time; reused afterwards)"
     )
     started = time.monotonic()
-    files = {
-        "Dockerfile": env_dockerfile(
-            base, options.python, spec, options.raw, ca is not None
-        ).encode(),
+    dockerfile = env_dockerfile(
+        base, options.python, spec, options.raw, ca is not None, uv=bool(uv)
+    )
+    files: dict[str, bytes | Path] = {
+        "Dockerfile": dockerfile.encode(),
         **env_context(spec, options.raw, ca),
     }
+    if uv is not None:
+        files["uv"] = uv
     labels = {
         LABEL_ENV: digest,
         LABEL_PROJECT: str(ctx.project_root),
@@ -442,6 +618,7 @@ def ensure_image(client: Any, ctx: RunContext, options: DockerOptions) -> tuple[
         what="the environment image",
         hint="see the build output in the run's log; fix the dependency file or the "
         "target's base image",
+        failure=lambda tail: _install_failure(spec, installer, tail),
     )
     ctx.log(f"environment image {tag} ready in {time.monotonic() - started:.1f}s")
     return tag, digest, True
@@ -698,6 +875,7 @@ class DockerBackend:
         self.built = False
         self.container: Any = None
         self.execution: DockerExecution | None = None
+        self.lock: envs.EnvLock | None = None
 
     def _options(self, ctx: RunContext) -> DockerOptions:
         return DockerOptions.of(ctx.spec)
@@ -708,6 +886,27 @@ class DockerBackend:
         with engine_errors(options.raw, "while building the run's environment image"):
             self.image, digest, self.built = ensure_image(self.client, ctx, options)
         ctx.set_env_hash(digest or None)
+        self.lock = self._read_lock(ctx, options)
+
+    def _read_lock(self, ctx: RunContext, options: DockerOptions) -> envs.EnvLock | None:
+        """The image's lock (`image_lock`); None, said in the run's log, when it cannot
+        be read (an image of the target's without that interpreter)."""
+        assert self.image is not None
+        labels = {LABEL_PROJECT: str(ctx.project_root)}
+        python = None if self.built else options.python
+        try:
+            with engine_errors(options.raw, "while reading the environment's packages"):
+                return image_lock(
+                    self.client, self.image, python, ctx.envs_dir / ".image-locks", labels
+                )
+        except RunyardError as exc:
+            ctx.log(
+                f"the environment's packages could not be listed for the run's lock: {exc.message}"
+            )
+            return None
+
+    def env_lock(self, ctx: RunContext) -> envs.EnvLock | None:
+        return self.lock
 
     def _environment(self, ctx: RunContext, ca: bool) -> dict[str, str]:
         env = ctx.spec.user_env()
