@@ -7,7 +7,13 @@ only, Python 3.8 syntax), read as text with `importlib.resources`.
 
 - Environment: a virtual environment under ``<workdir>/envs/<hash>``, built with the
   remote interpreter from the project's dependency spec, marked complete with a file
-  written last, and reused by every run with the same spec and interpreter.
+  written last, and reused by every run with the same spec and interpreter. Built
+  with uv where the remote machine has it (the probe finds it: the interpreter's own
+  `uv` package, PATH, ``~/.local/bin``, ``~/.cargo/bin``), from the sources the remote
+  pip would use (`runyard.core.pip_sources`, run there), else with pip; a uv-built
+  environment has "uv" in its hash. Its lock (`runyard.core.freeze`, run by the
+  environment's interpreter there) comes in the same round trip that finds it cached,
+  and is recorded with the run.
 - Execution: the snapshot (and Runyard's tracking client) go to
   ``<workdir>/runs/<run id>/`` as a tar stream over an SSH channel. That folder is
   private from its creation (umask 077: folders 0700, files 0600, modes in the stream
@@ -190,9 +196,19 @@ def _version(info: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- environments
 
 
-def env_hash(spec: envs.DependencySpec, info: dict[str, Any], index_url: str | None) -> str:
+def env_hash(
+    spec: envs.DependencySpec,
+    info: dict[str, Any],
+    index_url: str | None,
+    installer: str = "pip",
+) -> str:
+    """The remote environment's key; a uv-built one has "uv" in it (pip-built keys are
+    what they always were: see `runyard.core.envs` on why the two are kept apart)."""
     h = hashlib.sha256()
-    for part in (ENV_FORMAT, spec.kind, str(info["executable"]), _version(info), index_url or ""):
+    parts = [ENV_FORMAT, spec.kind, str(info["executable"]), _version(info), index_url or ""]
+    if installer != "pip":
+        parts.append(f"installer={installer}")
+    for part in parts:
         h.update(part.encode() + b"\0")
     h.update(spec.content)
     return h.hexdigest()[:16]
@@ -204,37 +220,70 @@ def _requirements_text(spec: envs.DependencySpec) -> bytes:
     return spec.content
 
 
-def ensure_env(remote: Remote, ctx: RunContext) -> tuple[str, str]:
-    """(env hash, the environment's python) on the remote, built first if needed."""
+def remote_installer(remote: Remote) -> str | None:
+    """The uv binary on the remote machine that builds its environments, or None for
+    pip: its uv where the probe found one, unless RUNYARD_ENV_INSTALLER says pip (and
+    an error where it says uv and there is none)."""
+    choice = envs.installer_choice()
+    uv = remote.probe().get("uv")
+    if choice == "pip":
+        return None
+    if choice == "uv" and not uv:
+        raise RunyardError(
+            f"{envs.INSTALLER_VAR}=uv, but uv is not installed on {remote.endpoint.host}.",
+            hint=f"install it there (pip install uv), or unset {envs.INSTALLER_VAR} to build "
+            "with pip",
+        )
+    return str(uv) if uv else None
+
+
+def _run_program(remote: Remote, command: str, timeout: float = 60) -> tuple[int, str]:
+    code, out = remote.run(command, timeout=timeout)
+    return code, out.decode("utf-8", "replace")
+
+
+def _lock_command(python: str, installer: str) -> str:
+    return " ".join(shlex.quote(a) for a in envs.freeze_command(python, installer))
+
+
+def ensure_env(remote: Remote, ctx: RunContext) -> tuple[str, str, envs.EnvLock | None]:
+    """(env hash, the environment's python, its lock) on the remote, built first if
+    needed. The lock is None (said in the run's log) when it cannot be read."""
     info = remote.probe()
-    if not info.get("venv"):
+    uv = remote_installer(remote)
+    installer = "uv" if uv else "pip"
+    if not uv and not info.get("venv"):
         raise RunyardError(
             f"{remote.python} on {remote.endpoint.host} cannot create virtual environments "
             "(the venv or ensurepip module is missing).",
-            hint="install it there (Debian: apt-get install python3-venv)",
+            hint="install it there (Debian: apt-get install python3-venv), or uv (pip install uv)",
         )
     spec = envs.find_spec(ctx.workdir, ctx.spec.requirements)
     index_url = ctx.spec.index_url
-    digest = env_hash(spec, info, index_url)
+    digest = env_hash(spec, info, index_url, installer)
     envs_dir = posixpath.join(remote.workdir, "envs")
     prefix = posixpath.join(envs_dir, digest)
     python = posixpath.join(prefix, "bin", "python")
     marker = shlex.quote(posixpath.join(prefix, ".runyard-env.json"))
-    code, _ = remote.run(f"test -f {marker}", timeout=30)
+    # one round trip: is it there, and what does it hold
+    code, out = _run_program(remote, f"test -f {marker} && {_lock_command(python, installer)}")
     if code == 0:
         ctx.log(f"environment {digest} on {remote.endpoint.host} (cached)")
-        return digest, python
+        return digest, python, _parse_lock(ctx, out)
     what = spec.path or "no dependency file"
     ctx.log(
-        f"building environment {digest} on {remote.endpoint.host} from {what} "
+        f"building environment {digest} on {remote.endpoint.host} from {what} with {installer} "
         "(first time; reused afterwards)"
     )
     started = time.monotonic()
-    command = _py(remote.python, "build_env", envs_dir, digest, spec.kind, index_url or "")
+    header: dict[str, Any] = {"index_url": index_url or None, "uv": uv}
+    if uv:
+        header["uv_args"], header["uv_env"] = _remote_uv_options(remote, index_url)
+    command = _py(remote.python, "build_env", envs_dir, digest, spec.kind)
     chan = remote.open(command, timeout=None)
     tail: list[str] = []
     try:
-        chan.sendall(_requirements_text(spec))
+        chan.sendall(json.dumps(header).encode() + b"\n" + _requirements_text(spec))
         chan.shutdown_write()
         pending = b""
         while True:
@@ -246,9 +295,9 @@ def ensure_env(remote: Remote, ctx: RunContext) -> tuple[str, str]:
             pending += chunk
             lines = pending.split(b"\n")
             pending = lines.pop()
-            tail = (tail + [ln.decode("utf-8", "replace") for ln in lines])[-20:]
+            tail = (tail + [ln.decode("utf-8", "replace") for ln in lines])[-envs.TAIL_LINES :]
         if pending:
-            tail = [*tail, pending.decode("utf-8", "replace")][-20:]
+            tail = [*tail, pending.decode("utf-8", "replace")][-envs.TAIL_LINES :]
         code = int(chan.recv_exit_status())
     finally:
         chan.close()
@@ -263,11 +312,11 @@ def ensure_env(remote: Remote, ctx: RunContext) -> tuple[str, str]:
             "full output is in the run's log",
         )
     elif code == 11:
+        error = envs.install_failure(spec, installer, tail, code, where=remote.endpoint.host)
         raise RunyardError(
-            f"Installing the packages of {spec.path} on {remote.endpoint.host} failed"
-            + (f":\n{last}" if last else "."),
-            hint="see pip's output in the run's log; fix the dependency file, or the remote "
-            "machine's access to the package index (`index_url:` in the target)",
+            error.message,
+            hint=f"{error.hint}; or check the remote machine's access to the package index "
+            "(`index_url:` in the target)",
         )
     elif code != 0:
         raise RunyardError(
@@ -277,7 +326,38 @@ def ensure_env(remote: Remote, ctx: RunContext) -> tuple[str, str]:
         )
     else:
         ctx.log(f"environment {digest} ready in {time.monotonic() - started:.1f}s")
-    return digest, python
+    code, out = _run_program(remote, _lock_command(python, installer))
+    return digest, python, _parse_lock(ctx, out if code == 0 else "")
+
+
+def _remote_uv_options(remote: Remote, index_url: str | None) -> tuple[list[str], dict[str, str]]:
+    """uv's arguments and variables for the sources the remote machine's pip would use
+    (`runyard.core.pip_sources`, run there); the target's `index_url` wins over them."""
+    source = envs.program_source("pip_sources")
+    command = " ".join(shlex.quote(a) for a in (remote.python, "-c", source))
+    code, out = _run_program(remote, command)
+    try:
+        if code != 0:
+            raise ValueError(out.strip()[-300:])
+        doc = json.loads(out.strip().splitlines()[-1])
+        args = [str(a) for a in doc["args"]]
+        env = {str(k): str(v) for k, v in doc["env"].items()}
+    except (ValueError, KeyError, IndexError, AttributeError) as exc:
+        raise RunyardError(
+            f"Could not read pip's configuration on {remote.endpoint.host} ({exc}).",
+            hint=f"set {envs.INSTALLER_VAR}=pip to build with pip there",
+        ) from None
+    if index_url:
+        env["UV_INDEX_URL"] = index_url
+    return args, env
+
+
+def _parse_lock(ctx: RunContext, out: str) -> envs.EnvLock | None:
+    try:
+        return envs.EnvLock.from_json(out)
+    except (ValueError, TypeError) as exc:
+        ctx.log(f"the environment's packages could not be listed for the run's lock ({exc})")
+        return None
 
 
 # ---------------------------------------------------------------- running
@@ -424,6 +504,10 @@ class SshBackend:
         self.remote: Remote | None = None
         self.python: str | None = None
         self.execution: SshExecution | None = None
+        self.lock: envs.EnvLock | None = None
+
+    def env_lock(self, ctx: RunContext) -> envs.EnvLock | None:
+        return self.lock
 
     def prepare(self, ctx: RunContext) -> None:
         self.remote = Remote(_options(ctx))
@@ -442,7 +526,7 @@ class SshBackend:
                 f"writable ({info.get('workdir_error', 'permission denied')}).",
                 hint="fix `workdir:` in the target file, or the folder's permissions there",
             )
-        digest, self.python = ensure_env(self.remote, ctx)
+        digest, self.python, self.lock = ensure_env(self.remote, ctx)
         ctx.set_env_hash(digest)
 
     def _spec(self, ctx: RunContext, run_dir: str) -> dict[str, Any]:

@@ -1,9 +1,16 @@
-"""Builds a run environment: a virtual environment ``<envs>/<digest>`` from the
-requirements read on stdin, under a lock per digest, marked complete by a file written
-last. Arguments: envs folder, digest, dependency kind (``none``: no pip), index URL.
+"""Builds a run environment: a virtual environment ``<envs>/<digest>`` under a lock per
+digest, marked complete by a file written last; a failed build removes what it made.
+Arguments: envs folder, digest, dependency kind (``none``: nothing to install).
 
-Exit status: 0 built, 3 another run built it meanwhile, 10 venv failed, 11 pip failed
-(the output says why; the ssh target turns each into a message)."""
+Stdin: one line of JSON, then the requirements. The JSON says how to build:
+``index_url`` (the target's, for pip as ``PIP_INDEX_URL``), and with ``uv`` (the uv
+binary found by the probe) the environment variables and arguments that give
+``uv pip install`` the sources this machine's pip would use (``uv_env``, ``uv_args``:
+`runyard.core.pip_sources`, run here beforehand). Without ``uv``: ``python -m venv``
+and pip. Credentials in an index address travel on stdin, never on a command line.
+
+Exit status: 0 built, 3 another run built it meanwhile, 10 venv failed, 11 the install
+failed (the output says why; the ssh target turns each into a message)."""
 
 from __future__ import annotations
 
@@ -16,7 +23,8 @@ import sys
 
 
 def main() -> None:
-    envs, digest, kind, index_url = sys.argv[1:5]
+    envs, digest, kind = sys.argv[1:4]
+    header = json.loads(sys.stdin.buffer.readline().decode("utf-8") or "{}")
     requirements = sys.stdin.buffer.read()
     os.makedirs(envs, exist_ok=True)
     prefix = os.path.join(envs, digest)
@@ -30,25 +38,32 @@ def main() -> None:
     for name in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"):
         env.pop(name, None)
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    if index_url:
-        env["PIP_INDEX_URL"] = index_url
-    without_pip = ["--without-pip"] if kind == "none" else []
-    cmd = [sys.executable, "-m", "venv", *without_pip, prefix]
+    if header.get("index_url"):
+        env["PIP_INDEX_URL"] = header["index_url"]
+    uv = header.get("uv")
+    python = os.path.join(prefix, "bin", "python")
+    if uv:
+        env.update(header.get("uv_env") or {})
+        env.update({"UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"})
+        make = [uv, "venv", "--quiet", "--no-config", "--python", sys.executable, prefix]
+        install = [uv, "pip", "install", "--python", python, *(header.get("uv_args") or [])]
+    else:
+        without_pip = ["--without-pip"] if kind == "none" else []
+        make = [sys.executable, "-m", "venv", *without_pip, prefix]
+        install = [python, "-m", "pip", "install", "--progress-bar", "off"]
     sys.stdout.flush()
-    if subprocess.call(cmd, env=env, stderr=subprocess.STDOUT) != 0:
+    if subprocess.call(make, env=env, stderr=subprocess.STDOUT) != 0:
         shutil.rmtree(prefix, ignore_errors=True)
         sys.exit(10)
     if kind != "none":
         req = os.path.join(prefix, "requirements.txt")
         with open(req, "wb") as f:
             f.write(requirements)
-        python = os.path.join(prefix, "bin", "python")
-        pip = [python, "-m", "pip", "install", "--progress-bar", "off"]
-        if subprocess.call([*pip, "-r", req], env=env, stderr=subprocess.STDOUT) != 0:
+        if subprocess.call([*install, "-r", req], env=env, stderr=subprocess.STDOUT) != 0:
             shutil.rmtree(prefix, ignore_errors=True)
             sys.exit(11)
     with open(marker + ".tmp", "w") as f:
-        json.dump({"kind": kind, "python": sys.executable}, f)
+        json.dump({"kind": kind, "python": sys.executable, "installer": "uv" if uv else "pip"}, f)
     os.replace(marker + ".tmp", marker)
 
 
