@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     env.register(sub)
     targets.register_jobs(sub)
     submit.register(sub)
-    runs.register(sub)
+    submit.register_rerun(runs.register(sub))
     return p
 
 

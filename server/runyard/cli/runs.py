@@ -47,8 +47,11 @@ from runyard.core.store import STATUSES, Run, RunLock, Store, json_number
 from runyard.runner import operations, runs
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `runs` to the CLI's subcommands."""
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """Add `runs` to the CLI's subcommands; its subcommands, for other modules to add to
+    (`runyard runs rerun`)."""
     r = sub.add_parser("runs", help="list and inspect runs").add_subparsers(
         dest="sub", metavar="ACTION"
     )
@@ -96,6 +99,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s.add_argument("other", nargs="?")
     s.add_argument("--stat", action="store_true")
     s.set_defaults(func=cmd_runs_diff)
+    return r
 
 
 def _sort_runs(items: list[Run], sort: str) -> list[Run]:

@@ -5,17 +5,31 @@ supervisor), whose warnings (files that look like secrets going into the snapsho
 printed to stderr. The run's id goes to stdout; the command then follows the run's log
 until it ends and exits with the run's status (`--detach` returns at once). Ctrl-C
 detaches: the run goes on under its supervisor.
+
+`runyard runs rerun RUN` runs a run again (`runs.rerun`: its snapshot, command line and
+settings, and the packages of its lock) and follows it the same way; `--check` then
+compares the final metrics with the original's (`operations.check_rerun`) and exits 1
+when they differ.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import math
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from runyard.cli.common import follow_log, open_store, project_of, say_outcome
-from runyard.cli.output import info
+from runyard.cli.output import NO_VALUE, emit_json, fmt_value, info, table
+from runyard.core.errors import UsageError
+from runyard.core.project import Project
+from runyard.core.store import Run, json_number
 from runyard.runner import runs
+
+if TYPE_CHECKING:
+    from runyard.runner import operations
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,6 +43,46 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s.add_argument("script", nargs="?", help="the script, relative to the current folder")
     s.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
     s.set_defaults(func=cmd_submit)
+
+
+def register_rerun(
+    runs_actions: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    """Add `rerun` to the `runs` command's subcommands."""
+    s = runs_actions.add_parser(
+        "rerun", help="run a run again: its snapshot, command, settings and locked packages"
+    )
+    s.add_argument("id", metavar="RUN", help="run id (or a unique part of it)")
+    s.add_argument("--target", help="another target (default: the run's own)")
+    s.add_argument(
+        "--check",
+        action="store_true",
+        help="wait for the rerun, compare its final metrics with the original's; "
+        "exit 1 when they differ",
+    )
+    s.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.0,
+        help="with --check: the largest difference still equal (default 0: bit-identical)",
+    )
+    s.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="METRIC",
+        help="with --check: a metric not to compare (repeatable; timings such as "
+        "fit_seconds never are)",
+    )
+    s.add_argument("--detach", "-d", action="store_true", help="print the run id and return")
+    s.add_argument("--json", action="store_true", help="with --check: the comparison as JSON")
+    s.set_defaults(func=cmd_rerun)
+
+
+def show_progress(message: str) -> None:
+    """The progress of a rerun: its warnings and what it reuses go to stderr."""
+    if message.startswith(runs.WARNING) or message.startswith("environment:"):
+        info(message)
 
 
 def show_warnings(message: str) -> None:
@@ -50,18 +104,26 @@ def cmd_submit(args: argparse.Namespace) -> int:
         cwd=Path.cwd(),
     )
     run = runs.submit(project, req, show_warnings)
-    print(run.id, flush=True)
+    return _follow(project, run, args.detach)
+
+
+def _follow(project: Project, run: Run, detach: bool, out: Any = None) -> int:
+    """Say where the run went (its id on stdout, unless the log goes to `out`), then
+    (unless `detach`) copy its log to `out` (stdout by default) until it ends; the exit
+    status is the run's."""
+    if out is None:
+        print(run.id, flush=True)
     commit = (run.snapshot_commit or "")[:10]
     info(
         f"run {run.id} queued on target {run.target!r}, experiment {run.experiment!r}, "
         f"snapshot {commit}"
     )
-    if args.detach:
+    if detach:
         info(f"follow: runyard runs logs -f {run.id}    cancel: runyard runs cancel {run.id}")
         return 0
     store = open_store(project)
     try:
-        final = follow_log(project, store, run.id, sys.stdout.buffer)
+        final = follow_log(project, store, run.id, out or sys.stdout.buffer)
     except KeyboardInterrupt:
         info(
             f"\ndetached: run {run.id} goes on.\n"
@@ -73,3 +135,83 @@ def cmd_submit(args: argparse.Namespace) -> int:
         store.close()
     say_outcome(final)
     return runs.exit_code_of(final)
+
+
+def cmd_rerun(args: argparse.Namespace) -> int:
+    from runyard.runner import operations
+
+    if args.check and args.detach:
+        raise UsageError("--check waits for the rerun; it cannot go with --detach.")
+    if args.tolerance < 0 or not math.isfinite(args.tolerance):
+        raise UsageError(f"--tolerance {args.tolerance}: give a finite number >= 0.")
+    project = project_of(args)
+    with open_store(project) as store:
+        original_id = runs.get_run(project, store, args.id).id
+        run = runs.rerun(project, store, original_id, args.target, show_progress)
+    quiet = args.check and args.json  # the comparison alone goes to stdout
+    status = _follow(project, run, args.detach, out=io.BytesIO() if quiet else None)
+    if not args.check or status == 130:
+        return status
+    with open_store(project) as store:
+        original = store.get_run(original_id)
+        again = store.get_run(run.id)
+    check = operations.check_rerun(original, again, args.tolerance, args.ignore)
+    if args.json:
+        emit_json(_check_json(check))
+    else:
+        print("\n".join(_check_lines(check)))
+    return 0 if check.same else 1
+
+
+def _check_json(check: operations.RerunCheck) -> dict[str, Any]:
+    return {
+        "original": check.original.id,
+        "rerun": check.rerun.id,
+        "status": [check.original.status, check.rerun.status],
+        "same": check.same,
+        "tolerance": check.tolerance,
+        "largest_difference": check.largest_difference,
+        "metrics": [
+            {
+                "key": m.key,
+                "original": None if m.original is None else json_number(m.original),
+                "rerun": None if m.rerun is None else json_number(m.rerun),
+                "difference": m.difference,
+                "equal": m.equal,
+                "compared": m.compared,
+            }
+            for m in check.metrics
+        ],
+    }
+
+
+def _check_lines(check: operations.RerunCheck) -> list[str]:
+    rows = [
+        [
+            m.key,
+            fmt_value(m.original),
+            fmt_value(m.rerun),
+            NO_VALUE if m.difference is None else f"{m.difference:.3g}",
+            ("equal" if m.equal else "DIFFERENT") if m.compared else "not compared",
+        ]
+        for m in check.metrics
+    ]
+    lines = [
+        f"original {check.original.id}, rerun {check.rerun.id}",
+        table(["metric", "original", "rerun", "difference", ""], rows),
+    ]
+    within = "bit-identical" if check.tolerance == 0 else f"within {check.tolerance:g}"
+    if check.rerun.status != "completed" or check.original.status != "completed":
+        lines.append(
+            f"not reproduced: the original {check.original.status}, the rerun {check.rerun.status}"
+        )
+    elif check.same:
+        left = [m.key for m in check.metrics if not m.compared]
+        but = f" ({', '.join(left)} not compared)" if left else ""
+        lines.append(f"reproduced: every final metric is {within}{but}")
+    else:
+        differ = [m.key for m in check.metrics if m.compared and not m.equal]
+        largest = check.largest_difference
+        by = f" (largest difference {largest:.3g})" if largest is not None else ""
+        lines.append(f"not reproduced: {', '.join(differ)} differ{'s' * (len(differ) == 1)}{by}")
+    return lines

@@ -620,6 +620,19 @@ def take_snapshot(project: Project, run_id: str) -> Snapshot:
     )
 
 
+def reuse_snapshot(project: Project, run_id: str, commit: str) -> Snapshot:
+    """Point `refs/runyard/runs/<run_id>` at an earlier run's snapshot `commit`: a rerun
+    runs exactly the code its original ran, whatever the working folder holds now, and
+    its snapshot survives the original's deletion."""
+    _check_run_id(run_id)
+    where, sha = _find_commit(project, commit)
+    ref = RUNS_REF_PREFIX + run_id
+    _git(where, ["update-ref", "-m", f"runyard run {run_id} (rerun of {sha[:12]})", ref, sha])
+    return Snapshot(
+        commit=sha, ref=ref, git_dir=where.common_dir, prefix=where.prefix, shadow=where.shadow
+    )
+
+
 # Names of files that usually hold secrets (matched on the file name, case-insensitive):
 # dotenv files, SSH private keys, keys and certificates, cloud and package-index
 # credentials. Example/template dotenv files are not secrets.

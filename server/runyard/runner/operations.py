@@ -1,5 +1,5 @@
-"""The operations both faces render: run details, compare, restore, diff, log chunks and
-target infos.
+"""The operations both faces render: run details, compare, a rerun's check, restore,
+diff, log chunks and target infos.
 
 The CLI (`runyard.cli.runs`) and the language server (`runyard.lsp.features.runs`,
 `.metrics`, `.targets`) only parse their input and render what these functions return:
@@ -17,6 +17,10 @@ disagree about it:
   exactly as long.
 - *Best run.* The run with the highest (or lowest) value of the chosen metric; runs
   without the metric, or with NaN, are not candidates; ties go to the larger run id.
+- *Same after a rerun.* A rerun reproduces its original when both completed and each
+  final metric is the same number (NaN equals NaN), or within a tolerance the caller
+  gives (local against Docker, say); a metric only one of them logged differs. Timings
+  (`TIMING_METRIC`: `fit_seconds`, `epoch_time`) are shown but never compared.
 - *Log chunks.* A chunk ends on a whole line, or at least on a whole UTF-8 character,
   so a client can decode each chunk on its own (`whole_chunk`).
 
@@ -27,8 +31,10 @@ config module, git and the backends load on first use.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -214,6 +220,77 @@ def compare(
         metrics=tuple(metrics),
         best_run_id=best_run(chosen, best_metric, maximize) if best_metric else None,
     )
+
+
+# --------------------------------------------------------------------------- rerun check
+
+
+# Metrics that measure time (`fit_seconds`, `epoch_time`, `latency_ms`) differ from run
+# to run by nature: a rerun's check shows them but does not compare them.
+TIMING_METRIC = re.compile(r"(seconds|secs?|_ms|time|duration|elapsed)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class MetricCheck:
+    """One final metric of a run and of its rerun. `difference` is |rerun - original|
+    (None when either is missing or not a number); `compared` is False for a timing or
+    a metric the caller left out, which never makes the two differ."""
+
+    key: str
+    original: float | None
+    rerun: float | None
+    difference: float | None
+    equal: bool
+    compared: bool = True
+
+
+@dataclass(frozen=True)
+class RerunCheck:
+    """A rerun's final metrics against its original's, each equal when the two are
+    within `tolerance` (0: the same number, bit for bit; NaN equals NaN)."""
+
+    original: Run
+    rerun: Run
+    tolerance: float
+    metrics: tuple[MetricCheck, ...]
+
+    @property
+    def same(self) -> bool:
+        """The rerun completed, like its original, and every compared metric is equal."""
+        return self.rerun.status == self.original.status == "completed" and all(
+            m.equal for m in self.metrics if m.compared
+        )
+
+    @property
+    def largest_difference(self) -> float | None:
+        found = [m.difference for m in self.metrics if m.compared and m.difference is not None]
+        return max(found) if found else None
+
+
+def _metric_check(key: str, a: float | None, b: float | None, tolerance: float) -> MetricCheck:
+    if a is None or b is None:
+        return MetricCheck(key, a, b, None, a is None and b is None)
+    if math.isnan(a) or math.isnan(b):
+        return MetricCheck(key, a, b, None, math.isnan(a) and math.isnan(b))
+    if math.isinf(a) or math.isinf(b):
+        return MetricCheck(key, a, b, None, a == b)
+    difference = abs(b - a)
+    return MetricCheck(key, a, b, difference, a == b or difference <= tolerance)
+
+
+def check_rerun(
+    original: Run, rerun: Run, tolerance: float = 0.0, ignore: Sequence[str] = ()
+) -> RerunCheck:
+    """Compare the final (latest) value of every metric either run logged; timings
+    (`TIMING_METRIC`) and the keys in `ignore` are shown, not compared."""
+    keys = sorted(set(original.metrics) | set(rerun.metrics))
+    checks = []
+    for key in keys:
+        check = _metric_check(key, original.metrics.get(key), rerun.metrics.get(key), tolerance)
+        if key in ignore or TIMING_METRIC.search(key):
+            check = replace(check, compared=False)
+        checks.append(check)
+    return RerunCheck(original, rerun, tolerance, tuple(checks))
 
 
 # --------------------------------------------------------------------------- restore, diff

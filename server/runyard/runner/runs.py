@@ -192,12 +192,86 @@ def submit(project: Project, req: SubmitRequest, progress: Progress = _quiet) ->
     Returns once the supervisor runs; the run goes on without the caller. Files that look
     like secrets and that git neither tracks nor ignores are named first, in a warning
     through `progress`."""
-    from runyard.core import snapshot
-
     warning = _untracked_secrets_warning(project)
     if warning:
         progress(warning)
-    spec = resolve_request(project, req)
+    return start_run(project, resolve_request(project, req), progress)
+
+
+# A rerun's environment is built from its original's lock: the pins, written as a
+# requirements file beside the exported code (never into the snapshot).
+RERUN_LOCK_FILE = ".runyard-rerun-lock.txt"
+
+
+def rerun(
+    project: Project,
+    store: Store,
+    run_id: str,
+    target: str | None = None,
+    progress: Progress = _quiet,
+) -> Run:
+    """Run run `run_id` again: the code of its snapshot (not the working folder), its
+    command line, job settings and environment variables, and, where Runyard built its
+    environment, exactly the packages its lock recorded. On its own target unless
+    `target` names another. The new run is tagged `rerun_of`."""
+    from dataclasses import replace
+
+    from runyard.core import config
+
+    original = get_run(project, store, run_id)
+    if not original.snapshot_commit:
+        raise UsageError(
+            f"Run {original.id} has no snapshot (it failed before one was taken), so there "
+            "is no code to run again.",
+            hint="submit the script again instead",
+        )
+    spec = RunSpec.from_options(original.options, original.experiment)
+    if target is not None and target != spec.target:
+        other = config.load_target(project, target)
+        spec = replace(
+            spec,
+            target=other.name,
+            target_type=other.type,
+            python=other.python,
+            target_env=dict(other.env),
+            system_site_packages=other.system_site_packages,
+            index_url=other.index_url,
+            cancel_grace_seconds=other.cancel_grace_seconds,
+            target_options=dict(other.raw),
+        )
+    files: dict[str, bytes] = {}
+    lock = store.run_lock(original.id)
+    if lock is not None and lock.installer is not None:
+        files[RERUN_LOCK_FILE] = "".join(f"{pin}\n" for pin in lock.requirements()).encode()
+        spec = replace(spec, requirements=RERUN_LOCK_FILE)
+        progress(
+            f"environment: the {len(lock.packages)} package{'s' * (len(lock.packages) != 1)} "
+            f"of run {original.id}'s lock "
+            f"(python {lock.python})"
+        )
+    return start_run(
+        project,
+        spec,
+        progress,
+        commit=original.snapshot_commit,
+        files=files,
+        tags={"rerun_of": original.id},
+    )
+
+
+def start_run(
+    project: Project,
+    spec: RunSpec,
+    progress: Progress = _quiet,
+    commit: str | None = None,
+    files: dict[str, bytes] | None = None,
+    tags: dict[str, str] | None = None,
+) -> Run:
+    """Record a queued run of `spec` (with `tags`) and start its supervisor: the code is
+    a new snapshot of the project folder, or the snapshot `commit` of an earlier run;
+    `files` are written into the run's working copy besides (relative path -> content)."""
+    from runyard.core import snapshot
+
     run_id = new_run_id()
     run_dir = project.run_dir(run_id)
     try:
@@ -222,6 +296,8 @@ def submit(project: Project, req: SubmitRequest, progress: Progress = _quiet) ->
         go_read, go_write = os.pipe()
         try:
             store.create_run(run)
+            if tags:
+                store.set_tags(run_id, tags)
             try:
                 # The supervisor starts now and readies itself while the snapshot is
                 # taken; it begins the run only when told to through the pipe.
@@ -229,10 +305,15 @@ def submit(project: Project, req: SubmitRequest, progress: Progress = _quiet) ->
                 os.close(go_read)
                 go_read = -1
                 progress("snapshot")
-                snap = snapshot.take_snapshot(project, run_id)
+                if commit is None:
+                    snap = snapshot.take_snapshot(project, run_id)
+                else:
+                    snap = snapshot.reuse_snapshot(project, run_id, commit)
                 store.update_run(run_id, snapshot_ref=snap.ref, snapshot_commit=snap.commit)
                 run.snapshot_ref, run.snapshot_commit = snap.ref, snap.commit
                 snapshot.export_snapshot(project, snap, run_dir / "work")
+                for rel, data in (files or {}).items():
+                    (run_dir / "work" / rel).write_bytes(data)
                 _write_tracking_shim(run_dir)
                 progress("start")
                 os.write(go_write, b"go")
