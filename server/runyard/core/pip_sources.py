@@ -45,6 +45,7 @@ from collections.abc import Mapping
 SECTIONS = ("global", "install")  # pip's order: a command's own section wins
 LISTS = ("extra-index-url", "find-links", "constraint", "trusted-host")
 KEYS = ("index-url", "no-index", "cert", *LISTS)
+SYSTEM_FILE = "/etc/pip.conf"  # read after the $XDG_CONFIG_DIRS ones, as pip does
 # Where a system keeps its certificate authorities: with one, uv uses the system's as pip
 # does; without (a bare base image), uv's own, as pip then uses the ones it carries.
 SYSTEM_BUNDLES = (
@@ -62,9 +63,9 @@ def config_files(environ: Mapping[str, str] | None = None) -> list[str]:
     if chosen == os.devnull:
         return []
     dirs = (env.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(os.pathsep)
-    files = [os.path.join(d, "pip", "pip.conf") for d in dirs if d] + ["/etc/pip.conf"]
+    files = [os.path.join(d, "pip", "pip.conf") for d in dirs if d] + [SYSTEM_FILE]
     if not (chosen and os.path.exists(chosen)):
-        home = os.path.expanduser("~")
+        home = env.get("HOME") or os.path.expanduser("~")
         config_home = env.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
         files += [
             os.path.join(home, ".pip", "pip.conf"),
