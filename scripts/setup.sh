@@ -30,6 +30,11 @@ if [ "${1:-}" = "--dev" ]; then
 else
   .venv/bin/python -m pip install -q --disable-pip-version-check -e .
 fi
+# run environments are built with uv, a dependency of Runyard's (pip where it cannot run)
+if ! .venv/bin/python -c 'import subprocess, uv
+subprocess.run([uv.find_uv_bin(), "--version"], check=True, stdout=subprocess.DEVNULL)'; then
+  echo "setup: uv does not run here; run environments will be built with pip" >&2
+fi
 if [ "${1:-}" = "--dev" ]; then
   # node_modules follows package-lock.json; a stamp saves the reinstall when nothing changed
   stamp=node_modules/.runyard-lock
