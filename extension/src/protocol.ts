@@ -170,6 +170,13 @@ export interface RunSubmitParams extends ProjectParams {
   workDoneToken?: string | number | null;
 }
 
+/** Run a run again: its snapshot, command line and settings, its environment from its
+ * lock; on its own target unless `target` names another. */
+export interface RunRerunParams extends RunParams {
+  target?: string | null;
+  workDoneToken?: string | number | null;
+}
+
 export interface RunsListParams extends ProjectParams {
   experiment?: string | null;
   statuses?: string[] | null;
@@ -539,6 +546,7 @@ export const TARGETS_SET_DEFAULT = "runyard/targets/setDefault";
 export const TARGETS_TRUST = "runyard/targets/trust";
 export const JOBS_LIST = "runyard/jobs/list";
 export const RUNS_SUBMIT = "runyard/runs/submit";
+export const RUNS_RERUN = "runyard/runs/rerun";
 export const RUNS_LIST = "runyard/runs/list";
 export const RUNS_GET = "runyard/runs/get";
 export const RUNS_CANCEL = "runyard/runs/cancel";
@@ -574,6 +582,7 @@ export interface Requests {
   [TARGETS_TRUST]: [TargetTrustParams, TargetTrustResult];
   [JOBS_LIST]: [ProjectParams, JobsListResult];
   [RUNS_SUBMIT]: [RunSubmitParams, RunInfo];
+  [RUNS_RERUN]: [RunRerunParams, RunInfo];
   [RUNS_LIST]: [RunsListParams, RunsListResult];
   [RUNS_GET]: [RunParams, RunDetails];
   [RUNS_CANCEL]: [RunParams, CancelResult];

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import commit_all, run_logs, runyard, show_run, submit_run, wait_run
+from tests.integration.lsp_session import Session
 
 pytestmark = pytest.mark.integration
 
@@ -119,3 +120,20 @@ def test_bad_rerun_requests_get_a_clear_error_and_start_nothing(
     assert "Traceback" not in proc.stderr
     after = json.loads(runyard(project, "runs", "list", "--json", check=True).stdout)
     assert len(after) == len(before)
+
+
+async def test_the_language_server_reruns_a_run_the_same_way(project: Path) -> None:
+    original_id = _first_run(project, SEEDED, "3")
+    original = show_run(project, original_id)
+    (project / "train.py").write_text("raise SystemExit('the working folder moved on')\n")
+    session = Session(project)
+    await session.start()
+    try:
+        run = await session.request("runyard/runs/rerun", {"runId": original_id})
+        assert run["snapshotCommit"] == original["snapshot"]["commit"]
+        assert run["command"] == original["command"]
+        done = await session.wait_status(run["id"], "completed")
+        assert done["metrics"]["loss"] == original["metrics"]["loss"]
+    finally:
+        await session.stop()
+    assert show_run(project, run["id"])["tags"]["rerun_of"] == original_id

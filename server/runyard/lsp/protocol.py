@@ -249,6 +249,16 @@ class RunSubmitParams(ProjectParams):
 
 
 @attrs.define(kw_only=True)
+class RunRerunParams(RunParams):
+    """Run a run again (as `runyard runs rerun` does): its snapshot, command line and
+    settings, its environment from its lock; on its own target unless `target` names
+    another. Progress as for a submission."""
+
+    target: str | None = None
+    work_done_token: str | int | None = None
+
+
+@attrs.define(kw_only=True)
 class RunsListParams(ProjectParams):
     """A page of runs. `sort` is created, started, duration, status, experiment, target
     or ``metric:<key>``; `search` matches id, script, experiment or target."""
@@ -780,6 +790,7 @@ TARGETS_SET_DEFAULT = "runyard/targets/setDefault"
 TARGETS_TRUST = "runyard/targets/trust"
 JOBS_LIST = "runyard/jobs/list"
 RUNS_SUBMIT = "runyard/runs/submit"
+RUNS_RERUN = "runyard/runs/rerun"
 RUNS_LIST = "runyard/runs/list"
 RUNS_GET = "runyard/runs/get"
 RUNS_CANCEL = "runyard/runs/cancel"
@@ -815,6 +826,7 @@ REQUESTS: dict[str, tuple[type[Any], type[Any]]] = {
     TARGETS_TRUST: (TargetTrustParams, TargetTrustResult),
     JOBS_LIST: (ProjectParams, JobsListResult),
     RUNS_SUBMIT: (RunSubmitParams, RunInfo),
+    RUNS_RERUN: (RunRerunParams, RunInfo),
     RUNS_LIST: (RunsListParams, RunsListResult),
     RUNS_GET: (RunParams, RunDetails),
     RUNS_CANCEL: (RunParams, CancelResult),

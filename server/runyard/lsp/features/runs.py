@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runyard.core.errors import UsageError
 from runyard.core.project import Project
@@ -29,6 +29,11 @@ from runyard.lsp.features.targets import default_target
 from runyard.lsp.live import run_info
 from runyard.lsp.progress import WorkProgress, progress_token
 from runyard.lsp.server import RunyardServer, request, uri_to_path
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from runyard.core.store import Run
 
 
 def _list_runs(project: Project, params: p.RunsListParams) -> p.RunsListResult:
@@ -172,7 +177,39 @@ async def _submit(server: RunyardServer, params: p.RunSubmitParams) -> p.RunInfo
         module=params.module,
         cwd=project.root,
     )
-    progress = WorkProgress(server, await progress_token(server, params.work_done_token))
+    return await _start(
+        server,
+        project,
+        params.work_done_token,
+        lambda on_stage: runs.submit(project, req, on_stage),
+    )
+
+
+async def _rerun(server: RunyardServer, params: p.RunRerunParams) -> p.RunInfo:
+    from runyard.runner import runs
+
+    project = server.project_for(params.project)
+
+    def start(on_stage: Callable[[str], None]) -> Run:
+        with require_store(project) as store:
+            return runs.rerun(project, store, params.run_id, params.target, on_stage)
+
+    return await _start(server, project, params.work_done_token, start)
+
+
+async def _start(
+    server: RunyardServer,
+    project: Project,
+    token: str | int | None,
+    start: Callable[[Callable[[str], None]], Run],
+) -> p.RunInfo:
+    """Start a run with `start` (a submission or a rerun, given the stage callback) on
+    the I/O pool, reporting its stages as work-done progress on `token`, and answer once
+    the run has started. Canceling the request stops the submission at its next stage
+    (and cancels a run that got started meanwhile)."""
+    from runyard.runner import runs
+
+    progress = WorkProgress(server, await progress_token(server, token))
     progress.begin()
 
     def on_stage(stage: str) -> None:
@@ -189,7 +226,7 @@ async def _submit(server: RunyardServer, params: p.RunSubmitParams) -> p.RunInfo
         progress.report_threadsafe(stage, _STAGE_PERCENT.get(stage, 50))
 
     loop = asyncio.get_running_loop()
-    future = loop.run_in_executor(server.blocking_pool, runs.submit, project, req, on_stage)
+    future = loop.run_in_executor(server.blocking_pool, start, on_stage)
     feed = server.feeds.get(project.root)
     try:
         try:
@@ -249,6 +286,10 @@ def register(server: RunyardServer) -> None:
     @request(server, p.RUNS_SUBMIT)
     async def runs_submit(ls: RunyardServer, params: p.RunSubmitParams) -> p.RunInfo:
         return await _submit(ls, params)
+
+    @request(server, p.RUNS_RERUN)
+    async def runs_rerun(ls: RunyardServer, params: p.RunRerunParams) -> p.RunInfo:
+        return await _rerun(ls, params)
 
     @request(server, p.RUNS_LIST)
     async def runs_list(ls: RunyardServer, params: p.RunsListParams) -> p.RunsListResult:
