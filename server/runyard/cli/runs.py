@@ -94,10 +94,15 @@ def register(
     s.add_argument("--to", help="folder (default: the project, which needs --force to overwrite)")
     s.add_argument("--force", action="store_true")
     s.set_defaults(func=cmd_runs_restore)
-    s = r.add_parser("diff", help="code difference of a run against the working tree or a run")
+    s = r.add_parser(
+        "diff",
+        help="two runs: every cause they differ by (code, environment, parameters, target, "
+        "host, metrics), then the code diff; one run: its code against the working folder",
+    )
     s.add_argument("id")
     s.add_argument("other", nargs="?")
-    s.add_argument("--stat", action="store_true")
+    s.add_argument("--stat", action="store_true", help="the code diff's summary only")
+    s.add_argument("--json", action="store_true", help="two runs: the causes as JSON")
     s.set_defaults(func=cmd_runs_diff)
     return r
 
@@ -430,9 +435,86 @@ def cmd_runs_diff(args: argparse.Namespace) -> int:
     with open_store(project) as store:
         a = runs.get_run(project, store, args.id)
         b = runs.get_run(project, store, args.other) if args.other else None
-    text = operations.diff(project, a, b, stat=args.stat).text
-    if not text:
-        info("no differences")
+        whole = operations.run_diff(project, store, a, b) if b and not args.stat else None
+    if whole is not None and args.json:
+        emit_json(_diff_json(whole))
+        return 0
+    if whole is not None:
+        print("\n".join(_diff_lines(whole)))
+        text = whole.code_diff
+        if text:
+            print()
     else:
+        text = operations.diff(project, a, b, stat=args.stat).text
+    if not text and whole is None:
+        info("no differences")
+    elif text:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
+
+
+def _shown(value: str | float | None) -> str:
+    if value is None:
+        return NO_VALUE
+    return fmt_value(value) if isinstance(value, float) else printable(str(value))
+
+
+def _change_text(c: operations.Change, section: str) -> str:
+    if section == "code":
+        return f"{printable(c.name)} ({c.after})"
+    if c.before is None:
+        return f"+ {printable(c.name)} {_shown(c.after)}"
+    if c.after is None:
+        return f"- {printable(c.name)} {_shown(c.before)}"
+    return f"{printable(c.name)} {_shown(c.before)} → {_shown(c.after)}"
+
+
+def _diff_lines(d: operations.RunDiff) -> list[str]:
+    """One line per cause: what differs, or that nothing does."""
+    lines = [f"runs {d.a.id} → {d.b.id}"]
+    sections: list[tuple[str, tuple[operations.Change, ...] | None, str]] = [
+        ("code", d.code, ""),
+        ("environment", d.environment, "unknown: a run has no lock recorded"),
+        ("parameters", d.params, ""),
+        ("target", d.target, ""),
+        ("host", d.host, "unknown: a run has no host facts recorded"),
+        ("metrics", d.metrics, ""),
+    ]
+    for name, changes, unknown in sections:
+        if changes is None:
+            text = unknown
+        elif not changes:
+            text = "same"
+        else:
+            shown = [_change_text(c, name) for c in changes]
+            text = ", ".join(shown[:12]) + (
+                f" and {len(shown) - 12} more" if len(shown) > 12 else ""
+            )
+        lines.append(f"  {name:<12} {text}")
+    return lines
+
+
+def _diff_json(d: operations.RunDiff) -> dict[str, Any]:
+    def listed(changes: tuple[operations.Change, ...] | None) -> list[dict[str, Any]] | None:
+        if changes is None:
+            return None
+        return [
+            {
+                "name": c.name,
+                "before": json_number(c.before) if isinstance(c.before, float) else c.before,
+                "after": json_number(c.after) if isinstance(c.after, float) else c.after,
+            }
+            for c in changes
+        ]
+
+    return {
+        "a": d.a.id,
+        "b": d.b.id,
+        "code": [{"path": c.name, "status": c.after} for c in d.code],
+        "environment": listed(d.environment),
+        "params": listed(d.params),
+        "target": listed(d.target),
+        "host": listed(d.host),
+        "metrics": listed(d.metrics),
+        "code_diff": d.code_diff,
+    }

@@ -891,10 +891,28 @@ def _place(src: Path, dest: Path, rel: str) -> None:
     os.replace(src, dst)
 
 
+def changed_files(project: Project, commit_a: str, commit_b: str) -> list[tuple[str, str]]:
+    """The files that differ from snapshot `commit_a` to `commit_b`, as (status, path)
+    in path order: status A (added), D (deleted), M (modified) or R (renamed, the path
+    reading "old -> new"); paths relative to the project folder."""
+    out = diff_snapshots(project, commit_a, commit_b, names=True)
+    found: list[tuple[str, str]] = []
+    for line in out.splitlines():
+        status, *paths = line.split("\t")
+        if status and paths:
+            found.append((status[0], " -> ".join(paths)))
+    return found
+
+
 def diff_snapshots(
-    project: Project, commit_a: str, commit_b: str | None = None, stat: bool = False
+    project: Project,
+    commit_a: str,
+    commit_b: str | None = None,
+    stat: bool = False,
+    names: bool = False,
 ) -> str:
-    """The unified diff of the project folder from `commit_a` to `commit_b`.
+    """The unified diff of the project folder from `commit_a` to `commit_b` (`stat`:
+    git's summary instead; `names`: git's `--name-status` lines).
 
     `commit_b=None` compares with the project folder as a snapshot would capture it now.
     Returns an empty string when there is no difference.
@@ -909,6 +927,8 @@ def diff_snapshots(
     ]
     if stat:
         args.append("--stat")
+    if names:
+        args.append("--name-status")
     if where.prefix:
         args.append(f"--relative={where.prefix}/")
     if commit_b is not None:

@@ -334,6 +334,78 @@ def diff(project: Project, run: Run, other: Run | None, stat: bool) -> Diff:
     return Diff(text=snapshot.diff_snapshots(project, commit, other_commit, stat=stat))
 
 
+@dataclass(frozen=True)
+class Change:
+    """One thing that differs between two runs: `before` is run A's, `after` run B's;
+    None where that run has none (a package added, a param removed)."""
+
+    name: str
+    before: str | float | None
+    after: str | float | None
+
+
+@dataclass(frozen=True)
+class RunDiff:
+    """Every cause two runs may differ by, in one place: code (files changed), the
+    environment (interpreter, packages added, removed or changed, from the runs'
+    locks), parameters, target, the host the run ran on, and final metrics. A section
+    is None where it cannot be told (a run without a lock or host facts); empty where
+    nothing differs. `code_diff` is the unified diff of the two snapshots."""
+
+    a: Run
+    b: Run
+    code: tuple[Change, ...]
+    environment: tuple[Change, ...] | None
+    params: tuple[Change, ...]
+    target: tuple[Change, ...]
+    host: tuple[Change, ...] | None
+    metrics: tuple[Change, ...]
+    code_diff: str
+
+
+_FILE_STATUS = {"A": "added", "D": "deleted", "M": "modified", "R": "renamed", "T": "type"}
+
+
+def _changes(
+    before: Mapping[str, str | float | None], after: Mapping[str, str | float | None]
+) -> tuple[Change, ...]:
+    """What differs between two mappings, by key in order (the one rule, `values_differ`)."""
+    return tuple(
+        Change(key, before.get(key), after.get(key))
+        for key in sorted(set(before) | set(after))
+        if values_differ([before.get(key), after.get(key)])
+    )
+
+
+def run_diff(project: Project, store: Store, a: Run, b: Run) -> RunDiff:
+    """Runs `a` and `b`, compared on every cause (see `RunDiff`)."""
+    from runyard.core import snapshot
+
+    files = snapshot.changed_files(project, _require_snapshot(a), _require_snapshot(b))
+    lock_a, lock_b = store.run_lock(a.id), store.run_lock(b.id)
+    environment = None
+    host = None
+    if lock_a is not None and lock_b is not None:
+        environment = _changes({"python": lock_a.python}, {"python": lock_b.python})
+        environment += _changes(lock_a.packages, lock_b.packages)
+        host_a, host_b = getattr(lock_a, "host", None), getattr(lock_b, "host", None)
+        if host_a and host_b:
+            host = _changes(host_a, host_b)
+    return RunDiff(
+        a=a,
+        b=b,
+        code=tuple(Change(path, None, _FILE_STATUS.get(st, st)) for st, path in files),
+        environment=environment,
+        params=_changes(store.params(a.id), store.params(b.id)),
+        target=_changes(
+            {"target": a.target, "type": a.target_type}, {"target": b.target, "type": b.target_type}
+        ),
+        host=host,
+        metrics=_changes(a.metrics, b.metrics),
+        code_diff=snapshot.diff_snapshots(project, _require_snapshot(a), _require_snapshot(b)),
+    )
+
+
 # --------------------------------------------------------------------------- log chunks
 
 
