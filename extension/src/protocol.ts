@@ -273,10 +273,30 @@ export interface RunRestoreResult {
 export interface RunDiffParams extends RunParams {
   otherRunId?: string | null;
   stat?: boolean;
+  /** With `otherRunId`: every cause the two runs differ by, too. */
+  causes?: boolean;
+}
+
+/** One thing two runs differ by (`after` of a code file: its status). */
+export interface Change {
+  name: string;
+  before?: string | number | null;
+  after?: string | number | null;
+}
+
+/** Every cause two runs differ by; empty where nothing differs, null where unknown. */
+export interface RunDiffCauses {
+  code: Change[];
+  environment?: Change[] | null;
+  params: Change[];
+  target: Change[];
+  host?: Change[] | null;
+  metrics: Change[];
 }
 
 export interface RunDiffResult {
   diff: string;
+  causes?: RunDiffCauses | null;
 }
 
 export interface RunsCompareParams extends ProjectParams {

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import commit_all, runyard, submit_run, wait_run
+from tests.integration.lsp_session import Session
 
 pytestmark = pytest.mark.integration
 
@@ -81,3 +82,30 @@ def test_two_runs_of_the_same_code_and_settings_read_same_on_every_known_cause(
     # one run: its code against the working folder, as before
     (project / "train.py").write_text(TRAIN + "# edited\n")
     assert "+# edited" in runyard(project, "runs", "diff", a, check=True).stdout
+
+
+async def test_the_language_server_answers_the_same_causes_as_the_cli(project: Path) -> None:
+    (project / "train.py").write_text(TRAIN)
+    commit_all(project, "train")
+    a = _run(project, "train.py", "0.25")
+    (project / "train.py").write_text(TRAIN + "print('changed')\n")
+    commit_all(project, "changed")
+    b = _run(project, "train.py", "0.5")
+    cli = json.loads(runyard(project, "runs", "diff", a, b, "--json", check=True).stdout)
+    session = Session(project)
+    await session.start()
+    try:
+        answer = await session.request(
+            "runyard/runs/diff", {"runId": a, "otherRunId": b, "causes": True}
+        )
+        plain = await session.request("runyard/runs/diff", {"runId": a, "otherRunId": b})
+    finally:
+        await session.stop()
+    causes = answer["causes"]
+    assert [(c["name"], c["after"]) for c in causes["code"]] == [
+        (c["path"], c["status"]) for c in cli["code"]
+    ]
+    for key in ("params", "metrics", "target", "environment"):
+        assert causes[key] == cli[key], key
+    assert answer["diff"] == cli["code_diff"] == plain["diff"]
+    assert plain.get("causes") is None

@@ -395,17 +395,44 @@ class RunRestoreResult:
 
 @attrs.define(kw_only=True)
 class RunDiffParams(RunParams):
-    """The code diff from one run's snapshot to another's (or to the folder now)."""
+    """The code diff from one run's snapshot to another's (or to the folder now); with
+    `causes` and another run, every cause the two differ by too."""
 
     other_run_id: str | None = None
     stat: bool = False
+    causes: bool = False
+
+
+@attrs.define(kw_only=True)
+class Change:
+    """One thing two runs differ by: `before` is the first run's, `after` the other's;
+    None where that run has none. For a code file, `after` is its status (added,
+    deleted, modified, renamed)."""
+
+    name: str
+    before: str | float | None = None
+    after: str | float | None = None
+
+
+@attrs.define(kw_only=True)
+class RunDiffCauses:
+    """Every cause two runs differ by. A list is empty where nothing differs; None where
+    it cannot be told (a run without a lock or host facts)."""
+
+    code: list[Change]
+    environment: list[Change] | None = None
+    params: list[Change]
+    target: list[Change]
+    host: list[Change] | None = None
+    metrics: list[Change]
 
 
 @attrs.define(kw_only=True)
 class RunDiffResult:
-    """A unified diff; empty when nothing differs."""
+    """A unified diff (empty when nothing differs), and the causes when asked."""
 
     diff: str
+    causes: RunDiffCauses | None = None
 
 
 @attrs.define(kw_only=True)

@@ -125,7 +125,24 @@ def _diff(project: Project, params: p.RunDiffParams) -> p.RunDiffResult:
     with require_store(project) as store:
         run = runs.get_run(project, store, params.run_id)
         other = runs.get_run(project, store, params.other_run_id) if params.other_run_id else None
-    return p.RunDiffResult(diff=operations.diff(project, run, other, stat=params.stat).text)
+        if params.causes and other is not None:
+            d = operations.run_diff(project, store, run, other)
+        else:
+            return p.RunDiffResult(diff=operations.diff(project, run, other, params.stat).text)
+
+    def changes(items: tuple[operations.Change, ...] | None) -> list[p.Change] | None:
+        return None if items is None else [from_fields(p.Change, c) for c in items]
+
+    causes = p.RunDiffCauses(
+        code=changes(d.code) or [],
+        environment=changes(d.environment),
+        params=changes(d.params) or [],
+        target=changes(d.target) or [],
+        host=changes(d.host),
+        metrics=changes(d.metrics) or [],
+    )
+    diff = operations.diff(project, run, other, stat=True).text if params.stat else d.code_diff
+    return p.RunDiffResult(diff=diff, causes=causes)
 
 
 def _compare(project: Project, params: p.RunsCompareParams) -> p.RunsCompareResult:
