@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import IN_CI, git, runyard
+from tests.helpers import IN_CI, docker_engine, docker_target_options, git, runyard
 
 pytestmark = pytest.mark.integration
 
@@ -68,6 +68,13 @@ PARAMS = {
     "keras-digits": {"epochs": "15", "batch_size": "32"},
     "pyspark-mllib": {"reg_param": "0.01", "max_iter": "100", "spark_master": "local[*]"},
 }
+# Samples whose reruns are checked (their seeds are fixed): bit-identical on the same
+# target, and, for those in ACROSS, within `ACROSS_TARGETS` between the local target and
+# Docker. PyTorch is not in ACROSS: its lock pins the CPU-only build the local wheel
+# cache holds, which the Docker image's package index does not have.
+REPRODUCED = ("sklearn-digits", "pytorch-digits")
+ACROSS = ("sklearn-digits",)
+ACROSS_TARGETS = 1e-6
 SUBMIT_TIMEOUT = 900  # a first TensorFlow / PyTorch / PySpark environment build takes minutes
 
 # Run with the run's environment python: score.py's init/run on the run's outputs, fed
@@ -234,3 +241,35 @@ def test_sample_runs_for_real(sample: str, tmp_path: Path) -> None:
     assert result["right"] >= 0.85 * result["n"], result
     assert result["single"]["predictions"] == result["flat"]["predictions"]
     assert result["single"]["predictions"] == [result["batch"]["predictions"][7]]
+
+    if sample in REPRODUCED:
+        _check_reruns(project, run_id, across=sample in ACROSS)
+
+
+def _rerun_check(project: Path, run_id: str, *args: str) -> dict[str, Any]:
+    proc = runyard(
+        project, "runs", "rerun", run_id, "--check", "--json", *args, timeout=SUBMIT_TIMEOUT
+    )
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    data: dict[str, Any] = json.loads(proc.stdout)
+    assert data["same"] is True and data["original"] == run_id, data
+    return data
+
+
+def _check_reruns(project: Path, run_id: str, across: bool) -> None:
+    """The run again on the same target: every final metric bit-identical; `across`:
+    on Docker too (the same lock, the image's interpreter), within `ACROSS_TARGETS`."""
+    same = _rerun_check(project, run_id)
+    assert same["tolerance"] == 0.0
+    compared = [m for m in same["metrics"] if m["compared"]]
+    assert compared and all(m["difference"] == 0.0 for m in compared), same
+    if not across:
+        return
+    docker_engine()  # the engine must be there (a failure under CI when it is not)
+    runyard(
+        project, "target", "add", "dock", "--type", "docker", *docker_target_options(), check=True
+    )
+    across = _rerun_check(project, run_id, "--target", "dock", "--tolerance", str(ACROSS_TARGETS))
+    assert across["status"] == ["completed", "completed"], across
+    assert across["largest_difference"] is not None, across
+    assert across["largest_difference"] <= ACROSS_TARGETS, across
