@@ -125,31 +125,6 @@ function baseName(path: string): string {
   return parts[parts.length - 1] || path;
 }
 
-/** What "Rerun" submits again: the same job, or the same script with the same arguments. */
-export function rerunRequest(run: RunInfo): {
-  job?: string;
-  script?: string;
-  args: string[];
-  target: string;
-  experiment: string;
-} {
-  if (run.job) return { job: run.job, args: [], target: run.target, experiment: run.experiment };
-  const command = run.command ?? [];
-  let args: string[] = [];
-  if (run.script) {
-    const at = command.findIndex(
-      (c) => c === run.script || c.endsWith(`/${run.script}`) || baseName(c) === baseName(run.script ?? ""),
-    );
-    if (at >= 0) args = command.slice(at + 1);
-  }
-  return {
-    ...(run.script ? { script: run.script } : {}),
-    args,
-    target: run.target,
-    experiment: run.experiment,
-  };
-}
-
 /** The last `n` non-empty lines of a log text. */
 export function lastLines(text: string, n: number): string[] {
   const lines = text.split(/\r?\n/).filter((l) => l.trim() !== "");

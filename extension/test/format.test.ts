@@ -6,7 +6,6 @@ import {
   keyMetric,
   lastLines,
   mergeLogChunk,
-  rerunRequest,
   runDescription,
   runDuration,
   runLabel,
@@ -61,12 +60,6 @@ test("labels and descriptions carry script, short id, status, duration, metric",
   assert.equal(runLabel(r), "train.py a1b2c3");
   assert.equal(runDescription(r), "completed · 3.2s · accuracy=0.93");
   assert.equal(runLabel(run({ job: "nightly" })), "nightly a1b2c3");
-});
-
-test("rerun submits the same script with the same arguments, or the same job", () => {
-  const r = run({ script: "train.py", command: ["/env/bin/python", "train.py", "--lr", "0.1"] });
-  assert.deepEqual(rerunRequest(r), { script: "train.py", args: ["--lr", "0.1"], target: "local", experiment: "default" });
-  assert.deepEqual(rerunRequest(run({ job: "j" })), { job: "j", args: [], target: "local", experiment: "default" });
 });
 
 test("log chunks: in order appended, overlaps trimmed by bytes, gaps reported", () => {

@@ -1,11 +1,13 @@
 // The Compare view: two or more runs side by side. One chart per metric with a line per
-// run, the params and metrics tables (rows that differ highlighted), and a picker that
-// asks the host which run is best for a metric.
+// run, the Run table (the runs' own fields: status, experiment, target, duration,
+// snapshot; runFields.ts), the params and metrics tables (rows that differ highlighted,
+// as the server says), and a picker that asks the host which run is best for a metric.
 import type { RunInfo, RunsCompareResult } from "../src/protocol";
 import { startView, viewFrame } from "./bootstrap";
 import { metricsSection, paletteColor, type LineInfo } from "./chart";
-import { compareTable, metricKeys, runLabel, type CompareTable } from "./compareModel";
+import { compareTable, metricKeys, runLabel } from "./compareModel";
 import { clear, h, onThemeChange, showError } from "./dom";
+import { fieldsTable, type FieldsTable } from "./runFields";
 import { loadState, post, saveState } from "./vscodeApi";
 
 const saved = loadState();
@@ -26,6 +28,7 @@ const picker = h(
   h("label", { className: "check" }, maximizeBox, " higher is better"),
 );
 const { board, section: chartsSection } = metricsSection(saved, "No metrics logged by these runs.");
+const fieldsHost = h("div", { className: "table-host" });
 const paramsHost = h("div", { className: "table-host" });
 const metricsHost = h("div", { className: "table-host" });
 
@@ -35,6 +38,7 @@ app.append(
   picker,
   legend,
   chartsSection,
+  h("section", { className: "run-fields" }, h("h2", null, "Run"), fieldsHost),
   h("section", null, h("h2", null, "Parameters"), paramsHost),
   h("section", null, h("h2", null, "Metric values"), metricsHost),
 );
@@ -80,7 +84,7 @@ onThemeChange(() => {
   if (result) renderRuns(result);
 });
 
-function renderTable(table: CompareTable, keyHeader: string, empty: string): HTMLElement {
+function renderTable(table: FieldsTable, keyHeader: string, empty: string): HTMLElement {
   if (table.rows.length === 0) return h("p", { className: "muted" }, empty);
   const headRow = h("tr", null, h("th", { attrs: { scope: "col" } }, keyHeader));
   for (const col of table.columns) {
@@ -99,7 +103,7 @@ function renderTable(table: CompareTable, keyHeader: string, empty: string): HTM
     for (const cell of row.cells) {
       const classes = [cell.best ? "best" : "", cell.empty ? "empty" : "", "num"].filter(Boolean).join(" ");
       tr.appendChild(
-        h("td", { className: classes, title: cell.empty ? "No value (missing, NaN or infinite)" : undefined }, cell.text),
+        h("td", { className: classes, title: cell.empty ? "No value (missing, NaN or infinite)" : cell.title }, cell.text),
       );
     }
     body.appendChild(tr);
@@ -156,6 +160,7 @@ function render(r: RunsCompareResult): void {
   document.title = title.textContent;
   renderRuns(r);
   renderPicker(r);
+  fieldsHost.replaceChildren(renderTable(fieldsTable(r.runs, r.fields, r.bestRunId), "Field", "No run fields."));
   paramsHost.replaceChildren(renderTable(compareTable(r.runs, r.params, r.bestRunId), "Parameter", "No parameters."));
   metricsHost.replaceChildren(renderTable(compareTable(r.runs, r.metrics, r.bestRunId), "Metric", "No metrics."));
   const ids = new Set(r.runs.map((run) => run.id));

@@ -1,10 +1,14 @@
 // The Run details view: what the run is (status and its timeline, command, target,
 // snapshot, environment, params, tags, outputs) and one live chart per metric.
+// Environment is the run's lock (interpreter, who built it, the pins; runFields.ts),
+// the pins folded into a <details> when there are many; the fold stays as the user
+// left it when a run push redraws the summary.
 import { ACTIVE_STATUSES, type RunDetails, type RunInfo } from "../src/protocol";
 import { startView, viewFrame } from "./bootstrap";
 import { metricsSection, paletteColor, type LineInfo } from "./chart";
 import { append, button, classToken, clear, h, keyValueTable, onThemeChange, showError } from "./dom";
 import { formatDuration, formatSize, formatTime, NO_VALUE } from "./format";
+import { lockPins, lockSummary } from "./runFields";
 import { loadState, post } from "./vscodeApi";
 
 const { app, banner } = viewFrame();
@@ -13,6 +17,8 @@ const { board, section: chartsSection } = metricsSection(loadState(), "No metric
 app.append(banner, summary, chartsSection);
 
 let details: RunDetails | null = null;
+/** Whether the user opened the folded pins list (kept across redraws). */
+let pinsOpen = false;
 let lineColor = paletteColor(0);
 onThemeChange(() => {
   lineColor = paletteColor(0);
@@ -56,6 +62,29 @@ function renderTimeline(d: RunDetails): HTMLElement {
     );
   }
   return list;
+}
+
+function renderEnvironment(d: RunDetails): HTMLElement {
+  const section = h(
+    "section",
+    { className: "environment", attrs: { "aria-label": "Environment" } },
+    h("h2", null, "Environment"),
+    h("p", { className: d.lock ? "lock-summary" : "lock-summary muted" }, lockSummary(d.lock)),
+  );
+  const { pins, folded } = lockPins(d.lock);
+  if (pins.length === 0) return section;
+  const list = h("ul", { className: "pins" }, ...pins.map((pin) => h("li", null, h("code", null, pin))));
+  if (!folded) {
+    section.appendChild(list);
+    return section;
+  }
+  const fold = h("details", { className: "pins-fold" }, h("summary", null, `${pins.length} pinned packages`), list);
+  fold.open = pinsOpen;
+  fold.addEventListener("toggle", () => {
+    pinsOpen = fold.open;
+  });
+  section.appendChild(fold);
+  return section;
 }
 
 function renderOutputs(d: RunDetails): HTMLElement {
@@ -131,6 +160,7 @@ function renderSummary(d: RunDetails): void {
     info,
     h("h2", null, "Status timeline"),
     renderTimeline(d),
+    renderEnvironment(d),
     h(
       "div",
       { className: "columns" },

@@ -1,16 +1,30 @@
 // Run commands: submit a script (from the editor, the explorer, a code lens, with or
-// without a picked target) or a job, rerun, cancel, show logs, open details, compare,
-// restore a run's code, and open runs in TensorBoard. A run is the row the command was
-// invoked on, else the Runs view's selection, else one picked (see common.ts).
-// Submitting shows the run's output channel; restore asks before it overwrites changed
-// files. They need the client, the project list, the Runs view, the run output
+// without a picked target) or a job, rerun (on its own target or a picked one), cancel,
+// show logs, open details, compare, diff two runs, restore a run's code, and open runs in
+// TensorBoard. A run is the row the command was invoked on, else the Runs view's
+// selection, else one picked (see common.ts).
+// Submitting and rerunning show the new run's output channel; a rerun is the server's
+// (runyard/runs/rerun: the run's own snapshot, command line and locked packages, not
+// the working folder). Restore asks before it overwrites changed files. Diff Runs opens
+// a read-only document (scheme `runyard-diff`, language `diff`) whose text runDiff.ts
+// makes. They need the client, the project list, the Runs view, the run output
 // channels, and (for the panels they open) the extension context and the panel actions.
 import * as path from "node:path";
 import * as vscode from "vscode";
 import { asRunyardError, type RunyardClient } from "../client";
-import { isActive, rerunRequest } from "../format";
+import { isActive, runLabel } from "../format";
 import type { Projects } from "../projects";
-import { JOBS_LIST, RUNS_CANCEL, RUNS_RESTORE, RUNS_SUBMIT, type RunInfo, type RunSubmitParams } from "../protocol";
+import {
+  JOBS_LIST,
+  RUNS_CANCEL,
+  RUNS_DIFF,
+  RUNS_RERUN,
+  RUNS_RESTORE,
+  RUNS_SUBMIT,
+  type RunInfo,
+  type RunSubmitParams,
+} from "../protocol";
+import { runDiffText } from "../runDiff";
 import type { RunOutputs } from "../runOutput";
 import type { RunNode, RunsView } from "../views/runs";
 import { type PanelActions, showCompare, showRunDetails } from "../webviews";
@@ -25,25 +39,46 @@ export interface RunCommandParts {
   actions: PanelActions;
 }
 
+/** Start a run (`start`: a submission or a rerun) under a progress notification, then
+ * show its output channel. `what` names it in the progress title and in an error;
+ * `logged` says what the log records once it started ("Submitted … as run …"). */
+async function startRun(
+  parts: RunCommandParts,
+  project: string,
+  what: { progress: string; failure: string; logged: (run: RunInfo, ms: number) => string },
+  start: () => Promise<RunInfo>,
+): Promise<RunInfo | undefined> {
+  const started = Date.now();
+  try {
+    const run = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: what.progress, cancellable: false },
+      start,
+    );
+    parts.client.log.info(what.logged(run, Date.now() - started));
+    parts.outputs.show(project, run.id);
+    return run;
+  } catch (err) {
+    showError(parts.client, what.failure, err);
+    return undefined;
+  }
+}
+
 async function submit(
   parts: RunCommandParts,
   project: string,
   params: RunSubmitParams,
   label: string,
 ): Promise<RunInfo | undefined> {
-  const started = Date.now();
-  try {
-    const run = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: `Submitting ${label}`, cancellable: false },
-      () => parts.client.request(RUNS_SUBMIT, { ...params, project }),
-    );
-    parts.client.log.info(`Submitted ${label} as run ${run.id} in ${Date.now() - started} ms`);
-    parts.outputs.show(project, run.id);
-    return run;
-  } catch (err) {
-    showError(parts.client, `Could not submit ${label}`, err);
-    return undefined;
-  }
+  return startRun(
+    parts,
+    project,
+    {
+      progress: `Submitting ${label}`,
+      failure: `Could not submit ${label}`,
+      logged: (run, ms) => `Submitted ${label} as run ${run.id} in ${ms} ms`,
+    },
+    () => parts.client.request(RUNS_SUBMIT, { ...params, project }),
+  );
 }
 
 async function submitFile(parts: RunCommandParts, arg: unknown, target?: unknown): Promise<void> {
@@ -176,12 +211,122 @@ function compareRuns(parts: RunCommandParts, nodes: unknown): void {
   showCompare(parts.context, parts.client, parts.actions, project, ids);
 }
 
-async function rerun(parts: RunCommandParts, node: unknown): Promise<void> {
+/** Run a run again from its own snapshot, command line and locked packages (the
+ * server's rerun), on its own target or on `pickOther`'s pick. */
+async function rerun(parts: RunCommandParts, node: unknown, pickOther = false): Promise<void> {
   if (!requireTrust()) return;
-  const ref = runRef(node, parts) ?? (await pickRun(parts, "Rerun"));
+  const title = pickOther ? "Rerun on Another Target" : "Rerun";
+  const ref = runRef(node, parts) ?? (await pickRun(parts, title));
   if (!ref) return;
-  const again = rerunRequest(ref.run);
-  await submit(parts, ref.project, again, again.job ? `job ${again.job}` : (again.script ?? ref.run.id));
+  let target: string | undefined;
+  if (pickOther) {
+    const picked = await pickTarget(parts.client, ref.project, `Rerun ${runLabel(ref.run)} on`);
+    if (!picked) return;
+    target = picked.name;
+  }
+  const on = target && target !== ref.run.target ? ` on ${target}` : "";
+  await startRun(
+    parts,
+    ref.project,
+    {
+      progress: `Rerunning run ${ref.run.id}${on}`,
+      failure: `Could not rerun run ${ref.run.id}${on}`,
+      logged: (run, ms) => `Reran run ${ref.run.id}${on} as run ${run.id} in ${ms} ms`,
+    },
+    () => parts.client.request(RUNS_RERUN, { project: ref.project, runId: ref.run.id, ...(target ? { target } : {}) }),
+  );
+}
+
+/** The read-only documents Diff Runs opens: their text by URI, kept until the document
+ * closes. A second diff of the same two runs replaces the text of the open one. */
+class RunDiffDocuments implements vscode.TextDocumentContentProvider, vscode.Disposable {
+  static readonly scheme = "runyard-diff";
+  private readonly texts = new Map<string, string>();
+  private readonly changed = new vscode.EventEmitter<vscode.Uri>();
+  readonly onDidChange = this.changed.event;
+  private readonly subscriptions: vscode.Disposable[];
+
+  constructor() {
+    this.subscriptions = [
+      vscode.workspace.registerTextDocumentContentProvider(RunDiffDocuments.scheme, this),
+      vscode.workspace.onDidCloseTextDocument((doc) => {
+        if (doc.uri.scheme === RunDiffDocuments.scheme) this.texts.delete(doc.uri.toString());
+      }),
+      this.changed,
+    ];
+  }
+
+  provideTextDocumentContent(uri: vscode.Uri): string {
+    return this.texts.get(uri.toString()) ?? "";
+  }
+
+  async open(runA: string, runB: string, text: string): Promise<void> {
+    const uri = vscode.Uri.from({ scheme: RunDiffDocuments.scheme, path: `/${runA}..${runB}.diff` });
+    const key = uri.toString();
+    const known = this.texts.has(key);
+    this.texts.set(key, text);
+    if (known) this.changed.fire(uri);
+    let doc = await vscode.workspace.openTextDocument(uri);
+    if (doc.languageId !== "diff") doc = await vscode.languages.setTextDocumentLanguage(doc, "diff");
+    await vscode.window.showTextDocument(doc, { preview: false });
+  }
+
+  dispose(): void {
+    for (const s of this.subscriptions) s.dispose();
+    this.texts.clear();
+  }
+}
+
+/** The two runs Diff Runs compares, the older first: the two selected in the Runs view
+ * (or given by its context menu), else the one selected and one picked, else two picked. */
+async function twoRuns(parts: RunCommandParts, nodes: unknown): Promise<[RunRef, RunRef] | undefined> {
+  let selected: RunRef[] = clickedRuns(nodes) ?? [];
+  if (selected.length < 2) selected = parts.runs.selected();
+  if (selected.length > 2) {
+    void vscode.window.showInformationMessage(
+      `Diff Runs compares two runs; ${selected.length} are selected. Select two (Ctrl/Cmd-click), or use Compare Selected Runs.`,
+    );
+    return undefined;
+  }
+  const [a, b] = selected;
+  if (a && b) {
+    if (a.project !== b.project) {
+      void vscode.window.showInformationMessage("Diff Runs compares two runs of the same project.");
+      return undefined;
+    }
+    return (a.run.created ?? 0) <= (b.run.created ?? 0) ? [a, b] : [b, a];
+  }
+  const first = a ?? (await pickRun(parts, "Diff Runs: from run"));
+  if (!first) return undefined;
+  const items = parts.runs
+    .list(first.project)
+    .filter((r) => r.id !== first.run.id)
+    .map((run) => ({ label: runLabel(run), description: run.status, detail: run.id, run }));
+  if (items.length === 0) {
+    void vscode.window.showInformationMessage(`Diff Runs: run ${first.run.id} is the only run; submit another first.`);
+    return undefined;
+  }
+  const second = await vscode.window.showQuickPick(items, {
+    title: `Diff Runs: from ${runLabel(first.run)} to run`,
+    placeHolder: "Run",
+  });
+  return second ? [first, { project: first.project, run: second.run }] : undefined;
+}
+
+/** Every cause two runs differ by, then their code diff, in a read-only document. */
+async function diffRuns(parts: RunCommandParts, documents: RunDiffDocuments, nodes: unknown): Promise<void> {
+  const pair = await twoRuns(parts, nodes);
+  if (!pair) return;
+  const [a, b] = pair;
+  try {
+    const result = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Window, title: `Diffing runs ${a.run.id} and ${b.run.id}` },
+      () => parts.client.request(RUNS_DIFF, { project: a.project, runId: a.run.id, otherRunId: b.run.id, causes: true }),
+    );
+    await documents.open(a.run.id, b.run.id, runDiffText(a.run.id, b.run.id, result));
+  } catch (err) {
+    showError(parts.client, `Could not diff runs ${a.run.id} and ${b.run.id}`, err);
+  }
 }
 
 function openInTensorBoard(parts: RunCommandParts, node: unknown, nodes: unknown): void {
@@ -219,7 +364,9 @@ function openInTensorBoard(parts: RunCommandParts, node: unknown, nodes: unknown
 
 export function registerRunCommands(parts: RunCommandParts): vscode.Disposable[] {
   const { client, context, actions } = parts;
+  const diffDocuments = new RunDiffDocuments();
   return [
+    diffDocuments,
     command(client, "submitFile", (uri, target) => submitFile(parts, uri, target)),
     command(client, "submitFilePick", (arg) => submitFilePick(parts, arg)),
     command(client, "submitJob", () => submitJob(parts)),
@@ -241,6 +388,8 @@ export function registerRunCommands(parts: RunCommandParts): vscode.Disposable[]
       if (ref) await restore(parts.client, ref);
     }),
     command(client, "rerun", (node) => rerun(parts, node)),
+    command(client, "rerunOnTarget", (node) => rerun(parts, node, true)),
+    command(client, "diffRuns", (_node, nodes) => diffRuns(parts, diffDocuments, nodes)),
     command(client, "openInTensorBoard", (node, nodes) => openInTensorBoard(parts, node, nodes)),
   ];
 }
