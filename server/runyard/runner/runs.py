@@ -148,15 +148,25 @@ def resolve_request(project: Project, req: SubmitRequest) -> RunSpec:
 
 def _write_tracking_shim(run_dir: Path) -> None:
     """Make `import runyard` work in the run even if its environment lacks Runyard: a
-    copy of the standard-library-only tracking client, put first on PYTHONPATH."""
+    copy of the standard-library-only tracking client, put first on PYTHONPATH. Beside
+    it, the run's `sitecustomize` (`tracking/site_hook.py`: MLflow's logging recorded
+    through `tracking/mlflow_endpoint.py`) and Azure ML Workbench's `azureml.logging`
+    (`tracking/azureml`), so scripts written for either record into the run unchanged."""
     import runyard
 
     src = Path(runyard.__file__).parent
-    dest = run_dir / "lib" / "runyard"
+    lib = run_dir / "lib"
+    dest = lib / "runyard"
     (dest).mkdir(parents=True, exist_ok=True)
     shutil.copy2(src / "__init__.py", dest / "__init__.py")
     shutil.copytree(
-        src / "tracking", dest / "tracking", ignore=shutil.ignore_patterns("__pycache__")
+        src / "tracking",
+        dest / "tracking",
+        ignore=shutil.ignore_patterns("__pycache__", "azureml", "site_hook.py"),
+    )
+    shutil.copy2(src / "tracking" / "site_hook.py", lib / "sitecustomize.py")
+    shutil.copytree(
+        src / "tracking" / "azureml", lib / "azureml", ignore=shutil.ignore_patterns("__pycache__")
     )
 
 
