@@ -5,19 +5,18 @@ export function isActive(status: string): boolean {
   return ACTIVE_STATUSES.includes(status);
 }
 
-/** 0.4 s, 12 s, 3m 05s, 2h 01m. */
+/**
+ * A duration as the CLI shows it (runyard.core.formatting.fmt_duration, one table of
+ * cases checks both): tenths of a second below a minute, then minutes and seconds,
+ * then hours and minutes; the missing-value mark when there is none.
+ */
 export function formatDuration(seconds: number | null | undefined): string {
-  if (seconds === null || seconds === undefined || !Number.isFinite(seconds) || seconds < 0) {
-    return "";
-  }
-  if (seconds < 10) return `${seconds.toFixed(1)}s`;
-  if (seconds < 60) return `${Math.round(seconds)}s`;
-  const total = Math.round(seconds);
-  const h = Math.floor(total / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  const s = total % 60;
-  if (h > 0) return `${h}h ${String(m).padStart(2, "0")}m`;
-  return `${m}m ${String(s).padStart(2, "0")}s`;
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return NO_VALUE;
+  if (seconds < 60) return `${seconds.toFixed(1)}s`;
+  const whole = Math.trunc(seconds);
+  const minutes = Math.floor(whole / 60);
+  if (minutes < 60) return `${minutes}m${String(whole % 60).padStart(2, "0")}s`;
+  return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, "0")}m`;
 }
 
 /** How long the run took, or has taken so far when it is still going. */
@@ -113,8 +112,8 @@ export function runLabel(run: RunInfo): string {
 
 export function runDescription(run: RunInfo, now?: number): string {
   const parts: string[] = [run.status];
-  const d = formatDuration(runDuration(run, now));
-  if (d) parts.push(d);
+  const d = runDuration(run, now);
+  if (d !== null && d >= 0) parts.push(formatDuration(d));
   const key = keyMetric(run.metrics);
   if (key !== null) parts.push(`${key}=${formatValue(run.metrics?.[key])}`);
   return parts.join(" · ");

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   formatDuration,
+  NO_VALUE,
   formatValue,
   keyMetric,
   lastLines,
@@ -24,11 +25,11 @@ const run = (over: Partial<RunInfo>): RunInfo => ({
 
 test("durations read like a person writes them", () => {
   assert.equal(formatDuration(0.42), "0.4s");
-  assert.equal(formatDuration(42), "42s");
-  assert.equal(formatDuration(185), "3m 05s");
-  assert.equal(formatDuration(7260), "2h 01m");
-  assert.equal(formatDuration(null), "");
-  assert.equal(formatDuration(-1), "");
+  assert.equal(formatDuration(42), "42.0s");
+  assert.equal(formatDuration(185), "3m05s");
+  assert.equal(formatDuration(7260), "2h01m");
+  assert.equal(formatDuration(null), NO_VALUE);
+  assert.equal(formatDuration(-1), "-1.0s"); // as the CLI reads it (no run lasts that)
 });
 
 test("a running run's duration counts up to now; an ended one's is fixed", () => {

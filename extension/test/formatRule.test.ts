@@ -4,13 +4,14 @@ import * as assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
-import { formatSize, formatValue, NO_VALUE } from "../src/format";
+import { formatDuration, formatSize, formatValue, NO_VALUE } from "../src/format";
 import * as webview from "../webview/format";
 
 interface Cases {
   missing: string;
   values: { value?: number | null; float?: "nan" | "inf" | "-inf"; text: string }[];
   sizes: { bytes: number | null; text: string }[];
+  durations: { seconds: number | null; text: string }[];
 }
 
 function repoRoot(): string {
@@ -39,10 +40,18 @@ describe("the shared formatting rule", () => {
     assert.deepEqual(wrong, []);
   });
 
+  it("reads durations as the shared table says", () => {
+    const wrong = cases.durations
+      .map((c) => ({ c, got: formatDuration(c.seconds) }))
+      .filter(({ c, got }) => got !== c.text);
+    assert.deepEqual(wrong, []);
+  });
+
   it("marks a missing value the same in the trees and the webviews", () => {
     assert.equal(NO_VALUE, cases.missing);
     assert.equal(webview.NO_VALUE, cases.missing);
     assert.equal(webview.formatValue, formatValue);
     assert.equal(webview.formatSize, formatSize);
+    assert.equal(webview.formatDuration, formatDuration);
   });
 });

@@ -77,7 +77,7 @@ describe("the Compare view's Run table", () => {
       row?.cells.map((c) => [c.text, c.title]),
       [
         ["3.2s", "3.2 s"],
-        ["2m 05s", "125.0 s"],
+        ["2m05s", "125.0 s"],
       ],
     );
   });

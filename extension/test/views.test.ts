@@ -74,10 +74,10 @@ describe("saved chart settings", () => {
 describe("formats", () => {
   it("durations", () => {
     assert.equal(formatDuration(null), NO_VALUE);
-    assert.equal(formatDuration(0.25), "250ms");
-    assert.equal(formatDuration(42), "42s");
-    assert.equal(formatDuration(185), "3m 05s");
-    assert.equal(formatDuration(7380), "2h 03m");
+    assert.equal(formatDuration(0.25), "0.3s");
+    assert.equal(formatDuration(42), "42.0s");
+    assert.equal(formatDuration(185), "3m05s");
+    assert.equal(formatDuration(7380), "2h03m");
   });
 
   it("elapsed axis ticks", () => {

@@ -1,25 +1,10 @@
 // Pure text formatting for the webviews (numbers, durations, times). No DOM here.
 
-// Values, sizes and the missing-value mark follow the one rule shared with the tree views
+// Values, sizes, durations and the missing-value mark follow the one rule shared with the tree views
 // and the Python side (extension/src/format.ts, runyard.core.formatting).
 import { NO_VALUE } from "../src/format";
 
-export { formatSize, formatValue, NO_VALUE } from "../src/format";
-
-/** Seconds as a short duration: 950ms, 42s, 3m 05s, 2h 03m. */
-export function formatDuration(seconds: number | null | undefined): string {
-  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return NO_VALUE;
-  const sign = seconds < 0 ? "-" : "";
-  const s = Math.abs(seconds);
-  if (s < 1) return `${sign}${Math.round(s * 1000)}ms`;
-  if (s < 60) return `${sign}${Number(s.toFixed(s < 10 ? 1 : 0))}s`;
-  const total = Math.round(s);
-  const h = Math.floor(total / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  const sec = total % 60;
-  if (h === 0) return `${sign}${m}m ${String(sec).padStart(2, "0")}s`;
-  return `${sign}${h}h ${String(m).padStart(2, "0")}m`;
-}
+export { formatDuration, formatSize, formatValue, NO_VALUE } from "../src/format";
 
 /** An axis tick for relative time (seconds): 0, 30s, 5m, 1h 30m. */
 export function formatElapsed(seconds: number): string {

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from runyard.cli import output
-from runyard.core.formatting import NO_VALUE, fmt_size, fmt_value
+from runyard.core.formatting import NO_VALUE, fmt_duration, fmt_size, fmt_value
 
 CASES: dict[str, Any] = json.loads((Path(__file__).parent / "format_cases.json").read_text("utf-8"))
 
@@ -26,6 +26,16 @@ def test_metric_values_read_as_the_shared_table_says() -> None:
 def test_sizes_read_as_the_shared_table_says() -> None:
     wrong = [(c, fmt_size(c["bytes"])) for c in CASES["sizes"] if fmt_size(c["bytes"]) != c["text"]]
     assert not wrong
+
+
+def test_durations_read_as_the_shared_table_says() -> None:
+    wrong = [
+        (c, fmt_duration(c["seconds"]))
+        for c in CASES["durations"]
+        if fmt_duration(c["seconds"]) != c["text"]
+    ]
+    assert not wrong
+    assert fmt_duration(float("nan")) == NO_VALUE
 
 
 def test_a_missing_value_is_one_mark_in_every_cli_cell() -> None:

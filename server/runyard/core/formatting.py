@@ -108,10 +108,10 @@ def fmt_size(size: float | None) -> str:
 def fmt_duration(seconds: float | None) -> str:
     """A duration as the CLI shows it: tenths of a second below a minute, then minutes
     and seconds, then hours and minutes."""
-    if seconds is None:
+    if seconds is None or not math.isfinite(seconds):
         return NO_VALUE
     if seconds < 60:
-        return f"{seconds:.1f}s"
+        return f"{_fixed(seconds, 1)}s"
     minutes, secs = divmod(int(seconds), 60)
     if minutes < 60:
         return f"{minutes}m{secs:02d}s"
