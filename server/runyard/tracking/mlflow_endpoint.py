@@ -33,13 +33,16 @@ What lands in the Runyard run
 
 Served: ``experiments/{get, get-by-name, create, search, set-experiment-tag}``,
 ``runs/{create, get, update, search, log-metric, log-batch, log-parameter, set-tag,
-delete-tag, log-inputs, log-model, outputs}`` and ``logged-models`` (create, get,
-finalize, params, tags, search) under ``/api/2.0/mlflow/`` (and ``/api/3.0/mlflow/``),
-plus ``/version`` and ``/health``. The server keeps what ``get`` and ``search`` answer
-in memory (latest metric values, not their history; a tag that ``delete-tag`` removes
-is gone from the answers but stays recorded in Runyard, which keeps no tag deletions).
-Searches understand ``AND``-joined comparisons of ``metrics.``, ``params.``,
-``tags.`` and ``attributes.`` fields with ``= != < <= > >=``.
+delete-tag, log-inputs, log-model, outputs}``, ``metrics/get-history`` and
+``logged-models`` (create, get, finalize, params, tags, search) under
+``/api/2.0/mlflow/`` (and ``/api/3.0/mlflow/``), plus ``/version`` and ``/health``.
+The server keeps what ``get`` and ``search`` answer in memory, each metric's history
+packed (24 bytes a point): MLflow's ``log_model`` reads it back and logs the points of
+the model's step again, linked to the model; such a point, already recorded, is not
+recorded twice. A tag that ``delete-tag`` removes is gone from the answers but stays
+recorded in Runyard, which keeps no tag deletions. Searches understand ``AND``-joined
+comparisons of ``metrics.``, ``params.``, ``tags.`` and ``attributes.`` fields with
+``= != < <= > >= LIKE ILIKE``.
 
 Bad input
 ---------
@@ -319,7 +322,12 @@ def _file_uri(path: str) -> str:
 
 
 class Recorder:
-    """What the MLflow calls become in the Runyard run (``client`` by default)."""
+    """What the MLflow calls become in the Runyard run: calls of Runyard's client.
+
+    A metric point keeps MLflow's timestamp, which ``client.log_metric`` (stamping
+    the time of its call) cannot: the point, checked here as the client checks it,
+    goes into the client's buffer directly (``client._extend``, this package's own).
+    """
 
     def metric(self, key: str, value: float, step: int, timestamp_ms: int) -> None:
         if not client._ready and not client._start():

@@ -16,8 +16,10 @@ Then it runs the ``sitecustomize`` this one hides (Debian's Python has one), fou
 on ``sys.path`` past this file's folder, so adding ours never takes one away.
 
 Standard library only, Python 3.8 syntax, and nothing imported at start-up that
-the interpreter has not imported already (``os``, ``sys``): start-up costs a few
-stats and a few microseconds more. Starting the endpoint never raises: a failure is
+the interpreter has not imported already (``os``, ``sys``); mlflow is not even looked
+for until the script imports it, and the hidden ``sitecustomize`` runs from its cached
+bytecode. A run's interpreter starts about 0.1 ms slower than with no
+``sitecustomize`` of ours (``python -X importtime``), mlflow installed or not. Starting the endpoint never raises: a failure is
 one line on stderr, and the script goes on. An error in the hidden
 ``sitecustomize`` is raised as it would have been without ours (``site`` reports it).
 """
@@ -67,7 +69,8 @@ def _install() -> None:
 def _run_the_hidden_sitecustomize() -> None:
     """Run the ``sitecustomize`` the interpreter would have found without this one: the
     first ``sitecustomize.py`` (or package) on ``sys.path`` past this file's folder.
-    Looked for with a few stats rather than importlib, which start-up has not loaded."""
+    Looked for with a few stats rather than ``importlib.util``, which start-up has not
+    loaded (about 3 ms)."""
     for entry in sys.path:
         folder = os.path.abspath(entry or os.curdir)
         if folder == _HERE:
@@ -86,6 +89,15 @@ def _run_file(path: str) -> None:
     module.__file__ = path
     if path.endswith("__init__.py"):
         module.__path__ = [os.path.dirname(path)]
+    # The import system's own loader (loaded at start-up) reads the cached bytecode;
+    # compiling the source every start costs about a millisecond.
+    external = sys.modules.get("_frozen_importlib_external")
+    source_loader = getattr(external, "SourceFileLoader", None)
+    if source_loader is not None:
+        loader = source_loader("sitecustomize", path)
+        module.__loader__ = loader
+        loader.exec_module(module)
+        return
     with open(path, "rb") as f:
         code = compile(f.read(), path, "exec")
     exec(code, module.__dict__)
