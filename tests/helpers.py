@@ -3,7 +3,9 @@
 `runyard(...)` runs the CLI; the CLI driver beside it (`submit_run`, `show_run`,
 `wait_run`, `run_logs`) is the one way tests submit a run and look at it. The real
 parts (the Docker engine, the loopback sshd) are found here too, and `missing()` says
-what to do when one is not there (a failure under CI)."""
+what to do when one is not there (a failure under CI). The in-process makers at the end
+(`make_run`; `write_target_file`, `target_error` and their job twins) are the tests' one
+way to put a run in the store and a target or job file in a project."""
 
 from __future__ import annotations
 
@@ -12,12 +14,18 @@ import os
 import socket
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from runyard.core.config import ConfigError
+    from runyard.core.project import Project
+    from runyard.core.store import Run
 
 # Under CI a missing real part (engine, sshd, Spark, VS Code) fails the tests.
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -95,6 +103,12 @@ def git(cwd: Path, *args: str) -> str:
     ).stdout
 
 
+def commit_all(repo: Path, message: str) -> None:
+    """Stage everything in `repo` (`git add -A`) and commit it with `message`."""
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", message)
+
+
 def runyard(
     cwd: Path, *args: str, check: bool = False, timeout: float = 180, **kw: object
 ) -> subprocess.CompletedProcess[str]:
@@ -136,7 +150,8 @@ def submit_run(
 def show_run(cwd: Path, run_id: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     """`runyard runs show RUN --json`, which must succeed."""
     proc = runyard(cwd, "runs", "show", run_id, "--json", check=True, env=env)
-    data: dict[str, Any] = json.loads(proc.stdout)
+    data = json.loads(proc.stdout)
+    assert isinstance(data, dict), data
     return data
 
 
@@ -237,3 +252,70 @@ def json_service(path: str, answer: object) -> Iterator[int]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+# ---- in-process makers: a run for the store, a target or job file for a project ----
+
+
+def make_run(run_id: str, experiment: str = "exp", **fields: Any) -> Run:
+    """A run as `submit` first stores it: queued, on the local target, running
+    `python train.py --lr 0.1`. `fields` set any other field of the store's `Run`
+    (created, status, snapshot_commit, ...); what a new run does not know yet (its
+    snapshot, environment, process, end) the `Run` itself leaves at None."""
+    from runyard.core.store import Run
+
+    made: dict[str, Any] = {
+        "status": "queued",
+        "target": "local",
+        "target_type": "local",
+        "job": None,
+        "script": "train.py",
+        "command": ["python", "train.py", "--lr", "0.1"],
+        "options": {"script": "train.py"},
+    }
+    return Run(id=run_id, experiment=experiment, **(made | fields))
+
+
+def write_target_file(project: Project, name: str, text: str) -> Path:
+    """`.runyard/targets/NAME.yml` holding `text` (dedented)."""
+    return _write_config(project.targets_dir / f"{name}.yml", text)
+
+
+def write_job_file(project: Project, name: str, text: str) -> Path:
+    """`.runyard/jobs/NAME.yml` holding `text` (dedented)."""
+    return _write_config(project.jobs_dir / f"{name}.yml", text)
+
+
+def target_error(project: Project, text: str, name: str = "gpu") -> ConfigError:
+    """The error loading target `name` raises once its file holds `text`; it must name
+    that file."""
+    from runyard.core.config import load_target
+
+    path = write_target_file(project, name, text)
+    return _load_error(path, lambda: load_target(project, name))
+
+
+def job_error(project: Project, text: str, name: str = "train") -> ConfigError:
+    """The error loading job `name` raises once its file holds `text`; it must name
+    that file."""
+    from runyard.core.config import load_job
+
+    path = write_job_file(project, name, text)
+    return _load_error(path, lambda: load_job(project, name))
+
+
+def _write_config(path: Path, text: str) -> Path:
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def _load_error(path: Path, load: Callable[[], object]) -> ConfigError:
+    import pytest
+
+    from runyard.core.config import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        load()
+    err = info.value
+    assert err.file == path
+    return err

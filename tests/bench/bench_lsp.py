@@ -616,16 +616,10 @@ def make_run(suffix: str, created: float, experiment: str, status: str, script: 
         job=None,
         script=script,
         command=["python", script],
-        snapshot_ref=None,
-        snapshot_commit=None,
-        env_hash=None,
         created=created,
         started=created + 0.5,
         ended=created + 30.0,
         exit_code=0 if status == "completed" else 1,
-        reason=None,
-        supervisor_pid=None,
-        pid=None,
     )
 
 

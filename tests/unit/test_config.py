@@ -29,43 +29,7 @@ from runyard.core.config import (
 )
 from runyard.core.errors import NotFoundError, UsageError
 from runyard.core.project import Project
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Project:
-    proj, _ = init_project(tmp_path / "proj")
-    return proj
-
-
-def write_job(project: Project, name: str, text: str) -> Path:
-    path = project.jobs_dir / f"{name}.yml"
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return path
-
-
-def write_target_file(project: Project, name: str, text: str) -> Path:
-    path = project.targets_dir / f"{name}.yml"
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return path
-
-
-def job_error(project: Project, text: str, name: str = "train") -> ConfigError:
-    path = write_job(project, name, text)
-    with pytest.raises(ConfigError) as info:
-        load_job(project, name)
-    err = info.value
-    assert err.file == path
-    return err
-
-
-def target_error(project: Project, text: str, name: str = "gpu") -> ConfigError:
-    path = write_target_file(project, name, text)
-    with pytest.raises(ConfigError) as info:
-        load_target(project, name)
-    err = info.value
-    assert err.file == path
-    return err
-
+from tests.helpers import job_error, target_error, write_job_file, write_target_file
 
 # --------------------------------------------------------------------------- init
 
@@ -151,7 +115,7 @@ def test_target_with_every_field(project: Project) -> None:
 
 
 def test_job_defaults(project: Project) -> None:
-    path = write_job(project, "train", "script: train.py\n")
+    path = write_job_file(project, "train", "script: train.py\n")
     job = load_job(project, "train")
     assert job == JobConfig(
         name="train",
@@ -171,17 +135,17 @@ def test_job_defaults(project: Project) -> None:
 
 
 def test_job_requirements_default_follows_the_project_files(project: Project) -> None:
-    write_job(project, "train", "script: train.py\n")
+    write_job_file(project, "train", "script: train.py\n")
     (project.root / "pyproject.toml").write_text("[project]\nname='x'\n")
     assert load_job(project, "train").requirements == "pyproject.toml"
     (project.root / "requirements.txt").write_text("numpy\n")
     assert load_job(project, "train").requirements == "requirements.txt"
-    write_job(project, "train", "script: train.py\nrequirements: deps/dev.txt\n")
+    write_job_file(project, "train", "script: train.py\nrequirements: deps/dev.txt\n")
     assert load_job(project, "train").requirements == "deps/dev.txt"
 
 
 def test_job_with_every_field(project: Project) -> None:
-    write_job(
+    write_job_file(
         project,
         "finetune",
         """\
@@ -212,14 +176,14 @@ def test_job_with_every_field(project: Project) -> None:
 
 
 def test_gpus_all_and_zero(project: Project) -> None:
-    write_job(project, "a", "script: a.py\ngpus: all\n")
-    write_job(project, "b", "script: a.py\ngpus: 0\n")
+    write_job_file(project, "a", "script: a.py\ngpus: all\n")
+    write_job_file(project, "b", "script: a.py\ngpus: 0\n")
     assert load_job(project, "a").gpus == "all"
     assert load_job(project, "b").gpus == 0
 
 
 def test_yaml_details_keep_strings_as_written(project: Project) -> None:
-    write_job(
+    write_job_file(
         project,
         "train",
         """\
@@ -503,8 +467,8 @@ def test_list_keeps_going_past_a_bad_file(project: Project) -> None:
 
 def test_list_jobs(project: Project) -> None:
     assert list_jobs(project) == []
-    write_job(project, "train", "script: train.py\n")
-    write_job(project, "eval", "script: eval.py\nargs: [1]\n")
+    write_job_file(project, "train", "script: train.py\n")
+    write_job_file(project, "eval", "script: eval.py\nargs: [1]\n")
     items = list_jobs(project)
     assert isinstance(items[0], ConfigError) and items[0].field == "args[0]"
     assert isinstance(items[1], JobConfig) and items[1].name == "train"
@@ -676,7 +640,7 @@ def _jsonschema_imported_in_subprocess(project: Project) -> bool:
 
 def test_cache_skips_jsonschema_on_the_second_load(project: Project) -> None:
     project.state_dir.mkdir()
-    write_job(project, "train", "script: train.py\n")
+    write_job_file(project, "train", "script: train.py\n")
     assert _jsonschema_imported_in_subprocess(project)  # first load validates
     keys = json.loads(_cache_file(project).read_text())
     assert sorted(keys.values(), key=str) == [{"script": "train.py"}, {"type": "local"}]
@@ -685,7 +649,7 @@ def test_cache_skips_jsonschema_on_the_second_load(project: Project) -> None:
 
 def test_cache_keys_follow_the_content(project: Project) -> None:
     project.state_dir.mkdir()
-    path = write_job(project, "train", "script: train.py\n")
+    path = write_job_file(project, "train", "script: train.py\n")
     load_job(project, "train")
     path.write_text("script: train.py\nargs: [3]\n")
     with pytest.raises(ConfigError):

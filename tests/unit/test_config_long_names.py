@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 
 import pytest
 
 from runyard.core import config
-from runyard.core.config import ConfigError, init_project
+from runyard.core.config import ConfigError
 from runyard.core.errors import UsageError
 from runyard.core.project import Project
 from tests.helpers import runyard
@@ -18,12 +17,6 @@ from tests.helpers import runyard
 LONG = "x" * 300
 # one byte too many: `<name>.yml` would be 256 bytes (names are ASCII: a byte a character)
 JUST_OVER = "t" * 252
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Project:
-    proj, _ = init_project(tmp_path / "proj")
-    return proj
 
 
 @pytest.mark.parametrize("name", [LONG, JUST_OVER, "a\x00b"])

@@ -12,7 +12,7 @@ import pytest
 from runyard.core.store import Store
 from runyard.runner.ingest import MAX_WARNINGS, TrackingIngester
 from runyard.tracking.client import _columns
-from tests.unit.test_store import make_run
+from tests.helpers import make_run
 
 INT64_MAX = 2**63 - 1
 

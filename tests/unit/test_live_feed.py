@@ -15,7 +15,7 @@ import pytest
 from runyard.core.project import Project
 from runyard.core.store import Store
 from runyard.lsp.live import FeedState
-from tests.unit.test_store import make_run
+from tests.helpers import make_run
 
 
 @pytest.fixture

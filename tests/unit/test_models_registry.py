@@ -14,9 +14,10 @@ import pytest
 
 from runyard.core.errors import NotFoundError, UsageError
 from runyard.core.project import Project
-from runyard.core.store import Run, Store
+from runyard.core.store import Store
 from runyard.models import registry, views
 from runyard.runner import runs
+from tests.helpers import make_run
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -39,25 +40,12 @@ def add_run(
 ) -> Path:
     """A finished run in the store with `files` (relative path -> bytes) in its outputs."""
     store.create_run(
-        Run(
-            id=run_id,
-            experiment="train",
-            status="queued",
-            target="local",
-            target_type="local",
-            job=None,
-            script="train.py",
-            command=["python", "train.py"],
+        make_run(
+            run_id,
+            "train",
             snapshot_ref=f"refs/runyard/runs/{run_id}",
             snapshot_commit=COMMIT,
             env_hash="env-abc123",
-            created=time.time(),
-            started=None,
-            ended=None,
-            exit_code=None,
-            reason=None,
-            supervisor_pid=None,
-            pid=None,
         )
     )
     if status != "queued":

@@ -9,7 +9,7 @@ from pathlib import Path
 from runyard.core.project import Project
 from runyard.core.store import Run, Store
 from runyard.runner.operations import best_run, compare, values_differ, whole_chunk
-from tests.unit.test_store import make_run
+from tests.helpers import make_run
 
 
 def _run(run_id: str, **metrics: float) -> Run:

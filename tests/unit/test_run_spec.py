@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from runyard.core.config import init_project
 from runyard.core.project import Project
 from runyard.runner.runs import SubmitRequest, resolve_request
 from runyard.targets import remote
@@ -28,10 +27,11 @@ from runyard.targets.spec import (
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Project:
-    proj, _ = init_project(tmp_path / "proj")
-    (proj.root / "train.py").write_text("print('hi')\n")
-    (proj.targets_dir / "box.yml").write_text(
+def project(project: Project) -> Project:
+    """The unit tier's project (tests/unit/conftest.py) with train.py, a docker target
+    `box` and a job `train` that runs train.py there."""
+    (project.root / "train.py").write_text("print('hi')\n")
+    (project.targets_dir / "box.yml").write_text(
         textwrap.dedent(
             """\
             type: docker
@@ -45,11 +45,11 @@ def project(tmp_path: Path) -> Project:
             """
         )
     )
-    (proj.root / ".runyard" / "jobs" / "train.yml").write_text(
+    (project.root / ".runyard" / "jobs" / "train.yml").write_text(
         "script: train.py\nargs: ['--lr', '0.1']\ntarget: box\nenv:\n  SEED: '7'\n"
         "outputs: out\nexperiment: exp1\n"
     )
-    return proj
+    return project
 
 
 def test_a_run_spec_is_stored_as_the_options_dict_runs_always_had(project: Project) -> None:

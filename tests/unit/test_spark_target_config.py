@@ -5,7 +5,6 @@ log. No Spark needed here; tests/integration/test_spark_target.py runs real ones
 from __future__ import annotations
 
 import os
-import textwrap
 import time
 import zipfile
 from pathlib import Path
@@ -13,36 +12,18 @@ from pathlib import Path
 import pytest
 
 from runyard.core import config
-from runyard.core.config import ConfigError, init_project, load_target, write_target
+from runyard.core.config import load_target, write_target
 from runyard.core.errors import UsageError
 from runyard.core.project import Project
 from runyard.targets import spark
 from runyard.targets.base import BACKENDS, REATTACHABLE, RunContext, load_backend
-from tests.helpers import runyard
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Project:
-    proj, _ = init_project(tmp_path / "proj")
-    return proj
-
-
-def _write(project: Project, text: str) -> Path:
-    path = project.targets_dir / "cluster.yml"
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return path
-
-
-def _error(project: Project, text: str) -> ConfigError:
-    _write(project, text)
-    with pytest.raises(ConfigError) as info:
-        load_target(project, "cluster")
-    return info.value
+from tests.helpers import runyard, target_error, write_target_file
 
 
 def test_a_full_spark_target_loads(project: Project) -> None:
-    path = _write(
+    path = write_target_file(
         project,
+        "cluster",
         """\
         type: spark
         description: the team's cluster
@@ -79,34 +60,34 @@ def test_a_full_spark_target_loads(project: Project) -> None:
      "k8s://https://k8s.example.com:6443"],
 )  # fmt: skip
 def test_masters_spark_knows_are_accepted(project: Project, master: str) -> None:
-    _write(project, f"type: spark\nmaster: '{master}'\n")
+    write_target_file(project, "cluster", f"type: spark\nmaster: '{master}'\n")
     assert load_target(project, "cluster").raw["master"] == master
 
 
 def test_a_spark_target_needs_a_master(project: Project) -> None:
-    err = _error(project, "type: spark\n")
+    err = target_error(project, "type: spark\n")
     assert err.field == "master" and "required but missing" in err.problem
 
 
 @pytest.mark.parametrize("master", ["local[0]", "mesos://m:5050", "spark:/m:7077", "yarn-client"])
 def test_a_bad_master_says_what_a_master_looks_like(project: Project, master: str) -> None:
-    err = _error(project, f"type: spark\nmaster: '{master}'\n")
+    err = target_error(project, f"type: spark\nmaster: '{master}'\n")
     assert err.field == "master"
     assert "local[N], local[*], spark://host:port, yarn or k8s://" in str(err)
 
 
 def test_bad_spark_fields_are_refused_with_what_is_expected(project: Project) -> None:
-    err = _error(project, "type: spark\nmaster: yarn\npackages: [avro]\n")
+    err = target_error(project, "type: spark\nmaster: yarn\npackages: [avro]\n")
     assert err.field == "packages[0]" and "groupId:artifactId:version" in str(err)
-    err = _error(project, "type: spark\nmaster: yarn\ndeploy_mode: remote\n")
+    err = target_error(project, "type: spark\nmaster: yarn\ndeploy_mode: remote\n")
     assert err.field == "deploy_mode" and "'client', 'cluster'" in str(err)
-    err = _error(project, "type: spark\nmaster: yarn\nconf:\n  spark.x: [1, 2]\n")
+    err = target_error(project, "type: spark\nmaster: yarn\nconf:\n  spark.x: [1, 2]\n")
     assert err.field == "conf.spark.x"
-    err = _error(project, "type: spark\nmaster: yarn\npy_files: [../elsewhere.zip]\n")
+    err = target_error(project, "type: spark\nmaster: yarn\npy_files: [../elsewhere.zip]\n")
     assert err.field == "py_files[0]" and "outside the project folder" in str(err)
-    err = _error(project, "type: spark\nmaster: yarn\nhost: box\n")  # an ssh field
+    err = target_error(project, "type: spark\nmaster: yarn\nhost: box\n")  # an ssh field
     assert "host" in str(err)
-    err = _error(project, "type: spark\nmaster: yarn\nmaster_ui: spark-master:8080\n")
+    err = target_error(project, "type: spark\nmaster: yarn\nmaster_ui: spark-master:8080\n")
     assert err.field == "master_ui" and "http://" in str(err)
 
 

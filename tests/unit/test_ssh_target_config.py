@@ -9,24 +9,11 @@ from typing import Any
 import pytest
 
 from runyard.core import config
-from runyard.core.config import ConfigError, init_project, load_target, write_target
+from runyard.core.config import ConfigError, load_target, write_target
 from runyard.core.project import Project
 from runyard.targets import sshconn
 from runyard.targets.base import BACKENDS, REATTACHABLE
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Project:
-    proj, _ = init_project(tmp_path / "proj")
-    return proj
-
-
-def _error(project: Project, text: str) -> ConfigError:
-    path = project.targets_dir / "vm.yml"
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    with pytest.raises(ConfigError) as info:
-        load_target(project, "vm")
-    return info.value
+from tests.helpers import target_error
 
 
 def test_a_full_ssh_target_loads(project: Project) -> None:
@@ -60,7 +47,7 @@ def test_a_full_ssh_target_loads(project: Project) -> None:
 
 
 def test_the_host_is_required(project: Project) -> None:
-    err = _error(project, "type: ssh\nuser: ubuntu\n")
+    err = target_error(project, "type: ssh\nuser: ubuntu\n")
     assert "host" in str(err)
 
 
@@ -76,7 +63,7 @@ def test_the_host_is_required(project: Project) -> None:
     ],
 )
 def test_bad_ssh_fields(project: Project, text: str, field: str, words: str | None) -> None:
-    err = _error(project, text)
+    err = target_error(project, text)
     assert err.field == field
     if words:
         assert words in str(err)
@@ -84,7 +71,7 @@ def test_bad_ssh_fields(project: Project, text: str, field: str, words: str | No
 
 @pytest.mark.parametrize("key", ["password", "passphrase", "private_key", "Password"])
 def test_secrets_in_a_target_file_are_refused_clearly(project: Project, key: str) -> None:
-    err = _error(project, f"type: ssh\nhost: box\n{key}: hunter2\n")
+    err = target_error(project, f"type: ssh\nhost: box\n{key}: hunter2\n")
     assert err.field == key
     assert "secrets never go in target files" in str(err)
     assert "passphrase_env" in str(err) and "ssh-add" in str(err)

@@ -4,37 +4,13 @@ from __future__ import annotations
 
 import math
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
 
 from runyard.core.errors import NotFoundError, RunyardError, UsageError
-from runyard.core.store import SCHEMA_VERSION, Run, Store
-
-
-def make_run(run_id: str, experiment: str = "exp", created: float | None = None) -> Run:
-    return Run(
-        id=run_id,
-        experiment=experiment,
-        status="queued",
-        target="local",
-        target_type="local",
-        job=None,
-        script="train.py",
-        command=["python", "train.py", "--lr", "0.1"],
-        snapshot_ref=None,
-        snapshot_commit=None,
-        env_hash=None,
-        created=created if created is not None else time.time(),
-        started=None,
-        ended=None,
-        exit_code=None,
-        reason=None,
-        supervisor_pid=None,
-        pid=None,
-        options={"script": "train.py"},
-    )
+from runyard.core.store import SCHEMA_VERSION, Store
+from tests.helpers import make_run
 
 
 @pytest.fixture

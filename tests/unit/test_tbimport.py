@@ -28,7 +28,7 @@ from tensorboard.util import tensor_util
 from runyard.core.store import Store
 from runyard.runner import tbimport
 from runyard.runner.tbimport import TensorBoardImporter, event_files
-from tests.unit.test_store import make_run
+from tests.helpers import make_run
 
 Point = tuple[str, int, float, float]
 

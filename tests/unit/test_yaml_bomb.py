@@ -56,14 +56,14 @@ def test_a_job_file_with_an_alias_bomb_gets_an_error_naming_the_file_and_line(
 
 
 def test_runyard_jobs_list_answers_a_300_byte_alias_bomb_with_an_error_naming_the_file(
-    project: Path,
+    project: Project,
 ) -> None:
-    (project / "train.py").write_text("print('hi')\n")
+    (project.root / "train.py").write_text("print('hi')\n")
     bomb = alias_bomb()
     assert len(bomb.encode()) < 300
-    (project / ".runyard" / "jobs" / "bomb.yml").write_text(bomb)
+    (project.jobs_dir / "bomb.yml").write_text(bomb)
     # the timeout is the hang catch (the unpatched CLI ran for minutes), not a timing check
-    proc = runyard(project, "jobs", "list", timeout=120, preexec_fn=_limit_memory)
+    proc = runyard(project.root, "jobs", "list", timeout=120, preexec_fn=_limit_memory)
     assert proc.returncode != 0, proc.stdout
     assert ".runyard/jobs/bomb.yml:" in proc.stderr + proc.stdout, proc.stderr
     assert "alias" in proc.stderr + proc.stdout
