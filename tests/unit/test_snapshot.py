@@ -120,6 +120,12 @@ def init_repo(root: Path) -> None:
     git(root, "init", "-q", "-b", "main")
 
 
+def commit(repo: Path, *paths: str, message: str = "first") -> None:
+    """Stage `paths` (everything when none are named) and commit them."""
+    git(repo, "add", *(paths or ("-A",)))
+    git(repo, "commit", "-qm", message)
+
+
 # --------------------------------------------------------------------------------------------
 
 
@@ -135,8 +141,7 @@ def test_dirty_repo_snapshot_is_exact_and_leaves_the_repo_alone(tmp_path: Path) 
     write(root / "run.sh", "#!/bin/sh\necho hi\n", mode=0o755)
     write(root / "data" / "big.bin", "tracked but runyard-ignored\n")
     os.symlink("README.md", root / "link")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "first")
+    commit(root)
     git(root, "branch", "feature")
     # A stash entry.
     write(root / "README.md", "stashed change\n")
@@ -194,8 +199,7 @@ def test_runyard_state_is_left_out_even_when_tracked(tmp_path: Path) -> None:
     init_repo(root)
     write(root / "a.txt", "a\n")
     write(root / ".runyard" / "state" / "runs" / "r0" / "out.txt", "tracked by mistake\n")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "first")
+    commit(root)
     write(root / ".runyard" / "state" / "new.txt", "untracked state\n")
     snap = take_snapshot(Project(root), "r1")
     assert set(tree_of(root, snap.commit)) == {"a.txt"}
@@ -329,8 +333,7 @@ def test_project_in_a_sub_folder_of_a_repo(tmp_path: Path) -> None:
     write(root / "sub" / "cache" / "c.txt", "tracked, in a runyard-ignored folder\n")
     write(root / "keep.tmp", "re-included\n")
     write(top / "cache" / "top.txt", "outside the project: not ours to ignore\n")
-    git(top, "add", "-A")
-    git(top, "commit", "-qm", "first")
+    commit(top)
     write(root / "sub" / "q.tmp", "ignored\n")
     write(root / "new.txt", "untracked\n")
     write(root / "train.py", "print(2)\n")
@@ -381,8 +384,7 @@ def test_export_restore_and_diff(tmp_path: Path) -> None:
     write(root / "pkg" / "mod.py", "A = 1\n")
     os.symlink("pkg/mod.py", root / "alias.py")
     os.symlink("pkg", root / "pkglink")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "first")
+    commit(root)
     project = Project(root)
     snap1 = take_snapshot(project, "r1")
 
@@ -478,8 +480,7 @@ def test_unicode_and_spaces_in_names(tmp_path: Path) -> None:
     write(root / "with [brackets] and *star*.txt", "glob chars\n")
     write(root / ".runyardignore", "skip me.txt\n")
     write(root / "skip me.txt", "skipped\n")
-    git(root, "add", "my file.txt")
-    git(root, "commit", "-qm", "first")
+    commit(root, "my file.txt")
     project = Project(root)
     snap = take_snapshot(project, "u1")
     assert set(tree_of(root, snap.commit)) == {
@@ -571,8 +572,7 @@ def test_broken_repository_is_a_clear_error(tmp_path: Path) -> None:
     root = tmp_path / "proj"
     init_repo(root)
     write(root / "a.txt", "a\n")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "first")
+    commit(root)
     # Corrupt the index: git refuses to read it.
     (root / ".git" / "index").write_bytes(b"DIRC garbage")
     with pytest.raises(RunyardError) as info:
@@ -585,8 +585,7 @@ def _conflicted_repo(top: Path, path: str) -> None:
     init_repo(top)
     write(top / path, "base\n")
     write(top / "proj" / "train.py", "print(1)\n")
-    git(top, "add", "-A")
-    git(top, "commit", "-qm", "base")
+    commit(top, message="base")
     git(top, "checkout", "-qb", "other")
     write(top / path, "theirs\n")
     git(top, "commit", "-qam", "theirs")
@@ -620,8 +619,7 @@ def test_project_folder_ignored_by_the_enclosing_repo_uses_a_shadow(tmp_path: Pa
     top = tmp_path / "home-repo"
     init_repo(top)
     write(top / ".gitignore", "*\n!.gitignore\n")
-    git(top, "add", ".gitignore")
-    git(top, "commit", "-qm", "dotfiles")
+    commit(top, ".gitignore", message="dotfiles")
     root = top / "work" / "proj"
     write(root / "train.py", "print(1)\n")
     before = repo_state(top)
@@ -642,8 +640,7 @@ def test_linked_worktree(tmp_path: Path) -> None:
     main = tmp_path / "main"
     init_repo(main)
     write(main / "a.txt", "a\n")
-    git(main, "add", "-A")
-    git(main, "commit", "-qm", "first")
+    commit(main)
     linked = tmp_path / "linked"
     git(main, "worktree", "add", "-q", "-b", "side", str(linked))
     write(linked / "a.txt", "changed in the linked worktree\n")
@@ -667,8 +664,7 @@ def test_kept_index_follows_the_users_index_and_untracked_edits(tmp_path: Path) 
     init_repo(root)
     write(root / ".gitignore", "*.log\n")
     write(root / "a.py", "a = 1\n")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "first")
+    commit(root)
     write(root / "data.csv", "x\n1\n")  # untracked, not ignored
     project = Project(root)
     first = tree_of(root, take_snapshot(project, "k1").commit)

@@ -78,6 +78,30 @@ def _points(records: list[dict[str, Any]]) -> list[list[Any]]:
     return [list(point) for rec in records for point in decode_points(rec)]
 
 
+# A child script's way to try a call: `attempt(fn, *args, **kwargs)` is None when the
+# call is accepted, else [the error's type name, its message].
+ATTEMPT = """\
+import json
+import runyard
+
+def attempt(fn, *args, **kwargs):
+    try:
+        fn(*args, **kwargs)
+    except Exception as exc:
+        return [type(exc).__name__, str(exc)]
+    return None
+"""
+
+
+def _attempts(script: str, tmp_path: Path) -> dict[str, Any]:
+    """Run `script`, which fills a dict `results` with `attempt(...)`s, in a run's
+    environment after ATTEMPT; the `results` it ended with."""
+    body = ATTEMPT + textwrap.dedent(script) + "print(json.dumps(results))\n"
+    proc = _ok(_run(body, _env(tmp_path), tmp_path))
+    results: dict[str, Any] = json.loads(proc.stdout)
+    return results
+
+
 def _merged(records: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for rec in records:
@@ -232,16 +256,6 @@ def test_unsupported_tracking_uri_warns_once_and_records_nothing(tmp_path: Path)
 
 def test_bad_keys_and_values_raise_clear_errors(tmp_path: Path) -> None:
     script = """
-        import json
-        import runyard
-
-        def attempt(fn, *args, **kwargs):
-            try:
-                fn(*args, **kwargs)
-            except Exception as exc:
-                return [type(exc).__name__, str(exc)]
-            return None
-
         results = {
             "int key": attempt(runyard.log_metric, 1, 1.0),
             "empty key": attempt(runyard.log_metric, "", 1.0),
@@ -258,10 +272,8 @@ def test_bad_keys_and_values_raise_clear_errors(tmp_path: Path) -> None:
             "missing artifact": attempt(runyard.log_artifact, "no_such_file.bin"),
         }
         runyard.log_metric("fine", 1.0, step=0)
-        print(json.dumps(results))
     """
-    proc = _ok(_run(script, _env(tmp_path), tmp_path))
-    results = json.loads(proc.stdout)
+    results = _attempts(script, tmp_path)
     assert results["int key"][0] == "TypeError" and "must be a str" in results["int key"][1]
     assert results["empty key"][0] == "ValueError"
     for case in ("str value", "object value", "list value"):

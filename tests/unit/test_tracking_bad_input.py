@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.unit.test_tracking import _env, _ok, _points, _records, _run
+from tests.unit.test_tracking import _attempts, _env, _ok, _points, _records, _run
 
 INT64_MAX = 2**63 - 1
 
@@ -19,21 +19,11 @@ def test_a_step_outside_int64_is_refused_at_the_call_naming_the_metric_and_the_r
     tmp_path: Path,
 ) -> None:
     script = """
-        import json
-        import runyard
-
         class Index:  # a numpy-like integer: only __index__
             def __init__(self, n):
                 self.n = n
             def __index__(self):
                 return self.n
-
-        def attempt(fn, *args, **kwargs):
-            try:
-                fn(*args, **kwargs)
-            except Exception as exc:
-                return [type(exc).__name__, str(exc)]
-            return None
 
         results = {
             "2**64": attempt(runyard.log_metric, "loss", 1.0, step=2**64),
@@ -48,10 +38,8 @@ def test_a_step_outside_int64_is_refused_at_the_call_naming_the_metric_and_the_r
             "min": attempt(runyard.log_metric, "edge", 2.0, step=-(2**63) + 1),
             "index max": attempt(runyard.log_metric, "edge", 3.0, step=Index(2**63 - 1)),
         }
-        print(json.dumps(results))
     """
-    proc = _ok(_run(script, _env(tmp_path), tmp_path))
-    results = json.loads(proc.stdout)
+    results = _attempts(script, tmp_path)
     print({k: v for k, v in results.items() if k in ("2**64", "-(2**63)")})
     for case in ("2**64", "2**63", "-(2**63)", "-(2**64)", "int value, big step", "index 2**64"):
         assert results[case] is not None, f"{case}: accepted"
