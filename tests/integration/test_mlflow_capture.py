@@ -1,11 +1,13 @@
 """MLflow's logging captured: scripts instrumented with the real MLflow client (installed
 into the run's environment from the project's requirements.txt) submitted with the
-real CLI, unchanged, on the local and Docker targets; what they log lands in the
+real CLI, unchanged, on the local, Docker and ssh targets; what they log lands in the
 Runyard run (runyard.tracking.mlflow_endpoint, started by the run's sitecustomize)."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -205,5 +207,35 @@ def test_an_mlflow_script_on_a_docker_target_lands_in_the_runyard_run(
     assert metrics["loss"] == [(0, 1.0), (1, 0.5), (2, 1.0 / 3), (3, 0.25)]
     assert metrics["child/score"] == [(0, 0.5)]
     assert show["tags"]["target"] == "docker"
+    assert show["tags"]["child/mlflow.parentRunId"] == show["tags"]["mlflow.runId"]
+    assert _artifacts(show)["mlflow/basic/summary.txt"] == len("done\n")
+
+
+def test_an_mlflow_script_on_an_ssh_target_lands_in_the_runyard_run(
+    project: Path, tmp_path: Path
+) -> None:
+    key = helpers.sshd_key()
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"} | {"HOME": str(home)}
+    (project / "requirements.txt").write_text("mlflow-skinny\n")
+    (project / "basic.py").write_text(BASIC)
+    commit_all(project, "basic mlflow script")
+    runyard(
+        project, "target", "add", "vm", "--type", "ssh", "--host", "127.0.0.1",
+        "--port", str(helpers.SSHD_PORT), "--user", "root", "--identity-file", str(key),
+        "--workdir", str(tmp_path / "remote" / "runyard"), env=env, check=True,
+    )  # fmt: skip
+    asked = runyard(project, "target", "trust", "vm", env=env, stdin=subprocess.DEVNULL)
+    fingerprint = asked.stdout.split("host key ")[1].split()[0]
+    runyard(project, "target", "trust", "vm", "--fingerprint", fingerprint, env=env, check=True)
+    run_id = submit_run(project, "--target", "vm", "basic.py", env=env, timeout=900)
+    show = wait_run(project, run_id, env=env, timeout=900)
+    log = run_logs(project, run_id, env=env)
+    assert show["status"] == "completed", log[-4000:]
+    assert show["params"] == {"lr": "0.01", "batch": "32"}
+    metrics = _metrics(project, run_id)
+    assert metrics["loss"] == [(0, 1.0), (1, 0.5), (2, 1.0 / 3), (3, 0.25)]
+    assert metrics["child/score"] == [(0, 0.5)]
     assert show["tags"]["child/mlflow.parentRunId"] == show["tags"]["mlflow.runId"]
     assert _artifacts(show)["mlflow/basic/summary.txt"] == len("done\n")
