@@ -14,22 +14,34 @@ summaries with C-speed builtins (``min``/``max`` over list slices and
 of every point. Only the trailing partial block, and small series, are scanned
 directly.
 
+The store keeps the same kind of summary on disk, in levels of coarser blocks
+(`runyard.core.store.metrics`), so a cut of a long series reads a few thousand
+summaries instead of its points; it shares :func:`reduce_blocks` and :func:`assemble`
+with :class:`SeriesColumns`, and :func:`cut_pieces` buckets the uneven pieces of a
+zoomed range. Its answer is a :class:`SeriesCut`.
+
 NaN rules: NaN is never chosen as a minimum or maximum unless a bucket holds
 nothing but NaN, in which case one index of it is kept so the gap stays visible.
 ``+inf`` and ``-inf`` are ordinary values (they are the largest and smallest).
+Ties go to the earliest point.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 __all__ = [
     "BLOCK",
     "SeriesColumns",
+    "SeriesCut",
+    "assemble",
     "bucket_count",
     "bucket_edges",
+    "cut_pieces",
     "downsample_indexes",
+    "reduce_blocks",
 ]
 
 BLOCK = 64
@@ -74,20 +86,132 @@ def _merge(values: Sequence[float], a: _Pick, b: _Pick) -> _Pick:
     return lo, hi, True
 
 
-def _assemble(n: int, picks: list[_Pick]) -> list[int]:
-    """Sorted, unique indexes: the first point, each bucket's picks, the last point."""
-    out = [0]
+def assemble(end: int, picks: Sequence[tuple[int, ...]], first: int = 0) -> list[int]:
+    """Sorted, unique indexes: `first`, each bucket's two picks (the first two items of
+    each, buckets in order), and ``end - 1``, the last point."""
+    out = [first]
     append = out.append
-    for lo, hi, _ in picks:
-        first, second = (lo, hi) if lo <= hi else (hi, lo)
+    for pick in picks:
+        lo, hi = pick[0], pick[1]
+        a, b = (lo, hi) if lo <= hi else (hi, lo)
         # Buckets are contiguous and in order, so only the previous index can repeat.
-        if first != out[-1]:
-            append(first)
-        if second != out[-1]:
-            append(second)
-    if out[-1] != n - 1:
-        append(n - 1)
+        if a != out[-1]:
+            append(a)
+        if b != out[-1]:
+            append(b)
+    if out[-1] != end - 1:
+        append(end - 1)
     return out
+
+
+def reduce_blocks(
+    bmin: list[float], bmax: list[float], cuts: Sequence[int]
+) -> list[tuple[int, int, bool]]:
+    """For each bucket of blocks ``[cuts[i], cuts[i + 1])``: the block holding its
+    minimum, the block holding its maximum, and whether it holds any non-NaN value.
+
+    `bmin` and `bmax` are the blocks' minimum and maximum with an all-NaN block written
+    as ``+inf`` and ``-inf`` (min > max marks it); an all-NaN bucket answers its first
+    block twice. Ties go to the earliest block.
+    """
+    out: list[tuple[int, int, bool]] = []
+    append = out.append
+    for i in range(len(cuts) - 1):
+        p = cuts[i]
+        q = cuts[i + 1]
+        mins = bmin[p:q]
+        maxs = bmax[p:q]
+        lo = min(mins)
+        hi = max(maxs)
+        if lo <= hi and lo != _INF and hi != -_INF:
+            # lo/hi are finite or the "right" infinity, so they cannot match the
+            # +inf/-inf placeholders of all-NaN blocks.
+            append((p + mins.index(lo), p + maxs.index(hi), True))
+        elif lo > hi:
+            append((p, p, False))  # every block is all-NaN
+        else:
+            append(_reduce_blocks_slow(bmin, bmax, p, q))
+    return out
+
+
+def _reduce_blocks_slow(bmin: list[float], bmax: list[float], p: int, q: int) -> _Pick:
+    """Reduce blocks ``[p, q)`` one by one, skipping all-NaN blocks.
+
+    Needed only when every real value is +inf (or -inf) and could be confused with the
+    placeholders of all-NaN blocks.
+    """
+    lo_b = hi_b = p
+    real = False
+    for j in range(p, q):
+        if bmin[j] <= bmax[j]:
+            if not real:
+                lo_b = hi_b = j
+                real = True
+                continue
+            if bmin[j] < bmin[lo_b]:
+                lo_b = j
+            if bmax[j] > bmax[hi_b]:
+                hi_b = j
+    return lo_b, hi_b, real
+
+
+Piece = tuple[int, int, int, float, int, float]
+"""A run of consecutive points of a zoomed range: (first position, points, position of
+the minimum, minimum, position of the maximum, maximum), NaN where there is none."""
+
+
+def cut_pieces(
+    pieces: Sequence[Piece], total: int, buckets: int
+) -> tuple[list[tuple[int, int]], list[int]]:
+    """Bucket pieces (sorted by position, `total` points in all) into at most `buckets`
+    buckets of about ``total / buckets`` points, a piece wholly in one bucket.
+
+    Returns each bucket's (position of its minimum, position of its maximum), an
+    all-NaN bucket's first position twice, and the bucket boundaries in positions:
+    bucket i holds the pieces starting in ``[edges[i], edges[i + 1])``. With no piece
+    over half a bucket, no bucket is empty.
+    """
+    picks: list[list[float]] = []  # [min pos, min, max pos, max]
+    edges: list[int] = []
+    done = 0
+    current = -1
+    for start, count, min_pos, lo, max_pos, hi in pieces:
+        bucket = done * buckets // total
+        done += count
+        if bucket != current:
+            current = bucket
+            edges.append(start)
+            picks.append([min_pos, lo, max_pos, hi])
+            continue
+        pick = picks[-1]
+        if lo < pick[1] or (pick[1] != pick[1] and lo == lo):
+            pick[0], pick[1] = min_pos, lo
+        if hi > pick[3] or (pick[3] != pick[3] and hi == hi):
+            pick[2], pick[3] = max_pos, hi
+    if pieces:
+        edges.append(pieces[-1][0] + pieces[-1][1])
+    return [(int(p[0]), int(p[2])) for p in picks], edges
+
+
+@dataclass
+class SeriesCut:
+    """A series cut for a chart: the kept points' positions in the series (arrival
+    order) and their columns, how many points the series (or the zoomed range) holds,
+    and the bucket boundaries in positions (empty when nothing was cut). `rows_read`
+    and `points_read` count the summaries and the points the cut read."""
+
+    positions: list[int]
+    steps: list[int]
+    times: list[float]
+    values: list[float]
+    total: int
+    edges: list[int]
+    rows_read: int = 0
+    points_read: int = 0
+
+    @property
+    def downsampled(self) -> bool:
+        return len(self.positions) < self.total
 
 
 def bucket_count(max_points: int) -> int:
@@ -130,7 +254,7 @@ def downsample_indexes(values: Sequence[float], max_points: int) -> list[int]:
     vals = values if isinstance(values, list) else list(values)
     edges = bucket_edges(n, max_points)
     picks = [_scan(vals, edges[i], edges[i + 1]) for i in range(len(edges) - 1)]
-    return _assemble(n, picks)
+    return assemble(n, picks)
 
 
 class SeriesColumns:
@@ -224,49 +348,18 @@ class SeriesColumns:
 
         vals = self.values
         bmin_i, bmax_i = self._bmin_i, self._bmax_i
-        bmin_v, bmax_v = self._bmin_v, self._bmax_v
         nblocks = n // BLOCK
         k = bucket_count(max_points)
         cuts = [(i * nblocks) // k for i in range(k)]
         cuts.append(nblocks)
-
-        picks: list[_Pick] = []
-        append = picks.append
-        for i in range(k):
-            p = cuts[i]
-            q = cuts[i + 1]
-            mins = bmin_v[p:q]
-            maxs = bmax_v[p:q]
-            lo = min(mins)
-            hi = max(maxs)
-            if lo <= hi and lo != _INF and hi != -_INF:
-                # lo/hi are finite or the "right" infinity, so they cannot match the
-                # +inf/-inf placeholders of all-NaN blocks.
-                append((bmin_i[p + mins.index(lo)], bmax_i[p + maxs.index(hi)], True))
-            elif lo > hi:
-                append((p * BLOCK, p * BLOCK, False))  # every block is all-NaN
-            else:
-                append(self._reduce_blocks_slow(p, q))
-
+        picks: list[_Pick] = [
+            (bmin_i[lo], bmax_i[hi], real)
+            for lo, hi, real in reduce_blocks(self._bmin_v, self._bmax_v, cuts)
+        ]
         tail = nblocks * BLOCK
         if tail < n:
             picks[-1] = _merge(vals, picks[-1], _scan(vals, tail, n))
-        return _assemble(n, picks)
-
-    def _reduce_blocks_slow(self, p: int, q: int) -> _Pick:
-        """Reduce blocks ``[p, q)`` one by one, skipping all-NaN blocks.
-
-        Needed only when every real value is +inf (or -inf) and could be confused
-        with the placeholders of all-NaN blocks.
-        """
-        vals = self.values
-        bmin_i, bmax_i = self._bmin_i, self._bmax_i
-        bmin_v, bmax_v = self._bmin_v, self._bmax_v
-        result: _Pick = (p * BLOCK, p * BLOCK, False)
-        for j in range(p, q):
-            if bmin_v[j] <= bmax_v[j]:
-                result = _merge(vals, result, (bmin_i[j], bmax_i[j], True))
-        return result
+        return assemble(n, picks)
 
     def take(self, indexes: list[int]) -> tuple[list[int], list[float], list[float]]:
         """The ``(steps, times, values)`` of the points at ``indexes``."""

@@ -21,8 +21,8 @@ from collections.abc import Callable
 
 from runyard.core.errors import RunyardError
 from runyard.core.store.engine import Connection, Engine
-from runyard.core.store.metrics import CHUNK_POINTS, insert_chunks, value_out
-from runyard.core.store.sqlite import pack
+from runyard.core.store.metrics import CHUNK_POINTS, insert_chunks, summarize_stored, value_out
+from runyard.core.store.sqlite import pack, unpack
 
 # Each entry moves the schema from version i to i + 1. Never edit a released entry:
 # append a new one.
@@ -205,6 +205,44 @@ MIGRATIONS.append(
     CREATE INDEX run_lock_packages_by_name ON run_lock_packages (name, version);
     """
 )
+
+
+def _summarize_metrics(db: Connection) -> None:
+    """Version 5: per-block summaries of every metric series (`metrics` module
+    docstring), so that a chart of a long series reads them instead of its points; the
+    points stored so far are summarized here."""
+    db.execute(
+        """
+        CREATE TABLE metric_summaries (
+            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            key TEXT NOT NULL,
+            level INTEGER NOT NULL,    -- a block holds 128 * 4**level points
+            block INTEGER NOT NULL,    -- positions [block * size, block * size + n), in arrival order
+            n INTEGER NOT NULL,
+            step_lo INTEGER NOT NULL,  -- the smallest and largest step in the block
+            step_hi INTEGER NOT NULL,
+            min_pos INTEGER NOT NULL,  -- the minimum ignoring NaN (all NaN: the first point,
+            min_step INTEGER NOT NULL, -- with a NULL value)
+            min_time REAL NOT NULL,
+            min_value REAL,
+            max_pos INTEGER NOT NULL,  -- the maximum, likewise
+            max_step INTEGER NOT NULL,
+            max_time REAL NOT NULL,
+            max_value REAL,
+            last_step INTEGER NOT NULL,
+            last_time REAL NOT NULL,
+            last_value REAL,
+            chunk INTEGER,             -- level 0: the chunk holding the first point,
+            chunk_at INTEGER,          -- its index there,
+            chunk_last INTEGER,        -- and the chunk holding the last point
+            PRIMARY KEY (run_id, key, level, block)
+        ) WITHOUT ROWID
+        """
+    )
+    summarize_stored(db, unpack)
+
+
+MIGRATIONS.append(_summarize_metrics)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
