@@ -460,6 +460,33 @@ print(uri, os.environ["NO_PROXY"], run["artifact_uri"])
     assert params == {"lr": "0.1"}
 
 
+def test_a_call_that_comes_after_the_clients_last_write_at_exit_is_still_recorded(
+    tmp_path: Path,
+) -> None:
+    lib = _lib(tmp_path / "run")
+    tracking = tmp_path / "tracking.jsonl"
+    inside = {"RUNYARD_RUN_ID": "r1", "RUNYARD_TRACKING_URI": tracking.as_uri()}
+    code = """
+import atexit, json, os, sys, urllib.request
+def post(path, body):
+    req = urllib.request.Request(os.environ["MLFLOW_TRACKING_URI"] + "/api/2.0/mlflow/" + path,
+                                 json.dumps(body).encode(), method="POST")
+    with urllib.request.urlopen(req) as answer:
+        return json.load(answer)
+# registered first, so it runs last: after the client's own exit handler
+atexit.register(lambda: post("runs/log-metric", {"run_id": RUN, "key": "late", "value": 1}))
+sys.meta_path[0].find_spec("mlflow")
+RUN = post("runs/create", {"run_name": "late"})["run"]["info"]["run_id"]
+"""
+    proc = _python(code, _env(lib, **inside))
+    assert proc.returncode == 0, proc.stderr
+    from runyard.tracking.wire import decode_points
+
+    lines = [json.loads(line) for line in tracking.read_text().splitlines()]
+    points = [p for line in lines if "mc" in line for p in decode_points(line)]
+    assert [p[:3] for p in points] == [("late", 1.0, 0)]
+
+
 def test_an_endpoint_that_cannot_start_is_one_line_on_stderr_and_the_import_goes_on(
     tmp_path: Path,
 ) -> None:

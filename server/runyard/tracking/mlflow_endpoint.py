@@ -333,12 +333,23 @@ class Recorder:
         if not client._ready and not client._start():
             return
         client._extend((key, value, step, timestamp_ms * 1_000_000))
+        self._late()
 
     def param(self, key: str, value: str) -> None:
         client.log_param(key, value)
+        self._late()
 
     def tag(self, key: str, value: str) -> None:
         client.set_tag(key, value)
+        self._late()
+
+    def _late(self) -> None:
+        """A call that comes after the client's last write at exit (MLflow ends its
+        runs and drains its async queue in exit handlers of its own, which may run
+        after the client's) is written at once."""
+        stop = client._stop
+        if stop is not None and stop.is_set():
+            client.flush()
 
     def flush(self) -> None:
         client.flush()
