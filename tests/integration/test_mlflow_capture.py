@@ -48,6 +48,19 @@ with mlflow.start_run(run_name="train") as run:
     print("mlflow", mlflow.__version__, "run", run.info.run_id, flush=True)
 """
 
+AUTOLOG_ALONE = """\
+import mlflow
+from sklearn.datasets import load_iris
+from sklearn.tree import DecisionTreeClassifier
+
+mlflow.autolog()
+X, y = load_iris(return_X_y=True)
+DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y)  # autolog's own run
+last = mlflow.last_active_run()
+found = mlflow.search_runs(filter_string="params.max_depth = '3'", output_format="list")
+print("autolog run", last.info.run_name, last.info.status, "found", len(found), flush=True)
+"""
+
 BASIC = """\
 import mlflow
 
@@ -159,6 +172,22 @@ def test_an_mlflow_script_with_autolog_lands_in_the_runyard_run_unchanged(projec
     assert artifacts["mlflow/train/models/model/MLmodel"] > 0
     assert any(p.startswith("mlflow/train/models/model/model.") for p in artifacts)
     assert "View run" not in log  # no link to a web UI that is not there
+
+
+def test_autolog_alone_makes_its_own_mlflow_run_and_it_is_the_runyard_runs(
+    project: Path,
+) -> None:
+    _project(project, **{"autolog.py": AUTOLOG_ALONE})
+    run_id = submit_run(project, "autolog.py", timeout=900)
+    show = wait_run(project, run_id, timeout=900)
+    log = run_logs(project, run_id)
+    assert show["status"] == "completed", log[-4000:]
+    assert "autolog run run-1 FINISHED found 1" in log
+    assert show["params"]["max_depth"] == "3"
+    assert show["tags"]["mlflow.autologging"] == "sklearn"
+    assert show["tags"]["estimator_name"] == "DecisionTreeClassifier"
+    assert "training_accuracy_score" in _metrics(project, run_id)
+    assert _artifacts(show)["mlflow/run-1/models/model/MLmodel"] > 0
 
 
 def test_bad_calls_to_the_endpoint_get_mlflow_errors_and_the_run_completes_with_what_it_logged(
