@@ -15,12 +15,16 @@ environment and ``uv pip install`` fills it, from the same sources pip would use
 (`runyard.core.pip_sources` reads pip's configuration and tells uv). With pip,
 ``python -m venv`` and ``pip install``, as before.
 
-Cache key and installer: a uv-built environment has "uv" in its key, a pip-built one
-keeps the key it always had (so environments built before are still used). The two
-are never taken for one another, because their contents can differ: a pip-built
-environment holds pip (and setuptools on Python 3.11) and compiled bytecode, a
-uv-built one neither, and the two resolvers may pick different versions when several
-fit. What each holds exactly is its lock.
+Cache key and installer: the key names the installer Runyard builds with, uv or pip
+(a pip key is the key environments always had, so those built before are still used).
+The two are never taken for one another, because their contents can differ: a
+pip-built environment holds pip (and setuptools on Python 3.11) and compiled bytecode,
+a uv-built one neither, and the two resolvers may pick different versions when several
+fit. When uv fails at something other than the spec (a TLS check stricter than pip's,
+an index feature it lacks, an sdist it cannot build: `spec_error` tells), pip builds
+that environment instead, under the same key, and says so in the run's log; what it
+holds, and who built it, is its lock (and its marker file). A spec that cannot be met
+fails at once, with uv's words.
 
 Lock (`EnvLock`, `read_lock`): once an environment is ready, its interpreter runs
 `runyard.core.freeze` and reports its version and every installed distribution
@@ -241,12 +245,12 @@ def ensure_env(
     prefix = envs_dir / digest
     env_python = prefix / "bin" / "python"
     if (prefix / MARKER).is_file():
-        return Environment(digest, env_python, prefix, reused=True, installer=used)
+        return _cached(digest, prefix, used)
     envs_dir.mkdir(parents=True, exist_ok=True)
     with (envs_dir / f"{digest}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another run may be building the same one
         if (prefix / MARKER).is_file():
-            return Environment(digest, env_python, prefix, reused=True, installer=used)
+            return _cached(digest, prefix, used)
         what = spec.path or "no dependency file"
         log(
             f"building environment {digest} from {what} with {used} (first time; reused afterwards)"
@@ -262,7 +266,7 @@ def ensure_env(
             build_env["PIP_INDEX_URL"] = index_url
         try:
             if uv:
-                _build_with_uv(
+                used = _build_with_uv(
                     uv,
                     tmp,
                     spec,
@@ -295,6 +299,15 @@ def ensure_env(
 
 
 MARKER = ".runyard-env.json"  # written last into a complete environment
+
+
+def _cached(digest: str, prefix: Path, offered: str) -> Environment:
+    """A complete environment of the cache, with the installer that built it."""
+    try:
+        installer = str(json.loads((prefix / MARKER).read_text()).get("installer") or "pip")
+    except (OSError, ValueError, AttributeError):
+        installer = offered
+    return Environment(digest, prefix / "bin" / "python", prefix, reused=True, installer=installer)
 
 
 def _install_args(spec: DependencySpec, workdir: Path) -> list[str] | None:
@@ -345,7 +358,9 @@ def _build_with_uv(
     build_env: dict[str, str],
     log: Log,
     log_fd: int,
-) -> None:
+) -> str:
+    """Build with uv; pip when uv fails at something other than the spec. Returns the
+    installer that built it."""
     args, env = uv_environment(build_env, index_url)
     cmd = [uv, "venv", "--quiet", "--no-config", "--python", python, str(tmp)]
     if system_site:
@@ -362,8 +377,27 @@ def _build_with_uv(
         log(f"installing packages from {spec.path} with uv")
         cmd = [uv, "pip", "install", "--python", str(tmp / "bin" / "python"), *args, *install]
         code, tail = _run_logged(cmd, log_fd, workdir, env)
-        if code != 0:
+        if code != 0 and spec_error(tail):
             raise install_failure(spec, "uv", tail, code)
+        if code != 0:
+            log(
+                f"uv could not install the packages of {spec.path} (above); pip installs them instead"
+            )
+            shutil.rmtree(tmp, ignore_errors=True)
+            _build_with_pip(tmp, spec, workdir, python, system_site, build_env, log, log_fd)
+            return "pip"
+    return "uv"
+
+
+# What uv says when the spec itself cannot be met (pip would say the same): no retry
+# with pip then. Anything else uv fails at (fetching over a TLS check stricter than
+# pip's, an index feature it lacks, building an sdist) pip tries.
+SPEC_ERRORS = ("No solution found when resolving", "Couldn't parse requirement")
+
+
+def spec_error(output: list[str]) -> bool:
+    """Whether uv's `output` says the spec cannot be met (not that uv could not do it)."""
+    return any(marker in line for line in output for marker in SPEC_ERRORS)
 
 
 def _fix_venv_paths(prefix: Path, old: Path) -> None:

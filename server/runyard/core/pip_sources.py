@@ -17,8 +17,9 @@ turns it into uv's arguments and environment (`uv_install_options`):
   ``PIP_INDEX_URL``).
 
 What is read: the index (``index-url``), the extra indexes, ``find-links``,
-``no-index``, constraint files, trusted hosts and the CA bundle (``cert``; without
-one, uv trusts the system's certificates where the system has them, as pip does). pip looks
+``no-index``, constraint files, trusted hosts and the CA bundle (``cert``, or
+``$REQUESTS_CA_BUNDLE`` / ``$CURL_CA_BUNDLE``, which pip's HTTP library prefers;
+without one, uv trusts the system's certificates where the system has them). pip looks
 for a package in every index at once and takes the best version; uv, by default, stops
 at the first index that has it, so it is told to do as pip does
 (``--index-strategy unsafe-best-match``). Index addresses may carry credentials: they
@@ -128,8 +129,11 @@ def uv_install_options(
         args += ["--allow-insecure-host", host]
     if _truthy(settings.get("no-index", "")):
         args.append("--no-index")
-    if settings.get("cert"):
-        env["SSL_CERT_FILE"] = settings["cert"].strip()
+    # pip's HTTP library takes these over pip's own `cert` when they are set
+    variables = os.environ if environ is None else environ
+    bundle = variables.get("REQUESTS_CA_BUNDLE") or variables.get("CURL_CA_BUNDLE")
+    if bundle or settings.get("cert"):
+        env["SSL_CERT_FILE"] = (bundle or settings["cert"]).strip()
     elif any(os.path.isfile(path) and os.path.getsize(path) > 0 for path in SYSTEM_BUNDLES):
         env["UV_NATIVE_TLS"] = "1"  # the system's certificates, which pip trusts too
     return args, env

@@ -6,8 +6,10 @@ on another one (``ssh://`` or ``tcp://``).
   built it), built once per hash and reused; or the target's `image`, used as is. The
   build uses uv when this machine has it and the engine's machine can run its binary
   (Linux, same architecture: `host_uv`): the binary goes into the build context, is
-  used in the first stage only, and falls back to pip there if it cannot run (a base
-  image of another C library); else pip. The installer offered is part of the hash.
+  used in the first stage only, and pip builds there instead if it cannot run (a base
+  image of another C library) or fails at something other than the spec (as on this
+  machine: `runyard.core.envs`); else pip. The installer offered is part of the hash;
+  the image's lock says which one built it.
 - Lock: a built image holds its environment's lock (``/opt/runyard/lock.json``,
   written by its interpreter as it is built); for a target's own `image`, its
   `python` lists its packages in a short container. Either is kept on this machine by
@@ -46,6 +48,7 @@ import io
 import os
 import platform
 import re
+import shlex
 import socket
 import sys
 import tarfile
@@ -217,6 +220,8 @@ LABEL_BUILD_STAGE = "dev.runyard.build-stage"  # on that stage's images; removed
 BUILD_ARG = "RUNYARD_BUILD"  # a fresh value per build, so that stage is never reused
 PIP_CONFIG = "/tmp/runyard-pip.conf"  # in the first stage only: the package index
 UV_BINARY = "/tmp/runyard-uv"  # in the first stage only: this machine's uv
+BUILD_SCRIPT = "/tmp/runyard-build-env.sh"  # in the first stage only: the build with uv
+UV_FALLBACK = "runyard: uv could not install the packages (above); pip installs them"
 PIP_SOURCES = "/tmp/runyard-pip-sources.py"  # in the first stage only: pip's sources for uv
 LOCK_PATH = "/opt/runyard/lock.json"  # in the image: the environment's lock
 FREEZE_PATH = "/opt/runyard/freeze.py"  # in the image: what wrote LOCK_PATH
@@ -258,11 +263,12 @@ def env_dockerfile(
     holds the index. The first stage's images carry LABEL_BUILD_STAGE with the build's
     own BUILD_ARG value, so `build_image` finds and removes them afterwards.
 
-    With `uv` (this machine's uv binary is in the build context as `uv`), the first
-    stage builds with it when it runs there (a base image of another C library: pip
-    instead), from the sources pip would use in that image (`runyard.core.pip_sources`
-    reads the image's pip configuration and the index's pip.conf, in the build only),
-    compiling bytecode as pip does. The image's `LOCK_PATH` holds the environment's lock
+    With `uv` (`uv_context`: this machine's uv binary and `uv_build_script` in the
+    build context), the first stage builds with it when it runs there, from the
+    sources pip would use in that image (`runyard.core.pip_sources` reads the image's
+    pip configuration and the index's pip.conf, in the build only), compiling bytecode
+    as pip does; pip when uv cannot run there (a base image of another C library) or
+    fails at something other than the spec. The image's `LOCK_PATH` holds the environment's lock
     (`runyard.core.freeze`), written by the image's own interpreter."""
     base = single_line(base, "base_image")
     python = single_line(python, "python")
@@ -289,28 +295,15 @@ def env_dockerfile(
         lines.append("COPY requirements.txt /opt/runyard/requirements.txt")
         if index:
             lines.append(f"COPY pip.conf {PIP_CONFIG}")
-    conf = f"PIP_CONFIG_FILE={PIP_CONFIG} " if index else ""
-    with_pip = f"{python} -m venv {VENV}"
-    if installs:
-        with_pip += (
-            f" && {conf}{VENV}/bin/python -m pip install --progress-bar off "
-            "-r /opt/runyard/requirements.txt"
-        )
-    with_pip += f" && echo pip > {INSTALLER_FILE}"
     if uv:
-        lines += [f"COPY uv {UV_BINARY}", f"COPY pip_sources.py {PIP_SOURCES}"]
-        with_uv = f"{UV_BINARY} venv --quiet --no-config --python {python} {VENV}"
-        if installs:
-            with_uv += (
-                f' && eval "$({conf}{python} {PIP_SOURCES} --sh)" && {UV_BINARY} pip install '
-                f'"$@" --python {VENV}/bin/python -r /opt/runyard/requirements.txt'
-            )
-        with_uv += f" && echo uv > {INSTALLER_FILE}"
-        lines.append(
-            f"RUN if {UV_BINARY} --version >/dev/null 2>&1; then {with_uv}; else {with_pip}; fi"
-        )
+        lines += [
+            f"COPY uv {UV_BINARY}",
+            f"COPY build-env.sh {BUILD_SCRIPT}",
+            *([f"COPY pip_sources.py {PIP_SOURCES}"] if installs else []),
+            f"RUN sh {BUILD_SCRIPT}",
+        ]
     else:
-        lines.append(f"RUN {with_pip}")
+        lines.append(f"RUN {_pip_build(python, installs, index)}")
     lines += [f"FROM {base}", *trust, "ENV " + " ".join(env)]
     lines.append(f"COPY --from={BUILD_STAGE} {VENV} {VENV}")
     if installs:
@@ -330,22 +323,79 @@ def env_dockerfile(
     return "\n".join(lines) + "\n"
 
 
+def _pip_build(python: str, installs: bool, index: bool) -> str:
+    """The shell command that builds the venv with pip (and records that pip did)."""
+    conf = f"PIP_CONFIG_FILE={PIP_CONFIG} " if index else ""
+    command = f"{python} -m venv {VENV}"
+    if installs:
+        command += (
+            f" && {conf}{VENV}/bin/python -m pip install --progress-bar off "
+            "-r /opt/runyard/requirements.txt"
+        )
+    return command + f" && echo pip > {INSTALLER_FILE}"
+
+
+def uv_build_script(python: str, spec: envs.DependencySpec, options: dict[str, Any]) -> bytes:
+    """The first stage's build with uv (`UV_BINARY`), as a shell script of the build
+    context: the venv with uv, the packages from the sources the image's pip would use
+    (`runyard.core.pip_sources --sh`, with the index's pip.conf); pip instead when uv
+    cannot run there, or fails at something other than the spec (`envs.spec_error`).
+    Holds no credentials (they stay in pip.conf)."""
+    python = single_line(python, "python")
+    installs = spec.kind != "none"
+    conf = f"PIP_CONFIG_FILE={PIP_CONFIG} " if pip_config(options) is not None else ""
+    spec_errors = " ".join(f"-e {shlex.quote(marker)}" for marker in envs.SPEC_ERRORS)
+    lines = [
+        f"if {UV_BINARY} --version >/dev/null 2>&1 && "
+        f"{UV_BINARY} venv --quiet --no-config --python {python} {VENV}; then",
+    ]
+    if installs:
+        lines += [
+            f"  sources=$({conf}{python} {PIP_SOURCES} --sh) || exit 1",
+            '  eval "$sources"',
+            f'  if {UV_BINARY} pip install "$@" --python {VENV}/bin/python '
+            "-r /opt/runyard/requirements.txt >/tmp/runyard-uv.log 2>&1; then",
+            f"    cat /tmp/runyard-uv.log; echo uv > {INSTALLER_FILE}; exit 0",
+            "  fi",
+            "  cat /tmp/runyard-uv.log",
+            f"  if grep -q {spec_errors} /tmp/runyard-uv.log; then exit 1; fi",
+            f'  echo "{UV_FALLBACK}"',
+        ]
+    else:
+        lines.append(f"  echo uv > {INSTALLER_FILE}; exit 0")
+    lines += ["fi", f"rm -rf {VENV}", _pip_build(python, installs, pip_config(options) is not None)]
+    return ("\n".join(lines) + "\n").encode()
+
+
 def env_context(
     spec: envs.DependencySpec, options: dict[str, Any], ca: bytes | None
 ) -> dict[str, bytes]:
-    """The build context's files besides the Dockerfile (and the uv binary, which
-    `ensure_image` adds): requirements.txt, the CA bundle, the first stage's pip.conf,
-    the program that writes the image's lock and the one that reads pip's sources."""
+    """The build context's files besides the Dockerfile (and what a build with uv adds,
+    `uv_context`): requirements.txt, the CA bundle, the first stage's pip.conf and the
+    program that writes the image's lock."""
     files: dict[str, bytes] = {}
     if spec.kind != "none":
         files["requirements.txt"] = requirements_text(spec)
         conf = pip_config(options)
         if conf is not None:
             files["pip.conf"] = conf
-        files["pip_sources.py"] = envs.program_source("pip_sources").encode()
     if ca is not None:
         files["ca.crt"] = ca
     files["freeze.py"] = envs.program_source("freeze").encode()
+    return files
+
+
+def uv_context(
+    uv: Path, python: str, spec: envs.DependencySpec, options: dict[str, Any]
+) -> dict[str, bytes | Path]:
+    """What a build with uv adds to the context: the binary, the build script and the
+    program that reads pip's sources."""
+    files: dict[str, bytes | Path] = {
+        "uv": uv,
+        "build-env.sh": uv_build_script(python, spec, options),
+    }
+    if spec.kind != "none":
+        files["pip_sources.py"] = envs.program_source("pip_sources").encode()
     return files
 
 
@@ -441,7 +491,7 @@ def _install_failure(
 ) -> RunyardError | None:
     """A failed environment image build as `envs.install_failure` words it (the file,
     the packages, their lines), when the build output names the packages; else None."""
-    used = "uv" if any(f"{UV_BINARY} pip install" in line for line in tail) else installer
+    used = "pip" if any(UV_FALLBACK in line for line in tail) else installer
     error = envs.install_failure(spec, used, tail, 1, where="the image")
     return error if "could not be installed" in error.message else None
 
@@ -602,7 +652,7 @@ def ensure_image(client: Any, ctx: RunContext, options: DockerOptions) -> tuple[
         **env_context(spec, options.raw, ca),
     }
     if uv is not None:
-        files["uv"] = uv
+        files.update(uv_context(uv, options.python, spec, options.raw))
     labels = {
         LABEL_ENV: digest,
         LABEL_PROJECT: str(ctx.project_root),

@@ -242,8 +242,11 @@ def _run_program(remote: Remote, command: str, timeout: float = 60) -> tuple[int
     return code, out.decode("utf-8", "replace")
 
 
-def _lock_command(python: str, installer: str) -> str:
-    return " ".join(shlex.quote(a) for a in envs.freeze_command(python, installer))
+def _lock_command(python: str, marker: str) -> str:
+    """What finds a built environment and lists what it holds, in one round trip: its
+    marker (who built it) on the first line, then the lock (`runyard.core.freeze`)."""
+    freeze = " ".join(shlex.quote(a) for a in envs.freeze_command(python, None))
+    return f"cat {shlex.quote(marker)} && echo && {freeze}"
 
 
 def ensure_env(remote: Remote, ctx: RunContext) -> tuple[str, str, envs.EnvLock | None]:
@@ -264,19 +267,23 @@ def ensure_env(remote: Remote, ctx: RunContext) -> tuple[str, str, envs.EnvLock 
     envs_dir = posixpath.join(remote.workdir, "envs")
     prefix = posixpath.join(envs_dir, digest)
     python = posixpath.join(prefix, "bin", "python")
-    marker = shlex.quote(posixpath.join(prefix, ".runyard-env.json"))
+    marker = posixpath.join(prefix, ".runyard-env.json")
     # one round trip: is it there, and what does it hold
-    code, out = _run_program(remote, f"test -f {marker} && {_lock_command(python, installer)}")
-    if code == 0:
+    code, out = _run_program(remote, _lock_command(python, marker))
+    if code == 0 or out.lstrip().startswith("{"):
         ctx.log(f"environment {digest} on {remote.endpoint.host} (cached)")
-        return digest, python, _parse_lock(ctx, out)
+        return digest, python, _parse_lock(ctx, out if code == 0 else "")
     what = spec.path or "no dependency file"
     ctx.log(
         f"building environment {digest} on {remote.endpoint.host} from {what} with {installer} "
         "(first time; reused afterwards)"
     )
     started = time.monotonic()
-    header: dict[str, Any] = {"index_url": index_url or None, "uv": uv}
+    header: dict[str, Any] = {
+        "index_url": index_url or None,
+        "uv": uv,
+        "spec_errors": list(envs.SPEC_ERRORS),
+    }
     if uv:
         header["uv_args"], header["uv_env"] = _remote_uv_options(remote, index_url)
     command = _py(remote.python, "build_env", envs_dir, digest, spec.kind)
@@ -312,7 +319,9 @@ def ensure_env(remote: Remote, ctx: RunContext) -> tuple[str, str, envs.EnvLock 
             "full output is in the run's log",
         )
     elif code == 11:
-        error = envs.install_failure(spec, installer, tail, code, where=remote.endpoint.host)
+        fell_back = any("uv could not install the packages" in line for line in tail)
+        used = "pip" if fell_back else installer
+        error = envs.install_failure(spec, used, tail, code, where=remote.endpoint.host)
         raise RunyardError(
             error.message,
             hint=f"{error.hint}; or check the remote machine's access to the package index "
@@ -326,7 +335,7 @@ def ensure_env(remote: Remote, ctx: RunContext) -> tuple[str, str, envs.EnvLock 
         )
     else:
         ctx.log(f"environment {digest} ready in {time.monotonic() - started:.1f}s")
-    code, out = _run_program(remote, _lock_command(python, installer))
+    code, out = _run_program(remote, _lock_command(python, marker))
     return digest, python, _parse_lock(ctx, out if code == 0 else "")
 
 
@@ -353,9 +362,13 @@ def _remote_uv_options(remote: Remote, index_url: str | None) -> tuple[list[str]
 
 
 def _parse_lock(ctx: RunContext, out: str) -> envs.EnvLock | None:
+    """The lock `_lock_command` printed, with the installer its marker names."""
     try:
-        return envs.EnvLock.from_json(out)
-    except (ValueError, TypeError) as exc:
+        lock = envs.EnvLock.from_json(out)
+        marker = json.loads(out.strip().splitlines()[0])
+        installer = str(marker.get("installer") or "pip")  # (older markers: pip built them)
+        return envs.EnvLock(lock.python, lock.packages, installer)
+    except (ValueError, TypeError, AttributeError, IndexError) as exc:
         ctx.log(f"the environment's packages could not be listed for the run's lock ({exc})")
         return None
 

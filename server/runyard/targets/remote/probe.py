@@ -6,6 +6,7 @@ resolved, and whether it is writable."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -14,10 +15,8 @@ from typing import Any
 
 
 def find_uv() -> str | None:
-    try:
-        import uv
-
-        found = str(uv.find_uv_bin())
+    try:  # (imported by name: an optional package, not the standard library)
+        found = str(importlib.import_module("uv").find_uv_bin())
         if os.access(found, os.X_OK):
             return found
     except Exception:
