@@ -7,11 +7,22 @@ pip is configured with here, on this machine and in the build containers alike."
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import datetime
+import hashlib
+import io
+import ipaddress
 import json
 import os
 import platform
+import ssl
 import subprocess
 import sys
+import threading
+import zipfile
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +104,128 @@ def test_uv_and_pip_build_the_same_packages_into_environments_of_their_own(
     assert again.reused and again.hash == uv.hash
 
 
+def _canary_wheel() -> bytes:
+    """A pure-Python wheel of `runyardcanary` 1.0, made here."""
+    files = {
+        "runyardcanary/__init__.py": b"BIAS = 0.5\n",
+        "runyardcanary-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\n"
+        b"Name: runyardcanary\nVersion: 1.0\n",
+        "runyardcanary-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\n"
+        b"Root-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for name, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{name},sha256={digest},{len(data)}")
+    record.append("runyardcanary-1.0.dist-info/RECORD,,")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+        z.writestr("runyardcanary-1.0.dist-info/RECORD", "\n".join(record) + "\n")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def strict_index(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """An HTTPS package index on loopback serving one wheel, whose self-signed
+    certificate is also a CA: OpenSSL (pip) accepts it from a CA bundle, uv's stricter
+    TLS check refuses it. Yields (index URL, the CA bundle that trusts it)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "runyard test index")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    (tmp_path / "index.crt").write_bytes(pem)
+    (tmp_path / "index.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    wheel = _canary_wheel()
+    sha = hashlib.sha256(wheel).hexdigest()
+    wheel_name = "runyardcanary-1.0-py3-none-any.whl"
+    page = f'<html><body><a href="/files/{wheel_name}#sha256={sha}">{wheel_name}</a></body></html>'
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            found = {
+                "/simple/runyardcanary/": (page.encode(), "text/html"),
+                f"/files/{wheel_name}": (wheel, "application/octet-stream"),
+            }.get(self.path if self.path.endswith((".whl", "/")) else self.path + "/")
+            body, kind = found or (b"", "text/plain")
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "index.crt", tmp_path / "index.key")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}/simple/", tmp_path / "index.crt"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_pip_builds_the_environment_when_uv_fails_at_something_other_than_the_spec(
+    tmp_path: Path, strict_index: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, bundle = strict_index
+    for name in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.setenv(name, str(bundle))  # pip's CA bundle, which uv is told too
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "requirements.txt").write_text("runyardcanary==1.0\n")
+    spec = envs.find_spec(work, None)
+    said: list[str] = []
+    with (tmp_path / "build.log").open("ab") as log:
+        env = envs.ensure_env(
+            tmp_path / "envs", spec, work, index_url=url, system_site_packages=False,
+            log=said.append, log_fd=log.fileno(),
+        )  # fmt: skip
+    output = (tmp_path / "build.log").read_text()
+    assert "CaUsedAsEndEntity" in output  # uv's own refusal, in the run's log
+    assert any("pip installs them instead" in line for line in said), said
+    assert env.installer == "pip" and not env.reused
+    assert env.hash == envs.env_hash(spec, envs.base_python(), url, False, "uv")  # uv's key
+    lock = envs.read_lock(env.python, env.installer)
+    assert lock.installer == "pip" and dict(lock.packages)["runyardcanary"] == "1.0"
+    again = envs.ensure_env(
+        tmp_path / "envs", spec, work, index_url=url, system_site_packages=False,
+        log=said.append, log_fd=2,
+    )  # fmt: skip
+    assert again.reused and again.installer == "pip"  # its marker says who built it
+
+
 def test_a_local_run_records_its_lock_built_with_uv_and_with_pip(project: Path) -> None:
     _commit(project, "six==1.16.0\n")
     first = submit_run(project, "uses_six.py")
@@ -153,11 +286,16 @@ def test_a_user_interpreter_run_records_what_that_interpreter_has(project: Path)
 
 
 @pytest.fixture
-def dock(project: Path, engine: Any) -> Path:
-    _commit(project, "six==1.16.0\n")
+def dock(project: Path, engine: Any) -> Iterator[Path]:
+    """A project with a docker target; its requirements name this project, so its
+    environment images are built by these tests, and removed after them."""
+    _commit(project, f"six==1.16.0\n# {project}\n")
     options = helpers.docker_target_options()
     runyard(project, "target", "add", "dock", "--type", "docker", *options, check=True)
-    return project
+    yield project
+    for image in engine.images.list(filters={"label": f"dev.runyard.project={project}"}):
+        with contextlib.suppress(Exception):
+            engine.images.remove(image.id, force=True)
 
 
 def test_a_docker_run_records_the_lock_its_image_was_built_with(dock: Path, engine: Any) -> None:
@@ -183,6 +321,19 @@ def test_a_docker_run_records_the_lock_its_image_was_built_with(dock: Path, engi
     assert pip_lock.packages["six"] == "1.16.0" and "pip" in pip_lock.packages
 
 
+def test_a_docker_run_without_a_dependency_file_records_an_empty_lock(
+    dock: Path, engine: Any
+) -> None:
+    (dock / "requirements.txt").unlink()
+    (dock / "plain.py").write_text("print('plain')\n")
+    git(dock, "add", "-A")
+    git(dock, "commit", "-qm", "no requirements")
+    run = wait_run(dock, submit_run(dock, "--target", "dock", "plain.py"))
+    assert run["status"] == "completed", run
+    lock = _lock(dock, run["id"])
+    assert lock.installer == "uv" and lock.packages == {} and lock.python.startswith("3.")
+
+
 def test_a_docker_run_of_an_image_used_as_is_records_what_its_python_has(
     dock: Path, engine: Any
 ) -> None:
@@ -199,7 +350,7 @@ def test_a_docker_run_of_an_image_used_as_is_records_what_its_python_has(
 
 
 def test_a_docker_requirement_that_cannot_be_installed_is_named(dock: Path, engine: Any) -> None:
-    (dock / "requirements.txt").write_text("six\nnosuch-runyard-pkg==1.0\n")
+    (dock / "requirements.txt").write_text(f"six\nnosuch-runyard-pkg==1.0\n# {dock}\n")
     git(dock, "add", "-A")
     git(dock, "commit", "-qm", "bad")
     run = wait_run(dock, submit_run(dock, "--target", "dock", "uses_six.py"), timeout=600)

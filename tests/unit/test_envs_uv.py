@@ -239,7 +239,7 @@ def test_a_store_of_the_version_before_locks_is_migrated_keeping_its_runs(
     db.commit()
     db.close()
     store = Store(path)
-    assert store.schema_version == SCHEMA_VERSION == 4
+    assert store.schema_version == SCHEMA_VERSION >= 4  # (4: the run locks)
     assert store.get_run("old").status == "completed" and store.run_lock("old") is None
     store.set_run_lock("old", "3.11.2", {"six": "1.16.0"}, installer="pip")
     lock = store.run_lock("old")
