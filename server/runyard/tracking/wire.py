@@ -28,13 +28,14 @@ from __future__ import annotations
 import sys
 from array import array
 from base64 import b64decode
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # (`tuple[...]` and `X | None` exist at run time only from Python 3.10)
+    Point = tuple[str, float, int | None, int]
 
 NO_STEP = -(2**63)
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
-
-Point = tuple[str, float, int | None, int]
 
 
 def _column(code: str, text: str, n: int) -> array[Any]:
