@@ -1,6 +1,8 @@
-"""The tracking client (`runyard/tracking`, copied into every run and imported by the
-user's interpreter, which may be as old as Python 3.8 on a remote target) evaluates no
-Python 3.9/3.10 typing at run time: no `tuple[...]`/`list[...]` subscripts of builtins
+"""The code Runyard ships to where runs run (the tracking client `runyard/tracking`,
+copied into every run and imported by the user's interpreter; the ssh target's remote
+programs `targets/remote/`; `core/pip_sources.py` and `core/freeze.py`, run in the
+run's environment) may meet a Python as old as 3.8, so it evaluates no Python 3.9/3.10
+typing at run time: no `tuple[...]`/`list[...]` subscripts of builtins
 and no `X | None` outside annotations (which `from __future__ import annotations` keeps
 as strings) and `if TYPE_CHECKING:` blocks. Parsing with Python 3.8's grammar alone
 does not catch these: they are valid syntax that fails only when run."""
@@ -10,9 +12,15 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import runyard.tracking
+import runyard
 
-TRACKING = Path(runyard.tracking.__file__).parent
+SERVER = Path(runyard.__file__).parent
+SHIPPED = [
+    *sorted((SERVER / "tracking").rglob("*.py")),
+    *sorted((SERVER / "targets" / "remote").glob("*.py")),
+    SERVER / "core" / "pip_sources.py",
+    SERVER / "core" / "freeze.py",
+]
 BUILTIN_GENERICS = {"tuple", "list", "dict", "set", "frozenset", "type"}
 
 
@@ -64,15 +72,14 @@ class _RunTimeTyping(ast.NodeVisitor):
         self.generic_visit(node)
 
 
-def test_the_tracking_client_evaluates_no_python_3_10_typing_when_it_runs() -> None:
-    files = sorted(TRACKING.rglob("*.py"))
-    assert len(files) >= 3, files
+def test_code_shipped_to_runs_evaluates_no_python_3_10_typing_when_it_runs() -> None:
+    assert len(SHIPPED) >= 10 and all(p.is_file() for p in SHIPPED), SHIPPED
     found = {}
-    for path in files:
+    for path in SHIPPED:
         visitor = _RunTimeTyping()
         visitor.visit(ast.parse(path.read_text("utf-8"), feature_version=(3, 8)))
         if visitor.found:
-            found[str(path.relative_to(TRACKING))] = visitor.found
+            found[str(path.relative_to(SERVER))] = visitor.found
     assert not found, f"run-time 3.9+ typing (file: lines): {found}"
 
 
