@@ -104,6 +104,14 @@ class Session:
         finally:
             await self.client.stop()
 
+    async def __aenter__(self) -> Session:
+        """`async with Session(...) as session:` starts the server and stops it after."""
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.stop()
+
     async def request(self, method: str, params: Any) -> Any:
         result = await asyncio.wait_for(self.client.protocol.send_request_async(method, params), 60)
         return plain(result)

@@ -35,7 +35,7 @@ from typing import Any
 import pytest
 
 from tests import helpers
-from tests.helpers import git, runyard
+from tests.helpers import commit_all, git, runyard
 
 pytestmark = pytest.mark.integration
 
@@ -237,8 +237,7 @@ def trained(
     (root / "train.py").write_text(TRAIN)
     (root / "requirements.txt").write_text("runyardcanary==1.0\n")
     (root / "score.py").write_text(helpers.LINEAR_SCORE_PY)
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "first")
+    commit_all(root, "first")
     _ry(root, "init")
     _ry(
         root,
@@ -332,8 +331,7 @@ def test_a_run_container_gets_no_new_privileges_no_capabilities_and_the_targets_
     project: Path, engine: Any
 ) -> None:
     (project / "probe.py").write_text(PROBE)
-    git(project, "add", "-A")
-    git(project, "commit", "-qm", "probe")
+    commit_all(project, "probe")
     (project / ".runyard/targets/tight.yml").write_text(
         f"type: docker\nbase_image: {helpers.BASE_IMAGE}\n"
         "memory: 300m\npids_limit: 64\ncap_add: [NET_BIND_SERVICE]\n"
@@ -415,8 +413,7 @@ def test_env_prune_removes_only_this_projects_idle_images_and_all_asks_first(
     project: Path, engine: Any
 ) -> None:
     (project / "slow.py").write_text(SLOW)
-    git(project, "add", "-A")
-    git(project, "commit", "-qm", "slow")
+    commit_all(project, "slow")
     _ry(project, "target", "add", "dock", "--type", "docker", *helpers.docker_target_options())
     key = uuid.uuid4().hex[:12]
     env = "dev.runyard.env"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests import helpers
-from tests.helpers import git, runyard
+from tests.helpers import commit_all, runyard
 
 pytestmark = pytest.mark.integration
 
@@ -36,8 +36,7 @@ def test_links_out_of_a_docker_runs_outputs_are_skipped_and_the_rest_kept(
     project: Path, engine: Any
 ) -> None:
     (project / "write.py").write_text(WRITE)
-    git(project, "add", "-A")
-    git(project, "commit", "-qm", "write")
+    commit_all(project, "write")
     image = ["--image", helpers.BASE_IMAGE]
     runyard(project, "target", "add", "asis", "--type", "docker", *image, check=True)
     proc = runyard(project, "submit", "--target", "asis", "write.py", timeout=300)

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from tests import helpers
-from tests.helpers import git, run_logs, runyard, show_run, submit_run, until, wait_run
+from tests.helpers import commit_all, run_logs, runyard, show_run, submit_run, until, wait_run
 
 pytestmark = pytest.mark.integration
 
@@ -70,8 +70,7 @@ class Target:
 
 def _project_with_job(project: Path, target: str, env: dict[str, str]) -> None:
     (project / "fault.py").write_text(SCRIPT)
-    git(project, "add", "-A")
-    git(project, "commit", "-qm", "fault script")
+    commit_all(project, "fault script")
     (project / f".runyard/jobs/fault-{target}.yml").write_text(
         f"script: fault.py\ntarget: {target}\nenv:\n  BEFORE: '{BEFORE}'\n  AFTER: '{AFTER}'\n"
     )
@@ -151,6 +150,13 @@ def _supervisor_pid(project: Path, run_id: str) -> int:
     return pid
 
 
+def _kill_supervisor(project: Path, run_id: str) -> None:
+    """SIGKILL the run's supervisor and wait for its end."""
+    supervisor = _supervisor_pid(project, run_id)
+    os.kill(supervisor, signal.SIGKILL)
+    until(lambda: _gone(supervisor), what="the supervisor's end")
+
+
 def _gone(pid: int) -> bool:
     """The process ended (a zombie nobody reaped counts as ended)."""
     try:
@@ -224,9 +230,7 @@ def test_a_killed_supervisor_is_taken_over_and_nothing_is_lost(
 ) -> None:
     run_id = submit_run(project, *target.submit_args(), env=target.env)
     pid, _child, cwd = _ready(project, run_id, target.env)
-    supervisor = _supervisor_pid(project, run_id)
-    os.kill(supervisor, signal.SIGKILL)
-    until(lambda: _gone(supervisor), what="the supervisor's end")
+    _kill_supervisor(project, run_id)
     _go(target, run_id, cwd)
     if target.engine is None and target.name == "local":
         # the script ends while no supervisor watches it (as in the issue)
@@ -268,13 +272,17 @@ async def test_a_killed_language_server_loses_nothing(project: Path, target: Tar
 # ---- local runs without their supervisor ----
 
 
-def test_an_orphaned_local_run_is_canceled_with_its_whole_process_group(project: Path) -> None:
+def _ready_local_run(project: Path) -> tuple[str, int, int, str]:
+    """A run of the fault script on the local target, once it said ready: its id, the
+    script's pid, its child's pid and its working directory."""
     _project_with_job(project, "local", dict(os.environ))
     run_id = submit_run(project, *Target("local").submit_args())
-    pid, child, _cwd = _ready(project, run_id, dict(os.environ))
-    supervisor = _supervisor_pid(project, run_id)
-    os.kill(supervisor, signal.SIGKILL)
-    until(lambda: _gone(supervisor), what="the supervisor's end")
+    return (run_id, *_ready(project, run_id, dict(os.environ)))
+
+
+def test_an_orphaned_local_run_is_canceled_with_its_whole_process_group(project: Path) -> None:
+    run_id, pid, child, _cwd = _ready_local_run(project)
+    _kill_supervisor(project, run_id)
     proc = runyard(project, "runs", "cancel", run_id)
     assert proc.returncode == 130 or proc.returncode == 0, proc.stderr
     run = wait_run(project, run_id, timeout=600)
@@ -289,13 +297,9 @@ def test_an_orphaned_local_run_is_canceled_with_its_whole_process_group(project:
 def test_a_supervisor_killed_after_storing_points_but_before_saving_its_offset_counts_none_twice(
     project: Path,
 ) -> None:
-    _project_with_job(project, "local", dict(os.environ))
-    run_id = submit_run(project, *Target("local").submit_args())
-    _pid, _child, cwd = _ready(project, run_id, dict(os.environ))
+    run_id, _pid, _child, cwd = _ready_local_run(project)
     until(lambda: _points(project, run_id) == BEFORE, what="the points before the kill")
-    supervisor = _supervisor_pid(project, run_id)
-    os.kill(supervisor, signal.SIGKILL)
-    until(lambda: _gone(supervisor), what="the supervisor's end")
+    _kill_supervisor(project, run_id)
     # What a kill between storing a first poll's points and saving the offset it reached
     # leaves on disk: the points stored, no offset or checkpoint saved yet.
     run_dir = project / ".runyard/state/runs" / run_id
@@ -315,12 +319,8 @@ def test_a_supervisor_killed_after_storing_points_but_before_saving_its_offset_c
 def _orphan_then_kill_its_group(project: Path) -> tuple[str, Path]:
     """A local run whose supervisor was killed, then its whole process group (the
     wrapper that records the exit status included)."""
-    _project_with_job(project, "local", dict(os.environ))
-    run_id = submit_run(project, *Target("local").submit_args())
-    _pid, child, _cwd = _ready(project, run_id, dict(os.environ))
-    supervisor = _supervisor_pid(project, run_id)
-    os.kill(supervisor, signal.SIGKILL)
-    until(lambda: _gone(supervisor), what="the supervisor's end")
+    run_id, _pid, child, _cwd = _ready_local_run(project)
+    _kill_supervisor(project, run_id)
     run_dir = project / ".runyard/state/runs" / run_id
     group = json.loads((run_dir / "process.json").read_text())["pid"]
     os.killpg(group, signal.SIGKILL)

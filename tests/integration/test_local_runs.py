@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import git, runyard
+from tests.helpers import git, runyard, show_run, submit_run
 
 pytestmark = pytest.mark.integration
 
@@ -50,8 +50,7 @@ def test_submit_completes_with_logs_metrics_params_and_outputs(project: Path) ->
     assert proc.returncode == 0, proc.stderr
     run_id = _run_id(proc)
     assert "trained with 0.2" in proc.stdout  # streamed to the terminal
-    show = _json(runyard(project, "runs", "show", run_id, "--json"))
-    assert isinstance(show, dict)
+    show = show_run(project, run_id)
     assert show["status"] == "completed"
     assert show["exit_code"] == 0
     assert show["experiment"] == "train"
@@ -105,8 +104,7 @@ def test_failure_sets_failed_with_reason_and_exit_code(project: Path) -> None:
     (project / "bad.py").write_text("print('before')\nraise SystemExit('broken input data')\n")
     proc = runyard(project, "submit", "bad.py")
     assert proc.returncode == 1
-    show = _json(runyard(project, "runs", "show", _run_id(proc), "--json"))
-    assert isinstance(show, dict)
+    show = show_run(project, _run_id(proc))
     assert show["status"] == "failed"
     assert show["exit_code"] == 1
     assert "exited with code 1" in show["reason"] and "broken input data" in show["reason"]
@@ -114,8 +112,7 @@ def test_failure_sets_failed_with_reason_and_exit_code(project: Path) -> None:
     (project / "crash.py").write_text("import sys\nprint(1/0)\n")
     proc = runyard(project, "submit", "crash.py")
     assert proc.returncode == 1
-    show = _json(runyard(project, "runs", "show", _run_id(proc), "--json"))
-    assert isinstance(show, dict)
+    show = show_run(project, _run_id(proc))
     assert "ZeroDivisionError" in show["reason"]
 
 
@@ -123,8 +120,7 @@ def test_script_killed_with_sigkill_ends_failed(project: Path) -> None:
     (project / "die.py").write_text("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
     proc = runyard(project, "submit", "die.py")
     assert proc.returncode == 128 + 9
-    show = _json(runyard(project, "runs", "show", _run_id(proc), "--json"))
-    assert isinstance(show, dict)
+    show = show_run(project, _run_id(proc))
     assert show["status"] == "failed"
     assert "SIGKILL" in show["reason"]
 
@@ -139,8 +135,7 @@ def _wait_for(predicate: object, timeout: float = 60.0) -> None:
 
 
 def _status(project: Path, run_id: str) -> str:
-    data = _json(runyard(project, "runs", "show", run_id, "--json"))
-    assert isinstance(data, dict)
+    data = show_run(project, run_id)
     return str(data["status"])
 
 
@@ -244,8 +239,7 @@ def test_ctrl_c_detaches_and_the_run_goes_on(project: Path, tmp_path: Path) -> N
     go.touch()
     done = runyard(project, "runs", "wait", run_id, timeout=60)
     assert done.returncode == 0
-    show = _json(runyard(project, "runs", "show", run_id, "--json"))
-    assert isinstance(show, dict)
+    show = show_run(project, run_id)
     assert show["status"] == "completed" and show["metrics"] == {"done": 1}
 
 
@@ -316,7 +310,7 @@ def test_metric_values_and_names_are_kept_faithfully(project: Path) -> None:
         "runyard.log_metric('ünï/cødé 指标', 1e-300)\n"
         "runyard.log_metric('auto', 1)\nrunyard.log_metric('auto', 2)\n"
     )
-    run_id = _run_id(runyard(project, "submit", "odd.py", check=True))
+    run_id = submit_run(project, "odd.py", detach=False)
     points = _json(runyard(project, "runs", "metrics", run_id, "--json"))
     assert isinstance(points, list)
     odd = [p["value"] for p in points if p["key"] == "a/b c"]
@@ -342,7 +336,7 @@ def test_runs_use_the_snapshot_not_later_edits_and_restore_and_diff(project: Pat
     index_before = (project / ".git/index").read_bytes()
     status_before = git(project, "status", "--porcelain=v2", "--untracked-files=all")
     refs_before = git(project, "for-each-ref")
-    run_a = _run_id(runyard(project, "submit", "train.py", check=True))
+    run_a = submit_run(project, "train.py", detach=False)
     assert git(project, "rev-parse", "HEAD") == head_before
     assert (project / ".git/index").read_bytes() == index_before
     assert git(project, "status", "--porcelain=v2", "--untracked-files=all") == status_before
@@ -353,7 +347,7 @@ def test_runs_use_the_snapshot_not_later_edits_and_restore_and_diff(project: Pat
     ] == refs_before.splitlines()
 
     script.write_text("print('version two')\n")
-    run_b = _run_id(runyard(project, "submit", "train.py", check=True))
+    run_b = submit_run(project, "train.py", detach=False)
     assert "version one" in runyard(project, "runs", "logs", run_a).stdout
     assert "version two" in runyard(project, "runs", "logs", run_b).stdout
 
@@ -398,9 +392,8 @@ def test_requirements_build_a_cached_environment(project: Path) -> None:
     second = runyard(project, "submit", "uses_six.py", timeout=600)
     assert second.returncode == 0
     assert "building environment" not in second.stdout and "(cached)" in second.stdout
-    a = _json(runyard(project, "runs", "show", _run_id(first), "--json"))
-    b = _json(runyard(project, "runs", "show", _run_id(second), "--json"))
-    assert isinstance(a, dict) and isinstance(b, dict)
+    a = show_run(project, _run_id(first))
+    b = show_run(project, _run_id(second))
     assert a["env_hash"] and a["env_hash"] == b["env_hash"]
 
 
@@ -409,8 +402,7 @@ def test_failed_environment_build_fails_the_run_with_reason(project: Path) -> No
     (project / "x.py").write_text("print('never')\n")
     proc = runyard(project, "submit", "x.py", timeout=600)
     assert proc.returncode != 0
-    show = _json(runyard(project, "runs", "show", _run_id(proc), "--json"))
-    assert isinstance(show, dict)
+    show = show_run(project, _run_id(proc))
     assert show["status"] == "failed"
     assert "requirements.txt" in show["reason"]
     assert not list((project / ".runyard/state/envs").glob(".build-*"))
@@ -438,8 +430,7 @@ def test_job_file_supplies_script_args_and_env(project: Path) -> None:
     proc = runyard(project, "submit", "--job", "nightly", "--", "--extra")
     assert proc.returncode == 0, proc.stderr
     assert "job ['--fast', '--extra'] nightly" in proc.stdout
-    show = _json(runyard(project, "runs", "show", _run_id(proc), "--json"))
-    assert isinstance(show, dict)
+    show = show_run(project, _run_id(proc))
     assert show["experiment"] == "night" and show["job"] == "nightly"
 
 
@@ -452,9 +443,8 @@ def test_log_artifact_copies_into_the_kept_outputs(project: Path) -> None:
         "runyard.log_artifact('report.txt')\n"
         "runyard.log_artifact('plots')\n"
     )
-    run_id = _run_id(runyard(project, "submit", "art.py", check=True))
-    show = _json(runyard(project, "runs", "show", run_id, "--json"))
-    assert isinstance(show, dict)
+    run_id = submit_run(project, "art.py", detach=False)
+    show = show_run(project, run_id)
     assert show["artifacts"] == [
         {"path": "plots/a.svg", "size": 6},
         {"path": "report.txt", "size": 13},

@@ -19,7 +19,7 @@ import pytest_asyncio
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from tests.helpers import git, runyard, until
+from tests.helpers import commit_all, git, runyard, until
 from tests.integration.lsp_session import Session
 
 pytestmark = pytest.mark.integration
@@ -60,19 +60,14 @@ def proj(project: Path) -> Path:
     (project / "slow.py").write_text(SLOW)
     (project / "crash.py").write_text(CRASH)
     (project / "lib.py").write_text("def helper():\n    return 1\n")
-    git(project, "add", "-A")
-    git(project, "commit", "-qm", "scripts")
+    commit_all(project, "scripts")
     return project
 
 
 @pytest_asyncio.fixture
 async def lsp(proj: Path) -> AsyncIterator[Session]:
-    session = Session(proj)
-    await session.start()
-    try:
+    async with Session(proj) as session:
         yield session
-    finally:
-        await session.stop()
 
 
 async def _submit(lsp: Session, **params: Any) -> dict[str, Any]:
@@ -105,9 +100,7 @@ async def test_initialize_advertises_features(proj: Path) -> None:
 
 async def test_settings_change_without_restart(proj: Path) -> None:
     runyard(proj, "target", "add", "other", "--type", "local", check=True)
-    session = Session(proj, {"defaultTarget": "other", "liveIntervalMs": 100})
-    await session.start()
-    try:
+    async with Session(proj, {"defaultTarget": "other", "liveIntervalMs": 100}) as session:
         info = await session.request("runyard/server/info", {})
         assert info["settings"]["defaultTarget"] == "other"
         assert info["projects"][0]["defaultTarget"] == "other"
@@ -138,8 +131,6 @@ async def test_settings_change_without_restart(proj: Path) -> None:
         assert lenses is not None and lenses[0].command is not None
         assert lenses[0].command.title == "$(play) Submit to local"
         assert list(lenses[0].command.arguments or []) == [uri, "local"]
-    finally:
-        await session.stop()
 
 
 BAD_PARAMS: dict[str, tuple[Any, str]] = {
@@ -476,18 +467,13 @@ async def test_runs_from_the_cli_are_pushed_too(lsp: Session, proj: Path) -> Non
 
 
 async def test_a_new_server_reattaches_to_a_live_run(proj: Path) -> None:
-    first = Session(proj)
-    await first.start()
-    try:
+    async with Session(proj) as first:
         run = await _submit(first, script="slow.py")
         await first.wait_push(
             "runyard/runs/logLines", lambda p: p["runId"] == run["id"] and "tick 1" in p["text"]
         )
-    finally:
-        await first.stop()  # the editor closes; the run goes on
-    second = Session(proj)
-    await second.start()
-    try:
+    # the editor closed (the first server stopped); the run goes on
+    async with Session(proj) as second:
         listed = await second.request("runyard/runs/list", {"statuses": ["running"]})
         assert [r["id"] for r in listed["runs"]] == [run["id"]]
         push = await second.wait_push(
@@ -499,8 +485,6 @@ async def test_a_new_server_reattaches_to_a_live_run(proj: Path) -> None:
         )
         await second.request("runyard/runs/cancel", {"runId": run["id"]})
         await second.wait_status(run["id"], "canceled", timeout=30)
-    finally:
-        await second.stop()
 
 
 async def test_code_lens_and_inlay_hints(lsp: Session, proj: Path) -> None:
@@ -552,9 +536,7 @@ async def test_initialize_a_project_from_the_client(tmp_path: Path) -> None:
     folder.mkdir()
     git(folder, "init", "-q", "-b", "main")
     (folder / "train.py").write_text(TRAIN)
-    session = Session(folder)
-    await session.start()
-    try:
+    async with Session(folder) as session:
         assert (await session.request("runyard/server/info", {}))["projects"] == []
         with pytest.raises(JsonRpcException) as err:
             await session.request("runyard/runs/list", {})
@@ -564,21 +546,15 @@ async def test_initialize_a_project_from_the_client(tmp_path: Path) -> None:
         run = await _submit(session, script=str(folder / "train.py"))
         await session.wait_status(run["id"], "completed")
         assert "trained with 0.1" in session.log_text(run["id"])
-    finally:
-        await session.stop()
 
 
 async def test_runs_started_by_another_server_are_pushed(lsp: Session, proj: Path) -> None:
-    other = Session(proj)
-    await other.start()
-    try:
+    async with Session(proj) as other:
         run = await _submit(other, script="train.py", args=["0.4"])
         done = await lsp.wait_status(run["id"], "completed")
         assert done["metrics"]["acc"] == pytest.approx(0.9)
         assert "trained with 0.4" in lsp.log_text(run["id"])
         assert lsp.metric_values(run["id"], "loss")[-1] == pytest.approx(0.08)
-    finally:
-        await other.stop()
 
 
 async def test_gallery_over_lsp(lsp: Session, tmp_path: Path) -> None:

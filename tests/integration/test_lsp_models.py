@@ -16,7 +16,7 @@ from runyard.core.project import Project
 from runyard.core.store import Deployment, Store
 from runyard.models import deploy
 from tests import helpers
-from tests.helpers import git, runyard
+from tests.helpers import commit_all, runyard
 from tests.integration.lsp_session import Session
 
 pytestmark = pytest.mark.integration
@@ -32,14 +32,9 @@ with open("outputs/model.pt", "wb") as f:
 @pytest_asyncio.fixture
 async def lsp(project: Path) -> AsyncIterator[Session]:
     (project / "train.py").write_text(TRAIN)
-    git(project, "add", "-A")
-    git(project, "commit", "-qm", "train")
-    session = Session(project)
-    await session.start()
-    try:
+    commit_all(project, "train")
+    async with Session(project) as session:
         yield session
-    finally:
-        await session.stop()
 
 
 async def test_register_list_and_get_with_lineage(lsp: Session, project: Path) -> None:
