@@ -16,13 +16,12 @@ import io
 import os
 import statistics
 import subprocess
-import sys
 import tarfile
 import tempfile
 import time
-from pathlib import Path
 
-from bench_submit import SCRIPT, time_to_first_line  # same folder: the same measurement
+# same folder: the same project and the same measurement
+from bench_submit import RUNYARD, SCRIPT, bench_project, time_to_first_line
 
 BASE_IMAGE = os.environ.get("RUNYARD_BASE_IMAGE", "runyard/python-base:bookworm")
 
@@ -58,32 +57,20 @@ def main() -> None:
             f"(bash scripts/docker-setup.sh): {exc}"
         ) from None
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "proj"
-        root.mkdir()
-        (root / "train.py").write_text(SCRIPT)
-        env = dict(os.environ)
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        for who in ("AUTHOR", "COMMITTER"):
-            env[f"GIT_{who}_NAME"] = "bench"
-            env[f"GIT_{who}_EMAIL"] = "bench@localhost"
-        subprocess.run(["git", "init", "-q"], cwd=root, check=True)
-        subprocess.run(["git", "add", "-A"], cwd=root, check=True)
-        subprocess.run(["git", "commit", "-qm", "x"], cwd=root, check=True, env=env)
-        runyard = [sys.executable, "-m", "runyard.cli"]
-        subprocess.run([*runyard, "init"], cwd=root, check=True, capture_output=True, env=env)
+        root, env = bench_project(tmp)
         subprocess.run(
-            [*runyard, "target", "add", "dock", "--type", "docker", "--base-image", BASE_IMAGE],
+            [*RUNYARD, "target", "add", "dock", "--type", "docker", "--base-image", BASE_IMAGE],
             cwd=root,
             check=True,
             capture_output=True,
             env=env,
         )
-        submit = [*runyard, "submit", "--target", "dock", "train.py"]
+        submit = [*RUNYARD, "submit", "--target", "dock", "train.py"]
         started = time.perf_counter()
         subprocess.run(submit, cwd=root, check=True, capture_output=True, env=env)
         print(f"first submit (builds the environment image): {time.perf_counter() - started:.1f} s")
         listed = subprocess.run(
-            [*runyard, "runs", "list", "--json"], cwd=root, check=True, capture_output=True, env=env
+            [*RUNYARD, "runs", "list", "--json"], cwd=root, check=True, capture_output=True, env=env
         )
         import json
 

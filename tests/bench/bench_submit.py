@@ -19,6 +19,26 @@ import time
 from pathlib import Path
 
 SCRIPT = "print('first line', flush=True)\n"
+RUNYARD = [sys.executable, "-m", "runyard.cli"]
+
+
+def bench_project(tmp: str) -> tuple[Path, dict[str, str]]:
+    """A git repository in `tmp` holding train.py (SCRIPT), made a Runyard project, and
+    the environment to run in: what users get, with bytecode caching on (some shells
+    here turn it off)."""
+    root = Path(tmp) / "proj"
+    root.mkdir()
+    (root / "train.py").write_text(SCRIPT)
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    for who in ("AUTHOR", "COMMITTER"):
+        env[f"GIT_{who}_NAME"] = "bench"
+        env[f"GIT_{who}_EMAIL"] = "bench@localhost"
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    subprocess.run(["git", "commit", "-qm", "x"], cwd=root, check=True, env=env)
+    subprocess.run([*RUNYARD, "init"], cwd=root, check=True, capture_output=True, env=env)
+    return root, env
 
 
 def time_to_first_line(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
@@ -42,30 +62,17 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "proj"
-        root.mkdir()
-        (root / "train.py").write_text(SCRIPT)
-        env = dict(os.environ)
-        # measure what users get: with bytecode caching (some shells here turn it off)
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        for who in ("AUTHOR", "COMMITTER"):
-            env[f"GIT_{who}_NAME"] = "bench"
-            env[f"GIT_{who}_EMAIL"] = "bench@localhost"
-        subprocess.run(["git", "init", "-q"], cwd=root, check=True)
-        subprocess.run(["git", "add", "-A"], cwd=root, check=True)
-        subprocess.run(["git", "commit", "-qm", "x"], cwd=root, check=True, env=env)
-        runyard = [sys.executable, "-m", "runyard.cli"]
-        subprocess.run([*runyard, "init"], cwd=root, check=True, capture_output=True, env=env)
+        root, env = bench_project(tmp)
         # warm the environment cache, the config validation cache and bytecode caches
         for _ in range(2):
             subprocess.run(
-                [*runyard, "submit", "train.py"], cwd=root, check=True, capture_output=True, env=env
+                [*RUNYARD, "submit", "train.py"], cwd=root, check=True, capture_output=True, env=env
             )
         bare: list[float] = []
         submit: list[float] = []
         for _ in range(args.repeat):
             bare.append(time_to_first_line([sys.executable, "train.py"], root, env))
-            submit.append(time_to_first_line([*runyard, "submit", "train.py"], root, env))
+            submit.append(time_to_first_line([*RUNYARD, "submit", "train.py"], root, env))
         b, s = statistics.median(bare), statistics.median(submit)
         print(f"{'':34}{'median':>10}{'min':>10}")
         print(f"{'bare python train.py':34}{b:>9.3f}s{min(bare):>9.3f}s")
