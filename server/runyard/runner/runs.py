@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from runyard.core.errors import NotFoundError, RunyardError, UsageError
 from runyard.core.project import Project
@@ -125,7 +126,7 @@ def resolve_request(project: Project, req: SubmitRequest) -> RunSpec:
     experiment = req.experiment or (job.experiment if job else None)
     if not experiment:
         experiment = Path(script).stem if script else (module or "default").split(".")[-1]
-    return RunSpec(
+    spec = RunSpec(
         script=script,
         module=module,
         args=args,
@@ -135,6 +136,17 @@ def resolve_request(project: Project, req: SubmitRequest) -> RunSpec:
         tensorboard_dir=job.tensorboard_dir if job else DEFAULT_TENSORBOARD_DIR,
         job=job.name if job else None,
         experiment=experiment,
+    )
+    return on_target(spec, target)
+
+
+def on_target(spec: RunSpec, target: Any) -> RunSpec:
+    """`spec` with every field that comes from the target taken from `target` (a loaded
+    `config` target): how a request is resolved, and how a rerun moves to another target."""
+    from dataclasses import replace
+
+    return replace(
+        spec,
         target=target.name,
         target_type=target.type,
         python=target.python,
@@ -237,18 +249,7 @@ def rerun(
         )
     spec = RunSpec.from_options(original.options, original.experiment)
     if target is not None and target != spec.target:
-        other = config.load_target(project, target)
-        spec = replace(
-            spec,
-            target=other.name,
-            target_type=other.type,
-            python=other.python,
-            target_env=dict(other.env),
-            system_site_packages=other.system_site_packages,
-            index_url=other.index_url,
-            cancel_grace_seconds=other.cancel_grace_seconds,
-            target_options=dict(other.raw),
-        )
+        spec = on_target(spec, config.load_target(project, target))
     files: dict[str, bytes] = {}
     lock = store.run_lock(original.id)
     if lock is not None and lock.installer is not None:
