@@ -5,7 +5,6 @@ child interpreters. MLflow's own client against it: tests/integration/test_mlflo
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import subprocess
@@ -23,12 +22,6 @@ from runyard.tracking.mlflow_endpoint import Recorder, Server
 
 SERVER = Path(__file__).resolve().parents[2] / "server"
 TRACKING = SERVER / "runyard" / "tracking"
-SHIPPED = [
-    TRACKING / "mlflow_endpoint.py",
-    TRACKING / "site_hook.py",
-    TRACKING / "azureml" / "__init__.py",
-    TRACKING / "azureml" / "logging.py",
-]
 
 
 class Caught(Recorder):
@@ -94,20 +87,6 @@ def new_run(server: Server, **fields: Any) -> dict[str, Any]:
     assert status == 200, answer
     run: dict[str, Any] = answer["run"]
     return run
-
-
-def test_each_file_shipped_into_runs_is_python_3_8_with_the_standard_library_only() -> None:
-    for path in SHIPPED:
-        tree = ast.parse(path.read_text(), feature_version=(3, 8))
-        imported: set[str] = set()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                imported |= {alias.name.split(".")[0] for alias in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                imported.add(node.module.split(".")[0])
-        assert imported - {"runyard"} <= set(sys.stdlib_module_names), (path, imported)
-        if path.name != "site_hook.py" and path.name != "__init__.py":
-            assert "__future__" in imported, path  # its annotations stay strings on 3.8
 
 
 def test_a_run_records_params_metrics_with_steps_and_timestamps_and_tags(

@@ -2,7 +2,7 @@
 copied into every run and imported by the user's interpreter; the ssh target's remote
 programs `targets/remote/`; `core/pip_sources.py` and `core/freeze.py`, run in the
 run's environment) may meet a Python as old as 3.8, so it evaluates no Python 3.9/3.10
-typing at run time: no `tuple[...]`/`list[...]` subscripts of builtins
+typing at run time, and imports the standard library alone: no `tuple[...]`/`list[...]` subscripts of builtins
 and no `X | None` outside annotations (which `from __future__ import annotations` keeps
 as strings) and `if TYPE_CHECKING:` blocks. Parsing with Python 3.8's grammar alone
 does not catch these: they are valid syntax that fails only when run."""
@@ -10,7 +10,10 @@ does not catch these: they are valid syntax that fails only when run."""
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
+
+import pytest
 
 import runyard
 
@@ -22,6 +25,11 @@ SHIPPED = [
     SERVER / "core" / "freeze.py",
 ]
 BUILTIN_GENERICS = {"tuple", "list", "dict", "set", "frozenset", "type"}
+# Beyond the standard library: runyard (the tracking client, shipped beside it) and uv
+# (probed for on an ssh host, optional).
+ALLOWED = set(sys.stdlib_module_names) | {"__future__", "runyard", "uv"}
+# Files without annotations to keep as strings (a hook, packages' __init__.py).
+NO_ANNOTATIONS = {"site_hook.py", "__init__.py"}
 
 
 class _RunTimeTyping(ast.NodeVisitor):
@@ -70,6 +78,20 @@ class _RunTimeTyping(ast.NodeVisitor):
         ):
             self.found.append(node.lineno)
         self.generic_visit(node)
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: str(p.relative_to(SERVER)))
+def test_code_shipped_to_runs_is_python_3_8_with_the_standard_library_only(path: Path) -> None:
+    tree = ast.parse(path.read_text("utf-8"), feature_version=(3, 8))
+    imported: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            imported.add(node.module.split(".")[0])
+    assert imported <= ALLOWED, imported - ALLOWED
+    if path.name not in NO_ANNOTATIONS:
+        assert "__future__" in imported  # its annotations stay strings on Python 3.8
 
 
 def test_code_shipped_to_runs_evaluates_no_python_3_10_typing_when_it_runs() -> None:
