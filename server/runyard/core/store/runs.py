@@ -320,27 +320,90 @@ class RunTables(Tables):
         self.check_sort(sort)
         cond, args = str(where), where.args
         total = int(self._read(f"SELECT COUNT(*) FROM runs r{cond}", args)[0][0])
-        join = ""
-        join_args: list[Any] = []
+        limit, offset = max(0, limit), max(0, offset)
         direction = "DESC" if descending else "ASC"
+        last = f"r.created {direction}, r.id {direction}"  # ties: newest first, then by id
         if sort.startswith("metric:"):
-            join = " LEFT JOIN latest_metrics m ON m.run_id = r.id AND m.key = ?"
-            join_args.append(sort[len("metric:") :])
-            order = f"m.value IS NULL, m.value {direction}"
+            ids = self._page_by_metric(
+                sort[len("metric:") :], where, last, direction, limit, offset
+            )
         else:
             column = self._SORTS[sort].format(now=self._engine.now_seconds)
-            order = f"{column} IS NULL, {column} {direction}"
-        columns = ", ".join(f"r.{c.strip()}" for c in RUN_COLUMNS.split(","))
-        rows = self._read(
-            f"SELECT {columns} FROM runs r{join}{cond} "
-            f"ORDER BY {order}, r.created {direction}, r.id {direction} LIMIT ? OFFSET ?",
-            [*join_args, *args, max(0, limit), max(0, offset)],
-        )
-        runs = [run_from_row(r) for r in rows]
-        latest = latest_values(self, [r.id for r in runs])
+            if sort in self._NEVER_NULL:
+                order = f"{column} {direction}"
+            else:
+                order = f"{column} IS NULL, {column} {direction}"
+            order += {"created": f", r.id {direction}", "id": ""}.get(sort, f", {last}")
+            ids = self._ids(f"SELECT r.id FROM runs r{cond} ORDER BY {order}", args, limit, offset)
+        runs = self._runs_by_id(ids)
+        latest = latest_values(self, ids)
         for run in runs:
             run.metrics = latest.get(run.id, {})
         return runs, total
+
+    # Columns the schema holds NOT NULL: their order needs no "IS NULL" term, so that an
+    # index can give it (runs_created for "created").
+    _NEVER_NULL = frozenset({"created", "status", "experiment", "target", "id"})
+
+    _WALK_BY_VALUE = 5000  # pages ending past this many runs are sorted in one query
+
+    def _ids(self, sql: str, args: Sequence[Any], limit: int, offset: int) -> list[str]:
+        if limit == 0:
+            return []
+        return [r[0] for r in self._read(f"{sql} LIMIT ? OFFSET ?", [*args, limit, offset])]
+
+    def _page_by_metric(
+        self, key: str, where: Where, last: str, direction: str, limit: int, offset: int
+    ) -> list[str]:
+        """The ids of a page of runs by their latest `key`: the runs with a value, in its
+        order (through latest_metrics_by_value: the page, not every run), then the runs
+        without one (no such metric, or NaN) newest first. Same order as one query
+        ordering by ``value IS NULL, value`` would give."""
+        filters = "".join(f" AND {c}" for c in where.conditions)
+        if offset + limit > self._WALK_BY_VALUE:
+            # Deep in the list, walking the index up to the page costs more than one
+            # sort of every matching run.
+            return self._ids(
+                "SELECT r.id FROM runs r LEFT JOIN latest_metrics m "
+                f"ON m.run_id = r.id AND m.key = ?{where} "
+                f"ORDER BY m.value IS NULL, m.value {direction}, {last}",
+                [key, *where.args],
+                limit,
+                offset,
+            )
+        valued = (
+            "FROM latest_metrics m JOIN runs r ON r.id = m.run_id "
+            f"WHERE m.key = ? AND m.value IS NOT NULL{filters}"
+        )
+        args = [key, *where.args]
+        ids = self._ids(
+            f"SELECT r.id {valued} ORDER BY m.value {direction}, {last}", args, limit, offset
+        )
+        if len(ids) == limit:
+            return ids
+        # Past the runs with a value: how many there are (known unless this page
+        # starts after the last of them).
+        with_value = offset + len(ids)
+        if not ids:
+            with_value = int(self._read(f"SELECT COUNT(*) {valued}", args)[0][0])
+        rest = (
+            "SELECT r.id FROM runs r WHERE NOT EXISTS (SELECT 1 FROM latest_metrics m "
+            f"WHERE m.run_id = r.id AND m.key = ? AND m.value IS NOT NULL){filters} "
+            f"ORDER BY {last}"
+        )
+        return ids + self._ids(rest, args, limit - len(ids), max(0, offset - with_value))
+
+    def _runs_by_id(self, ids: Sequence[str]) -> list[Run]:
+        """The runs of `ids`, in that order."""
+        found: dict[str, Run] = {}
+        for i in range(0, len(ids), 500):
+            chunk = list(ids[i : i + 500])
+            rows = self._read(
+                f"SELECT {RUN_COLUMNS} FROM runs WHERE id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            found.update((r[0], run_from_row(r)) for r in rows)
+        return [found[i] for i in ids if i in found]
 
     def status_changes(self, after: int, limit: int = 1000) -> list[tuple[int, str, str]]:
         """Transitions recorded after position `after`: (position, run id, status)."""

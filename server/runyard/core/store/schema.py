@@ -243,6 +243,14 @@ def _summarize_metrics(db: Connection) -> None:
 
 
 MIGRATIONS.append(_summarize_metrics)
+# 6: runs listed a page at a time stay as fast at 100,000 runs as at 1,000: by creation
+# (newest first) through runs_created, by a metric through latest_metrics_by_value.
+MIGRATIONS.append(
+    """
+    CREATE INDEX runs_created ON runs (created, id);
+    CREATE INDEX latest_metrics_by_value ON latest_metrics (key, value, run_id);
+    """
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
