@@ -221,9 +221,35 @@ def add_remote_target(
     address = ["--address", f"ssh://root@127.0.0.1:{SSHD_PORT}"]
     runyard(proj, "target", "add", name, "--type", "docker", *options, *address, check=True)
     if trust:
-        asked = runyard(proj, "target", "trust", name, env=env, stdin=subprocess.DEVNULL)
-        fingerprint = asked.stdout.split("host key ")[1].split()[0]
-        runyard(proj, "target", "trust", name, "--fingerprint", fingerprint, env=env, check=True)
+        trust_target(proj, env, name)
+
+
+def trust_target(proj: Path, env: dict[str, str], name: str) -> None:
+    """`runyard target trust NAME` as a careful user does it: read the fingerprint it
+    shows (refusing without a terminal), then accept exactly that one."""
+    asked = runyard(proj, "target", "trust", name, env=env, stdin=subprocess.DEVNULL)
+    fingerprint = asked.stdout.split("host key ")[1].split()[0]
+    runyard(proj, "target", "trust", name, "--fingerprint", fingerprint, env=env, check=True)
+
+
+def ssh_user(home: Path) -> dict[str, str]:
+    """The environment of a user whose HOME is `home` (made, with an empty ~/.ssh) and
+    who has no ssh-agent: each target names its key."""
+    (home / ".ssh").mkdir(parents=True)
+    return {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"} | {"HOME": str(home)}
+
+
+def add_ssh_target(
+    proj: Path, env: dict[str, str], workdir: Path, *extra: str, name: str = "vm"
+) -> None:
+    """Add `ssh` target `name`: root on the loopback sshd with the key sshd-setup.sh
+    authorized, Runyard's folder there `workdir` (and `extra` options); then trust it."""
+    runyard(
+        proj, "target", "add", name, "--type", "ssh", "--host", "127.0.0.1",
+        "--port", str(SSHD_PORT), "--user", "root", "--identity-file", str(sshd_key()),
+        "--workdir", str(workdir), *extra, env=env, check=True,
+    )  # fmt: skip
+    trust_target(proj, env, name)
 
 
 @contextmanager

@@ -100,18 +100,8 @@ def target(request: pytest.FixtureRequest, project: Path, tmp_path: Path) -> Ite
         runyard(project, "target", "add", "dock", "--type", "docker", *options, check=True)
         t = Target("dock", engine=engine)
     else:
-        key = helpers.sshd_key()
-        home = tmp_path / "home"
-        (home / ".ssh").mkdir(parents=True)
-        env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"} | {"HOME": str(home)}
-        runyard(
-            project, "target", "add", "vm", "--type", "ssh", "--host", "127.0.0.1",
-            "--port", str(helpers.SSHD_PORT), "--user", "root", "--identity-file", str(key),
-            "--workdir", str(tmp_path / "remote"), env=env, check=True,
-        )  # fmt: skip
-        asked = runyard(project, "target", "trust", "vm", env=env, stdin=subprocess.DEVNULL)
-        fingerprint = asked.stdout.split("host key ")[1].split()[0]
-        runyard(project, "target", "trust", "vm", "--fingerprint", fingerprint, env=env, check=True)
+        env = helpers.ssh_user(tmp_path / "home")
+        helpers.add_ssh_target(project, env, tmp_path / "remote")
         t = Target("vm", env=env)
     _project_with_job(project, t.name, t.env)
     yield t

@@ -6,8 +6,6 @@ Runyard run (runyard.tracking.mlflow_endpoint, started by the run's sitecustomiz
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -243,21 +241,11 @@ def test_an_mlflow_script_on_a_docker_target_lands_in_the_runyard_run(
 def test_an_mlflow_script_on_an_ssh_target_lands_in_the_runyard_run(
     project: Path, tmp_path: Path
 ) -> None:
-    key = helpers.sshd_key()
-    home = tmp_path / "home"
-    (home / ".ssh").mkdir(parents=True)
-    env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"} | {"HOME": str(home)}
+    env = helpers.ssh_user(tmp_path / "home")
     (project / "requirements.txt").write_text("mlflow-skinny\n")
     (project / "basic.py").write_text(BASIC)
     commit_all(project, "basic mlflow script")
-    runyard(
-        project, "target", "add", "vm", "--type", "ssh", "--host", "127.0.0.1",
-        "--port", str(helpers.SSHD_PORT), "--user", "root", "--identity-file", str(key),
-        "--workdir", str(tmp_path / "remote" / "runyard"), env=env, check=True,
-    )  # fmt: skip
-    asked = runyard(project, "target", "trust", "vm", env=env, stdin=subprocess.DEVNULL)
-    fingerprint = asked.stdout.split("host key ")[1].split()[0]
-    runyard(project, "target", "trust", "vm", "--fingerprint", fingerprint, env=env, check=True)
+    helpers.add_ssh_target(project, env, tmp_path / "remote" / "runyard")
     run_id = submit_run(project, "--target", "vm", "basic.py", env=env, timeout=900)
     show = wait_run(project, run_id, env=env, timeout=900)
     log = run_logs(project, run_id, env=env)

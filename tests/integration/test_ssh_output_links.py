@@ -7,13 +7,12 @@ followed or written through a link out of the run's working copy."""
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests import helpers
-from tests.helpers import git, runyard
+from tests.helpers import git
 from tests.integration import test_docker_output_links as docker_output_links
 
 pytestmark = pytest.mark.integration
@@ -26,21 +25,11 @@ WRITE = docker_output_links.WRITE + 'os.mkfifo("outputs/pipe")\n'
 def test_links_out_of_an_ssh_runs_outputs_are_skipped_and_the_rest_kept(
     project: Path, tmp_path: Path
 ) -> None:
-    key = helpers.sshd_key()
-    home = tmp_path / "home"
-    (home / ".ssh").mkdir(parents=True)
-    env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"} | {"HOME": str(home)}
+    env = helpers.ssh_user(tmp_path / "home")
     (project / "write.py").write_text(WRITE)
     git(project, "add", "-A")
     git(project, "commit", "-qm", "write")
-    runyard(
-        project, "target", "add", "vm", "--type", "ssh", "--host", "127.0.0.1",
-        "--port", str(helpers.SSHD_PORT), "--user", "root", "--identity-file", str(key),
-        "--workdir", str(tmp_path / "remote" / "runyard"), env=env, check=True,
-    )  # fmt: skip
-    asked = runyard(project, "target", "trust", "vm", env=env, stdin=subprocess.DEVNULL)
-    fingerprint = asked.stdout.split("host key ")[1].split()[0]
-    runyard(project, "target", "trust", "vm", "--fingerprint", fingerprint, env=env, check=True)
+    helpers.add_ssh_target(project, env, tmp_path / "remote" / "runyard")
 
     run_id = helpers.submit_run(project, "--target", "vm", "write.py", env=env)
     show = helpers.wait_run(project, run_id, env)

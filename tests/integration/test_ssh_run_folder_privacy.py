@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -39,25 +38,15 @@ def _mode(path: Path) -> int:
 def test_the_remote_run_folder_is_0700_and_its_files_0600_while_the_run_is_live(
     project: Path, tmp_path: Path
 ) -> None:
-    key = helpers.sshd_key()
     workdir = tmp_path / "remote" / "runyard"
-    home = tmp_path / "home"
-    (home / ".ssh").mkdir(parents=True)
-    env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"} | {"HOME": str(home)}
+    env = helpers.ssh_user(tmp_path / "home")
     (project / "train.py").write_text(TRAIN)
     (project / ".runyard/jobs/secret.yml").write_text(
         "script: train.py\ntarget: vm\nenv:\n  STEPS: '40'\n  API_TOKEN: 'hunter2-secret'\n"
     )
     git(project, "add", "-A")
     git(project, "commit", "-qm", "train")
-    runyard(
-        project, "target", "add", "vm", "--type", "ssh", "--host", "127.0.0.1",
-        "--port", str(helpers.SSHD_PORT), "--user", "root", "--identity-file", str(key),
-        "--workdir", str(workdir), env=env, check=True,
-    )  # fmt: skip
-    asked = runyard(project, "target", "trust", "vm", env=env, stdin=subprocess.DEVNULL)
-    fingerprint = asked.stdout.split("host key ")[1].split()[0]
-    runyard(project, "target", "trust", "vm", "--fingerprint", fingerprint, env=env, check=True)
+    helpers.add_ssh_target(project, env, workdir)
 
     proc = runyard(project, "submit", "-d", "--job", "secret", env=env, check=True)
     run_id = proc.stdout.strip().split()[-1]
