@@ -244,3 +244,13 @@ def test_a_store_of_the_version_before_locks_is_migrated_keeping_its_runs(
     store.set_run_lock("old", "3.11.2", {"six": "1.16.0"}, installer="pip")
     lock = store.run_lock("old")
     assert lock is not None and lock.packages == {"six": "1.16.0"}
+
+
+def test_only_a_spec_that_cannot_be_met_stops_uv_from_handing_over_to_pip() -> None:
+    assert envs.spec_error(UV_OUTPUT)
+    assert envs.spec_error(["error: File not found: `requirements-dev.txt`"])
+    tls = [
+        "error: Failed to fetch: https://127.0.0.1:8443/simple/runyardcanary/",
+        "  cause: invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))",
+    ]
+    assert not envs.spec_error(tls)

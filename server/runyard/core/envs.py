@@ -392,7 +392,7 @@ def _build_with_uv(
 # What uv says when the spec itself cannot be met (pip would say the same): no retry
 # with pip then. Anything else uv fails at (fetching over a TLS check stricter than
 # pip's, an index feature it lacks, building an sdist) pip tries.
-SPEC_ERRORS = ("No solution found when resolving", "Couldn't parse requirement")
+SPEC_ERRORS = ("No solution found when resolving", "Couldn't parse requirement", "File not found")
 
 
 def spec_error(output: list[str]) -> bool:
