@@ -13,8 +13,9 @@ environment) into a fresh folder, from the same requirements.txt, once with pip
 Both installers take packages from the same sources (pip's configuration, told to uv by
 `runyard.core.pip_sources`). Prints the median seconds of `--repeat` builds side by
 side, the pip/uv ratio of each, and checks that both resolved the same packages (pip's
-own seed packages aside). Goal: uv at least 10x faster than pip for a first (cold)
-build. No assertions: this is a measurement.
+own seed packages aside), and how much of uv's cold build was downloading (uv's own
+"Prepared N packages in X": the network's share, which bounds any installer). Goal: uv
+at least 10x faster than pip for a first (cold) build. No assertions: a measurement.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import shutil
 import statistics
 import tempfile
@@ -34,23 +36,36 @@ from runyard.core import envs
 SEEDED = {"pip", "setuptools", "wheel"}
 
 
-def build(installer: str, work: Path, envs_dir: Path, log_fd: int) -> tuple[float, envs.EnvLock]:
-    """One build of work/requirements.txt into `envs_dir` (new): (seconds, its lock)."""
+PREPARED = re.compile(r"Prepared \d+ packages? in ([\d.]+)(ms|s)\b")
+
+
+def build(installer: str, work: Path, envs_dir: Path, log: Path) -> tuple[float, envs.EnvLock]:
+    """One build of work/requirements.txt into `envs_dir` (new), its output in `log`:
+    (seconds, its lock)."""
     spec = envs.find_spec(work, None)
-    start = time.perf_counter()
-    env = envs.ensure_env(
-        envs_dir,
-        spec,
-        work,
-        index_url=None,
-        system_site_packages=False,
-        log=lambda _line: None,
-        log_fd=log_fd,
-        installer=installer,
-    )
-    seconds = time.perf_counter() - start
-    assert not env.reused
+    with log.open("wb") as out:
+        start = time.perf_counter()
+        env = envs.ensure_env(
+            envs_dir,
+            spec,
+            work,
+            index_url=None,
+            system_site_packages=False,
+            log=lambda _line: None,
+            log_fd=out.fileno(),
+            installer=installer,
+        )
+        seconds = time.perf_counter() - start
+    assert not env.reused and env.installer == installer, env
     return seconds, envs.read_lock(env.python, installer)
+
+
+def uv_fetch_seconds(log: Path) -> float | None:
+    """What uv says it spent downloading and unpacking ("Prepared N packages in X")."""
+    m = PREPARED.search(log.read_text(errors="replace"))
+    if m is None:
+        return None
+    return float(m.group(1)) / (1000 if m.group(2) == "ms" else 1)
 
 
 def with_cache(installer: str, cache: Path) -> Callable[[], None]:
@@ -79,19 +94,24 @@ def main() -> None:
         print(f"spec: {opts.packages}; Python {platform.python_version()}; repeat {opts.repeat}")
         results: dict[tuple[str, str], list[float]] = {}
         locks: dict[str, envs.EnvLock] = {}
+        fetching: list[float] = []
         n = 0
-        with (base / "build.log").open("ab") as log:
-            for _ in range(opts.repeat):
-                for installer in ("pip", "uv"):
-                    cache = base / f"cache-{installer}-{n}"  # new and empty: cold
-                    with_cache(installer, cache)()
-                    for state in ("cold", "warm"):
-                        n += 1
-                        seconds, lock = build(installer, work, base / f"envs-{n}", log.fileno())
-                        results.setdefault((installer, state), []).append(seconds)
-                        locks[installer] = lock
-                        shutil.rmtree(base / f"envs-{n}", ignore_errors=True)
-                    shutil.rmtree(cache, ignore_errors=True)
+        for _ in range(opts.repeat):
+            for installer in ("pip", "uv"):
+                cache = base / f"cache-{installer}-{n}"  # new and empty: cold
+                with_cache(installer, cache)()
+                for state in ("cold", "warm"):
+                    n += 1
+                    log = base / f"build-{n}.log"
+                    seconds, lock = build(installer, work, base / f"envs-{n}", log)
+                    results.setdefault((installer, state), []).append(seconds)
+                    locks[installer] = lock
+                    if (installer, state) == ("uv", "cold"):
+                        fetched = uv_fetch_seconds(log)
+                        if fetched is not None:
+                            fetching.append(fetched)
+                    shutil.rmtree(base / f"envs-{n}", ignore_errors=True)
+                shutil.rmtree(cache, ignore_errors=True)
         med = {key: statistics.median(values) for key, values in results.items()}
         print()
         print(f"{'build':10} {'pip (s)':>9} {'uv (s)':>9} {'pip/uv':>8}")
@@ -107,6 +127,12 @@ def main() -> None:
             for name in sorted(set(pip_set) | set(uv_set)):
                 if pip_set.get(name) != uv_set.get(name):
                     print(f"  {name}: pip {pip_set.get(name)}, uv {uv_set.get(name)}")
+        if fetching:
+            fetched = statistics.median(fetching)
+            print(
+                f"uv cold: {fetched:.2f} s of its {med[('uv', 'cold')]:.2f} s downloading and "
+                "unpacking the wheels (the network's share, which no installer avoids)"
+            )
         ratio = med[("pip", "cold")] / med[("uv", "cold")]
         print(f"goal: uv >= 10x faster than pip cold: {'met' if ratio >= 10 else 'NOT met'}")
     finally:
