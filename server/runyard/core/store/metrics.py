@@ -450,11 +450,14 @@ def write_summaries(
     ]
     existing: dict[int, tuple[Summary, Any, Any]] = {}
     if growing:
-        cond = " OR ".join(["(level = ? AND block = ?)"] * len(growing))
-        rows = read(
+        # One primary-key lookup each (an OR of them would walk every row of the key).
+        one = (
             f"SELECT level, {_SUMMARY_COLUMNS}, chunk, chunk_at FROM metric_summaries "
-            f"WHERE run_id = ? AND key = ? AND ({cond})",
-            [run_id, key, *(x for pair in growing for x in pair)],
+            "WHERE run_id = ? AND key = ? AND level = ? AND block = ?"
+        )
+        rows = read(
+            " UNION ALL ".join([one] * len(growing)),
+            [x for level, b in growing for x in (run_id, key, level, b)],
         )
         for row in rows:
             existing[row[0]] = (_summary_from_row(row[1:15]), row[15], row[16])
@@ -802,16 +805,24 @@ class _SeriesReader:
         """Rows of one level, in block order: all of them, or those of the inclusive
         block ranges given."""
         sql = f"SELECT block, {columns} FROM metric_summaries WHERE run_id = ? AND key = ? AND level = ?"
-        args: list[Any] = [self.run_id, self.key, level]
-        if ranges:
-            sql += " AND (" + " OR ".join(["block BETWEEN ? AND ?"] * len(ranges)) + ")"
-            args += [x for r in ranges for x in r]
-        return self.read(sql + " ORDER BY block", args)
+        if not ranges:
+            return self.read(sql + " ORDER BY block", (self.run_id, self.key, level))
+        # A range scan of the primary key each (an OR of them would walk the level).
+        rows: list[Any] = []
+        for i in range(0, len(ranges), 200):
+            part = ranges[i : i + 200]
+            rows += self.read(
+                " UNION ALL ".join([sql + " AND block BETWEEN ? AND ?"] * len(part)),
+                [x for a, b in part for x in (self.run_id, self.key, level, a, b)],
+            )
+        rows.sort(key=lambda r: r[0])
+        return rows
 
-    def points(self, start: int, stop: int) -> Columns:
-        """The points at positions [start, stop) of the series, as columns."""
+    def _slices(self, start: int, stop: int) -> list[tuple[bytes, bytes, bytes, int, int]]:
+        """The chunks holding positions [start, stop) of the series: (steps, times, values
+        as packed, first and last + 1 index of the points wanted in them)."""
         if stop <= start:
-            return [], [], []
+            return []
         first_block = start // SUMMARY_BLOCK
         last_block = (stop - 1) // SUMMARY_BLOCK
         rows = self.read(
@@ -827,22 +838,51 @@ class _SeriesReader:
             "WHERE run_id = ? AND key = ? AND id BETWEEN ? AND ? ORDER BY id",
             (self.run_id, self.key, lo_chunk, hi_chunk),
         )
-        unpack = self.tables._engine.unpack
-        steps: list[int] = []
-        times: list[float] = []
-        values: list[float] = []
+        out = []
         pos = first_block * SUMMARY_BLOCK - lo_at  # position of the first chunk's first point
         for n, s, t, v in chunks:
             a = max(start - pos, 0)
             b = min(stop - pos, n)
             if a < b:
-                # slice the packed columns first: only the points asked for are unpacked
-                steps.extend(unpack("q", s[a * 8 : b * 8], 0))
-                times.extend(unpack("d", t[a * 8 : b * 8], 0))
-                values.extend(unpack("d", v[a * 8 : b * 8], 0))
+                out.append((s, t, v, a, b))
             pos += n
+        return out
+
+    def points(self, start: int, stop: int) -> Columns:
+        """The points at positions [start, stop) of the series, as columns."""
+        unpack = self.tables._engine.unpack
+        steps: list[int] = []
+        times: list[float] = []
+        values: list[float] = []
+        for s, t, v, a, b in self._slices(start, stop):
+            # slice the packed columns first: only the points asked for are unpacked
+            steps.extend(unpack("q", s[a * 8 : b * 8], 0))
+            times.extend(unpack("d", t[a * 8 : b * 8], 0))
+            values.extend(unpack("d", v[a * 8 : b * 8], 0))
         self.points_read += len(values)
         return steps, times, values
+
+    def values(
+        self, start: int, stop: int
+    ) -> tuple[list[float], Callable[[int], tuple[int, float]]]:
+        """The values at positions [start, stop), and the step and time of the i-th of
+        them (unpacked only for the points a cut keeps)."""
+        unpack = self.tables._engine.unpack
+        parts = self._slices(start, stop)
+        values: list[float] = []
+        firsts: list[int] = []
+        for _s, _t, v, a, b in parts:
+            firsts.append(len(values))
+            values.extend(unpack("d", v[a * 8 : b * 8], 0))
+        self.points_read += len(values)
+
+        def step_time(i: int) -> tuple[int, float]:
+            j = bisect_right(firsts, i) - 1
+            s, t, _v, a, _b = parts[j]
+            k = (a + i - firsts[j]) * 8
+            return unpack("q", s[k : k + 8], 0)[0], unpack("d", t[k : k + 8], 0)[0]
+
+        return values, step_time
 
     def cut(
         self,
@@ -892,8 +932,11 @@ class _SeriesReader:
         k = bucket_count(max_points)
         level = _level_for(n, k)
         if n <= max(4, max_points) or level is None:
-            columns = self.points(0, n)
-            return self.every_point(list(range(len(columns[2]))), columns, max_points, n)
+            values, step_time = self.values(0, n)
+            kept = downsample_indexes(values, max_points)
+            edges = bucket_edges(len(values), max_points) if len(kept) < len(values) else []
+            found = {i: (*step_time(i), values[i]) for i in kept}
+            return self.cut(kept, found, len(values), edges)
         size = summary_size(level)
         rows = self.level_rows(level, f"n, {_POINT_COLUMNS}, last_step, last_time, last_value")
         # The rows are one snapshot: the series may have grown since its length was read.
