@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from runyard.core.store import Store
+from runyard.core.store import Run, Store
 from runyard.core.store.runs import RUN_COLUMNS
 
 N = 100_000
@@ -209,3 +209,47 @@ def test_odd_page_sizes(store_and_runs: tuple[Store, list[dict[str, Any]]]) -> N
     assert [r.id for r in page] == expected[7:4328]
     page, _ = store.query_runs(sort="metric:loss", limit=1, offset=N - 1)
     assert [r.id for r in page] == expected[-1:]
+
+
+def test_experiments_stay_right_as_runs_are_added_and_for_a_new_store_at_the_same_path(
+    tmp_path: Path,
+) -> None:
+    def recount(store: Store) -> list[tuple[str, int]]:
+        rows = store._read(
+            "SELECT experiment, COUNT(*) FROM runs GROUP BY experiment ORDER BY MAX(created) DESC"
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    path = tmp_path / "runyard.db"
+    with Store(path) as store:
+        assert store.experiments() == []
+        for i in range(30):
+            store.create_run(
+                Run(
+                    id=f"r{i}",
+                    experiment=EXPERIMENTS[i * 7 % 3],
+                    status="queued",
+                    target="local",
+                    target_type="local",
+                    job=None,
+                    script="train.py",
+                    command=["python", "train.py"],
+                    created=1000.0 + i,
+                )
+            )
+            assert store.experiments() == recount(store)
+    path.unlink()
+    with Store(path) as store:  # another store at the same path: counted anew
+        store.create_run(
+            Run(
+                id="other",
+                experiment="gpt",
+                status="queued",
+                target="local",
+                target_type="local",
+                job=None,
+                script="train.py",
+                command=["python", "train.py"],
+            )
+        )
+        assert store.experiments() == [("gpt", 1)]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,11 @@ from runyard.core.store.engine import Tables, Where
 from runyard.core.store.metrics import latest_values
 
 LIVE_STATUSES = ("queued", "preparing", "running")
+
+# `RunTables.experiments` per store path, for this process: (insertion position and id
+# of the last run counted, experiment -> (runs, newest creation time)).
+_EXPERIMENTS: dict[str, tuple[int, str, dict[str, tuple[int, float]]]] = {}
+_EXPERIMENTS_LOCK = threading.Lock()
 FINAL_STATUSES = ("completed", "failed", "canceled", "lost")
 STATUSES = LIVE_STATUSES + FINAL_STATUSES
 
@@ -427,10 +433,37 @@ class RunTables(Tables):
         return [run_from_row(r) for r in rows]
 
     def experiments(self) -> list[tuple[str, int]]:
-        rows = self._read(
-            "SELECT experiment, COUNT(*) FROM runs GROUP BY experiment ORDER BY MAX(created) DESC"
-        )
-        return [(r[0], r[1]) for r in rows]
+        """Each experiment and its number of runs, the one with the newest run first.
+
+        Counted once per store and process, then only the runs added since (by insertion
+        position): runs are only ever added, and a run's experiment and creation time never
+        change. A store whose last counted run is no longer where it was (another file at
+        the same path) is counted again."""
+        pos = self._engine.position
+        top = self._read(f"SELECT {pos}, id FROM runs ORDER BY {pos} DESC LIMIT 1")
+        if not top:
+            return []
+        last, last_id = int(top[0][0]), str(top[0][1])
+        with _EXPERIMENTS_LOCK:
+            known = _EXPERIMENTS.get(str(self.path))
+        after, counts = 0, {}
+        if known is not None and known[0] <= last:
+            at = self._read(f"SELECT id FROM runs WHERE {pos} = ?", (known[0],))
+            if at and at[0][0] == known[1]:
+                after, counts = known[0], dict(known[2])
+        if after < last:
+            rows = self._read(
+                "SELECT experiment, COUNT(*), MAX(created) FROM runs "
+                f"WHERE {pos} > ? GROUP BY experiment",
+                (after,),
+            )
+            for name, count, newest in rows:
+                had, had_newest = counts.get(name, (0, newest))
+                counts[name] = (had + int(count), max(had_newest, newest))
+            with _EXPERIMENTS_LOCK:
+                _EXPERIMENTS[str(self.path)] = (last, last_id, counts)
+        ordered = sorted(counts.items(), key=lambda item: item[1][1], reverse=True)
+        return [(name, count) for name, (count, _newest) in ordered]
 
     def status_history(self, run_id: str) -> list[tuple[str, float, str | None]]:
         rows = self._read(
