@@ -1,7 +1,8 @@
 """Benchmark: the Runyard language server (`python -m runyard.lsp`) as an editor sees it.
 
-Run:  .venv/bin/python tests/bench/bench_lsp.py [--starts 10] [--edits 200] [--runs 10000]
-      [--points 1000000] [--requests 20]
+Run:  .venv/bin/python tests/bench/bench_lsp.py [--starts 10] [--edits 200]
+      [--runs 10000,100000] [--points 1000000,10000000] [--requests 20]
+      [--mlflow-runs 10000] [--old-path-max 10000000]
 
 Prints, each measured client-side over stdio by a small JSON-RPC client in this file
 (standard library only, so it runs in any environment that has Runyard installed):
@@ -11,11 +12,17 @@ Prints, each measured client-side over stdio by a small JSON-RPC client in this 
    and which heavy modules `create_server()` imports (`-X importtime`);
 2. diagnostics: didChange to the publishDiagnostics of that version on a job file,
    alternating valid and invalid content (median and p95; goal: p95 < 20 ms);
-3. `runyard/runs/list`: a page of 100 of `--runs` runs, by creation time and by
-   ``metric:loss`` (median of `--requests`; goal: < 100 ms);
-4. `runyard/metrics/series`: a `--points` series cut to 2,000 points, the first (cold)
-   request and the median of the next 10 (warm), next to the in-process
-   `SeriesColumns.downsample` (goal: < 50 ms).
+3. `runyard/runs/list`: a page of 100 runs with their latest metrics, by creation time
+   and by ``metric:loss``, at each of `--runs` runs (first request of a fresh server,
+   and the median of `--requests`; goal: <= 100 ms at 100,000 runs, flat from 10,000),
+   beside MLflow's `search_runs` for a page of 100 of `--mlflow-runs` runs in its
+   SQLite store (when mlflow is importable; scripts/bench.sh installs it);
+4. `runyard/metrics/series`: for each of `--points`, a run's series stored by
+   `Store.add_metrics` (points/s; goal: >= 2,000,000), then cut to 2,000 points: the
+   first request of a fresh server and the median of the next 10 (goal: first request
+   <= 50 ms at 1,000,000 points, <= 200 ms at 10,000,000), the summary rows and points
+   the cut read, beside reading every point and cutting in memory (the way before the
+   store kept summaries; series up to `--old-path-max` points).
 
 No assertions: this is a measurement. Wrong answers (a missing diagnostic, a short
 page) are printed as warnings.
@@ -45,6 +52,7 @@ from typing import Any, TextIO
 
 from runyard.core.series import SeriesColumns
 from runyard.core.store import Run, Store
+from runyard.core.store.runs import RUN_COLUMNS
 
 EMPTY_SERVER = """\
 from pygls.lsp.server import LanguageServer
@@ -74,6 +82,8 @@ INVALID_JOBS = ("script: 5\n", "script: train.py\nepochs: 3\n")  # wrong type, u
 
 SERIES_POINTS_MAX = 2000
 PAGE = 100
+SLICE = 50_000  # points a store call gets from the ingester
+EXPERIMENTS = ["mnist", "cifar", "bert", "gpt", "resnet"]
 
 
 # --------------------------------------------------------------------------- client
@@ -470,132 +480,226 @@ class Bench:
 
     # ---- 3 & 4: the store ----------------------------------------------------------
 
-    def populate(self, n_runs: int, n_points: int) -> str:
-        section(f"populating the store: {n_runs} runs, then one run with {n_points} points")
-        rng = random.Random(0)
-        store_path = self.root / ".runyard" / "state" / "runyard.db"
-        experiments = ["mnist", "cifar", "bert", "gpt", "resnet"]
-        base = time.time() - (n_runs + 10) * 60
-        start = time.perf_counter()
-        with Store(store_path) as store:
-            for i in range(n_runs):
-                created = base + i * 60
-                status = "failed" if i % 17 == 0 else "completed"
-                run = make_run(f"{i:05d}", created, experiments[i % 5], status, "train.py")
-                store.create_run(run)
-                points: list[tuple[str, int, float, float]] = []
-                for step in range(3):
-                    wall = created + 1 + step
-                    if i % 10 != 0:  # every tenth run logged no loss
-                        points.append(("loss", step, wall, rng.uniform(0.1, 3.0)))
-                    points.append(("acc", step, wall, rng.uniform(0.0, 1.0)))
-                    points.append(("lr", step, wall, 1e-3 / (step + 1)))
-                store.add_metrics(run.id, points)
-            made_runs = time.perf_counter() - start
-            big = make_run("big", base + (n_runs + 5) * 60, "long", "completed", "long.py")
-            store.create_run(big)
-            start = time.perf_counter()
-            chunk = 100_000
-            wall0 = big.created
-            for lo in range(0, n_points, chunk):
-                hi = min(n_points, lo + chunk)
-                store.add_metrics(
-                    big.id,
-                    [
-                        (
-                            "loss",
-                            s,
-                            wall0 + s * 0.01,
-                            2.0 * math.exp(-s / 200_000) + rng.random() * 0.05,
-                        )
-                        for s in range(lo, hi)
-                    ],
+    @property
+    def store_path(self) -> Path:
+        return self.root / ".runyard" / "state" / "runyard.db"
+
+    def add_runs(self, start: int, stop: int) -> float:
+        """Runs number `start` to `stop - 1`, written in bulk as `create_run` and
+        `add_metrics` leave them (a row, its first transition, latest loss/acc/lr; every
+        tenth run logged no loss). Returns the seconds it took."""
+        rng = random.Random(start)
+        base = time.time() - 1e8
+        rows, history, latest = [], [], []
+        for i in range(start, stop):
+            created = base + i * 60
+            status = "failed" if i % 17 == 0 else "completed"
+            run_id = time.strftime("%y%m%d-%H%M%S", time.localtime(created)) + f"-{i:06d}"
+            code = 0 if status == "completed" else 1
+            command = '["python", "train.py"]'
+            rows.append(
+                (
+                    run_id,
+                    EXPERIMENTS[i % 5],
+                    status,
+                    "local",
+                    "local",
+                    None,
+                    "train.py",
+                    command,
+                    None,
+                    None,
+                    None,
+                    created,
+                    created + 0.5,
+                    created + 30.0,
+                    code,
+                    None,
+                    None,
+                    None,
+                    "{}",
                 )
-            made_points = time.perf_counter() - start
-        print(f"{n_runs} runs (create_run + add_metrics each): {made_runs:.1f} s")
-        print(f"{n_points} points (add_metrics, chunks of {chunk}): {made_points:.1f} s")
-        return big.id
-
-    async def runs_list(self, client: LspClient, n_runs: int, repeat: int) -> None:
-        section(f"3. runyard/runs/list: a page of {PAGE} of {n_runs + 1} runs ({repeat} requests)")
-        print(f"{'':26}{'first':>10}{'median':>10}{'min':>10}{'max':>10}{'bytes':>10}")
-        for label, params in (
-            ("sort created (default)", {"limit": PAGE}),
-            ("sort metric:loss", {"limit": PAGE, "sort": "metric:loss"}),
-        ):
-            times: list[float] = []
-            result: Any = None
-            size = 0
-            for _ in range(repeat):
-                result, elapsed, size = await client.request_timed("runyard/runs/list", params)
-                times.append(elapsed)
-            m = median(times)
-            print(
-                f"{label:26}{ms(times[0]):>10}{ms(m):>10}{ms(min(times)):>10}"
-                f"{ms(max(times)):>10}{size:>10}"
             )
-            check_page(result, n_runs + 1, params.get("sort", "created"))
-            self.add(f"runs/list {label}", ms(m), "< 100 ms", "", m < 0.100)
-        print("goal: < 100 ms")
+            history.append((run_id, status, created, None))
+            if i % 10:
+                latest.append((run_id, "loss", 2, created + 3, rng.uniform(0.1, 3.0), 3))
+            latest.append((run_id, "acc", 2, created + 3, rng.uniform(0.0, 1.0), 3))
+            latest.append((run_id, "lr", 2, created + 3, 1e-3 / 3, 3))
+        started = time.perf_counter()
+        with Store(self.store_path) as store, store._tx() as db:
+            db.executemany(f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({', '.join('?' * 19)})", rows)
+            db.executemany(
+                "INSERT INTO status_history (run_id, status, time, reason) VALUES (?, ?, ?, ?)",
+                history,
+            )
+            db.executemany(
+                "INSERT INTO latest_metrics (run_id, key, step, wall_time, value, count) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                latest,
+            )
+        return time.perf_counter() - started
 
-    async def series(self, client: LspClient, run_id: str, n_points: int) -> None:
-        section(f"4. runyard/metrics/series: {n_points} points cut to {SERIES_POINTS_MAX}")
-        params = {"runIds": [run_id], "keys": ["loss"], "maxPoints": SERIES_POINTS_MAX}
-        result, cold, size = await client.request_timed("runyard/metrics/series", params)
-        check_series(result, n_points)
-        warm: list[float] = []
-        for _ in range(10):
-            result, elapsed, size = await client.request_timed("runyard/metrics/series", params)
-            warm.append(elapsed)
-        check_series(result, n_points)
-        w = median(warm)
-        print(f"first request (cold, reads SQLite):  {ms(cold)}")
+    def add_series(self, n_points: int) -> tuple[str, float]:
+        """A run with an `n_points` 'loss' series, stored by `add_metrics` in slices of
+        50,000 points (what the ingester hands it). Returns the run's id and the
+        seconds `add_metrics` took (making the points is not counted)."""
+        rng = random.Random(n_points)
+        created = time.time()
+        run_id = time.strftime("%y%m%d-%H%M%S", time.localtime(created)) + f"-long{n_points}"
+        spent = 0.0
+        with Store(self.store_path) as store:
+            store.create_run(
+                Run(
+                    id=run_id,
+                    experiment="long",
+                    status="completed",
+                    target="local",
+                    target_type="local",
+                    job=None,
+                    script="long.py",
+                    command=["python", "long.py"],
+                    created=created,
+                )
+            )
+            for lo in range(0, n_points, SLICE):
+                points = [
+                    (
+                        "loss",
+                        s,
+                        created + s * 0.01,
+                        2.0 * math.exp(-s / (n_points / 5)) + rng.random() * 0.05,
+                    )
+                    for s in range(lo, min(n_points, lo + SLICE))
+                ]
+                started = time.perf_counter()
+                store.add_metrics(run_id, points)
+                spent += time.perf_counter() - started
+        return run_id, spent
+
+    async def runs_list(self, sizes: list[int], repeat: int, mlflow_runs: int) -> None:
+        section(
+            f"3. runyard/runs/list: a page of {PAGE} runs with latest metrics ({repeat} requests)"
+        )
+        print(f"{'':36}{'first':>10}{'median':>10}{'min':>10}{'max':>10}{'bytes':>10}")
+        done = 0
+        medians: dict[tuple[str, int], float] = {}
+        for n_runs in sizes:
+            self.add_runs(done, n_runs)
+            done = n_runs
+            client = await self.session()  # a fresh server: the first request is cold
+            try:
+                for label, params in (
+                    ("sort created (default)", {"limit": PAGE}),
+                    ("sort metric:loss", {"limit": PAGE, "sort": "metric:loss"}),
+                ):
+                    times: list[float] = []
+                    result: Any = None
+                    size = 0
+                    for _ in range(repeat):
+                        result, elapsed, size = await client.request_timed(
+                            "runyard/runs/list", params
+                        )
+                        times.append(elapsed)
+                    m = medians[label, n_runs] = median(times)
+                    name = f"{label}, {n_runs:,} runs"
+                    print(
+                        f"{name:36}{ms(times[0]):>10}{ms(m):>10}{ms(min(times)):>10}"
+                        f"{ms(max(times)):>10}{size:>10}"
+                    )
+                    check_page(result, n_runs, str(params.get("sort", "created")))
+            finally:
+                await client.close()
+        peer = mlflow_search_runs(self.base / "mlflow", mlflow_runs) if mlflow_runs else None
+        if peer is not None:
+            for key, seconds in peer[1].items():
+                name = f"mlflow search_runs by {key}, {mlflow_runs:,}"
+                print(f"{name:36}{ms(seconds):>10}  ({peer[0]}, first call)")
+        elif mlflow_runs:
+            print(
+                "mlflow search_runs: mlflow is not importable here (scripts/bench.sh installs it)"
+            )
+        print(f"goal: <= 100 ms a page at {sizes[-1]:,} runs, flat from {sizes[0]:,}")
+        small, large = sizes[0], sizes[-1]
+        for label, key in (("sort created (default)", "start_time"), ("sort metric:loss", "loss")):
+            m = medians[label, large]
+            growth = m / medians[label, small] if medians[label, small] else math.inf
+            theirs = f"mlflow {ms(peer[1][key])} at {mlflow_runs:,}" if peer else ""
+            self.add(f"runs/list {label}, {large:,} runs", ms(m), "<= 100 ms", theirs, m <= 0.100)
+            self.add(
+                f"  growth {small:,} -> {large:,} runs", f"{growth:.1f}x", "flat (~1x)", "", None
+            )
+
+    async def series(self, sizes: list[int], old_path_max: int) -> None:
+        section(f"4. runyard/metrics/series: a series cut to {SERIES_POINTS_MAX} points")
         print(
-            f"next 10 (warm, cached columns):      median {ms(w)}, min {ms(min(warm))}, max {ms(max(warm))}"
+            f"{'':22}{'ingest':>12}{'first':>10}{'warm':>10}{'rows':>8}{'points':>8}{'every point':>13}"
         )
-        print(f"answer size: {size} bytes")
-
-        # in-process peers: the downsampling alone, and the cold read alone
-        rng = random.Random(1)
-        steps = list(range(n_points))
-        times_col = [s * 0.01 for s in steps]
-        values = [2.0 * math.exp(-s / 200_000) + rng.random() * 0.05 for s in steps]
-        columns = SeriesColumns()
-        start = time.perf_counter()
-        columns.extend(steps, times_col, values)
-        extend = time.perf_counter() - start
-        cuts = []
-        for _ in range(10):
-            start = time.perf_counter()
-            columns.downsample(SERIES_POINTS_MAX)
-            cuts.append(time.perf_counter() - start)
-        d = median(cuts)
-        store_path = self.root / ".runyard" / "state" / "runyard.db"
-        with Store(store_path) as store:
-            start = time.perf_counter()
-            store.metric_columns(run_id, "loss")
-            read = time.perf_counter() - start
-        print(f"in-process SeriesColumns.extend({n_points}):  {ms(extend)}")
-        print(f"in-process downsample({SERIES_POINTS_MAX}):     median {ms(d)} (10 times)")
-        print(f"in-process Store.metric_columns (cold read):  {ms(read)}")
-        print("goal: < 50 ms")
-        self.add(
-            "metrics/series cold (first)", ms(cold), "< 50 ms", f"read {ms(read)}", cold < 0.050
+        for n_points in sizes:
+            run_id, spent = self.add_series(n_points)
+            rate = n_points / spent
+            params = {"runIds": [run_id], "keys": ["loss"], "maxPoints": SERIES_POINTS_MAX}
+            client = await self.session()  # a fresh server: nothing of the series in memory
+            try:
+                # as in the editor, whose views list the runs first (the server's imports)
+                await client.request_timed("runyard/runs/list", {"limit": PAGE})
+                result, cold, _size = await client.request_timed("runyard/metrics/series", params)
+                check_series(result, n_points)
+                warm: list[float] = []
+                for _ in range(10):
+                    result, elapsed, _size = await client.request_timed(
+                        "runyard/metrics/series", params
+                    )
+                    warm.append(elapsed)
+            finally:
+                await client.close()
+            with Store(self.store_path) as store:
+                cut = store.metric_series(run_id, "loss", SERIES_POINTS_MAX)
+                old = ""
+                if n_points <= old_path_max:
+                    # the way a first request went before the summaries: read every
+                    # point, then cut them in memory
+                    started = time.perf_counter()
+                    _, steps, times, values = store.metric_columns(run_id, "loss")
+                    columns = SeriesColumns()
+                    columns.extend(steps, times, values)
+                    columns.downsample(SERIES_POINTS_MAX)
+                    old = ms(time.perf_counter() - started)
+                    del steps, times, values, columns
+            w = median(warm)
+            name = f"{n_points:,} points"
+            print(
+                f"{name:22}{rate / 1e6:>9.2f} M/s{ms(cold):>10}{ms(w):>10}"
+                f"{cut.rows_read:>8}{cut.points_read:>8}{old:>13}"
+            )
+            goal = 0.050 if n_points <= 1_000_000 else 0.200
+            self.add(
+                f"metrics/series first, {name}",
+                ms(cold),
+                f"<= {ms(goal)}",
+                f"every point {old}" if old else "",
+                cold <= goal,
+            )
+            self.add(f"metrics/series warm, {name}", ms(w), "", "", None)
+            self.add(
+                f"ingest (add_metrics), {name}",
+                f"{rate / 1e6:.2f} M points/s",
+                ">= 2 M/s",
+                "",
+                rate >= 2e6,
+            )
+        print(
+            "ingest: Store.add_metrics in slices of 50,000 points; first: the first series request\n"
+            "of a fresh server (after one runs/list, as the editor's views make); warm: median of\n"
+            "the next 10; rows/points: what Store.metric_series read;\n"
+            "every point: reading the whole series and cutting it in memory (the way before)"
         )
-        self.add("metrics/series warm (median)", ms(w), "< 50 ms", f"cut {ms(d)}", w < 0.050)
-        self.add("in-process downsample", ms(d), "", "", None)
+        print("goal: first request <= 50 ms at 1,000,000 points, <= 200 ms at 10,000,000")
 
-    async def store_requests(self, n_runs: int, n_points: int, repeat: int) -> None:
-        run_id = self.populate(n_runs, n_points)
-        client = await self.session()
-        try:
-            await self.runs_list(client, n_runs, repeat)
-            await self.series(client, run_id, n_points)
-            pushed = dict(client.notifications)
-            if pushed:
-                print(f"notifications received in this session: {pushed}")
-        finally:
-            await client.close()
+    async def store_requests(
+        self, runs: list[int], points: list[int], repeat: int, mlflow_runs: int, old_path_max: int
+    ) -> None:
+        await self.runs_list(runs, repeat, mlflow_runs)
+        await self.series(points, old_path_max)
 
     def print_summary(self) -> None:
         section("summary")
@@ -605,22 +709,85 @@ class Bench:
             print("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
 
 
-def make_run(suffix: str, created: float, experiment: str, status: str, script: str) -> Run:
-    stamp = time.strftime("%y%m%d-%H%M%S", time.localtime(created))
-    return Run(
-        id=f"{stamp}-{suffix}",
-        experiment=experiment,
-        status=status,
-        target="local",
-        target_type="local",
-        job=None,
-        script=script,
-        command=["python", script],
-        created=created,
-        started=created + 0.5,
-        ended=created + 30.0,
-        exit_code=0 if status == "completed" else 1,
-    )
+def mlflow_search_runs(folder: Path, n_runs: int) -> tuple[str, dict[str, float]] | None:
+    """MLflow's `search_runs` for a page of 100 of `n_runs` runs with a latest loss (by
+    start time, by loss) in its SQLite store, the first call of a fresh client; None when
+    mlflow is not importable. The runs are written in bulk into MLflow's own tables
+    (what `create_run` and `log_metric` leave, through its schema), which is what
+    makes 10,000 runs take seconds instead of many minutes."""
+    try:
+        import mlflow
+    except ImportError:
+        return None
+    import logging
+    import sqlite3
+    import uuid
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    folder.mkdir(parents=True, exist_ok=True)
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    experiment = client.create_experiment("bench")
+    rng = random.Random(0)
+    now = int(time.time() * 1000) - n_runs * 60_000
+    runs, tags, latest, points = [], [], [], []
+    for i in range(n_runs):
+        run_id = uuid.uuid4().hex
+        start = now + i * 60_000
+        where = f"{folder}/artifacts/{run_id}"
+        runs.append(
+            (
+                run_id,
+                f"run-{i}",
+                "LOCAL",
+                "train.py",
+                "",
+                "bench",
+                "FINISHED",
+                start,
+                start + 30000,
+                "",
+                "active",
+                where,
+                int(experiment),
+            )
+        )
+        tags.append(("mlflow.runName", f"run-{i}", run_id))
+        loss = rng.uniform(0.1, 3.0)
+        latest.append(("loss", loss, start + 3000, 2, 0, run_id))
+        points.append(("loss", loss, start + 3000, run_id, 2, 0))
+    db = sqlite3.connect(folder / "mlflow.db")
+    with db:
+        db.executemany(
+            "INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, "
+            "user_id, status, start_time, end_time, source_version, lifecycle_stage, "
+            "artifact_uri, experiment_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            runs,
+        )
+        db.executemany("INSERT INTO tags (key, value, run_uuid) VALUES (?, ?, ?)", tags)
+        db.executemany(
+            "INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            latest,
+        )
+        db.executemany(
+            "INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            points,
+        )
+    db.close()
+    out: dict[str, float] = {}
+    for key, order in (("start_time", "attributes.start_time DESC"), ("loss", "metrics.loss DESC")):
+        fresh = mlflow.MlflowClient(tracking_uri=uri)
+        started = time.perf_counter()
+        page = fresh.search_runs([experiment], order_by=[order], max_results=PAGE)
+        out[key] = time.perf_counter() - started
+        if len(page) != PAGE:
+            warn(f"mlflow search_runs: {len(page)} runs, expected {PAGE}")
+    return f"mlflow {mlflow.__version__}, SQLite store", out
 
 
 def check_page(result: Any, total: int, sort: str) -> None:
@@ -679,7 +846,9 @@ async def run_all(opts: argparse.Namespace, base: Path, env: dict[str, str]) -> 
         steps: list[Callable[[], Any]] = [
             lambda: bench.startup(opts.starts),
             lambda: bench.diagnostics(opts.edits),
-            lambda: bench.store_requests(opts.runs, opts.points, opts.requests),
+            lambda: bench.store_requests(
+                opts.runs, opts.points, opts.requests, opts.mlflow_runs, opts.old_path_max
+            ),
         ]
         for step in steps:
             await step()
@@ -694,12 +863,27 @@ async def run_all(opts: argparse.Namespace, base: Path, env: dict[str, str]) -> 
         bench.stderr.close()
 
 
+def counts(text: str) -> list[int]:
+    """'10000,100000' as [10000, 100000]."""
+    return sorted(int(part.replace("_", "")) for part in text.split(","))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--starts", type=int, default=10, help="server starts for each side")
     parser.add_argument("--edits", type=int, default=200, help="didChange edits")
-    parser.add_argument("--runs", type=int, default=10_000, help="runs in the store")
-    parser.add_argument("--points", type=int, default=1_000_000, help="points in the series")
+    parser.add_argument(
+        "--runs", type=counts, default=[10_000, 100_000], help="runs in the store, in steps"
+    )
+    parser.add_argument(
+        "--points", type=counts, default=[1_000_000, 10_000_000], help="points of each series"
+    )
+    parser.add_argument(
+        "--mlflow-runs", type=int, default=10_000, help="runs in MLflow's store (0: none)"
+    )
+    parser.add_argument(
+        "--old-path-max", type=int, default=10_000_000, help="largest series read point by point"
+    )
     parser.add_argument("--requests", type=int, default=20, help="runs/list requests per sort")
     opts = parser.parse_args()
     env = dict(os.environ)
