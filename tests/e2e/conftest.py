@@ -75,14 +75,9 @@ def workbench(
         tmp_path_factory.mktemp("e2e") / "proj",
         {"train.py": harness.train_py(0.1), "xss.py": harness.XSS_PY, "wait.py": harness.WAIT_PY},
     )
-    page = browser.new_page(viewport={"width": 1440, "height": 900})
-    wb = Workbench(page, code_server, folder)
-    wb.open()
-    try:
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    with harness.window(browser, code_server, folder, show=False, logs=name) as wb:
         yield wb
-    finally:
-        wb.save_logs(request.module.__name__.rsplit(".", 1)[-1])  # for reading, pass or fail
-        page.close()
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -402,6 +402,55 @@ def launched_browser() -> Iterator[Any]:
 # ---------------------------------------------------------------------------- the workbench
 
 
+@contextlib.contextmanager
+def window(
+    browser: Any,
+    server: CodeServer,
+    folder: Path,
+    *,
+    show: bool = True,
+    logs: str | None = None,
+    evidence: str | None = None,
+) -> Iterator[Workbench]:
+    """A code-server window on `folder` (the Runyard container shown unless `show` is
+    false), closed at the end. `logs`: its logs are saved under that name, pass or fail;
+    `evidence`: a failure inside the block saves a screenshot and the logs under it."""
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    wb = Workbench(page, server, folder)
+    try:
+        wb.open()
+        if show:
+            wb.show_runyard()
+        yield wb
+    except BaseException:
+        if evidence:
+            wb.save_evidence(evidence)
+        raise
+    finally:
+        if logs:
+            wb.save_logs(logs)
+        page.close()
+
+
+@contextlib.contextmanager
+def script_changed(wb: Workbench, relpath: str, text: str, seen: str) -> Iterator[None]:
+    """`relpath` rewritten to `text` on disk, and the editor showing it (its text holds
+    `seen`), for the block; the file is put back after."""
+    script = wb.folder / relpath
+    original = script.read_text()
+    script.write_text(text)
+    try:
+        wb.open_file(relpath)
+        until(
+            lambda: seen in wb.editor_text(),
+            timeout=30,
+            what=f"the editor showing {relpath} with {seen}",
+        )
+        yield
+    finally:
+        script.write_text(original)
+
+
 @dataclass
 class RunRow:
     run_id: str

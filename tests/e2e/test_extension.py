@@ -78,19 +78,8 @@ def first_run(runyard_open: Workbench) -> RunRow:
 def second_run(runyard_open: Workbench, first_run: RunRow) -> Iterator[RunRow]:
     """train.py edited to lr=0.3 on disk, seen by the editor, submitted again, completed."""
     wb = runyard_open
-    script = wb.folder / "train.py"
-    original = script.read_text()
-    script.write_text(train_py(0.3))
-    try:
-        wb.open_file("train.py")
-        until(
-            lambda: "LR = 0.3" in wb.editor_text(),
-            timeout=30,
-            what="the editor showing train.py with LR = 0.3",
-        )
+    with harness.script_changed(wb, "train.py", train_py(0.3), "LR = 0.3"):
         yield submit_and_complete(wb, "train.py", "05-second-run", RUN_TIMEOUT)
-    finally:
-        script.write_text(original)
 
 
 def test_container_shows_local_target(runyard_open: Workbench) -> None:
@@ -114,11 +103,8 @@ def test_initialize_runyard_here_makes_a_project(
     """A folder that is not a Runyard project yet: the Compute Targets view offers
     "Initialize Runyard Here", and that button makes it one."""
     folder = harness.make_repo(tmp_path / "fresh", {"train.py": harness.train_py(0.1)})
-    page = browser.new_page(viewport={"width": 1440, "height": 900})
-    wb = Workbench(page, code_server, folder)
-    try:
-        wb.open()
-        wb.show_runyard()
+    evidence = "test_initialize_runyard_here_makes_a_project"
+    with harness.window(browser, code_server, folder, evidence=evidence) as wb:
         button = wb.view("Compute Targets").get_by_role("button", name="Initialize Runyard Here")
         button.wait_for(timeout=90_000)
         wb.shot("00-not-a-project-yet")
@@ -127,11 +113,6 @@ def test_initialize_runyard_here_makes_a_project(
         wb.shot("00-initialized")
         assert (folder / ".runyard").is_dir()
         assert wb.dialogs == []
-    except BaseException:
-        wb.save_evidence("test_initialize_runyard_here_makes_a_project")
-        raise
-    finally:
-        page.close()
 
 
 def test_submit_run_appears_in_runs_and_completes(

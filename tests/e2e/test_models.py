@@ -110,15 +110,11 @@ def workbench(
     )
     options = helpers.docker_target_options()
     _cli(folder, "target", "add", "dock", "--type", "docker", *options)
-    page = browser.new_page(viewport={"width": 1440, "height": 900})
-    wb = Workbench(page, code_server, folder)
-    wb.open()
-    wb.show_runyard()
+    name = request.module.__name__.rsplit(".", 1)[-1]
     try:
-        yield wb
+        with harness.window(browser, code_server, folder, logs=name) as wb:
+            yield wb
     finally:
-        wb.save_logs(request.module.__name__.rsplit(".", 1)[-1])
-        page.close()
         for container in engine.containers.list(
             all=True, filters={"label": f"dev.runyard.project={folder}"}
         ):

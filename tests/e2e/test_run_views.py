@@ -43,15 +43,9 @@ def workbench(
         tmp_path_factory.mktemp("e2e-run-views") / "proj",
         {"train.py": train_py(0.1), "requirements.txt": "six\n"},
     )
-    page = browser.new_page(viewport={"width": 1440, "height": 900})
-    wb = Workbench(page, code_server, folder)
-    wb.open()
-    wb.show_runyard()
-    try:
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    with harness.window(browser, code_server, folder, logs=name) as wb:
         yield wb
-    finally:
-        wb.save_logs(request.module.__name__.rsplit(".", 1)[-1])
-        page.close()
 
 
 def _completed(wb: Workbench, run: RunRow, timeout: float) -> RunRow:
@@ -75,19 +69,8 @@ def second_run(workbench: Workbench, first_run: RunRow) -> Iterator[RunRow]:
     """train.py edited to lr=0.3 on disk (so its snapshot differs), submitted, completed;
     the file is put back at the end of the module."""
     wb = workbench
-    script = wb.folder / "train.py"
-    original = script.read_text()
-    script.write_text(train_py(0.3))
-    try:
-        wb.open_file("train.py")
-        until(
-            lambda: "LR = 0.3" in wb.editor_text(),
-            timeout=30,
-            what="the editor showing train.py with LR = 0.3",
-        )
+    with harness.script_changed(wb, "train.py", train_py(0.3), "LR = 0.3"):
         yield _completed(wb, wb.submit("train.py"), RUN_TIMEOUT)
-    finally:
-        script.write_text(original)
 
 
 def _select_both(wb: Workbench, a: RunRow, b: RunRow) -> None:

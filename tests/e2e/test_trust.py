@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.e2e import harness
-from tests.e2e.harness import CodeServer, Workbench
+from tests.e2e.harness import CodeServer
 from tests.helpers import until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
@@ -57,11 +57,9 @@ def test_an_untrusted_folder_runs_nothing_until_it_is_trusted(
     trusting: CodeServer, browser: Any, tmp_path: Path
 ) -> None:
     folder = harness.make_project(tmp_path / "proj", {"train.py": MARK_PY})
-    page = browser.new_page(viewport={"width": 1440, "height": 900})
-    wb = Workbench(page, trusting, folder)
-    try:
-        wb.open()
-        wb.show_runyard()
+    evidence = "test_an_untrusted_folder_runs_nothing_until_it_is_trusted"
+    with harness.window(browser, trusting, folder, evidence=evidence) as wb:
+        page = wb.page
         targets = wb.view("Compute Targets")
         targets.get_by_text("Runyard runs nothing in an untrusted folder").wait_for(timeout=60_000)
         until(
@@ -116,8 +114,3 @@ def test_an_untrusted_folder_runs_nothing_until_it_is_trusted(
         assert _servers(trusting), "no Runyard server after the folder was trusted"
         assert not (folder / "ran.txt").exists(), "train.py ran without being submitted"
         assert wb.dialogs == []
-    except BaseException:
-        wb.save_evidence("test_an_untrusted_folder_runs_nothing_until_it_is_trusted")
-        raise
-    finally:
-        page.close()
