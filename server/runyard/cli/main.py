@@ -7,6 +7,11 @@ chosen command's `func`. The commands live by noun: `targets` (init, target, job
 `tensorboard`; what they share is in `common`, human output in `output`. Command
 modules never import `main` or each other.
 
+Only the module of the command given is imported (`build_parser(command)`; `COMMANDS`
+says which module registers which command): `runyard submit` starts without the model,
+deployment, gallery or TensorBoard commands. Anything else (`--help`, no command, an
+unknown one, an abbreviated global option) builds the whole tree, as before.
+
 Errors a user can hit (`RunyardError`) are printed as one message with its hint and
 leave with the error's exit code; anything else is reported as an internal error, with
 the traceback only when `RUNYARD_DEBUG` is set.
@@ -15,36 +20,81 @@ the traceback only when `RUNYARD_DEBUG` is set.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import traceback
 from collections.abc import Sequence
 
-from runyard.cli import deploy, env, gallery, models, runs, submit, targets, tensorboard
 from runyard.core.errors import RunyardError
 
+# Each command word and the group of commands registered with it (see `_register`).
+COMMANDS = {
+    "tensorboard": "tensorboard",
+    "model": "models",
+    "deploy": "models",
+    "deployment": "models",
+    "init": "targets",
+    "target": "targets",
+    "gallery": "gallery",
+    "new": "gallery",
+    "env": "env",
+    "jobs": "jobs",
+    "submit": "submit",
+    "runs": "runs",
+}
+_GROUPS = ("tensorboard", "models", "targets", "gallery", "env", "jobs", "submit", "runs")
 
-def build_parser() -> argparse.ArgumentParser:
+
+def _register(group: str, sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add one group of commands, importing only its modules."""
+
+    def cli(name: str) -> object:
+        return importlib.import_module(f"runyard.cli.{name}")
+
+    if group == "models":
+        cli("deploy").register(sub, cli("models").register(sub))  # type: ignore[attr-defined]
+    elif group == "jobs":
+        cli("targets").register_jobs(sub)  # type: ignore[attr-defined]
+    elif group == "runs":
+        cli("submit").register_rerun(cli("runs").register(sub))  # type: ignore[attr-defined]
+    else:
+        cli(group).register(sub)  # type: ignore[attr-defined]
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser: the whole tree, or only `command`'s part of it."""
     p = argparse.ArgumentParser(
         prog="runyard",
         description="Run scripts as tracked runs with exact code snapshots, live logs and metrics.",
     )
     p.add_argument("--project", help="project folder (default: found from the current folder)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    tensorboard.register(sub)
-    deploy.register(sub, models.register(sub))
     sub.required = True
-    targets.register(sub)
-    gallery.register(sub)
-    env.register(sub)
-    targets.register_jobs(sub)
-    submit.register(sub)
-    submit.register_rerun(runs.register(sub))
+    groups = _GROUPS if command not in COMMANDS else (COMMANDS[command],)
+    for group in groups:
+        _register(group, sub)
     return p
 
 
+def command_word(argv: Sequence[str]) -> str | None:
+    """The command `argv` names, when it can be told without parsing (None otherwise)."""
+    args = iter(argv)
+    for arg in args:
+        if arg == "--project":
+            next(args, None)
+        elif arg.startswith("--project="):
+            continue
+        elif arg.startswith("-"):
+            return None  # --help, or an option only the whole parser knows
+        else:
+            return arg
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else argv
+    parser = build_parser(command_word(words))
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
