@@ -2,7 +2,8 @@
 environment built from the project's dependency spec (uv where it is available, else
 pip: `runyard.core.envs`), or in an interpreter the user names in the target file.
 The environment's lock (its interpreter's version and installed distributions) is
-read in the background while the run starts, and recorded with the run (`env_lock`).
+read in the background while the run starts (once its wrapper is spawned, so that the
+two do not race for the CPU), and recorded with the run (`env_lock`).
 
 The script does not run as the supervisor's direct child but under a tiny wrapper
 (`WRAPPER`, run by the supervisor's own interpreter with `-I -S`, so it imports
@@ -222,13 +223,13 @@ class LocalBackend:
         self.python: Path | None = None
         self.prefix: Path | None = None
         self.lock_reader: envs.LockReader | None = None
+        self.installer: str | None = None
 
     def prepare(self, ctx: RunContext) -> None:
         env = prepare_env(ctx)
         self.python = env.python
         self.prefix = env.prefix
-        # the lock is read while the run starts (`env_lock` collects it)
-        self.lock_reader = envs.LockReader(env.python, env.installer)
+        self.installer = env.installer
 
     def env_lock(self, ctx: RunContext) -> envs.EnvLock | None:
         return read_env_lock(ctx, self.lock_reader)
@@ -251,6 +252,13 @@ class LocalBackend:
             start_new_session=True,  # its own process group, so cancel reaches children too
         )
         self._record_process(ctx, proc.pid)
+        # The lock is read while the run starts (`env_lock` collects it): once its
+        # wrapper is on its way, so that listing the packages does not slow its start.
+        assert self.python is not None
+        try:
+            self.lock_reader = envs.LockReader(self.python, self.installer)
+        except OSError as exc:  # the run has started: a line in its log, not its outcome
+            ctx.log(f"the environment's packages could not be listed for the run's lock: {exc}")
         return LocalExecution(proc, ctx.run_dir)
 
     def _record_process(self, ctx: RunContext, pid: int) -> None:
