@@ -10,6 +10,14 @@ A plain script (no assertions): prints a table of µs per call and the ratios.
 * mlflow: a smaller count of ``mlflow.log_metric`` calls against a local SQLite
   tracking store; skipped when mlflow is not importable.
 
+Then the store's side of the same points:
+
+* ingest: the tracking file written above read into a run's store by the supervisor's
+  `TrackingIngester` (points/s, decoding included), and the same points handed to
+  `Store.add_metrics` in the ingester's slices of 50,000 (goal: >= 2,000,000 points/s);
+* size: the store's bytes per point (its file after a checkpoint, chunks and summaries
+  both) beside MLflow's SQLite store holding MLFLOW_N points logged by ``log_batch``.
+
 Usage: python tests/bench/bench_tracking.py [N] [MLFLOW_N]   (defaults 1000000, 2000)
 """
 
@@ -86,6 +94,70 @@ def bench_mlflow(n: int) -> tuple[float | None, str]:
     return elapsed / n, f"mlflow {mlflow.__version__}, SQLite store"
 
 
+def bench_ingest(n: int) -> tuple[float, float, float]:
+    """(points/s through the ingester, points/s through add_metrics, bytes a point in
+    the store) for the N + 1 points of the tracking file."""
+    import sqlite3
+
+    from runyard.core.store import Run, Store
+    from runyard.runner.ingest import SLICE_POINTS, TrackingIngester
+
+    def new_store(folder: Path) -> Store:
+        store = Store(folder / "runyard.db")
+        store.create_run(
+            Run(
+                id="bench",
+                experiment="bench",
+                status="running",
+                target="local",
+                target_type="local",
+                job=None,
+                script="train.py",
+                command=["python", "train.py"],
+            )
+        )
+        return store
+
+    (WORK / "a").mkdir()
+    with new_store(WORK / "a") as store:
+        ingester = TrackingIngester(store, "bench", TRACKING, log=lambda line: None)
+        start = time.perf_counter()
+        got = ingester.poll()
+        through_file = got / (time.perf_counter() - start)
+        _, steps, times, values = store.metric_columns("bench", "loss")
+    points = [("loss", s, t, v) for s, t, v in zip(steps, times, values, strict=True)]
+    (WORK / "b").mkdir()
+    with new_store(WORK / "b") as store:
+        start = time.perf_counter()
+        for i in range(0, len(points), SLICE_POINTS):
+            store.add_metrics("bench", points[i : i + SLICE_POINTS])
+        direct = len(points) / (time.perf_counter() - start)
+    db = sqlite3.connect(WORK / "b" / "runyard.db")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    size = (WORK / "b" / "runyard.db").stat().st_size / len(points)
+    return through_file, direct, size
+
+
+def mlflow_bytes_per_point(n: int) -> float | None:
+    """MLflow's SQLite store: bytes a point, for `n` points of one run by log_batch."""
+    try:
+        import mlflow
+        from mlflow.entities import Metric
+    except ImportError:
+        return None
+    folder = WORK / "mlflow-size"
+    folder.mkdir()
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{folder / 'mlflow.db'}")
+    run = client.create_run(client.create_experiment("size"))
+    empty = (folder / "mlflow.db").stat().st_size
+    now = int(time.time() * 1000)
+    for lo in range(0, n, 1000):
+        batch = [Metric("loss", float(i), now + i, i) for i in range(lo, min(n, lo + 1000))]
+        client.log_batch(run.info.run_id, metrics=batch)
+    return ((folder / "mlflow.db").stat().st_size - empty) / n
+
+
 def main() -> None:
     print(f"Python {sys.version.split()[0]} on {sys.platform}; {os.cpu_count()} CPUs")
     t_append = bench_append(N)
@@ -110,6 +182,19 @@ def main() -> None:
     else:
         print(mlflow_note)
     print(f"tracking file    : {TRACKING.stat().st_size / 1e6:.1f} MB for {N + 1:,} points")
+
+    through_file, direct, size = bench_ingest(N)
+    theirs = mlflow_bytes_per_point(MLFLOW_N)
+    print()
+    print(f"{'into the store':<36} {'':>10} {'value':>12}  goal / peer")
+    print("-" * 80)
+    goal = "met" if direct >= 2e6 else "NOT met"
+    print(f"{'TrackingIngester.poll (file->store)':<36} {'':>10} {through_file / 1e6:>9.2f} M/s")
+    print(
+        f"{'Store.add_metrics (50,000 a call)':<36} {'':>10} {direct / 1e6:>9.2f} M/s  >= 2 M/s: {goal}"
+    )
+    peer = f"mlflow {theirs:.0f} B/point ({MLFLOW_N:,} points, log_batch)" if theirs else ""
+    print(f"{'store size (chunks + summaries)':<36} {'':>10} {size:>8.1f} B/pt  {peer}")
 
 
 if __name__ == "__main__":
