@@ -159,21 +159,26 @@ def insert_chunks(
 Columns = tuple[list[int], list[float], list[float]]
 
 
+_KEY, _STEP, _WALL, _VALUE = (operator.itemgetter(i) for i in range(4))
+
+
 def _columns(points: Sequence[tuple[str, int, float, float]]) -> dict[str, Columns]:
     """Points (key, step, wall_time, value) as columns per key, in order."""
-    keys = [p[0] for p in points]
+    keys = list(map(_KEY, points))
     first = keys[0]
     if keys.count(first) == len(keys):  # one key: the common case, no grouping
-        return {first: ([p[1] for p in points], [p[2] for p in points], [p[3] for p in points])}
+        return {
+            first: (list(map(_STEP, points)), list(map(_WALL, points)), list(map(_VALUE, points)))
+        }
     distinct = dict.fromkeys(keys)
     if len(distinct) <= 4:  # a few keys: one C-speed pass per key and column
         out: dict[str, Columns] = {}
         for key in distinct:
             mine = list(map(operator.eq, repeat(key), keys))
             out[key] = (
-                list(compress((p[1] for p in points), mine)),
-                list(compress((p[2] for p in points), mine)),
-                list(compress((p[3] for p in points), mine)),
+                list(compress(map(_STEP, points), mine)),
+                list(compress(map(_WALL, points), mine)),
+                list(compress(map(_VALUE, points), mine)),
             )
         return out
     by_key: dict[str, Columns] = {}
