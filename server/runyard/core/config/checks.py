@@ -1,5 +1,5 @@
-"""Checking a target or job document: the JSON Schema, the checks it cannot express, and
-what the document refers to in the project.
+"""Checking a target, job or sweep document: the JSON Schema, the checks it cannot
+express, and what the document refers to in the project.
 
 - `check_parsed`: the problems of a parsed document (YAML problems from `yamlpos`, an
   empty file, a top level that is not a mapping, then `check_data`);
@@ -9,8 +9,10 @@ what the document refers to in the project.
   `target` a name a file can have: on one line, short enough);
 - `validate_document`: all of it for one document's text, for the language server, and
   with `project=` the references: a job's `script` and `requirements` files and its
-  `target` must exist; a target's `address` must be a unix://, tcp:// or ssh:// address.
-  The loaders leave the references out, so their cache of valid documents (`cache`)
+  `target` must exist; a target's `address` must be a unix://, tcp:// or ssh:// address;
+  a sweep's job or script and the targets of its `parallel` must exist. A sweep's own
+  checks (its space can be sampled...) are in `sweeps`. The loaders leave the references
+  out, so their cache of valid documents (`cache`)
   does not depend on other files.
 
 Results are sorted by position and deduplicated.
@@ -37,6 +39,8 @@ from runyard.core.config.schema import (
     suggest,
 )
 from runyard.core.config.settings import NAME_RULE, Kind, is_name, name_too_long
+from runyard.core.config.sweeps import reference_errors as sweep_reference_errors
+from runyard.core.config.sweeps import semantic_errors as sweep_semantic_errors
 from runyard.core.project import Project
 from runyard.core.yamlpos import (
     NodeSpans,
@@ -111,6 +115,12 @@ class _Context:
         """An error about the value at `path` (placed on the nearest node that has one)."""
         return self.error(self.value_span(path), path, problem, expected, hint)
 
+    def at_key(
+        self, path: PathKey, problem: str, expected: str | None = None, hint: str | None = None
+    ) -> ConfigError:
+        """An error about the field at `path` itself (placed on its key)."""
+        return self.error(self.key_span(path), path, problem, expected, hint)
+
     def got(
         self, path: PathKey, instance: Any, expected: str, hint: str | None = None
     ) -> ConfigError:
@@ -118,8 +128,8 @@ class _Context:
         return self.at_value(path, f"got {describe(instance, self.raw(path))}", expected, hint)
 
     def what(self) -> str:
-        if self.kind == "job":
-            return "a job"
+        if self.kind in ("job", "sweep"):
+            return f"a {self.kind}"
         kind = self.data.get("type") if isinstance(self.data, dict) else None
         return f"a {kind} target" if isinstance(kind, str) else "a target"
 
@@ -364,6 +374,18 @@ def _semantic_errors(data: dict[str, Any], ctx: _Context) -> list[ConfigError]:
                         + ("logs" if key == "tensorboard_dir" else "outputs")
                     )
                     out.append(ctx.at_value((key,), problem, expected))
+    elif ctx.kind == "sweep":
+        script = data.get("script")
+        problem = _relative_path_problem(script) if isinstance(script, str) and script else None
+        if problem:
+            out.append(
+                ctx.at_value(
+                    ("script",),
+                    problem,
+                    "Expected a path relative to the project folder, like train.py",
+                )
+            )
+        out.extend(sweep_semantic_errors(data, ctx))
     else:
         grace = data.get("cancel_grace_seconds")
         if isinstance(grace, float) and not math.isfinite(grace):
@@ -430,9 +452,10 @@ def _missing_file(
 
 
 def _reference_errors(data: dict[str, Any], ctx: _Context, project: Project) -> list[ConfigError]:
-    """Checks against the project's files: what a job names must exist. Only for
-    `validate_document(..., project=)` (the editor): the loaders and their cache of valid
-    documents do not depend on other files."""
+    """Checks against the project's files: what a job or a sweep names must exist. Only
+    for `validate_document(..., project=)` (the editor, and `files.load_sweep`): the
+    loaders of targets and jobs and their cache of valid documents do not depend on
+    other files."""
     out: list[ConfigError] = []
     if ctx.kind == "job":
         script = _missing_file(
@@ -467,6 +490,12 @@ def _reference_errors(data: dict[str, Any], ctx: _Context, project: Project) -> 
                         f"add it with `runyard target add {target} --type local`",
                     )
                 )
+    elif ctx.kind == "sweep":
+        script = _missing_file(
+            data, "script", ctx, project, ((".py",), ()), "the path of a Python file"
+        )
+        out.extend([script] if script else [])
+        out.extend(sweep_reference_errors(data, ctx, project))
     else:
         address = data.get("address")
         if isinstance(address, str) and not address.startswith(_ADDRESS_SCHEMES):
@@ -518,7 +547,7 @@ def check_parsed(
     ]
     if parsed.fatal:
         return _sort(errors)
-    example = "type: local" if kind == "target" else "script: train.py"
+    example = {"target": "type: local", "job": "script: train.py", "sweep": "job: train"}[kind]
     if parsed.empty:
         errors.append(
             ConfigError(
@@ -559,12 +588,14 @@ def name_error(kind: str, path: Path, display: str) -> ConfigError | None:
 def validate_document(
     text: str, kind: Kind, path: Path, *, project: Project | None = None
 ) -> list[ConfigError]:
-    """All problems in `text`, the content of the target or job file `path` (which need
-    not exist), each with its position; [] when it is valid. Never raises for bad input.
+    """All problems in `text`, the content of the target, job or sweep file `path` (which
+    need not exist), each with its position; [] when it is valid. Never raises for bad
+    input.
 
     With `project`, also what the document refers to: a job's `script` and
     `requirements` files and its `target` must exist in the project; a target's
-    `address` must be a unix://, tcp:// or ssh:// address."""
+    `address` must be a unix://, tcp:// or ssh:// address; a sweep's `job` or `script`
+    and the targets of its `parallel` must exist."""
     display = display_path(path)
     errors: list[ConfigError] = []
     if path.suffix in SUFFIXES:

@@ -1,8 +1,9 @@
-"""Loading and writing target and job files: the public operations on them.
+"""Loading and writing target, job and sweep files: the public operations on them.
 
 `init_project` creates `.runyard/` with the local target; `load_target`/`load_job` find
 one file by name, check it (`checks`, or the `cache` of files that checked cleanly
-before) and raise its first `ConfigError`; `list_targets`/`list_jobs` load every file
+before) and raise its first `ConfigError`; `load_sweep` checks a sweep file with what it
+names (its job or script, its targets) every time, since a sweep starts many runs; `list_targets`/`list_jobs` load every file
 and return a bad one as its `ConfigError` instead of stopping; `write_target` validates
 a new target (command-line strings converted to the types the schema wants) before
 anything is written; `remove_target` deletes one and drops it as the default target.
@@ -31,6 +32,7 @@ from runyard.core.config.layout import (
 )
 from runyard.core.config.schema import schema_properties
 from runyard.core.config.settings import JobConfig, Kind, TargetConfig, job_config, target_config
+from runyard.core.config.sweeps import SweepConfig, sweep_config
 from runyard.core.errors import UsageError
 from runyard.core.project import Project
 from runyard.core.yamlpos import parse_yaml
@@ -113,6 +115,25 @@ def load_job(project: Project, name: str) -> JobConfig:
     """The job `name`; NotFoundError (listing the jobs) when there is none."""
     path, data = _load_named(project, "job", name)
     return job_config(project, name, path, data)
+
+
+def load_sweep(project: Project, name: str) -> SweepConfig:
+    """The sweep `name`, checked with what it names (its job or script, the targets of
+    `parallel`: `checks.validate_document` with the project), so a sweep with a problem
+    starts no run; raises the first `ConfigError` (file, line, field). NotFoundError
+    (listing the sweeps) when there is none."""
+    from runyard.core.config.checks import validate_document
+
+    check_name("sweep", name)
+    path = find(project, "sweep", name)
+    if path is None:
+        raise not_found(project, "sweep", name)
+    display = project.relpath(path)
+    text = decode(read_bytes(path, display), path, display)
+    raise_first(validate_document(text, "sweep", path, project=project))
+    data = parse_yaml(text).data
+    assert isinstance(data, dict)
+    return sweep_config(name, path, data)
 
 
 def _list(project: Project, kind: Kind) -> list[tuple[str, Path, dict[str, Any]] | ConfigError]:

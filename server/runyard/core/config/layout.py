@@ -1,8 +1,8 @@
 """Where target and job files are, and how their bytes are read and written.
 
-- `.runyard/targets/<name>.yml` and `.runyard/jobs/<name>.yml` (`.yaml` too; `.yml` wins
-  when both exist): `folder_of`, `files_of`, `find`, `names_of`, `target_names`,
-  `job_names`. A name given from outside (a command line, a request) is checked first
+- `.runyard/targets/<name>.yml`, `.runyard/jobs/<name>.yml` and
+  `.runyard/sweeps/<name>.yml` (`.yaml` too; `.yml` wins when both exist): `folder_of`,
+  `files_of`, `find`, `names_of`, `target_names`, `job_names`, `sweep_names`. A name given from outside (a command line, a request) is checked first
   (`check_name`: a `UsageError` with the naming rule, or saying it is too long for a file
   name), so it never reaches the file system as an OSError; `not_found` lists the names
   there are;
@@ -108,6 +108,8 @@ def decode(raw: bytes, path: Path, display: str) -> str:
 
 
 def folder_of(project: Project, kind: Kind) -> Path:
+    if kind == "sweep":
+        return project.runyard_dir / "sweeps"
     return project.targets_dir if kind == "target" else project.jobs_dir
 
 
@@ -146,6 +148,11 @@ def job_names(project: Project) -> list[str]:
     return names_of(project, "job")
 
 
+def sweep_names(project: Project) -> list[str]:
+    """Names of the project's sweep files (without loading them)."""
+    return names_of(project, "sweep")
+
+
 def check_name(kind: Kind, name: str) -> None:
     """A name given from outside (a command line, a request) is one a file can have, or
     a UsageError that says why: checked before the name reaches the file system."""
@@ -170,7 +177,7 @@ def not_found(project: Project, kind: Kind, name: str) -> NotFoundError:
     elif kind == "target":
         hint = "there are no targets yet; `runyard init` creates the local one, `runyard target add` others"
     else:
-        hint = f"there are no jobs yet; add a file {folder}/<name>.yml"
+        hint = f"there are no {kind}s yet; add a file {folder}/<name>.yml"
     return NotFoundError(f"There is no {kind} named '{name}' (no {folder}/{name}.yml).", hint)
 
 

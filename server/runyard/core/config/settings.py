@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from runyard.core.project import Project
 
-Kind = Literal["target", "job"]
+Kind = Literal["target", "job", "sweep"]
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 NAME_RULE = "names start with a letter or digit and use only letters, digits, '_', '.' and '-'"
