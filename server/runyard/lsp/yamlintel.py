@@ -1,6 +1,7 @@
-"""Completion and hover for target and job files, for the language server.
+"""Completion and hover for target, job and sweep files, for the language server.
 
-`.runyard/targets/<name>.yml` is kind "target", `.runyard/jobs/<name>.yml` kind "job".
+`.runyard/targets/<name>.yml` is kind "target", `.runyard/jobs/<name>.yml` kind "job",
+`.runyard/sweeps/<name>.yml` kind "sweep".
 Everything here is plain functions over the document's text, returning plain dataclasses
 (no LSP types). Positions are LSP-style: 0-based line and 0-based character, the
 character being an index into the line's Python string.
@@ -27,6 +28,7 @@ from typing import Any, Literal
 
 from runyard.core.config import (
     Kind,
+    job_names,
     load_schema,
     project_files,
     schema_properties,
@@ -34,9 +36,9 @@ from runyard.core.config import (
 )
 from runyard.core.project import Project
 
-CompletionKind = Literal["field", "value", "target", "file"]
+CompletionKind = Literal["field", "value", "target", "file", "job"]
 
-_KINDS = ("target", "job")
+_KINDS = ("target", "job", "sweep")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # A top-level `key:` (plain or quoted key), followed by a space, a tab or the line's end.
 _KEY_LINE = re.compile(
@@ -425,7 +427,11 @@ def _value_completions(
         if project is None:
             return []
         return [(name, "target", "target", None, True) for name in target_names(project)]
-    if kind == "job" and key in _FILE_FIELDS:
+    if kind == "sweep" and key == "job":
+        if project is None:
+            return []
+        return [(name, "job", "job", None, True) for name in job_names(project)]
+    if (kind == "job" and key in _FILE_FIELDS) or (kind == "sweep" and key == "script"):
         if project is None:
             return []
         files = _files(project, key)
@@ -461,9 +467,10 @@ def complete(
     At a top-level key position (an empty line, or a partial key): the fields not
     already set (for targets, those of the document's `type`, or of `target_type`
     when given; with no type, the common ones, `type` first). At a value position
-    (after `key: `): enum values, true/false, target names for a job's `target`, and
-    project files for a job's `script` (.py) and `requirements` (*.txt,
-    pyproject.toml), filtered by what is typed. [] elsewhere."""
+    (after `key: `): enum values, true/false, target names for a job's `target`, job
+    names for a sweep's `job`, and project files for a job's or a sweep's `script`
+    (.py) and a job's `requirements` (*.txt, pyproject.toml), filtered by what is
+    typed. [] elsewhere."""
     if kind not in _KINDS:
         return []
     lines = _lines(text)

@@ -1,8 +1,9 @@
-"""Diagnostics, completion and hover for ``.runyard/targets/*.yml`` and ``.runyard/jobs/*.yml``.
+"""Diagnostics, completion and hover for ``.runyard/targets/*.yml``, ``.runyard/jobs/*.yml``
+and ``.runyard/sweeps/*.yml``.
 
 Diagnostics come from the JSON Schema and the semantic checks in `core.config`
 (ranges on the offending key or value) plus the checks that need the project (a job's
-script and target exist). They are recomputed on every change, off the event loop; a
+script and target exist, a sweep's job and targets exist). They are recomputed on every change, off the event loop; a
 result that a newer edit has overtaken is dropped instead of published.
 """
 
@@ -23,17 +24,19 @@ from runyard.lsp.server import (
     uri_to_path,
 )
 
-Kind = Literal["target", "job"]
+Kind = Literal["target", "job", "sweep"]
 SUFFIXES = (".yml", ".yaml")
 
 
 def config_kind(path: Path) -> Kind | None:
-    """ "target" or "job" for a file in a project's targets or jobs folder."""
+    """ "target", "job" or "sweep" for a file in a project's targets, jobs or sweeps
+    folder."""
     if path.suffix not in SUFFIXES or len(path.parts) < 3:
         return None
     if path.parts[-3] != RUNYARD_DIR:
         return None
-    return {"targets": "target", "jobs": "job"}.get(path.parts[-2])  # type: ignore[return-value]
+    folders = {"targets": "target", "jobs": "job", "sweeps": "sweep"}
+    return folders.get(path.parts[-2])  # type: ignore[return-value]
 
 
 def _range(err: Any, lines: list[str]) -> types.Range:
@@ -147,8 +150,8 @@ def register(server: RunyardServer) -> None:
     async def did_change(ls: RunyardServer, params: types.DidChangeTextDocumentParams) -> None:
         uri = params.text_document.uri
         await diags.update(uri)
-        if config_kind(uri_to_path(uri)) == "target":
-            await diags.update_all()  # jobs name targets
+        if config_kind(uri_to_path(uri)) in ("target", "job"):
+            await diags.update_all()  # jobs name targets; sweeps name jobs and targets
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     async def did_save(ls: RunyardServer, params: types.DidSaveTextDocumentParams) -> None:
@@ -186,6 +189,7 @@ def register(server: RunyardServer) -> None:
             "field": types.CompletionItemKind.Field,
             "value": types.CompletionItemKind.EnumMember,
             "target": types.CompletionItemKind.Reference,
+            "job": types.CompletionItemKind.Reference,
             "file": types.CompletionItemKind.File,
         }
         out = []
