@@ -35,6 +35,9 @@ if ! .venv/bin/python -c 'import subprocess, uv
 subprocess.run([uv.find_uv_bin(), "--version"], check=True, stdout=subprocess.DEVNULL)'; then
   echo "setup: uv does not run here; run environments will be built with pip" >&2
 fi
+# sweeps use Optuna (a dependency of Runyard's); say so now if it cannot be imported
+.venv/bin/python -c 'import optuna' || {
+  echo "setup: optuna did not install; runyard sweep will not work" >&2; exit 1; }
 if [ "${1:-}" = "--dev" ]; then
   # node_modules follows package-lock.json; a stamp saves the reinstall when nothing changed
   stamp=node_modules/.runyard-lock
