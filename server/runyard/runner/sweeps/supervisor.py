@@ -1,0 +1,752 @@
+"""The sweep supervisor: a detached process that owns one sweep, like a run's
+supervisor owns one run.
+
+    python -m runyard.runner.sweeps.supervisor PROJECT_ROOT SWEEP_ID LOCK_FD
+
+It holds `<sweep dir>/supervisor.lock` (the descriptor LOCK_FD, locked by whoever
+started it) for its whole life. It opens the sweep's Optuna study (journal file
+storage, `optuna.journal`) and loops:
+
+- **starts trials** while fewer than `max_trials` were asked and a target has a free
+  slot (`parallel`, per target; the target with the most free share first): the
+  sampler's next parameters (`study.ask` with the space's distributions), a run of the
+  target's resolved spec with the parameters appended as `--name value`, started by
+  `runs.start_run` from the sweep's snapshot, tagged `sweep`/`sweep.trial`, with the
+  parameters as the run's params. The trial's run id and target go into the study
+  (`user_attrs`) and the tags, so a trial is found again after a crash either way;
+- **follows trials**: runs' status changes from the store (`Store.status_changes`, one
+  query whatever the number of trials); with early stopping, the objective metric's
+  new points (`Store.metric_columns` from a cursor) reported to the trial with their
+  steps, and the pruner asked. A pruned trial's run gets the tag `sweep.pruned=true`
+  and is canceled; once it has ended, its reason says "pruned by the sweep (median
+  rule): ..." (run statuses are fixed, so pruned is the tag plus that reason);
+- **tells Optuna** how each trial ended: the metric's last value for a completed run
+  (one that logged no such metric fails, and the first one is a note in the sweep's
+  log and `sweep show`, naming the metrics it did log), PRUNED, or FAIL with the run's
+  reason. A target whose trials keep failing before they run (`FAILING_LIMIT` in a
+  row: a target that went away, an unreachable host) gets no more trials, which is a
+  note; the other targets go on. With no usable target left, the sweep fails.
+
+Everything a reader needs is in `state.json` (see `state`), replaced at each change.
+
+**Crashes.** Kill it (-9) and nothing is lost: the runs go on under their own
+supervisors; the journal holds every trial. `resume` starts a new supervisor, which
+tells the study about runs that ended meanwhile, follows the live ones again (the
+points already reported are not reported twice), starts a run for a trial that was
+asked but never got one (same parameters), and carries on. A partly written last line
+of the journal (the process died mid-write) is cut off first, and the journal's lock
+file, which Optuna would wait 30 s on, is removed: this process's flock already keeps
+any other writer out.
+
+**Cancel.** The `cancel` file (or SIGTERM): every live trial's run is canceled, and
+followed until it has ended (each trial FAIL, "canceled with the sweep"); then the
+sweep is `canceled`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import signal
+import sys
+import time
+import traceback
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from runyard.core.config import SweepConfig, param_argument
+from runyard.core.config.sweeps import sweep_config
+from runyard.core.errors import RunyardError
+from runyard.core.project import Project
+from runyard.core.store import Run, Store
+from runyard.runner import runs
+from runyard.runner.sweeps.state import (
+    CANCEL,
+    JOURNAL,
+    PRUNED_TAG,
+    RECORD,
+    STATE,
+    SWEEP_TAG,
+    TRIAL_TAG,
+    append_log,
+    read_json,
+    sweep_dir,
+    write_json,
+)
+from runyard.targets.spec import RunSpec
+
+if TYPE_CHECKING:
+    import optuna
+
+POLL_SECONDS = 0.02  # how often run statuses are looked at
+METRICS_SECONDS = 0.2  # how often live trials' metric points are read (early stopping)
+FAILING_LIMIT = 3  # trials in a row failing before they run: the target gets no more
+CANCEL_WAIT_SECONDS = 60.0  # beyond the longest grace period, canceled runs are left
+
+
+@dataclass
+class Trial:
+    """One trial as this supervisor follows it."""
+
+    number: int
+    trial_id: int
+    params: dict[str, Any]
+    target: str | None = None
+    run_id: str | None = None
+    status: str = "starting"  # starting, running, then completed/pruned/failed/canceled
+    value: float | None = None
+    latest: float | None = None
+    reason: str | None = None
+    started: float | None = None
+    ended: float | None = None
+    cursor: int = 0  # metric points read so far
+    reported: set[int] = field(default_factory=set)  # steps reported to the study
+    pruned: tuple[int, float] | None = None  # (step, value) when the pruner stopped it
+    canceling: bool = False
+
+    @property
+    def live(self) -> bool:
+        return self.status in ("starting", "running")
+
+    def to_json(self) -> dict[str, Any]:
+        def number(v: float | None) -> float | str | None:
+            if v is None or math.isfinite(v):
+                return v
+            return "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
+
+        return {
+            "number": self.number,
+            "run_id": self.run_id,
+            "target": self.target,
+            "params": self.params,
+            "status": self.status,
+            "value": number(self.value),
+            "latest": number(self.latest),
+            "reason": self.reason,
+            "started": self.started,
+            "ended": self.ended,
+        }
+
+
+def _params_text(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={param_argument(v)}" for k, v in params.items())
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def repair_journal(path: Path) -> None:
+    """Cut a partly written last line off the journal (a writer killed mid-line), and
+    remove the lock file a killed writer leaves (Optuna would wait 30 s on it)."""
+    Path(f"{path}.lock").unlink(missing_ok=True)
+    try:
+        with path.open("rb+") as f:
+            size = f.seek(0, os.SEEK_END)
+            if size == 0:
+                return
+            f.seek(size - 1)
+            if f.read(1) == b"\n":
+                return
+            f.seek(0)
+            data = f.read()
+            f.truncate(data.rfind(b"\n") + 1)
+    except FileNotFoundError:
+        return
+
+
+def _grid_sampler(grid: dict[str, list[Any]], seed: int | None) -> optuna.samplers.BaseSampler:
+    """Optuna's GridSampler, except at the grid's end: there it calls `study.stop()`,
+    which only works inside `study.optimize` (this is ask-and-tell). The sweep ends by
+    itself once it has asked `max_trials`, the grid's size at most."""
+    import optuna
+
+    class Grid(optuna.samplers.GridSampler):
+        def after_trial(
+            self,
+            study: optuna.Study,
+            trial: optuna.trial.FrozenTrial,
+            state: optuna.trial.TrialState,
+            values: Sequence[float] | None,
+        ) -> None:
+            pass
+
+    return Grid(grid, seed=seed)
+
+
+class _ToSweepLog(logging.Handler):
+    """Optuna's warnings, as lines of the sweep's log."""
+
+    def __init__(self, say: Any) -> None:
+        super().__init__(logging.WARNING)
+        self.say = say
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.say(f"optuna: {record.getMessage()}")
+
+
+class SweepSupervisor:
+    def __init__(self, project: Project, sweep_id: str) -> None:
+        self.project = project
+        self.sweep_id = sweep_id
+        self.folder = sweep_dir(project, sweep_id)
+        record = read_json(self.folder / RECORD)
+        if record is None:
+            raise RunyardError(f"Sweep {sweep_id} has no readable {RECORD}.")
+        self.record = record
+        self.sweep: SweepConfig = sweep_config(str(record["name"]), None, record["config"])
+        self.specs = {
+            str(target): RunSpec.from_options(options, str(record.get("experiment", "")))
+            for target, options in record["specs"].items()
+        }
+        self.parallel: dict[str, int] = {str(k): int(v) for k, v in record["parallel"].items()}
+        self.max_trials = int(record["settings"]["max_trials"])
+        self.commit = str(record["snapshot_commit"])
+        self.store = Store(project.store_path)
+        previous = read_json(self.folder / STATE) or {}
+        self.notes: list[str] = [str(n) for n in previous.get("notes") or []]
+        self.status = "running"
+        self.reason: str | None = None
+        self.trials: dict[int, Trial] = {}
+        self.failing: dict[str, int] = dict.fromkeys(self.parallel, 0)
+        self.failing_reason: dict[str, str] = {}
+        self.disabled: set[str] = set()
+        self.cancel_requested = False
+        self.missing_metric_noted = any("objective metric" in n for n in self.notes)
+        self.dirty = True
+        self.changes = 0  # the store's status-change position followed from
+        self._metrics_next = 0.0
+        self.study: optuna.Study | None = None
+
+    # ---- output ----------------------------------------------------------------------
+
+    def say(self, line: str) -> None:
+        append_log(self.project, self.sweep_id, line)
+
+    def note(self, line: str) -> None:
+        self.notes.append(line)
+        self.say(f"note: {line}")
+        self.dirty = True
+
+    def save(self, ended: float | None = None) -> None:
+        if not self.dirty and ended is None:
+            return
+        self.dirty = False
+        trials = sorted(self.trials.values(), key=lambda t: t.number)
+        with contextlib.suppress(OSError):  # a full disk: the journal still has it all
+            write_json(
+                self.folder / STATE,
+                {
+                    "status": self.status,
+                    "reason": self.reason,
+                    "supervisor_pid": os.getpid(),
+                    "updated": time.time(),
+                    "ended": ended,
+                    "trials": [t.to_json() for t in trials],
+                    "notes": self.notes,
+                },
+            )
+
+    # ---- Optuna ------------------------------------------------------------------------
+
+    def _distributions(self) -> dict[str, Any]:
+        from optuna.distributions import (
+            CategoricalDistribution,
+            FloatDistribution,
+            IntDistribution,
+        )
+
+        out: dict[str, Any] = {}
+        for p in self.sweep.space:
+            if p.kind in ("choice", "grid"):
+                out[p.name] = CategoricalDistribution(list(p.values))
+            elif p.kind == "int":
+                out[p.name] = IntDistribution(int(p.low), int(p.high), step=p.step)
+            else:
+                out[p.name] = FloatDistribution(p.low, p.high, log=p.kind == "loguniform")
+        return out
+
+    def _sampler(self) -> optuna.samplers.BaseSampler:
+        import optuna
+
+        seed = self.sweep.seed
+        if self.sweep.sampler == "grid":
+            grid = {p.name: p.listed() or [] for p in self.sweep.space}
+            return _grid_sampler(grid, seed)
+        if self.sweep.sampler == "random":
+            return optuna.samplers.RandomSampler(seed=seed)
+        # several trials at once: the running ones count as if they had done as badly as
+        # the worst so far, so TPE does not propose the same point to each of them
+        return optuna.samplers.TPESampler(seed=seed, constant_liar=sum(self.parallel.values()) > 1)
+
+    def _pruner(self) -> optuna.pruners.BasePruner:
+        import optuna
+
+        stop = self.sweep.early_stopping
+        if stop.rule == "median":
+            return optuna.pruners.MedianPruner(
+                n_startup_trials=stop.startup_trials, n_warmup_steps=stop.warmup_steps
+            )
+        if stop.rule == "hyperband":
+            return optuna.pruners.HyperbandPruner(
+                min_resource=stop.min_steps,
+                max_resource=stop.max_steps if stop.max_steps is not None else "auto",
+                reduction_factor=stop.reduction_factor,
+            )
+        return optuna.pruners.NopPruner()
+
+    def open_study(self) -> optuna.Study:
+        import optuna
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        optuna.logging.disable_default_handler()
+        logging.getLogger("optuna").addHandler(_ToSweepLog(self.say))
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+        path = self.folder / JOURNAL
+        repair_journal(path)
+        backend = JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path)))
+        return optuna.create_study(
+            study_name=self.sweep_id,
+            storage=JournalStorage(backend),
+            sampler=self._sampler(),
+            pruner=self._pruner(),
+            direction=self.sweep.direction,
+            load_if_exists=True,
+        )
+
+    # ---- the loop ----------------------------------------------------------------------
+
+    def run(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_term)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        self.changes = self.store.last_status_change()
+        self.study = self.open_study()
+        self.recover()
+        self.save()
+        while True:
+            if self.cancel_requested or (self.folder / CANCEL).exists():
+                self.cancel()
+                return
+            busy = self.follow()
+            if self.sweep.early_stopping.rule != "none" and time.monotonic() >= self._metrics_next:
+                self._metrics_next = time.monotonic() + METRICS_SECONDS
+                self.read_metrics()
+            busy = self.start_trials() or busy
+            if not any(t.live for t in self.trials.values()) and not self.can_start():
+                self.finish()
+                return
+            self.save()
+            if not busy:
+                time.sleep(POLL_SECONDS)
+
+    def _on_term(self, signum: int, frame: FrameType | None) -> None:
+        self.cancel_requested = True
+
+    def handle(self, trial: Trial) -> optuna.trial.Trial:
+        """The study's trial object for `trial` (to report, prune, set attributes)."""
+        import optuna
+
+        assert self.study is not None
+        return optuna.trial.Trial(self.study, trial.trial_id)
+
+    def asked(self) -> int:
+        assert self.study is not None
+        return len(self.study.get_trials(deepcopy=False))
+
+    def usable_targets(self) -> list[str]:
+        return [t for t in self.parallel if t not in self.disabled]
+
+    def can_start(self) -> bool:
+        return self.asked() < self.max_trials and bool(self.usable_targets())
+
+    def free_target(self) -> str | None:
+        """The usable target with the largest share of its slots free, or None."""
+        live: dict[str, int] = dict.fromkeys(self.parallel, 0)
+        for t in self.trials.values():
+            if t.live and t.target in live:
+                live[t.target] += 1
+        best: str | None = None
+        best_share = 0.0
+        for target in self.usable_targets():
+            free = self.parallel[target] - live[target]
+            share = free / self.parallel[target]
+            if free > 0 and share > best_share:
+                best, best_share = target, share
+        return best
+
+    def start_trials(self) -> bool:
+        assert self.study is not None
+        started = False
+        while self.asked() < self.max_trials and not self.cancel_requested:
+            target = self.free_target()
+            if target is None:
+                break
+            asked = self.study.ask(self._distributions())
+            trial = Trial(asked.number, asked._trial_id, dict(asked.params))
+            self.trials[trial.number] = trial
+            self.start_run(trial, target)
+            started = True
+        return started
+
+    def start_run(self, trial: Trial, target: str) -> None:
+        """Start `trial`'s run on `target`; a run that cannot start fails the trial."""
+        assert self.study is not None
+        spec = self.specs[target]
+        spec = replace(spec, args=[*spec.args, *self.sweep.arguments(trial.params)])
+        tags = {SWEEP_TAG: self.sweep_id, TRIAL_TAG: str(trial.number)}
+        trial.target = target
+        trial.started = time.time()
+        self.dirty = True
+        try:
+            run = runs.start_run(self.project, spec, commit=self.commit, tags=tags)
+        except RunyardError as exc:
+            self.trial_failed(trial, f"its run could not start: {exc.message}", ran=False)
+            return
+        trial.run_id = run.id
+        trial.status = "running"
+        handle = self.handle(trial)
+        handle.set_user_attr("run_id", run.id)
+        handle.set_user_attr("target", target)
+        with contextlib.suppress(RunyardError):  # the tags find the trial all the same
+            self.store.set_params(run.id, {k: param_argument(v) for k, v in trial.params.items()})
+        self.say(
+            f"trial {trial.number} started: run {run.id} on {target} ({_params_text(trial.params)})"
+        )
+
+    # ---- following ---------------------------------------------------------------------
+
+    def follow(self) -> bool:
+        """Handle the runs that ended since the last look. True when any did."""
+        by_run = {t.run_id: t for t in self.trials.values() if t.live and t.run_id}
+        ended = False
+        while True:
+            changes = self.store.status_changes(self.changes)
+            if not changes:
+                break
+            self.changes = changes[-1][0]
+            for _pos, run_id, status in changes:
+                trial = by_run.get(run_id)
+                if trial is not None and status in ("completed", "failed", "canceled", "lost"):
+                    self.ended(trial, self.store.get_run(run_id))
+                    by_run.pop(run_id, None)
+                    ended = True
+            if len(changes) < 1000:
+                break
+        return ended
+
+    def read_metrics(self) -> None:
+        """Report the live trials' new objective points to the study; prune."""
+
+        assert self.study is not None
+        for trial in list(self.trials.values()):
+            if trial.status != "running" or trial.run_id is None or trial.pruned:
+                continue
+            cursor, steps, _times, values = self.store.metric_columns(
+                trial.run_id, self.sweep.metric, after=trial.cursor
+            )
+            trial.cursor = cursor
+            new = False
+            handle = self.handle(trial)
+            for step, value in zip(steps, values, strict=True):
+                trial.latest = value
+                if step in trial.reported or not math.isfinite(value) or step < 0:
+                    continue
+                trial.reported.add(step)
+                handle.report(value, step)
+                new = True
+            if new:
+                self.dirty = True
+                if handle.should_prune():
+                    self.prune(trial, max(trial.reported))
+
+    def prune(self, trial: Trial, step: int) -> None:
+        assert trial.run_id is not None
+        value = trial.latest if trial.latest is not None else math.nan
+        trial.pruned = (step, value)
+        self.store.set_tags(trial.run_id, {PRUNED_TAG: "true"})
+        runs.cancel(self.project, self.store, trial.run_id)
+        self.say(
+            f"trial {trial.number} pruned at step {step}: {self.sweep.metric}={_fmt(value)} "
+            f"({self.sweep.early_stopping.words()}); canceling run {trial.run_id}"
+        )
+
+    def ended(self, trial: Trial, run: Run) -> None:
+        """Tell the study how `trial` ended, from its run."""
+        import optuna
+
+        assert self.study is not None
+        trial.ended = run.ended or time.time()
+        self.dirty = True
+        metric = self.sweep.metric
+        trial.latest = run.metrics.get(metric, trial.latest)
+        if trial.pruned is not None:
+            step, value = trial.pruned
+            why = (
+                f"pruned by the sweep ({self.sweep.early_stopping.words()}): {metric} was "
+                f"{_fmt(value)} at step {step}"
+            )
+            if run.status == "canceled":
+                self.store.update_run(run.id, reason=why)
+            trial.status, trial.reason = "pruned", why
+            self.study.tell(trial.number, state=optuna.trial.TrialState.PRUNED)
+            self.failing[trial.target or ""] = 0
+            self.say(f"trial {trial.number} pruned: run {run.id} {run.status}")
+            return
+        if trial.canceling or (run.status == "canceled" and self.cancel_requested):
+            trial.status = "canceled"
+            self._fail(trial, "canceled with the sweep")
+            self.say(f"trial {trial.number} canceled: run {run.id}")
+            return
+        if run.status != "completed":
+            ran = run.started is not None
+            why = f"run {run.id} {run.status}" + (f": {run.reason}" if run.reason else "")
+            self.trial_failed(trial, why, ran=ran)
+            return
+        self.failing[trial.target or ""] = 0
+        final = run.metrics.get(metric)
+        if final is None:
+            self.objective_missing(trial, run)
+            return
+        if math.isnan(final):
+            self.trial_failed(trial, f"run {run.id} ended with {metric} NaN", ran=True)
+            return
+        trial.status, trial.value = "completed", final
+        self.study.tell(trial.number, final)
+        self.say(f"trial {trial.number} completed: {metric}={_fmt(final)} (run {run.id})")
+
+    def _fail(self, trial: Trial, why: str) -> None:
+        import optuna
+
+        assert self.study is not None
+        trial.reason = why
+        trial.ended = trial.ended or time.time()
+        self.dirty = True
+        self.handle(trial).set_user_attr("reason", why)
+        self.study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+
+    def trial_failed(self, trial: Trial, why: str, ran: bool) -> None:
+        """The trial failed: told to the study, said in the log. A trial that failed
+        before its run ran counts against its target (`FAILING_LIMIT`)."""
+        trial.status = "failed"
+        self._fail(trial, why)
+        self.say(f"trial {trial.number} failed: {why}")
+        target = trial.target or ""
+        if ran:
+            self.failing[target] = 0
+            return
+        self.failing[target] = self.failing.get(target, 0) + 1
+        self.failing_reason[target] = why
+        if self.failing[target] >= FAILING_LIMIT and target not in self.disabled:
+            self.disabled.add(target)
+            others = self.usable_targets()
+            goes_on = f"the sweep goes on on {', '.join(others)}" if others else "no target is left"
+            self.note(
+                f"target {target}: {FAILING_LIMIT} trials in a row failed before they ran "
+                f"(the last: {why}); it gets no more trials, {goes_on}"
+            )
+
+    def objective_missing(self, trial: Trial, run: Run) -> None:
+        from runyard.core.config.schema import suggest
+
+        metric = self.sweep.metric
+        logged = self.store.metric_keys(run.id)
+        self.trial_failed(trial, f"run {run.id} completed without logging {metric}", ran=True)
+        if self.missing_metric_noted:
+            return
+        self.missing_metric_noted = True
+        close = suggest(metric, logged)
+        which = f"it logged {', '.join(logged)}" if logged else "it logged no metric at all"
+        fix = f"; did you mean '{close}'?" if close else ""
+        where = self.record.get("file") or "the sweep file"
+        self.note(
+            f"the objective metric '{metric}' was not logged by trial {trial.number}'s run "
+            f"{run.id} ({which}){fix} Check objective.metric in {where}: trials that do "
+            "not log it fail"
+        )
+
+    # ---- recovery, the end, cancel -----------------------------------------------------
+
+    def _find_run(self, number: int) -> str | None:
+        """The run of trial `number` by its tags (its id was not in the study yet when
+        the last supervisor died)."""
+        created = float(self.record.get("created", 0.0))
+        experiments = {spec.experiment for spec in self.specs.values()}
+        for experiment in experiments:
+            for run in self.store.list_runs(experiment=experiment):
+                if run.created < created - 1:
+                    break
+                tags = self.store.tags(run.id)
+                if tags.get(SWEEP_TAG) == self.sweep_id and tags.get(TRIAL_TAG) == str(number):
+                    return run.id
+        return None
+
+    def recover(self) -> None:
+        """Take up the trials a previous supervisor left: see the module docstring."""
+        import optuna
+
+        assert self.study is not None
+        state = optuna.trial.TrialState
+        names = {
+            state.COMPLETE: "completed",
+            state.PRUNED: "pruned",
+            state.FAIL: "failed",
+        }
+        previous = {
+            int(t["number"]): t
+            for t in (read_json(self.folder / STATE) or {}).get("trials") or []
+            if isinstance(t, dict) and isinstance(t.get("number"), int)
+        }
+        resumed = False
+        for frozen in self.study.get_trials(deepcopy=False):
+            attrs = frozen.user_attrs
+            trial = Trial(
+                number=frozen.number,
+                trial_id=frozen._trial_id,
+                params=dict(frozen.params),
+                target=attrs.get("target"),
+                run_id=attrs.get("run_id"),
+                value=frozen.value if frozen.state == state.COMPLETE else None,
+                reason=attrs.get("reason"),
+                started=frozen.datetime_start.timestamp() if frozen.datetime_start else None,
+                ended=frozen.datetime_complete.timestamp() if frozen.datetime_complete else None,
+            )
+            trial.reported = set(frozen.intermediate_values)
+            if frozen.intermediate_values:
+                trial.latest = frozen.intermediate_values[max(frozen.intermediate_values)]
+            self.trials[trial.number] = trial
+            if frozen.state != state.RUNNING:
+                trial.status = names.get(frozen.state, "failed")
+                if previous.get(trial.number, {}).get("status") == "canceled":
+                    trial.status = "canceled"
+                continue
+            resumed = True
+            if trial.run_id is None:
+                trial.run_id = self._find_run(trial.number)
+                if trial.run_id is not None:
+                    self.handle(trial).set_user_attr("run_id", trial.run_id)
+            if trial.target is None or trial.target not in self.specs:
+                trial.target = next(iter(self.specs))
+            if trial.run_id is None:
+                self.say(
+                    f"trial {trial.number} had no run yet: starting it "
+                    f"({_params_text(trial.params)})"
+                )
+                self.start_run(trial, trial.target)
+                continue
+            run = self.store.get_run(trial.run_id)
+            trial.status = "running"
+            if previous.get(trial.number, {}).get("status") == "pruned" or (
+                self.store.tags(run.id).get(PRUNED_TAG) == "true"
+            ):
+                last = max(trial.reported) if trial.reported else 0
+                trial.pruned = (last, trial.latest if trial.latest is not None else math.nan)
+                if run.live:
+                    runs.cancel(self.project, self.store, run.id)
+            if run.live:
+                self.say(f"trial {trial.number}: following run {run.id} again")
+            else:
+                self.ended(trial, run)
+        if resumed or self.trials:
+            done = sum(1 for t in self.trials.values() if not t.live)
+            live = sum(1 for t in self.trials.values() if t.live)
+            self.say(
+                f"supervisor {os.getpid()} took the sweep up: {done} trials done, "
+                f"{live} followed, {max(0, self.max_trials - self.asked())} to start"
+            )
+
+    def finish(self) -> None:
+        trials = list(self.trials.values())
+        completed = [t for t in trials if t.status == "completed" and t.value is not None]
+        counts: dict[str, int] = {}
+        for t in trials:
+            counts[t.status] = counts.get(t.status, 0) + 1
+        summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        if completed:
+            sign = -1.0 if self.sweep.direction == "maximize" else 1.0
+            best = min(completed, key=lambda t: (sign * (t.value or 0.0), t.number))
+            self.status = "completed"
+            self.reason = None
+            self.say(
+                f"sweep completed: {len(trials)} trials ({summary}); best: trial {best.number}, "
+                f"{self.sweep.metric}={_fmt(best.value or 0.0)} (run {best.run_id}; "
+                f"{_params_text(best.params)})"
+            )
+        else:
+            self.status = "failed"
+            if not self.usable_targets():
+                last = "; ".join(f"{t}: {r}" for t, r in self.failing_reason.items())
+                self.reason = f"every target failed its trials before they ran ({last})"
+            else:
+                self.reason = f"no trial completed ({summary or 'no trials'})"
+            self.say(f"sweep failed: {self.reason}")
+        self.dirty = True
+        self.save(ended=time.time())
+
+    def cancel(self) -> None:
+        """Cancel every live trial's run, follow them to their end, then end canceled."""
+        self.cancel_requested = True
+        live = [t for t in self.trials.values() if t.live]
+        self.say(f"canceling the sweep: {len(live)} live trial{'s' * (len(live) != 1)}")
+        for trial in live:
+            trial.canceling = True
+            if trial.run_id is None:
+                trial.status = "canceled"
+                self._fail(trial, "canceled with the sweep before its run started")
+            else:
+                with contextlib.suppress(RunyardError):
+                    runs.cancel(self.project, self.store, trial.run_id)
+        self.status, self.reason = "running", "canceling"
+        self.dirty = True
+        self.save()
+        deadline = (
+            time.monotonic()
+            + CANCEL_WAIT_SECONDS
+            + max((s.cancel_grace_seconds for s in self.specs.values()), default=10.0)
+        )
+        while any(t.live for t in self.trials.values()) and time.monotonic() < deadline:
+            if not self.follow():
+                time.sleep(POLL_SECONDS * 5)
+            self.save()
+        left = [t for t in self.trials.values() if t.live]
+        for trial in left:  # its run did not end in time: the run's own status tells the rest
+            trial.status = "canceled"
+            self._fail(trial, f"canceled with the sweep (run {trial.run_id} still ending)")
+        self.status, self.reason = "canceled", "canceled by the user"
+        self.say("sweep canceled")
+        self.dirty = True
+        self.save(ended=time.time())
+
+
+def main(argv: list[str]) -> int:
+    root, sweep_id, lock_fd = Path(argv[0]), argv[1], int(argv[2])
+    project = Project(root)
+    supervisor: SweepSupervisor | None = None
+    try:
+        supervisor = SweepSupervisor(project, sweep_id)
+        supervisor.run()
+        return 0
+    except Exception as exc:
+        detail = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        sys.stderr.write(traceback.format_exc())
+        append_log(project, sweep_id, f"sweep failed: {detail} (see supervisor.log)")
+        if supervisor is not None:
+            supervisor.status, supervisor.reason = "failed", detail
+            supervisor.dirty = True
+            supervisor.save(ended=time.time())
+        return 1
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(lock_fd)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
