@@ -3,8 +3,8 @@
 This module is the entry point (the `runyard` console script is `main`): it builds the
 argparse tree from the command modules' `register` functions and dispatches to the
 chosen command's `func`. The commands live by noun: `targets` (init, target, jobs),
-`gallery` (gallery, new), `env`, `submit`, `runs`, `models`, `deploy` and
-`tensorboard`; what they share is in `common`, human output in `output`. Command
+`gallery` (gallery, new), `env`, `submit`, `runs`, `models`, `deploy`,
+`tensorboard` and `sweeps` (sweep); what they share is in `common`, human output in `output`. Command
 modules never import `main` or each other.
 
 Only the module of the command given is imported (`build_parser(command)`; `COMMANDS`
@@ -42,8 +42,19 @@ COMMANDS = {
     "jobs": "jobs",
     "submit": "submit",
     "runs": "runs",
+    "sweep": "sweeps",
 }
-_GROUPS = ("tensorboard", "models", "targets", "gallery", "env", "jobs", "submit", "runs")
+_GROUPS = (
+    "tensorboard",
+    "models",
+    "targets",
+    "gallery",
+    "env",
+    "jobs",
+    "submit",
+    "runs",
+    "sweeps",
+)
 
 
 def _register(group: str, sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
