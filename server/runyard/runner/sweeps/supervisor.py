@@ -135,7 +135,10 @@ class Trial:
 
 
 def _params_text(params: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={param_argument(v)}" for k, v in params.items())
+    """Parameters for the log, floats to 6 digits (the run's params have them exact)."""
+    return ", ".join(
+        f"{k}={_fmt(v) if isinstance(v, float) else param_argument(v)}" for k, v in params.items()
+    )
 
 
 def _fmt(value: float) -> str:
