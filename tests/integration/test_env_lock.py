@@ -214,7 +214,7 @@ def test_pip_builds_the_environment_when_uv_fails_at_something_other_than_the_sp
         )  # fmt: skip
     output = (tmp_path / "build.log").read_text()
     assert "CaUsedAsEndEntity" in output  # uv's own refusal, in the run's log
-    assert any("pip installs them instead" in line for line in said), said
+    assert any("pip builds it instead" in line for line in said), said
     assert env.installer == "pip" and not env.reused
     assert env.hash == envs.env_hash(spec, envs.base_python(), url, False, "uv")  # uv's key
     lock = envs.read_lock(env.python, env.installer)

@@ -135,7 +135,8 @@ INSTALLER_VAR = "RUNYARD_ENV_INSTALLER"  # "pip": always pip; "uv": uv or an err
 
 
 def installer_choice() -> str:
-    """ "auto", "uv" or "pip", from `INSTALLER_VAR`; a UsageError for anything else."""
+    """The installer asked for in `INSTALLER_VAR`: "auto" (unset), "uv" or "pip"; a
+    UsageError for anything else."""
     choice = os.environ.get(INSTALLER_VAR, "").strip().lower() or "auto"
     if choice not in ("auto", "uv", "pip"):
         raise UsageError(
@@ -366,27 +367,19 @@ def _build_with_uv(
     if system_site:
         cmd.insert(2, "--system-site-packages")
     code, tail = _run_logged(cmd, log_fd, workdir, env)
-    if code != 0:
-        last = next((ln for ln in reversed(tail) if ln.strip()), f"exit code {code}")
-        raise RunyardError(
-            f"Creating a virtual environment with {python} (uv venv) failed: {last.strip()}",
-            hint=f"see the run's log; {INSTALLER_VAR}=pip builds with python -m venv and pip instead",
-        )
     install = _install_args(spec, workdir)
-    if install:
+    if code == 0 and install:
         log(f"installing packages from {spec.path} with uv")
         cmd = [uv, "pip", "install", "--python", str(tmp / "bin" / "python"), *args, *install]
         code, tail = _run_logged(cmd, log_fd, workdir, env)
         if code != 0 and spec_error(tail):
             raise install_failure(spec, "uv", tail, code)
-        if code != 0:
-            log(
-                f"uv could not install the packages of {spec.path} (above); pip installs them instead"
-            )
-            shutil.rmtree(tmp, ignore_errors=True)
-            _build_with_pip(tmp, spec, workdir, python, system_site, build_env, log, log_fd)
-            return "pip"
-    return "uv"
+    if code == 0:
+        return "uv"
+    log("uv could not build the environment (above); pip builds it instead")
+    shutil.rmtree(tmp, ignore_errors=True)
+    _build_with_pip(tmp, spec, workdir, python, system_site, build_env, log, log_fd)
+    return "pip"
 
 
 # What uv says when the spec itself cannot be met (pip would say the same): no retry

@@ -319,7 +319,7 @@ def ensure_env(remote: Remote, ctx: RunContext) -> tuple[str, str, envs.EnvLock 
             "full output is in the run's log",
         )
     elif code == 11:
-        fell_back = any("uv could not install the packages" in line for line in tail)
+        fell_back = any("uv could not build the environment" in line for line in tail)
         used = "pip" if fell_back else installer
         error = envs.install_failure(spec, used, tail, code, where=remote.endpoint.host)
         raise RunyardError(

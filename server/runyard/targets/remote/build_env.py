@@ -105,7 +105,7 @@ def build_with_uv(
     text = output.decode("utf-8", "replace")
     if any(marker in text for marker in header.get("spec_errors") or []):
         fail(prefix, 11)
-    print("runyard: uv could not install the packages (above); pip installs them", flush=True)
+    print("runyard: uv could not build the environment (above); pip builds it instead", flush=True)
     shutil.rmtree(prefix, ignore_errors=True)
     return "pip"
 
