@@ -148,7 +148,7 @@ BAD_PARAMS: dict[str, tuple[Any, str]] = {
     "runyard/runs/cancel": ({"runId": ["x"]}, "params.runId"),
     "runyard/runs/logs": ({"runId": "x", "offset": 1.5}, "params.offset"),
     "runyard/runs/restore": ({"runId": "x", "force": "yes"}, "params.force"),
-    "runyard/runs/diff": ({"runId": "x", "causes": "yes"}, "params.causes"),
+    "runyard/runs/diff": ({"runId": "x", "stat": 1}, "params.stat"),
     "runyard/runs/compare": ({"runIds": "a,b"}, "params.runIds"),
     "runyard/metrics/series": ({"runIds": ["a"], "maxPoints": "many"}, "params.maxPoints"),
     "runyard/server/info": ({"bogus": 1}, "bogus"),
