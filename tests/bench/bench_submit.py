@@ -94,7 +94,8 @@ def main() -> None:
         for label, code in (
             ("interpreter start", "pass"),
             ("the CLI's modules for submit", "import runyard.cli.common, runyard.cli.submit"),
-            ("GitPython (snapshots use it)", "import git"),
+            ("the snapshot module", "import runyard.core.snapshot"),
+            ("the supervisor's modules", "import runyard.runner.supervisor"),
         ):
             print(f"  {label:32}{median_run([sys.executable, '-c', code], root, env):>9.3f}s")
 

@@ -18,6 +18,9 @@ persistent index in the state folder (guarded by a lock). A project in a sub-fol
 bigger repository commits the whole repository tree, but only the project's subtree
 (`<commit>:<prefix>`) matters: export, restore and diff look at that subtree only.
 
+Git runs as plain `git` processes (`_run_git`), in English whatever the user's locale:
+no Python binding, whose import alone cost every submit 40 to 100 ms.
+
 Restore never writes into the project folder without `force` (the user's working tree);
 elsewhere only files that differ need it. Before a snapshot, `untracked_secret_files`
 names the files that look like secrets (.env, id_rsa, *.pem, *.key, credentials) that it
@@ -32,13 +35,12 @@ import os
 import re
 import shutil
 import stat as stat_mod
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
-from typing import Any
 
 from runyard.core.errors import NotFoundError, RunyardError, UsageError
 from runyard.core.project import RUNYARD_DIR, Project
@@ -129,21 +131,13 @@ class RestoreIntoProject(UsageError):
 class _Where:
     """A repository that holds (or will hold) a project's snapshots."""
 
-    cmd: Any  # git.Git, bound to the work tree folder
+    cwd: Path  # where git runs (the work tree folder)
     git_dir: Path  # GIT_DIR for commands (a linked worktree's own folder where there is one)
     common_dir: Path  # where refs and objects live
     work_tree: Path
     prefix: str
     shadow: bool
     index: Path  # the user's index (copied, never written) or the shadow's own index
-
-
-def _gitpython() -> ModuleType:
-    try:
-        import git
-    except ImportError as exc:  # GitPython refuses to import when it cannot run `git`
-        raise _git_missing() from exc
-    return git
 
 
 def _git_missing() -> RunyardError:
@@ -153,34 +147,59 @@ def _git_missing() -> RunyardError:
     )
 
 
+# Variables that would point git somewhere else than the folder it is asked about.
+_DISCOVERY_UNSET = (
+    "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE", "GIT_PREFIX",
+)  # fmt: skip
+
+
+def _rev_parse(root: Path, *args: str) -> tuple[int, list[str], str]:
+    env = {k: v for k, v in os.environ.items() if k not in _DISCOVERY_UNSET}
+    status, out, err = _run_git(root, ["rev-parse", *args], env)
+    return status, out.splitlines(), err
+
+
+def _repository_of(root: Path) -> tuple[Path, Path, Path] | None:
+    """(work tree, git dir, common dir) of the repository `root` is in; None when it is
+    in none or in a bare one. A repository git cannot use is an error."""
+    status, out, err = _rev_parse(root, "--is-bare-repository", "--absolute-git-dir")
+    if status != 0:
+        if "not a git repository" in err:
+            return None
+        raise _broken_repo(root, err)
+    if len(out) != 2:
+        raise _broken_repo(root, f"git rev-parse answered {out!r}")
+    if out[0] == "true":
+        return None
+    git_dir = Path(os.path.realpath(out[1]))
+    status, more, err = _rev_parse(root, "--show-toplevel", "--git-common-dir")
+    if status != 0 or len(more) != 2 or not more[0]:
+        if "must be run in a work tree" in err:
+            return None  # a folder inside a .git folder, say
+        raise _broken_repo(root, err or f"git rev-parse answered {more!r}")
+    work_tree = Path(os.path.realpath(more[0]))
+    common_dir = Path(os.path.realpath(root / more[1]))  # (relative to root when relative)
+    return work_tree, git_dir, common_dir
+
+
 def _primary(project: Project) -> _Where:
     """The enclosing git repository of the project, or its shadow repository."""
     if shutil.which("git") is None:
         raise _git_missing()
-    git = _gitpython()
     root = Path(os.path.realpath(project.root))
     if not root.is_dir():
         raise UsageError(f"The project folder {project.root} does not exist.")
-    try:
-        repo = git.Repo(str(root), search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+    found = _repository_of(root)
+    if found is None:
         return _shadow(project)
-    except Exception as exc:  # a broken .git (bad gitfile, unreadable config, ...)
-        raise _broken_repo(root, str(exc)) from exc
-    try:
-        if repo.bare or repo.working_tree_dir is None:
-            return _shadow(project)
-        work_tree = Path(os.path.realpath(repo.working_tree_dir))
-        git_dir = Path(os.path.realpath(repo.git_dir))
-        common_dir = Path(os.path.realpath(repo.common_dir))
-    finally:
-        repo.close()
+    work_tree, git_dir, common_dir = found
     rel = os.path.relpath(root, work_tree)
     prefix = "" if rel == "." else Path(rel).as_posix()
     if prefix.startswith(".."):  # cannot happen for a parent search, but never write outside
         return _shadow(project)
     where = _Where(
-        cmd=git.Git(str(work_tree)),
+        cwd=work_tree,
         git_dir=git_dir,
         common_dir=common_dir,
         work_tree=work_tree,
@@ -197,12 +216,11 @@ def _primary(project: Project) -> _Where:
 
 
 def _shadow(project: Project) -> _Where:
-    git = _gitpython()
     root = Path(os.path.realpath(project.root))
     state = root / RUNYARD_DIR / "state"
     git_dir = state / SHADOW_DIR_NAME
     return _Where(
-        cmd=git.Git(str(root)),
+        cwd=root,
         git_dir=git_dir,
         common_dir=git_dir,
         work_tree=root,
@@ -247,28 +265,38 @@ def _env(where: _Where, index: Path | None, literal: bool) -> dict[str, str]:
     return env
 
 
+def _run_git(
+    cwd: Path, args: Sequence[str], env: dict[str, str], stdin: bytes | None = None
+) -> tuple[int, str, str]:
+    """Run `git ARGS` in `cwd` with `env` (in English, whatever the user's locale);
+    (status, stdout, stderr less its last newline). File names that are not UTF-8 come
+    through as surrogate escapes, as `os.fsdecode` gives them."""
+    try:
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            env={**env, "LANGUAGE": "C", "LC_ALL": "C"},
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
+            capture_output=True,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise _git_missing() from exc
+    err = proc.stderr.decode("utf-8", "surrogateescape").removesuffix("\n")
+    return proc.returncode, proc.stdout.decode("utf-8", "surrogateescape"), err
+
+
 def _git_try(
     where: _Where,
     args: Sequence[str],
     *,
     index: Path | None = None,
-    istream: Any = None,
     literal: bool = True,
 ) -> tuple[int, str, str]:
     """Run git; return (status, stdout, stderr) without raising on a non-zero status."""
-    git = _gitpython()
-    try:
-        status, out, err = where.cmd.execute(
-            ["git", *_GIT_CONFIG, *args],
-            env=_env(where, index, literal),
-            with_extended_output=True,
-            with_exceptions=False,
-            strip_newline_in_stdout=False,
-            istream=istream,
-        )
-    except git.GitCommandNotFound as exc:
-        raise _git_missing() from exc
-    return int(status), str(out), str(err)
+    env = {**os.environ, **_env(where, index, literal)}
+    return _run_git(where.cwd, [*_GIT_CONFIG, *args], env)
 
 
 def _git(
@@ -276,10 +304,9 @@ def _git(
     args: Sequence[str],
     *,
     index: Path | None = None,
-    istream: Any = None,
 ) -> str:
     """Run git and return its stdout; a failure becomes a RunyardError with git's message."""
-    status, out, err = _git_try(where, args, index=index, istream=istream)
+    status, out, err = _git_try(where, args, index=index)
     if status != 0:
         detail = err.strip() or out.strip() or f"exit status {status}"
         if index is not None and index != where.index:  # name the user's index, not our copy
@@ -442,15 +469,8 @@ def _ensure_shadow(where: _Where) -> None:
 
 
 def _git_try_init(where: _Where) -> None:
-    git = _gitpython()
-    try:
-        status, _, err = git.Git(str(where.work_tree)).execute(
-            ["git", "init", "-q", "--bare", "--template=", str(where.git_dir)],
-            with_extended_output=True,
-            with_exceptions=False,
-        )
-    except git.GitCommandNotFound as exc:
-        raise _git_missing() from exc
+    init = ["init", "-q", "--bare", "--template=", str(where.git_dir)]
+    status, _, err = _run_git(where.work_tree, init, dict(os.environ))
     if status != 0:
         raise RunyardError(
             f"Could not create the snapshot repository {where.git_dir}: {str(err).strip()}",
@@ -759,7 +779,7 @@ def export_snapshot(project: Project, commit: str | Snapshot, dest: Path) -> Non
     if isinstance(commit, Snapshot) and commit.tree:
         root = Path(os.path.realpath(project.root))
         where = _Where(
-            cmd=_gitpython().Git(str(root)),
+            cwd=root,
             git_dir=commit.git_dir,
             common_dir=commit.git_dir,
             work_tree=root,
