@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from runyard.core.series import SeriesCut, bucket_count
-from runyard.core.store import MIGRATIONS, SCHEMA_VERSION, Run, Store
+from runyard.core.store import MIGRATIONS, SCHEMA_VERSION, Store
 from runyard.core.store.metrics import (
     SUMMARY_BLOCK,
     SUMMARY_LEVELS,
@@ -30,6 +30,7 @@ from runyard.core.store.metrics import (
     value_out,
 )
 from runyard.core.store.sqlite import pack
+from tests.helpers import make_run
 from tests.unit.test_series import KINDS, check_cut, random_values
 
 NAN = math.nan
@@ -40,18 +41,7 @@ Columns = tuple[list[int], list[float], list[float]]
 def make_store(path: Path, *run_ids: str) -> Store:
     store = Store(path)
     for run_id in run_ids:
-        store.create_run(
-            Run(
-                id=run_id,
-                experiment="e",
-                status="running",
-                target="local",
-                target_type="local",
-                job=None,
-                script="train.py",
-                command=["python", "train.py"],
-            )
-        )
+        store.create_run(make_run(run_id, "e", status="running"))
     return store
 
 

@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from runyard.core.store import Run, Store
+from runyard.core.store import Store
 from runyard.core.store.runs import RUN_COLUMNS
+from tests.helpers import make_run
 
 N = 100_000
 EXPERIMENTS = ["mnist", "cifar", "bert", "gpt", "resnet"]
@@ -224,32 +225,9 @@ def test_experiments_stay_right_as_runs_are_added_and_for_a_new_store_at_the_sam
     with Store(path) as store:
         assert store.experiments() == []
         for i in range(30):
-            store.create_run(
-                Run(
-                    id=f"r{i}",
-                    experiment=EXPERIMENTS[i * 7 % 3],
-                    status="queued",
-                    target="local",
-                    target_type="local",
-                    job=None,
-                    script="train.py",
-                    command=["python", "train.py"],
-                    created=1000.0 + i,
-                )
-            )
+            store.create_run(make_run(f"r{i}", EXPERIMENTS[i * 7 % 3], created=1000.0 + i))
             assert store.experiments() == recount(store)
     path.unlink()
     with Store(path) as store:  # another store at the same path: counted anew
-        store.create_run(
-            Run(
-                id="other",
-                experiment="gpt",
-                status="queued",
-                target="local",
-                target_type="local",
-                job=None,
-                script="train.py",
-                command=["python", "train.py"],
-            )
-        )
+        store.create_run(make_run("other", "gpt"))
         assert store.experiments() == [("gpt", 1)]
