@@ -33,7 +33,11 @@ Everything a reader needs is in `state.json` (see `state`), replaced at each cha
 supervisors; the journal holds every trial. `resume` starts a new supervisor, which
 tells the study about runs that ended meanwhile, follows the live ones again (the
 points already reported are not reported twice), starts a run for a trial that was
-asked but never got one (same parameters), and carries on. A partly written last line
+asked but never got one, or whose run never began (the supervisor died while starting
+it: that run is `lost`), with the same parameters, and carries on. While it runs, it
+reconciles the project's runs every `CHECK_SECONDS` (a trial's run whose own
+supervisor died is taken over or marked lost, as `runs.wait` does) and looks at its
+live trials' runs directly, so no end goes unseen. A partly written last line
 of the journal (the process died mid-write) is cut off first, and the journal's lock
 file, which Optuna would wait 30 s on, is removed: this process's flock already keeps
 any other writer out.
@@ -86,6 +90,7 @@ if TYPE_CHECKING:
 
 POLL_SECONDS = 0.02  # how often run statuses are looked at
 METRICS_SECONDS = 0.2  # how often live trials' metric points are read (early stopping)
+CHECK_SECONDS = 2.0  # how often live trials' runs are reconciled and looked at directly
 FAILING_LIMIT = 3  # trials in a row failing before they run: the target gets no more
 CANCEL_WAIT_SECONDS = 60.0  # beyond the longest grace period, canceled runs are left
 
@@ -225,6 +230,7 @@ class SweepSupervisor:
         self.dirty = True
         self.changes = 0  # the store's status-change position followed from
         self._metrics_next = 0.0
+        self._check_next = time.monotonic() + CHECK_SECONDS
         self.study: optuna.Study | None = None
 
     # ---- output ----------------------------------------------------------------------
@@ -340,6 +346,9 @@ class SweepSupervisor:
                 self.cancel()
                 return
             busy = self.follow()
+            if time.monotonic() >= self._check_next:
+                self._check_next = time.monotonic() + CHECK_SECONDS
+                busy = self.check_live() or busy
             if self.sweep.early_stopping.rule != "none" and time.monotonic() >= self._metrics_next:
                 self._metrics_next = time.monotonic() + METRICS_SECONDS
                 self.read_metrics()
@@ -446,6 +455,20 @@ class SweepSupervisor:
                 break
         return ended
 
+    def check_live(self) -> bool:
+        """Reconcile the project's runs (a run whose supervisor died is taken over or
+        marked lost, as `runs.wait` does), then end the trials whose runs have ended
+        without this process seeing the change. True when any trial ended."""
+        with contextlib.suppress(RunyardError):
+            runs.reconcile(self.project, self.store)
+        by_run = {t.run_id: t for t in self.trials.values() if t.status == "running" and t.run_id}
+        ended = False
+        for run in self.store.list_runs(ids=list(by_run)) if by_run else []:
+            if not run.live:
+                self.ended(by_run[run.id], run)
+                ended = True
+        return ended
+
     def read_metrics(self) -> None:
         """Report the live trials' new objective points to the study; prune."""
 
@@ -547,14 +570,14 @@ class SweepSupervisor:
             self.failing[target] = 0
             return
         self.failing[target] = self.failing.get(target, 0) + 1
-        self.failing_reason[target] = why
+        self.failing_reason[target] = why.rstrip(".")
         if self.failing[target] >= FAILING_LIMIT and target not in self.disabled:
             self.disabled.add(target)
             others = self.usable_targets()
             goes_on = f"the sweep goes on on {', '.join(others)}" if others else "no target is left"
             self.note(
                 f"target {target}: {FAILING_LIMIT} trials in a row failed before they ran "
-                f"(the last: {why}); it gets no more trials, {goes_on}"
+                f"(the last: {why.rstrip('.')}); it gets no more trials, {goes_on}"
             )
 
     def objective_missing(self, trial: Trial, run: Run) -> None:
@@ -646,6 +669,16 @@ class SweepSupervisor:
                 self.start_run(trial, trial.target)
                 continue
             run = self.store.get_run(trial.run_id)
+            if run.status == "queued" and not runs.supervisor_alive(self.project, run.id):
+                runs.reconcile(self.project, self.store)  # it will never start: lost
+                run = self.store.get_run(run.id)
+            if run.status == "lost" and run.supervisor_pid is None:
+                self.say(
+                    f"trial {trial.number}: its run {run.id} never started (the sweep's "
+                    "supervisor stopped while starting it); starting the trial again"
+                )
+                self.start_run(trial, trial.target)
+                continue
             trial.status = "running"
             if previous.get(trial.number, {}).get("status") == "pruned" or (
                 self.store.tags(run.id).get(PRUNED_TAG) == "true"
@@ -689,8 +722,8 @@ class SweepSupervisor:
                 last = "; ".join(f"{t}: {r}" for t, r in self.failing_reason.items())
                 self.reason = f"every target failed its trials before they ran ({last})"
             else:
-                self.reason = f"no trial completed ({summary or 'no trials'})"
-            self.say(f"sweep failed: {self.reason}")
+                self.reason = "no trial completed" if trials else "no trial was started"
+            self.say(f"sweep failed: {self.reason} ({len(trials)} trials: {summary or 'none'})")
         self.dirty = True
         self.save(ended=time.time())
 
