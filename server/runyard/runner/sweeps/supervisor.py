@@ -480,7 +480,9 @@ class SweepSupervisor:
                 trial.run_id, self.sweep.metric, after=trial.cursor
             )
             trial.cursor = cursor
-            new = False
+            if not steps:
+                continue
+            self.dirty = True
             handle = self.handle(trial)
             for step, value in zip(steps, values, strict=True):
                 trial.latest = value
@@ -488,15 +490,15 @@ class SweepSupervisor:
                     continue
                 trial.reported.add(step)
                 handle.report(value, step)
-                new = True
-            if new:
-                self.dirty = True
+                # the pruner looks at the trial's latest step: asked at each one, in
+                # order, it decides as if it had seen the points live, however late
+                # they were read
                 if handle.should_prune():
-                    self.prune(trial, max(trial.reported))
+                    self.prune(trial, step, value)
+                    break
 
-    def prune(self, trial: Trial, step: int) -> None:
+    def prune(self, trial: Trial, step: int, value: float) -> None:
         assert trial.run_id is not None
-        value = trial.latest if trial.latest is not None else math.nan
         trial.pruned = (step, value)
         self.store.set_tags(trial.run_id, {PRUNED_TAG: "true"})
         runs.cancel(self.project, self.store, trial.run_id)
@@ -695,8 +697,8 @@ class SweepSupervisor:
             done = sum(1 for t in self.trials.values() if not t.live)
             live = sum(1 for t in self.trials.values() if t.live)
             self.say(
-                f"supervisor {os.getpid()} took the sweep up: {done} trials done, "
-                f"{live} followed, {max(0, self.max_trials - self.asked())} to start"
+                f"supervisor {os.getpid()} took the sweep up: {done} trial{'s' * (done != 1)} "
+                f"done, {live} followed, {max(0, self.max_trials - self.asked())} to start"
             )
 
     def finish(self) -> None:
