@@ -104,7 +104,7 @@ def _follow(project: Project, sweep_id: str, detach: bool, offset: int = 0) -> i
     an exit status."""
     hints = f"  show: runyard sweep show {sweep_id}\n  cancel: runyard sweep cancel {sweep_id}"
     if detach:
-        info(f"sweep {sweep_id} goes on\n{hints}")
+        info(f"sweep {sweep_id} runs under its own supervisor\n{hints}")
         return 0
     out = sys.stdout.buffer
     try:
