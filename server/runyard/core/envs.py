@@ -60,17 +60,32 @@ ENV_FORMAT = "1"  # bump when the layout of a built environment changes
 
 @dataclass(frozen=True)
 class DependencySpec:
-    """What a run needs installed. `kind` is "requirements", "pyproject" or "none"."""
+    """What a run needs installed. `kind` is "requirements" (a requirements file, used
+    as it is), "pyproject" (its dependencies), "conda", "python_env" or "uv.lock" (files
+    read as PyPI requirements by `runyard.core.envspecs`), or "none". `requirements` holds
+    the requirement lines of every kind but "requirements" (see `listed`); `python` is
+    the interpreter version the file asks for, and `notes` what reading it left out."""
 
     kind: str
     path: str | None  # relative to the project
-    requirements: tuple[str, ...]  # pyproject dependencies; empty for requirements files
+    requirements: tuple[str, ...]  # the listed requirements; empty for requirements files
     content: bytes
+    python: str | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def listed(self) -> bool:
+        """The requirements are the `requirements` lines (not a file to hand pip)."""
+        return self.kind not in ("requirements", "none")
 
 
 def find_spec(workdir: Path, declared: str | None) -> DependencySpec:
     """The dependency spec of a project tree: the job's `requirements` if it names one,
-    else `requirements.txt`, else `pyproject.toml`'s `[project].dependencies`."""
+    else `requirements.txt`, else `uv.lock` beside a `pyproject.toml`, else
+    `pyproject.toml`'s `[project].dependencies`, else MLflow's `python_env.yaml` or a
+    conda env file (`runyard.core.envspecs`: conda itself is never used)."""
+    from runyard.core import envspecs
+
     if declared:
         path = workdir / declared
         if not path.is_file():
@@ -81,9 +96,19 @@ def find_spec(workdir: Path, declared: str | None) -> DependencySpec:
         candidates = [declared]
     else:
         candidates = [c for c in ("requirements.txt", "pyproject.toml") if (workdir / c).is_file()]
+        if candidates == ["pyproject.toml"] and (workdir / envspecs.UV_LOCK).is_file():
+            candidates = [envspecs.UV_LOCK]
+        if not candidates:
+            other = envspecs.find(workdir)
+            candidates = [other] if other else []
     if not candidates:
         return DependencySpec("none", None, (), b"")
     rel = candidates[0]
+    if envspecs.handles(rel):
+        read = envspecs.read(workdir, rel)
+        lines = read.lines()
+        content = json.dumps({"python": read.python, "requirements": lines}).encode()
+        return DependencySpec(read.kind, rel, lines, content, read.python, read.notes)
     content = (workdir / rel).read_bytes()
     if rel.endswith(".toml"):
         try:
@@ -103,6 +128,40 @@ def find_spec(workdir: Path, declared: str | None) -> DependencySpec:
 def base_python() -> str:
     """The interpreter environments are built from: the one running Runyard."""
     return getattr(sys, "_base_executable", None) or sys.executable
+
+
+def _version_of(python: str) -> str:
+    """X.Y of an interpreter ("" when it cannot be asked)."""
+    try:
+        out = subprocess.run(
+            [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip()
+
+
+def wanted_python(spec: DependencySpec, log: Log) -> str:
+    """The interpreter an environment of `spec` is built from: `base_python()`, unless the
+    spec's file asks for another Python version (conda's `python=3.10`, MLflow's
+    `python:`) and this machine has it as `python3.10` on PATH; when it does not, a log
+    line names the interpreter used instead."""
+    base = base_python()
+    if not spec.python:
+        return base
+    here = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    wanted = ".".join(spec.python.split(".")[:2])
+    if wanted == here:
+        return base
+    found = shutil.which(f"python{wanted}")
+    if found and _version_of(found) == wanted:
+        return found
+    log(
+        f"{spec.path} asks for Python {spec.python}, which is not on this machine "
+        f"(no python{wanted} on PATH): the environment uses Python {here} ({base})"
+    )
+    return base
 
 
 def env_hash(
@@ -237,7 +296,9 @@ def ensure_env(
     Build output (the installer's progress) goes to `log_fd`; `log` gets Runyard's own
     lines. `installer` ("uv" or "pip") overrides the choice `find_uv` makes.
     """
-    python = base_python()
+    for note in spec.notes:
+        log(note)
+    python = wanted_python(spec, log)
     uv = find_uv() if installer in (None, "uv") else None
     if installer == "uv" and uv is None:
         raise UsageError("uv is not installed here.", hint="install it (pip install uv)")
@@ -314,7 +375,7 @@ def _cached(digest: str, prefix: Path, offered: str) -> Environment:
 def _install_args(spec: DependencySpec, workdir: Path) -> list[str] | None:
     if spec.kind == "requirements" and spec.path:
         return ["-r", str(workdir / spec.path)]
-    if spec.kind == "pyproject" and spec.requirements:
+    if spec.listed and spec.requirements:
         return list(spec.requirements)
     return None
 
@@ -445,7 +506,7 @@ def spec_requirements(spec: DependencySpec) -> list[tuple[str, str, int | None]]
     """(normalized name, the requirement as written, its line in the file or None) for
     each requirement the spec names itself."""
     found: list[tuple[str, str, int | None]] = []
-    if spec.kind == "pyproject":
+    if spec.listed:
         lines: list[tuple[str, int | None]] = [(r, None) for r in spec.requirements]
     else:
         text = spec.content.decode("utf-8", "replace")

@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -141,14 +141,53 @@ def handles(rel: str) -> bool:
 
 
 def read(workdir: Path, rel: str) -> ReadSpec:
-    """Read `rel` (relative to `workdir`) as PyPI requirements."""
+    """Read `rel` (relative to `workdir`) as PyPI requirements, with `-r FILE` lines
+    replaced by FILE's requirements (relative to `rel`'s folder, inside `workdir`)."""
     name = PurePosixPath(rel).name
     if name == UV_LOCK:
         return read_uv_lock(workdir, rel)
     text = _text(workdir / rel, rel)
-    if name == PYTHON_ENV_FILE:
-        return read_python_env(text, rel)
-    return read_conda(text, rel)
+    spec = read_python_env(text, rel) if name == PYTHON_ENV_FILE else read_conda(text, rel)
+    return replace(spec, requirements=_expanded(workdir, rel, spec.requirements, 0))
+
+
+_INCLUDE = re.compile(r"^(?:-r\s*|--requirement(?:\s+|=))(\S.*)$")
+MAX_INCLUDE_DEPTH = 5
+
+
+def _expanded(
+    workdir: Path, rel: str, requirements: tuple[Requirement, ...], depth: int
+) -> tuple[Requirement, ...]:
+    out: list[Requirement] = []
+    for req in requirements:
+        where = f"{rel}:{req.line}" if req.line else rel
+        text = req.text.split(" #", 1)[0].strip()
+        include = _INCLUDE.match(text)
+        if include is None:
+            if text.startswith("-"):
+                raise UsageError(
+                    f"{where}: {text!r}: pip options are not read from this file.",
+                    hint="name packages only; a package index goes in the target's index_url",
+                )
+            if text:
+                out.append(req)
+            continue
+        if depth >= MAX_INCLUDE_DEPTH:
+            raise UsageError(f"{where}: requirement files include each other too deeply.")
+        target = PurePosixPath(rel).parent / include.group(1).strip()
+        path = (workdir / target).resolve()
+        if not path.is_relative_to(workdir.resolve()) or not path.is_file():
+            raise UsageError(
+                f"{where}: {include.group(1).strip()!r} is not a file of the project.",
+                hint="commit the file beside this one, or list its packages here",
+            )
+        included = tuple(
+            Requirement(line.strip(), i, f"{target}:{i}")
+            for i, line in enumerate(_text(path, str(target)).splitlines(), start=1)
+            if line.strip() and not line.lstrip().startswith("#")
+        )
+        out.extend(_expanded(workdir, str(target), included, depth + 1))
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------- conda

@@ -419,7 +419,7 @@ def _tar_context(files: Mapping[str, bytes | Path], out: IO[bytes]) -> None:
 
 
 def requirements_text(spec: envs.DependencySpec) -> bytes:
-    if spec.kind == "pyproject":
+    if spec.listed:
         return ("\n".join(spec.requirements) + "\n").encode()
     return spec.content
 

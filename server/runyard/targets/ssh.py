@@ -215,7 +215,7 @@ def env_hash(
 
 
 def _requirements_text(spec: envs.DependencySpec) -> bytes:
-    if spec.kind == "pyproject":
+    if spec.listed:
         return ("\n".join(spec.requirements) + "\n").encode()
     return spec.content
 
