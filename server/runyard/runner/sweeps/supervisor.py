@@ -11,8 +11,9 @@ storage, `optuna.journal`) and loops:
   slot (`parallel`, per target; the target with the most free share first): the
   sampler's next parameters (`study.ask` with the space's distributions), a run of the
   target's resolved spec with the parameters appended as `--name value`, started by
-  `runs.start_run` from the sweep's snapshot, tagged `sweep`/`sweep.trial`, with the
-  parameters as the run's params. The trial's run id and target go into the study
+  `runs.start_run` from the sweep's snapshot (in a small pool of threads, so starts go
+  side by side; everything Optuna is told happens on the main thread), tagged
+  `sweep`/`sweep.trial`, with the parameters as the run's params. The trial's run id and target go into the study
   (`user_attrs`) and the tags, so a trial is found again after a crash either way;
 - **follows trials**: runs' status changes from the store (`Store.status_changes`, one
   query whatever the number of trials); with early stopping, the objective metric's
@@ -59,6 +60,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
@@ -230,6 +232,11 @@ class SweepSupervisor:
         self.dirty = True
         self.changes = 0  # the store's status-change position followed from
         self._metrics_next = 0.0
+        # runs.start_run takes tens of milliseconds (the working copy, the supervisor):
+        # trials start side by side, so one start does not hold up the others or the
+        # noticing of ends
+        self.starters = ThreadPoolExecutor(max(1, min(8, sum(self.parallel.values()))))
+        self.starting: dict[Future[Run], Trial] = {}
         self._check_next = time.monotonic() + CHECK_SECONDS
         self.study: optuna.Study | None = None
 
@@ -352,6 +359,7 @@ class SweepSupervisor:
             if self.sweep.early_stopping.rule != "none" and time.monotonic() >= self._metrics_next:
                 self._metrics_next = time.monotonic() + METRICS_SECONDS
                 self.read_metrics()
+            busy = self.collect_starts() or busy
             busy = self.start_trials() or busy
             if not any(t.live for t in self.trials.values()) and not self.can_start():
                 self.finish()
@@ -410,19 +418,41 @@ class SweepSupervisor:
         return started
 
     def start_run(self, trial: Trial, target: str) -> None:
-        """Start `trial`'s run on `target`; a run that cannot start fails the trial."""
-        assert self.study is not None
+        """Start `trial`'s run on `target`, in the pool of starters (`started` takes
+        it from there)."""
         spec = self.specs[target]
         spec = replace(spec, args=[*spec.args, *self.sweep.arguments(trial.params)])
         tags = {SWEEP_TAG: self.sweep_id, TRIAL_TAG: str(trial.number)}
         trial.target = target
         trial.started = time.time()
+        trial.status = "starting"
         self.dirty = True
-        try:
-            run = runs.start_run(self.project, spec, commit=self.commit, tags=tags)
-        except RunyardError as exc:
-            self.trial_failed(trial, f"its run could not start: {exc.message}", ran=False)
-            return
+        future = self.starters.submit(
+            runs.start_run, self.project, spec, commit=self.commit, tags=tags
+        )
+        self.starting[future] = trial
+
+    def collect_starts(self, wait: bool = False) -> bool:
+        """Take up the runs whose start has returned (all of them, with `wait`). True
+        when any did."""
+        done = list(self.starting) if wait else [f for f in self.starting if f.done()]
+        for future in done:
+            trial = self.starting.pop(future)
+            try:
+                run = future.result()
+            except Exception as exc:
+                detail = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+                self.trial_failed(trial, f"its run could not start: {detail}", ran=False)
+                continue
+            self.started(trial, run)
+        return bool(done)
+
+    def started(self, trial: Trial, run: Run) -> None:
+        """`trial`'s run has started: recorded in the study and the run, and followed
+        (a run that already ended is taken as ended)."""
+        assert self.study is not None
+        target = trial.target or ""
+        self.dirty = True
         trial.run_id = run.id
         trial.status = "running"
         handle = self.handle(trial)
@@ -433,6 +463,9 @@ class SweepSupervisor:
         self.say(
             f"trial {trial.number} started: run {run.id} on {target} ({_params_text(trial.params)})"
         )
+        now = self.store.get_run(run.id)  # its end may have come before it was followed
+        if not now.live:
+            self.ended(trial, now)
 
     # ---- following ---------------------------------------------------------------------
 
@@ -702,6 +735,7 @@ class SweepSupervisor:
             )
 
     def finish(self) -> None:
+        self.starters.shutdown()
         trials = list(self.trials.values())
         completed = [t for t in trials if t.status == "completed" and t.value is not None]
         counts: dict[str, int] = {}
@@ -732,6 +766,8 @@ class SweepSupervisor:
     def cancel(self) -> None:
         """Cancel every live trial's run, follow them to their end, then end canceled."""
         self.cancel_requested = True
+        self.collect_starts(wait=True)
+        self.starters.shutdown()
         live = [t for t in self.trials.values() if t.live]
         self.say(f"canceling the sweep: {len(live)} live trial{'s' * (len(live) != 1)}")
         for trial in live:
