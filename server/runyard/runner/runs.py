@@ -33,6 +33,7 @@ from typing import Any
 from runyard.core.errors import NotFoundError, RunyardError, UsageError
 from runyard.core.project import Project
 from runyard.core.store import Run, Store
+from runyard.runner.processes import lock_held, spawn_detached
 from runyard.targets.spec import DEFAULT_OUTPUTS, DEFAULT_TENSORBOARD_DIR, RunSpec
 
 Progress = Callable[[str], None]
@@ -350,26 +351,13 @@ def start_run(
 
 
 def _spawn_supervisor(project: Project, run_id: str, lock_fd: int, go_fd: int) -> int:
-    run_dir = project.run_dir(run_id)
-    with (run_dir / "supervisor.log").open("ab") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "runyard.runner.supervisor",
-                str(project.root),
-                run_id,
-                str(lock_fd),
-                str(go_fd),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=out,
-            pass_fds=(lock_fd, go_fd),
-            start_new_session=True,
-            cwd=project.root,
-        )
-    return proc.pid
+    return spawn_detached(
+        "runyard.runner.supervisor",
+        [str(project.root), run_id, str(lock_fd), str(go_fd)],
+        project.run_dir(run_id) / "supervisor.log",
+        (lock_fd, go_fd),
+        project.root,
+    )
 
 
 def _state_error(project: Project, exc: OSError) -> RunyardError:
@@ -386,17 +374,7 @@ def _state_error(project: Project, exc: OSError) -> RunyardError:
 
 def supervisor_alive(project: Project, run_id: str) -> bool:
     """True while a supervisor (or a submitter) holds the run's lock."""
-    try:
-        fd = os.open(project.run_dir(run_id) / "supervisor.lock", os.O_RDWR)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+    return lock_held(project.run_dir(run_id) / "supervisor.lock")
 
 
 MAX_TAKE_OVERS = 3

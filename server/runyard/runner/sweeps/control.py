@@ -22,14 +22,13 @@ import contextlib
 import fcntl
 import os
 import shutil
-import subprocess
-import sys
 import time
 
 from runyard.core.errors import RunyardError, UsageError
 from runyard.core.project import Project
 from runyard.core.store import Store
 from runyard.runner import runs
+from runyard.runner.processes import spawn_detached
 from runyard.runner.sweeps.state import (
     CANCEL,
     FINAL,
@@ -49,25 +48,13 @@ SNAPSHOT_PREFIX = "sweep-"
 
 
 def _spawn(project: Project, sweep_id: str, lock_fd: int) -> int:
-    folder = sweep_dir(project, sweep_id)
-    with (folder / "supervisor.log").open("ab") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "runyard.runner.sweeps.supervisor",
-                str(project.root),
-                sweep_id,
-                str(lock_fd),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=out,
-            pass_fds=(lock_fd,),
-            start_new_session=True,
-            cwd=project.root,
-        )
-    return proc.pid
+    return spawn_detached(
+        "runyard.runner.sweeps.supervisor",
+        [str(project.root), sweep_id, str(lock_fd)],
+        sweep_dir(project, sweep_id) / "supervisor.log",
+        (lock_fd,),
+        project.root,
+    )
 
 
 def _lock(project: Project, sweep_id: str) -> int | None:

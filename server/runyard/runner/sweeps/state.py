@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import json
 import math
 import os
@@ -39,6 +38,7 @@ from typing import Any
 from runyard.core.errors import NotFoundError, RunyardError, UsageError
 from runyard.core.project import Project
 from runyard.core.store import Run, Store, json_number
+from runyard.runner.processes import lock_held
 
 # Tags every trial's run carries: the sweep's id, the trial's number, and whether the
 # sweep stopped it early (then its run was canceled with a reason that says so).
@@ -106,17 +106,7 @@ def read_log(project: Project, sweep_id: str, offset: int = 0) -> tuple[bytes, i
 
 def supervisor_alive(project: Project, sweep_id: str) -> bool:
     """True while a sweep supervisor (or the command starting one) holds the lock."""
-    try:
-        fd = os.open(sweep_dir(project, sweep_id) / LOCK, os.O_RDWR)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+    return lock_held(sweep_dir(project, sweep_id) / LOCK)
 
 
 def state_error(project: Project, exc: OSError) -> RunyardError:
