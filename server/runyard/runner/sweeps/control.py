@@ -22,6 +22,7 @@ import contextlib
 import fcntl
 import os
 import shutil
+import sys
 import time
 
 from runyard.core.errors import RunyardError, UsageError
@@ -71,9 +72,17 @@ def _lock(project: Project, sweep_id: str) -> int | None:
 def start_sweep(project: Project, name: str, progress: runs.Progress = runs._quiet) -> str:
     """Check and start the sweep `.runyard/sweeps/<name>.yml`; returns its id. The
     sweep goes on without the caller."""
+    import importlib.util
+
     from runyard.core import config, snapshot
 
     sweep = config.load_sweep(project, name)
+    if importlib.util.find_spec("optuna") is None:  # the sweep's supervisor needs it
+        raise RunyardError(
+            "Sweeps need Optuna, which is not installed in Runyard's environment.",
+            hint=f"install it: {sys.executable} -m pip install optuna (a dependency of "
+            "Runyard's; bash scripts/setup.sh installs it)",
+        )
     specs: dict[str, RunSpec] = {}
     parallel: dict[str, int] = {}
     for target, count in sweep.parallel:

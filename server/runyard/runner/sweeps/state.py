@@ -300,9 +300,7 @@ def _trial(raw: dict[str, Any], runs: dict[str, Run], metric: str) -> TrialView:
     )
 
 
-def _views(
-    project: Project, store: Store, ids: Sequence[str], with_trials: bool
-) -> list[SweepView]:
+def _views(project: Project, store: Store, ids: Sequence[str]) -> list[SweepView]:
     loaded: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
     live_runs: list[str] = []
     for sweep_id in ids:
@@ -349,7 +347,7 @@ def _views(
                 created=float(record.get("created", 0.0)),
                 ended=_float(state.get("ended")),
                 snapshot_commit=record.get("snapshot_commit"),
-                trials=sort_trials(trials, direction) if with_trials or trials else [],
+                trials=sort_trials(trials, direction),
                 notes=[str(n) for n in state.get("notes") or []],
             )
         )
@@ -359,7 +357,7 @@ def _views(
 def get_sweep(project: Project, store: Store, text: str) -> SweepView:
     """The sweep `text` names (an id, or a unique part of one), trials best first."""
     sweep_id = resolve_sweep_id(project, text)
-    views = _views(project, store, [sweep_id], with_trials=True)
+    views = _views(project, store, [sweep_id])
     if not views:
         raise NotFoundError(f"Sweep {sweep_id} has no readable record.")
     return views[0]
@@ -368,4 +366,4 @@ def get_sweep(project: Project, store: Store, text: str) -> SweepView:
 def list_sweeps(project: Project, store: Store, limit: int | None = None) -> list[SweepView]:
     """Every sweep, newest first, each with its trials (best first)."""
     ids = sweep_ids(project)
-    return _views(project, store, ids[:limit] if limit else ids, with_trials=False)
+    return _views(project, store, ids[:limit] if limit else ids)
