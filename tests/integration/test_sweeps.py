@@ -171,7 +171,9 @@ def test_a_grid_sweep_runs_every_combination_exactly_once(proj: Path) -> None:
     assert len(all_runs(proj)) == 6  # one run per combination, none repeated
     trial = data["trials"][0]
     run = show_run(proj, trial["run_id"])
-    assert run["tags"] == {"sweep": sweep_id, "sweep.trial": str(trial["trial"])}
+    assert run["tags"]["sweep"] == sweep_id
+    assert run["tags"]["sweep.trial"] == str(trial["trial"])
+    assert "sweep.pruned" not in run["tags"]
     lr, layers = trial["params"]["lr"], trial["params"]["layers"]
     assert run["command"][-4:] == ["--lr", str(lr), "--layers", str(layers)]
     assert run["params"]["lr"] == str(lr) and run["params"]["layers"] == str(layers)

@@ -411,6 +411,8 @@ class SweepSupervisor:
             if target is None:
                 break
             asked = self.study.ask(self._distributions())
+            # (the storage's id of the trial: Optuna has no public name for it, and a
+            # trial of an earlier supervisor is reached by it, see `handle`)
             trial = Trial(asked.number, asked._trial_id, dict(asked.params))
             self.trials[trial.number] = trial
             self.start_run(trial, target)
