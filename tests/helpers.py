@@ -9,6 +9,11 @@ way to put a run in the store and a target or job file in a project."""
 
 from __future__ import annotations
 
+import base64
+import datetime
+import hashlib
+import io
+import ipaddress
 import json
 import os
 import socket
@@ -17,6 +22,7 @@ import sys
 import textwrap
 import threading
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -345,3 +351,64 @@ def _load_error(path: Path, load: Callable[[], object]) -> ConfigError:
     err = info.value
     assert err.file == path
     return err
+
+
+def canary_wheel() -> bytes:
+    """A pure-Python wheel of `runyardcanary` 1.0 (BIAS = 0.5), made here: what the
+    package-index tests install."""
+    files = {
+        "runyardcanary/__init__.py": b"BIAS = 0.5\n",
+        "runyardcanary-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\n"
+        b"Name: runyardcanary\nVersion: 1.0\n",
+        "runyardcanary-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\n"
+        b"Root-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for name, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{name},sha256={digest},{len(data)}")
+    record.append("runyardcanary-1.0.dist-info/RECORD,,")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+        z.writestr("runyardcanary-1.0.dist-info/RECORD", "\n".join(record) + "\n")
+    return buf.getvalue()
+
+
+def index_certificate(host: str, folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for `host` (an IP address) that is also a CA, for a test
+    package index: (cert file, key file) in `folder`."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "runyard test index")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "index.crt", folder / "index.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file

@@ -17,7 +17,6 @@ other project on to the public index. Under CI=true a missing engine fails these
 from __future__ import annotations
 
 import base64
-import datetime
 import hashlib
 import io
 import ipaddress
@@ -26,7 +25,6 @@ import os
 import ssl
 import threading
 import uuid
-import zipfile
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -35,7 +33,7 @@ from typing import Any
 import pytest
 
 from tests import helpers
-from tests.helpers import commit_all, git, runyard
+from tests.helpers import canary_wheel, commit_all, git, index_certificate, runyard
 
 pytestmark = pytest.mark.integration
 
@@ -62,71 +60,12 @@ def _upstream_index() -> str:
     return (os.environ.get("PIP_INDEX_URL") or PyPI.simple_url).rstrip("/")
 
 
-def _wheel() -> bytes:
-    """A pure-Python wheel of `runyardcanary` 1.0 (BIAS = 0.5)."""
-    files = {
-        "runyardcanary/__init__.py": b"BIAS = 0.5\n",
-        "runyardcanary-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\n"
-        b"Name: runyardcanary\nVersion: 1.0\n",
-        "runyardcanary-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\n"
-        b"Root-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    record = []
-    for name, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.append(f"{name},sha256={digest},{len(data)}")
-    record.append("runyardcanary-1.0.dist-info/RECORD,,")
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        for name, data in files.items():
-            z.writestr(name, data)
-        z.writestr("runyardcanary-1.0.dist-info/RECORD", "\n".join(record) + "\n")
-    return buf.getvalue()
-
-
 def _bridge_gateway(engine: Any) -> str:
     """The engine's bridge gateway address: on this machine, reachable from containers."""
     config = engine.networks.get("bridge").attrs["IPAM"]["Config"][0]
     if config.get("Gateway"):
         return str(config["Gateway"])
     return str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
-
-
-def _certificate(host: str, folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for `host` (an IP address): (cert file, key file)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "runyard test index")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = folder / "index.crt", folder / "index.key"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_file, key_file
 
 
 class Index:
@@ -143,7 +82,7 @@ def index(engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ind
     anywhere), with a CA bundle that trusts it and the public index."""
     token = f"canary{uuid.uuid4().hex}"
     expected = "Basic " + base64.b64encode(f"ci:{token}".encode()).decode()
-    wheel = _wheel()
+    wheel = canary_wheel()
     sha = hashlib.sha256(wheel).hexdigest()
     page = (
         f'<html><body><a href="/files/{WHEEL_NAME}#sha256={sha}">{WHEEL_NAME}</a></body></html>'
@@ -185,7 +124,7 @@ def index(engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ind
 
     host = _bridge_gateway(engine)
     folder = tmp_path_factory.mktemp("index")
-    cert, key = _certificate(host, folder)
+    cert, key = index_certificate(host, folder)
     bundle = folder / "ca-bundle.crt"
     system = Path(helpers.CA_BUNDLE).read_bytes() if Path(helpers.CA_BUNDLE).is_file() else b""
     bundle.write_bytes(system + b"\n" + cert.read_bytes())

@@ -7,12 +7,8 @@ pip is configured with here, on this machine and in the build containers alike."
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import datetime
 import hashlib
-import io
-import ipaddress
 import json
 import os
 import platform
@@ -20,7 +16,6 @@ import ssl
 import subprocess
 import sys
 import threading
-import zipfile
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -31,7 +26,15 @@ import pytest
 from runyard.core import envs
 from runyard.core.store import RunLock, Store
 from tests import helpers
-from tests.helpers import git, run_logs, runyard, submit_run, wait_run
+from tests.helpers import (
+    canary_wheel,
+    git,
+    index_certificate,
+    run_logs,
+    runyard,
+    submit_run,
+    wait_run,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -104,66 +107,13 @@ def test_uv_and_pip_build_the_same_packages_into_environments_of_their_own(
     assert again.reused and again.hash == uv.hash
 
 
-def _canary_wheel() -> bytes:
-    """A pure-Python wheel of `runyardcanary` 1.0, made here."""
-    files = {
-        "runyardcanary/__init__.py": b"BIAS = 0.5\n",
-        "runyardcanary-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\n"
-        b"Name: runyardcanary\nVersion: 1.0\n",
-        "runyardcanary-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\n"
-        b"Root-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    record = []
-    for name, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.append(f"{name},sha256={digest},{len(data)}")
-    record.append("runyardcanary-1.0.dist-info/RECORD,,")
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        for name, data in files.items():
-            z.writestr(name, data)
-        z.writestr("runyardcanary-1.0.dist-info/RECORD", "\n".join(record) + "\n")
-    return buf.getvalue()
-
-
 @pytest.fixture
 def strict_index(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """An HTTPS package index on loopback serving one wheel, whose self-signed
     certificate is also a CA: OpenSSL (pip) accepts it from a CA bundle, uv's stricter
     TLS check refuses it. Yields (index URL, the CA bundle that trusts it)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "runyard test index")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    pem = cert.public_bytes(serialization.Encoding.PEM)
-    (tmp_path / "index.crt").write_bytes(pem)
-    (tmp_path / "index.key").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    wheel = _canary_wheel()
+    index_certificate("127.0.0.1", tmp_path)
+    wheel = canary_wheel()
     sha = hashlib.sha256(wheel).hexdigest()
     wheel_name = "runyardcanary-1.0-py3-none-any.whl"
     page = f'<html><body><a href="/files/{wheel_name}#sha256={sha}">{wheel_name}</a></body></html>'
