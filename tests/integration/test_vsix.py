@@ -32,8 +32,11 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 COMPILED = (".so", ".pyd", ".dylib")
-# Left out on purpose: only Docker over ssh:// needs it (the server says how to add it).
-NOT_BUNDLED = {"paramiko"}
+# Left out on purpose: paramiko (only Docker over ssh:// needs it; the server says how to
+# add it), uv (a platform binary: the bundled server builds environments with pip, as
+# core/envs does wherever uv is missing) and optuna (only sweeps use it, from the CLI,
+# which says how to install it when it is missing).
+NOT_BUNDLED = {"paramiko", "uv", "optuna"}
 # The server's modules that must import from the bundle alone, beyond the top-level ones.
 SERVER_MODULES = (
     "runyard.lsp.server",
