@@ -212,4 +212,5 @@ def test_the_files_are_found_in_order_and_recognised_when_a_job_names_them(
     (tmp_path / "environment.yml").write_text(ENVIRONMENT)
     assert envspecs.find(tmp_path) == "environment.yml"
     assert envspecs.handles("envs/my-conda.yml") and envspecs.handles("python_env.yaml")
-    assert not envspecs.handles("requirements.txt")
+    assert not envspecs.handles("requirements.txt") and not envspecs.handles("pyproject.toml")
+    assert envspecs.handles("envs/gpu.yaml") and envspecs.handles("sub/uv.lock")

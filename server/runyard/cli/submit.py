@@ -15,8 +15,8 @@ when they differ.
 from __future__ import annotations
 
 import argparse
-import io
 import math
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -148,8 +148,11 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     with open_store(project) as store:
         original_id = runs.get_run(project, store, args.id).id
         run = runs.rerun(project, store, original_id, args.target, show_progress)
-    quiet = args.check and args.json  # the comparison alone goes to stdout
-    status = _follow(project, run, args.detach, out=io.BytesIO() if quiet else None)
+    if args.check and args.json:  # the comparison alone goes to stdout
+        with open(os.devnull, "wb") as sink:
+            status = _follow(project, run, args.detach, out=sink)
+    else:
+        status = _follow(project, run, args.detach)
     if not args.check or status == 130:
         return status
     with open_store(project) as store:

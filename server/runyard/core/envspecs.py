@@ -130,14 +130,11 @@ def find(workdir: Path) -> str | None:
 
 
 def handles(rel: str) -> bool:
-    """Whether `rel` (a dependency file a job names) is one this module reads."""
+    """Whether `rel` (a dependency file a job names) is one this module reads: a
+    `uv.lock`, or any YAML file (MLflow's `python_env.yaml`, else a conda env file; a
+    requirements file is never YAML)."""
     name = PurePosixPath(rel).name
-    return (
-        name in (PYTHON_ENV_FILE, UV_LOCK)
-        or rel in CONDA_FILES
-        or name in {PurePosixPath(c).name for c in CONDA_FILES}
-        or (name.endswith((".yml", ".yaml")) and "conda" in name.lower())
-    )
+    return name == UV_LOCK or name.endswith((".yml", ".yaml"))
 
 
 def read(workdir: Path, rel: str) -> ReadSpec:

@@ -384,13 +384,9 @@ def run_diff(project: Project, store: Store, a: Run, b: Run) -> RunDiff:
     files = snapshot.changed_files(project, _require_snapshot(a), _require_snapshot(b))
     lock_a, lock_b = store.run_lock(a.id), store.run_lock(b.id)
     environment = None
-    host = None
     if lock_a is not None and lock_b is not None:
         environment = _changes({"python": lock_a.python}, {"python": lock_b.python})
         environment += _changes(lock_a.packages, lock_b.packages)
-        host_a, host_b = getattr(lock_a, "host", None), getattr(lock_b, "host", None)
-        if host_a and host_b:
-            host = _changes(host_a, host_b)
     return RunDiff(
         a=a,
         b=b,
@@ -400,7 +396,7 @@ def run_diff(project: Project, store: Store, a: Run, b: Run) -> RunDiff:
         target=_changes(
             {"target": a.target, "type": a.target_type}, {"target": b.target, "type": b.target_type}
         ),
-        host=host,
+        host=None,  # host facts (OS, CPU, GPU) are not recorded with runs yet
         metrics=_changes(a.metrics, b.metrics),
         code_diff=snapshot.diff_snapshots(project, _require_snapshot(a), _require_snapshot(b)),
     )
