@@ -12,15 +12,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from runyard.cli.output import fmt_duration, info, printable
 from runyard.core.errors import RunyardError, UsageError
 from runyard.core.project import Project, find_project
 from runyard.core.store import Run, Store, store_writable
 from runyard.runner import runs
+
+T = TypeVar("T")
 
 STATUS_MARK = {
     "queued": "…",
@@ -71,30 +73,50 @@ def parse_kv(items: Sequence[str] | None, what: str) -> dict[str, str]:
     return out
 
 
-def follow_log(project: Project, store: Store, run_id: str, out: Any) -> Run:
-    """Copy the run's log to `out` as it grows, until the run ends. Returns the run."""
-    offset = 0
+def tail(
+    read: Callable[[int], tuple[bytes, int]],
+    ended: Callable[[], T | None],
+    out: Any,
+    every: float,
+    pause: float = 0.01,
+    offset: int = 0,
+) -> T:
+    """Copy what `read(offset)` gives (bytes, the next offset) to `out` as it grows
+    from `offset` (waiting `pause` seconds when there is nothing new), asking `ended()` every `every`
+    seconds; once that answers something, copy the rest and return it. The one follow
+    loop of a run's log and a sweep's."""
     last_check = 0.0
-    checks = 0
     while True:
-        data, offset = runs.read_log(project, run_id, offset)
+        data, offset = read(offset)
         if data:
             out.write(data)
             out.flush()
         now = time.monotonic()
-        if now - last_check >= 0.2:
+        if now - last_check >= every:
             last_check = now
-            checks += 1
-            if checks % 5 == 0:
-                runs.reconcile(project, store)
-            run = store.get_run(run_id)
-            if not run.live:
-                data, offset = runs.read_log(project, run_id, offset)
+            done = ended()
+            if done is not None:
+                data, offset = read(offset)
                 if data:
                     out.write(data)
                     out.flush()
-                return run
-        time.sleep(0.01 if not data else 0.0)
+                return done
+        time.sleep(pause if not data else 0.0)
+
+
+def follow_log(project: Project, store: Store, run_id: str, out: Any) -> Run:
+    """Copy the run's log to `out` as it grows, until the run ends. Returns the run."""
+    checks = 0
+
+    def ended() -> Run | None:
+        nonlocal checks
+        checks += 1
+        if checks % 5 == 0:
+            runs.reconcile(project, store)
+        run = store.get_run(run_id)
+        return None if run.live else run
+
+    return tail(lambda offset: runs.read_log(project, run_id, offset), ended, out, 0.2)
 
 
 def say_outcome(run: Run) -> None:

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from typing import Any
 
-from runyard.cli.common import open_store, project_of, reading_store
+from runyard.cli.common import open_store, project_of, reading_store, tail
 from runyard.cli.output import NO_VALUE, emit_json, fmt_time, fmt_value, info, printable, table
 from runyard.core.config import param_argument
 from runyard.core.project import Project
@@ -106,25 +105,21 @@ def _follow(project: Project, sweep_id: str, detach: bool, offset: int = 0) -> i
     if detach:
         info(f"sweep {sweep_id} runs under its own supervisor\n{hints}")
         return 0
-    out = sys.stdout.buffer
     try:
         with open_store(project) as store:
-            last = 0.0
-            while True:
-                data, offset = sweeps_api.read_log(project, sweep_id, offset)
-                if data:
-                    out.write(data)
-                    out.flush()
-                now = time.monotonic()
-                if now - last >= 0.25:
-                    last = now
-                    view = sweeps_api.get_sweep(project, store, sweep_id)
-                    if view.status not in ("starting", "running"):
-                        data, offset = sweeps_api.read_log(project, sweep_id, offset)
-                        out.write(data)
-                        out.flush()
-                        break
-                time.sleep(0.05 if not data else 0.0)
+
+            def ended() -> SweepView | None:
+                now = sweeps_api.get_sweep(project, store, sweep_id)
+                return None if now.status in ("starting", "running") else now
+
+            view = tail(
+                lambda at: sweeps_api.read_log(project, sweep_id, at),
+                ended,
+                sys.stdout.buffer,
+                every=0.25,
+                pause=0.05,
+                offset=offset,
+            )
     except KeyboardInterrupt:
         info(f"\ndetached: sweep {sweep_id} goes on.\n{hints}")
         return 130
