@@ -1,0 +1,98 @@
+"""What a submission asks git once (`snapshot.Survey`) and shares between its secrets
+check, its snapshot and the run's identity: the same answers as asking each time, in
+fewer git processes."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from runyard.core import snapshot
+from runyard.core.project import Project
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(root), *args], check=True, capture_output=True, text=True
+    ).stdout
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A repository with a commit, its own user, and a global excludes file set with `~`."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "global-ignore").write_text("*.secretlog\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    subprocess.run(
+        ["git", "config", "--global", "core.excludesFile", "~/global-ignore"], check=True
+    )
+    root = tmp_path / "proj"
+    root.mkdir()
+    git(root, "init", "-q")
+    git(root, "config", "user.name", "Ada L")
+    git(root, "config", "user.email", "ada@example.com")
+    (root / "train.py").write_text("print('hi')\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "first")
+    (root / "notes.secretlog").write_text("kept out by the global excludes\n")
+    (root / ".env").write_text("TOKEN=x\n")
+    (root / "data.csv").write_text("1,2\n")
+    return root
+
+
+def test_the_survey_answers_what_git_config_does(repo: Path) -> None:
+    survey = snapshot.Survey(Project(repo))
+    assert survey.user() is None  # nothing read yet
+    settings = survey.settings()
+    assert settings["user.name"] == "Ada L"
+    assert settings["core.excludesfile"] == "~/global-ignore"
+    assert survey.user() == ("Ada L", "ada@example.com")
+
+
+def test_a_shared_survey_takes_the_same_snapshot_in_fewer_git_processes(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = Project(repo)
+    calls: list[list[str]] = []
+    real = snapshot._run_git
+
+    def counted(cwd: Path, args: Sequence[str], *rest: object, **kw: object) -> object:
+        calls.append([a for a in args if not a.startswith(("gc.", "core.", "advice."))])
+        return real(cwd, args, *rest, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(snapshot, "_run_git", counted)
+    alone = snapshot.untracked_secret_files(project)
+    snap_alone = snapshot.take_snapshot(project, "alone")
+    apart = len(calls)
+    calls.clear()
+    survey = snapshot.Survey(project)
+    shared = snapshot.untracked_secret_files(project, survey)
+    snap_shared = snapshot.take_snapshot(project, "shared", survey)
+    together = len(calls)
+    assert shared == alone == [".env"]
+    assert snapshot.snapshot_tree(project, snap_shared.commit) == snapshot.snapshot_tree(
+        project, snap_alone.commit
+    )
+    files = git(repo, "ls-tree", "-r", "--name-only", snap_shared.commit).split()
+    assert sorted(files) == [".env", "data.csv", "train.py"]  # no *.secretlog
+    head = git(repo, "rev-parse", "HEAD").strip()
+    assert git(repo, "rev-parse", f"{snap_shared.commit}^").strip() == head
+    # rev-parse, config, ls-files --others, add, ls-files -ci, write-tree, commit-tree,
+    # update-ref: each once.
+    assert together == 8, calls[:together]
+    assert together < apart
+
+
+def test_a_shadow_repository_survey_names_no_user(tmp_path: Path) -> None:
+    root = tmp_path / "plain"
+    root.mkdir()
+    (root / "train.py").write_text("print('hi')\n")
+    survey = snapshot.Survey(Project(root))
+    snap = snapshot.take_snapshot(Project(root), "s1", survey)
+    assert snap.shadow and survey.user() is None
