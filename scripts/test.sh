@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh --dev
 in_ci=false
 case "${CI:-}" in 1 | true | TRUE | yes) in_ci=true ;; esac
-for part in docker-setup sshd-setup spark-setup vscode-setup; do
+for part in docker-setup sshd-setup spark-setup ray-setup postgres-setup vscode-setup; do
   if ! bash "scripts/$part.sh"; then
     if $in_ci; then
       echo "test: scripts/$part.sh failed; CI needs it" >&2

@@ -412,3 +412,49 @@ def index_certificate(host: str, folder: Path) -> tuple[Path, Path]:
         )
     )
     return cert_file, key_file
+
+
+# Sweep trial scripts shared by the sweep tests (CLI, LSP, the Sweeps view).
+# A clearly bad trial (offset 100) logs for long; good ones end after a few steps.
+PRUNED_TRIAL = """\
+import argparse, time
+import runyard
+
+p = argparse.ArgumentParser()
+p.add_argument("--offset", type=float, required=True)
+a = p.parse_args()
+for step in range(150 if a.offset > 10 else 4):
+    runyard.log_metric("loss", a.offset + 1.0 / (step + 1), step=step)
+    time.sleep(0.1)
+"""
+
+# Waits for gates/go-<x> (made by the test, never by the trial), then logs loss = x.
+GATED_TRIAL = """\
+import argparse, os, time
+import runyard
+
+p = argparse.ArgumentParser()
+p.add_argument("--gates", required=True)
+p.add_argument("--x", type=int, required=True)
+a = p.parse_args()
+runyard.log_metric("loss", 100.0 + a.x, step=0)
+gate = os.path.join(a.gates, f"go-{a.x}")
+for _ in range(6000):
+    if os.path.exists(gate):
+        break
+    time.sleep(0.05)
+runyard.log_metric("loss", float(a.x), step=1)
+"""
+
+
+def sweep_file(proj: Path, name: str, text: str) -> None:
+    """Write `.runyard/sweeps/NAME.yml` (`text` dedented)."""
+    folder = proj / ".runyard" / "sweeps"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.yml").write_text(textwrap.dedent(text))
+
+
+def start_sweep(proj: Path, name: str) -> str:
+    """`runyard sweep start NAME --detach`; the sweep's id."""
+    proc = runyard(proj, "sweep", "start", name, "--detach", check=True)
+    return proc.stdout.strip().splitlines()[0]

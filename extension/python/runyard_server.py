@@ -20,10 +20,11 @@ import sys
 MIN_PYTHON = (3, 11)
 # The server's run-time dependencies, as modules (pyproject.toml's dependencies, less
 # paramiko: only Docker over ssh:// needs it, and the server says how to install it).
-# Those the server imports as it starts are imported here, git too (GitPython needs the
-# git command, and says so as it imports); the others are only looked for, as the
-# server loads them on first use and importing them here would slow every start.
-IMPORTED = ("attrs", "cattrs", "lsprotocol", "pygls", "git")
+# Those the server imports as it starts are imported here; the others are only looked
+# for, as the server loads them on first use and importing them here would slow every
+# start. Snapshots run the git command (no Python git library), so it is looked for on
+# PATH.
+IMPORTED = ("attrs", "cattrs", "lsprotocol", "pygls")
 LOOKED_FOR = ("yaml", "jsonschema", "docker")
 SETTING_HINT = "point the runyard.pythonPath setting at Python 3.11 or newer"
 
@@ -46,17 +47,19 @@ def check_dependencies(libs):
                 "the bundled module '%s' is missing from %s. Reinstall the Runyard extension."
                 % (name, libs)
             )
+    import shutil
+
+    if shutil.which("git") is None:
+        return (
+            "Runyard needs the git command, and none was found on PATH (%s). Install git "
+            "(Debian/Ubuntu: apt-get install git), then restart the server."
+            % os.environ.get("PATH", "")
+        )
     for name in IMPORTED:
         try:
             __import__(name)
         except Exception as exc:  # a dependency's import can fail in any way
             reason = ("%s: %s" % (type(exc).__name__, exc)).splitlines()[0].rstrip(".")
-            if name == "git" and "git executable" in str(exc):
-                return (
-                    "Runyard needs the git command, and none was found (%s). Install git "
-                    "(Debian/Ubuntu: apt-get install git), or set GIT_PYTHON_GIT_EXECUTABLE "
-                    "to its path, then restart the server." % reason
-                )
             return (
                 "the bundled module '%s' does not import with Python %s at %s (%s). "
                 "Reinstall the Runyard extension, or %s."

@@ -67,7 +67,7 @@ export class RunyardClient implements ServerApi, vscode.Disposable {
     this.setState("starting");
     let python;
     try {
-      python = await findPython();
+      python = await findPython(this.context.globalState);
     } catch (err) {
       this.setState("failed");
       if (err instanceof PythonNotFound) {

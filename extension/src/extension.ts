@@ -3,12 +3,14 @@
 import * as vscode from "vscode";
 import { RunyardClient } from "./client";
 import { registerCommands } from "./commands";
+import { offerImports } from "./importOffer";
 import { Projects } from "./projects";
 import { RunOutputs } from "./runOutput";
 import { TargetStatus } from "./statusBar";
 import { GalleryView } from "./views/gallery";
 import { ModelsView } from "./views/models";
 import { RunsView } from "./views/runs";
+import { SweepsView } from "./views/sweeps";
 import { TargetsView } from "./views/targets";
 
 let client: RunyardClient | undefined;
@@ -22,6 +24,12 @@ export function activate(context: vscode.ExtensionContext): void {
   const runs = new RunsView(client, projects);
   const models = new ModelsView(client, projects);
   const outputs = new RunOutputs(client);
+  const sweeps = new SweepsView(client, projects);
+  const sweepsTree = vscode.window.createTreeView("runyard.sweeps", {
+    treeDataProvider: sweeps,
+    canSelectMany: true,
+    showCollapseAll: true,
+  });
   const modelsTree = vscode.window.createTreeView("runyard.models", { treeDataProvider: models, showCollapseAll: true });
   models.watch(modelsTree);
   const runsTree = vscode.window.createTreeView("runyard.runs", {
@@ -29,7 +37,7 @@ export function activate(context: vscode.ExtensionContext): void {
     canSelectMany: true,
     showCollapseAll: true,
   });
-  const parts = { context, client, projects, targets, runs, models, outputs };
+  const parts = { context, client, projects, targets, runs, models, outputs, sweeps };
   context.subscriptions.push(
     log,
     client,
@@ -40,6 +48,10 @@ export function activate(context: vscode.ExtensionContext): void {
     outputs,
     runsTree,
     runsTree.onDidChangeSelection((e) => runs.setSelection(e.selection)),
+    sweeps,
+    sweepsTree,
+    sweepsTree.onDidChangeSelection((e) => sweeps.setSelection(e.selection)),
+    sweepsTree.onDidCollapseElement((e) => sweeps.collapsed(e.element)),
     vscode.window.createTreeView("runyard.targets", { treeDataProvider: targets }),
     modelsTree,
     vscode.window.createTreeView("runyard.gallery", { treeDataProvider: new GalleryView(client) }),
@@ -62,11 +74,13 @@ export function activate(context: vscode.ExtensionContext): void {
       vscode.workspace.onDidGrantWorkspaceTrust(() => {
         projects.setState("starting");
         void client?.start();
+        if (client) void offerImports(context, client, projects);
       }),
     );
   } else {
     projects.setState("starting");
     void client.start();
+    void offerImports(context, client, projects);
   }
   log.info(`Runyard extension activated in ${Date.now() - activated} ms`);
 }

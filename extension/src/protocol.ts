@@ -29,6 +29,8 @@ export type ServerInfoParams = Record<string, never>;
 export interface ProjectInfo {
   root: string;
   defaultTarget?: string | null;
+  /** A team store's URL without its password; null for the project's own SQLite file. */
+  store?: string | null;
 }
 
 export interface ServerInfoResult {
@@ -45,6 +47,27 @@ export interface ProjectInitParams {
 export interface ProjectInitResult {
   root: string;
   created: string[];
+}
+
+export interface ProjectImportParams {
+  folder: string;
+  kind?: string | null;
+  force?: boolean;
+  script?: string | null;
+}
+
+export interface ImportNote {
+  source: string;
+  message: string;
+  key?: string | null;
+}
+
+export interface ProjectImportResult {
+  root: string;
+  kind: string;
+  written: string[];
+  notes: ImportNote[];
+  problems: ImportNote[];
 }
 
 // ----------------------------------------------------------------------------- targets
@@ -158,6 +181,9 @@ export interface RunInfo {
   exitCode?: number | null;
   reason?: string | null;
   metrics?: Record<string, number | null>;
+  userName?: string | null;
+  userEmail?: string | null;
+  machine?: string | null;
 }
 
 export interface RunSubmitParams extends ProjectParams {
@@ -186,6 +212,10 @@ export interface RunsListParams extends ProjectParams {
   descending?: boolean;
   offset?: number;
   limit?: number;
+  /** Also answer each listed run's params (`RunsListResult.params`). */
+  includeParams?: boolean;
+  /** Only the trial runs of this sweep (an id or a unique part of one). */
+  sweep?: string | null;
 }
 
 export interface ExperimentInfo {
@@ -198,6 +228,8 @@ export interface RunsListResult {
   total: number;
   offset: number;
   experiments: ExperimentInfo[];
+  /** run id -> its params; only when the request set `includeParams`. */
+  params?: Record<string, Record<string, string>> | null;
 }
 
 export interface StatusChange {
@@ -221,10 +253,25 @@ export interface MetricSummary {
 }
 
 /** What the run's environment held once it was ready (`packages`: name==version). */
+/** The machine a run's environment was measured on (its container, the ssh target's
+ * machine); `summary` is the one line `runyard runs show` prints. */
+export interface HostInfo {
+  os?: string | null;
+  release?: string | null;
+  distro?: string | null;
+  machine?: string | null;
+  cpu?: string | null;
+  cpus?: number | null;
+  gpus?: string[];
+  summary: string;
+}
+
 export interface RunLockInfo {
   python: string;
   installer?: string | null;
   packages?: string[];
+  /** null: not recorded (a lock from before host facts). */
+  host?: HostInfo | null;
 }
 
 export interface RunDetails {
@@ -328,6 +375,10 @@ export interface MetricSeriesParams extends ProjectParams {
   runIds: string[];
   keys?: string[] | null;
   maxPoints?: number;
+  /** Zoom: only the points whose step is at least this (left out: from the first). */
+  stepFrom?: number | null;
+  /** Zoom: only the points whose step is at most this (left out: to the last). */
+  stepTo?: number | null;
 }
 
 export interface MetricSeries {
@@ -513,6 +564,77 @@ export interface DeploymentInvokeResult {
   ms: number;
 }
 
+// ----------------------------------------------------------------------------- sweeps
+
+/** A sweep's own statuses; "interrupted": its supervisor ended before the sweep did. */
+export const SWEEP_ACTIVE_STATUSES: readonly string[] = ["starting", "running"];
+
+export interface SweepInfo {
+  id: string;
+  name: string;
+  status: string;
+  reason?: string | null;
+  sampler: string;
+  metric: string;
+  direction: string;
+  trialsDone: number;
+  trialsTotal: number;
+  counts: Record<string, number>;
+  bestValue?: number | null;
+  bestTrial?: number | null;
+  bestRunId?: string | null;
+  created: number;
+  ended?: number | null;
+}
+
+export interface SweepsListResult {
+  sweeps: SweepInfo[];
+}
+
+export interface SweepParams extends ProjectParams {
+  sweepId: string;
+}
+
+export interface SweepSpaceParam {
+  name: string;
+  kind: string;
+  values?: unknown[] | null;
+  low?: number | null;
+  high?: number | null;
+  step?: number | null;
+}
+
+/** One trial; `status` is a run status or "pruned". */
+export interface TrialInfo {
+  number: number;
+  runId?: string | null;
+  target?: string | null;
+  status: string;
+  params: Record<string, unknown>;
+  value?: number | null;
+  latest?: number | null;
+  reason?: string | null;
+  started?: number | null;
+  ended?: number | null;
+}
+
+/** One sweep; `trials` sorted by the objective, the best first. */
+export interface SweepDetails {
+  sweep: SweepInfo;
+  space: SweepSpaceParam[];
+  earlyStopping: string;
+  parallel: Record<string, number>;
+  snapshotCommit?: string | null;
+  notes: string[];
+  trials: TrialInfo[];
+}
+
+export interface SweepCancelResult {
+  sweepId: string;
+  canceled: boolean;
+  status: string;
+}
+
 // ----------------------------------------------------------------------------- pushes
 
 export interface RunChangedNotification {
@@ -577,6 +699,7 @@ export const RUNS_COMPARE = "runyard/runs/compare";
 export const METRICS_SERIES = "runyard/metrics/series";
 export const SERVER_INFO = "runyard/server/info";
 export const PROJECT_INIT = "runyard/project/init";
+export const PROJECT_IMPORT = "runyard/project/import";
 export const GALLERY_LIST = "runyard/gallery/list";
 export const GALLERY_CREATE = "runyard/gallery/create";
 export const MODELS_LIST = "runyard/models/list";
@@ -586,6 +709,9 @@ export const MODELS_DEPLOY = "runyard/models/deploy";
 export const DEPLOYMENTS_LIST = "runyard/deployments/list";
 export const DEPLOYMENTS_INVOKE = "runyard/deployments/invoke";
 export const DEPLOYMENTS_STOP = "runyard/deployments/stop";
+export const SWEEPS_LIST = "runyard/sweeps/list";
+export const SWEEPS_GET = "runyard/sweeps/get";
+export const SWEEPS_CANCEL = "runyard/sweeps/cancel";
 
 export const RUN_CHANGED = "runyard/runs/didChange";
 export const LOG_LINES = "runyard/runs/logLines";
@@ -613,6 +739,7 @@ export interface Requests {
   [METRICS_SERIES]: [MetricSeriesParams, MetricSeriesResult];
   [SERVER_INFO]: [ServerInfoParams, ServerInfoResult];
   [PROJECT_INIT]: [ProjectInitParams, ProjectInitResult];
+  [PROJECT_IMPORT]: [ProjectImportParams, ProjectImportResult];
   [GALLERY_LIST]: [GalleryListParams, GalleryListResult];
   [GALLERY_CREATE]: [GalleryCreateParams, GalleryCreateResult];
   [MODELS_LIST]: [ModelsListParams, ModelsListResult];
@@ -622,6 +749,9 @@ export interface Requests {
   [DEPLOYMENTS_LIST]: [ProjectParams, DeploymentsListResult];
   [DEPLOYMENTS_INVOKE]: [DeploymentInvokeParams, DeploymentInvokeResult];
   [DEPLOYMENTS_STOP]: [DeploymentNameParams, DeploymentInfo];
+  [SWEEPS_LIST]: [ProjectParams, SweepsListResult];
+  [SWEEPS_GET]: [SweepParams, SweepDetails];
+  [SWEEPS_CANCEL]: [SweepParams, SweepCancelResult];
 }
 
 /** method -> params of each push from the server. */

@@ -1,8 +1,13 @@
 // Finds the Python that runs the server: the `runyard.pythonPath` setting, then the
 // Python extension's active interpreter (when that extension is installed), then
-// `python3` on PATH. The server needs 3.11 or later; each candidate is checked.
+// `python3` on PATH. The server needs 3.11 or later; each candidate is checked, by a
+// probe the first time and from what the last probe of the same executable file said
+// after that (pythonProbe.ts).
 import { execFile } from "node:child_process";
 import * as vscode from "vscode";
+import { executableFacts, type ProbeCache, remember, rememberedVersion } from "./pythonProbe";
+
+const PROBES_KEY = "runyard.pythonProbes";
 
 export interface PythonChoice {
   command: string;
@@ -64,7 +69,18 @@ async function fromPythonExtension(): Promise<string | null> {
   }
 }
 
-export async function findPython(): Promise<PythonChoice> {
+/** The candidate's version: remembered in `state` for the same executable, else probed. */
+async function versionOf(command: string, state: vscode.Memento | undefined): Promise<string | null> {
+  const facts = executableFacts(command);
+  const cache = state?.get<ProbeCache>(PROBES_KEY);
+  const known = rememberedVersion(cache, command, facts);
+  if (known !== null) return known;
+  const version = await probe(command);
+  if (version !== null && facts && state) await state.update(PROBES_KEY, remember(cache, command, facts, version));
+  return version;
+}
+
+export async function findPython(state?: vscode.Memento): Promise<PythonChoice> {
   const tried: string[] = [];
   const candidates: { command: string; source: PythonChoice["source"] }[] = [];
   const setting = vscode.workspace.getConfiguration("runyard").get<string>("pythonPath", "").trim();
@@ -73,7 +89,7 @@ export async function findPython(): Promise<PythonChoice> {
   if (fromExt) candidates.push({ command: fromExt, source: "python extension" });
   candidates.push({ command: "python3", source: "PATH" });
   for (const c of candidates) {
-    const version = await probe(c.command);
+    const version = await versionOf(c.command, state);
     if (version === null) {
       tried.push(`${c.command} (${c.source}): does not run`);
       continue;

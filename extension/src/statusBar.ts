@@ -1,6 +1,9 @@
-// The status-bar item: the current project's default target; a click changes it.
+// The status-bar item: the current project's default target; a click changes it. Its
+// tooltip also says where the project's runs are kept (its own SQLite file, or a team
+// store).
 import * as vscode from "vscode";
 import type { Projects } from "./projects";
+import { targetTooltip } from "./teamStore";
 
 export class TargetStatus implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem("runyard.target", vscode.StatusBarAlignment.Left, 50);
@@ -30,7 +33,7 @@ export class TargetStatus implements vscode.Disposable {
     }
     this.show(
       `$(server-process) ${project.defaultTarget ?? "no target"}`,
-      `Runyard: runs go to ${project.defaultTarget ?? "(no default target)"}. Click to change.`,
+      targetTooltip(project.defaultTarget, project.root, project.store),
       "runyard.setDefaultTarget",
     );
   }

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { CompareRow, RunInfo } from "../src/protocol";
-import { fieldsTable, lockPins, lockSummary, PINS_SHOWN_OPEN, SNAPSHOT_CHARS } from "../webview/runFields";
+import { fieldsTable, hostLine, lockPins, lockSummary, PINS_SHOWN_OPEN, SNAPSHOT_CHARS } from "../webview/runFields";
 import { NO_VALUE } from "../webview/format";
 
 function run(id: string): RunInfo {
@@ -25,6 +25,14 @@ describe("the run's lock", () => {
     assert.equal(lockSummary(null), "No lock recorded");
     assert.equal(lockSummary(undefined), "No lock recorded");
     assert.deepEqual(lockPins(null), { pins: [], folded: false });
+  });
+
+  it("names the host the environment was on, or says it was not recorded", () => {
+    const host = { os: "Linux", cpus: 16, gpus: ["NVIDIA H100"], summary: "Linux 6.1 · x86_64 · 16 CPUs · NVIDIA H100" };
+    assert.equal(hostLine({ python: "3.11.2", host }), "Host: Linux 6.1 · x86_64 · 16 CPUs · NVIDIA H100");
+    assert.equal(hostLine({ python: "3.11.2", host: null }), "Host not recorded");
+    assert.equal(hostLine({ python: "3.11.2", host: { summary: "  " } }), "Host not recorded");
+    assert.equal(hostLine(null), "Host not recorded");
   });
 
   it("lists the pins by name, folded when there are many", () => {

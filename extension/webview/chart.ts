@@ -2,17 +2,27 @@
 // per metric key, one line per run, raw values faint under their exponential moving
 // average, x as step / relative time / wall time, linear or log y. Updates are
 // batched: a chart redraws at most once per animation frame however many points come.
+//
+// Zoom: dragging across a chart selects an x range (uPlot's select); the chart then
+// asks for each run's points in that range again (`onZoom`: a step range per line,
+// `zoomStepRange`), and shows the answer (`showZoomed`) at full resolution where the
+// range is short enough; a double-click goes back to the whole series. While zoomed,
+// the whole series is kept aside, and live points go to it.
 import uPlot from "uplot";
 import { cssVar, h, onThemeChange } from "./dom";
 import { extraLineColor, formatElapsed, formatValue, NO_VALUE } from "./format";
 import {
   alignLines,
   appendLive,
+  appendPoints,
   ema,
   fromColumns,
+  inStepRange,
   relativeOrigin,
   toLine,
+  zoomStepRange,
   type Points,
+  type StepRange,
   type XMode,
 } from "./series";
 import { clampSmoothing, MAX_SMOOTHING, parseChartSettings, type ChartSettings } from "./viewState";
@@ -103,6 +113,27 @@ interface LineState extends LineInfo {
   points: Points;
   /** Points the run logged in all (the series may hold a downsampled cut). */
   total: number;
+  /** While zoomed: the whole series (`points` holds the zoomed range), else null. */
+  whole: Points | null;
+  /** While zoomed: the steps asked for. */
+  range: StepRange | null;
+}
+
+/** One run's steps in a zoomed chart. */
+export interface LineRange extends StepRange {
+  runId: string;
+}
+
+/** Told when a chart was zoomed: the runs' step ranges to read again, numbered `zoom`
+ * (the answer goes to `MetricChart.showZoomed` with that number). */
+export type ZoomHandler = (key: string, zoom: number, ranges: LineRange[]) => void;
+
+/** A series as the server sends it, for `showZoomed`. */
+export interface SeriesColumns {
+  runId: string;
+  steps: number[];
+  times: number[];
+  values: (number | null)[];
 }
 
 const X_LABELS: Record<XMode, string> = { step: "step", relative: "time", wall: "wall time" };
@@ -119,7 +150,11 @@ export class MetricChart {
   private needsBuild = true;
   private needsData = false;
   private zoomed = false;
+  /** The number of the last zoom asked for; answers to others are dropped. */
+  private zoom = 0;
   private width = 0;
+  /** Where a zoom's request goes (set by the board). */
+  onZoom: ZoomHandler | null = null;
   private readonly resizer: ResizeObserver;
   private readonly flush = (): void => this.redraw();
 
@@ -154,7 +189,15 @@ export class MetricChart {
   setSeries(info: LineInfo, steps: number[], times: number[], values: (number | null)[], total?: number): void {
     const points = fromColumns(steps, times, values);
     const prev = this.lines.get(info.id);
-    this.lines.set(info.id, { ...info, points, total: Math.max(total ?? 0, points.steps.length) });
+    const all = Math.max(total ?? 0, points.steps.length);
+    if (prev?.whole) {
+      // Zoomed: the whole series is kept aside for the reset; the zoomed points stay.
+      const restyle = prev.label !== info.label || prev.color !== info.color;
+      Object.assign(prev, info, { whole: points, total: all });
+      this.invalidate(restyle);
+      return;
+    }
+    this.lines.set(info.id, { ...info, points, total: all, whole: null, range: null });
     this.invalidate(!prev || prev.label !== info.label || prev.color !== info.color);
   }
 
@@ -163,8 +206,25 @@ export class MetricChart {
     let line = this.lines.get(info.id);
     const isNew = line === undefined;
     if (!line) {
-      line = { ...info, points: { steps: [], times: [], values: [] }, total: 0 };
+      line = { ...info, points: { steps: [], times: [], values: [] }, total: 0, whole: null, range: null };
       this.lines.set(info.id, line);
+    }
+    if (line.whole) {
+      // Zoomed: into the whole series, and the points in the zoomed range into view too.
+      const { points, added } = appendLive(line.whole, { steps, times, values });
+      line.whole = points;
+      line.total += added;
+      const range = line.range;
+      const inside = range ? steps.flatMap((s, i) => (inStepRange(range, s) ? [i] : [])) : [];
+      if (inside.length > 0) {
+        appendPoints(line.points, {
+          steps: inside.map((i) => steps[i] as number),
+          times: inside.map((i) => times[i] as number),
+          values: inside.map((i) => values[i] ?? null),
+        });
+        this.invalidate(false);
+      }
+      return;
     }
     const { points, added } = appendLive(line.points, { steps, times, values });
     line.points = points;
@@ -190,6 +250,60 @@ export class MetricChart {
       }
     }
     if (removed) this.invalidate(true);
+  }
+
+  /** Zoomed to x in [lo, hi] (axis units): ask for each line's points in that range
+   * again (`onZoom`), keeping the whole series aside. Nothing is asked when no line has
+   * points in or around the range. */
+  zoomTo(lo: number, hi: number): void {
+    const { xMode } = this.settings;
+    const ranges: LineRange[] = [];
+    for (const line of this.lines.values()) {
+      // The points shown (a zoom in a zoom brackets the finer ones); time from the whole.
+      const origin = line.origin ?? relativeOrigin(line.whole ?? line.points);
+      const range = zoomStepRange(line.points, xMode, origin, lo, hi);
+      if (range) ranges.push({ runId: line.id, ...range });
+    }
+    if (ranges.length === 0 || !this.onZoom) return;
+    this.zoom += 1;
+    for (const line of this.lines.values()) {
+      line.whole ??= line.points;
+      line.range = ranges.find((r) => r.runId === line.id) ?? null;
+    }
+    this.updateNote();
+    this.onZoom(this.key, this.zoom, ranges);
+  }
+
+  /** The answer to zoom request `zoom`: each line asked for shows these points (none
+   * when the server had none in its range). An answer to an older zoom, or one that
+   * comes after the reset, is dropped. */
+  showZoomed(zoom: number, series: readonly SeriesColumns[]): void {
+    if (zoom !== this.zoom || !this.isZoomed()) return;
+    for (const line of this.lines.values()) {
+      if (!line.whole || !line.range) continue;
+      const s = series.find((x) => x.runId === line.id);
+      line.points = s ? fromColumns(s.steps, s.times, s.values) : { steps: [], times: [], values: [] };
+    }
+    this.invalidate(false);
+  }
+
+  /** Back to the whole series (a double-click, or a new plot). */
+  resetZoom(): void {
+    this.zoomed = false;
+    if (!this.isZoomed()) return;
+    this.zoom += 1; // an answer still on its way is for a zoom no longer shown
+    for (const line of this.lines.values()) {
+      if (line.whole) line.points = line.whole;
+      line.whole = null;
+      line.range = null;
+    }
+    this.invalidate(false);
+  }
+
+  /** Whether the chart shows (or waits for) a zoomed range. */
+  isZoomed(): boolean {
+    for (const line of this.lines.values()) if (line.whole) return true;
+    return false;
   }
 
   setSettings(settings: ChartSettings): void {
@@ -223,7 +337,7 @@ export class MetricChart {
     const { xMode, logScale, smoothing } = this.settings;
     const w = clampSmoothing(smoothing);
     const lines = [...this.lines.values()].map((line) => {
-      const origin = line.origin ?? relativeOrigin(line.points);
+      const origin = line.origin ?? relativeOrigin(line.whole ?? line.points);
       const l = toLine(line.points, xMode, origin, logScale);
       return { x: l.x, ys: w > 0 ? [l.y, ema(l.y, w)] : [l.y] };
     });
@@ -243,8 +357,16 @@ export class MetricChart {
       }
     }
     const parts: string[] = [];
-    if (total > shown) parts.push(`showing ${shown.toLocaleString()} of ${total.toLocaleString()} points`);
-    else parts.push(`${total.toLocaleString()} point${total === 1 ? "" : "s"}`);
+    const ranges = [...this.lines.values()].flatMap((l) => (l.range ? [l.range] : []));
+    if (ranges.length > 0) {
+      const from = Math.min(...ranges.map((r) => r.stepFrom)).toLocaleString();
+      const to = Math.max(...ranges.map((r) => r.stepTo)).toLocaleString();
+      parts.push(`zoomed to steps ${from}–${to}: ${shown.toLocaleString()} points`, "double-click to see all");
+    } else if (total > shown) {
+      parts.push(`showing ${shown.toLocaleString()} of ${total.toLocaleString()} points`);
+    } else {
+      parts.push(`${total.toLocaleString()} point${total === 1 ? "" : "s"}`);
+    }
     if (hiddenByLog) parts.push("values ≤ 0 are not shown on a log scale");
     this.note.textContent = parts.join(" · ");
   }
@@ -308,7 +430,9 @@ export class MetricChart {
       hooks: {
         setSelect: [
           (u) => {
-            if (u.select.width > 0) this.zoomed = true;
+            if (u.select.width <= 0) return;
+            this.zoomed = true;
+            this.zoomTo(u.posToVal(u.select.left, "x"), u.posToVal(u.select.left + u.select.width, "x"));
           },
         ],
       },
@@ -322,10 +446,11 @@ export class MetricChart {
       this.needsBuild = false;
       this.needsData = false;
       this.plot?.destroy();
-      this.zoomed = false;
+      this.resetZoom(); // a new plot shows the whole series
+      this.needsData = false;
       const plot = new uPlot(this.options(width), this.data(), this.plotHost);
       plot.over.addEventListener("dblclick", () => {
-        this.zoomed = false;
+        this.resetZoom();
       });
       this.plot = plot;
       this.width = width;
@@ -423,6 +548,9 @@ export class ChartBoard {
   private readonly charts = new Map<string, MetricChart>();
   private readonly empty: HTMLElement;
 
+  /** Where every chart's zoom requests go (the page posts them to the host). */
+  onZoom: ZoomHandler | null = null;
+
   constructor(
     private readonly container: HTMLElement,
     private settings: ChartSettings,
@@ -437,6 +565,7 @@ export class ChartBoard {
     let chart = this.charts.get(key);
     if (chart) return chart;
     chart = new MetricChart(key, this.settings);
+    chart.onZoom = (k, zoom, ranges) => this.onZoom?.(k, zoom, ranges);
     this.charts.set(key, chart);
     const next = [...this.charts.keys()].sort(compareKeys).find((k) => compareKeys(k, key) > 0);
     const before = next === undefined ? null : (this.charts.get(next)?.root ?? null);

@@ -28,6 +28,8 @@ const picker = h(
   h("label", { className: "check" }, maximizeBox, " higher is better"),
 );
 const { board, section: chartsSection } = metricsSection(saved, "No metrics logged by these runs.");
+// A chart zoomed by a drag asks the host for its range again, at full resolution.
+board.onZoom = (key, zoom, ranges) => post({ type: "zoomSeries", key, zoom, ranges });
 const fieldsHost = h("div", { className: "table-host" });
 const paramsHost = h("div", { className: "table-host" });
 const metricsHost = h("div", { className: "table-host" });
@@ -180,6 +182,9 @@ startView(banner, {
       if (result && !runOf(s.runId)) continue;
       board.chart(s.key).setSeries(lineInfo(s.runId), s.steps, s.times, s.values, s.total);
     }
+  },
+  zoomedSeries: (message) => {
+    board.get(message.key)?.showZoomed(message.zoom, message.series);
   },
   points: (message) => {
     if (result && !runOf(message.runId)) return;

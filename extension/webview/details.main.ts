@@ -8,12 +8,14 @@ import { startView, viewFrame } from "./bootstrap";
 import { metricsSection, paletteColor, type LineInfo } from "./chart";
 import { append, button, classToken, clear, h, keyValueTable, onThemeChange, showError } from "./dom";
 import { formatDuration, formatSize, formatTime, NO_VALUE } from "./format";
-import { lockPins, lockSummary } from "./runFields";
+import { hostLine, lockPins, lockSummary } from "./runFields";
 import { loadState, post } from "./vscodeApi";
 
 const { app, banner } = viewFrame();
 const summary = h("div", { className: "summary" }, h("p", { className: "muted" }, "Loading the run…"));
 const { board, section: chartsSection } = metricsSection(loadState(), "No metrics logged yet.");
+// A chart zoomed by a drag asks the host for its range again, at full resolution.
+board.onZoom = (key, zoom, ranges) => post({ type: "zoomSeries", key, zoom, ranges });
 app.append(banner, summary, chartsSection);
 
 let details: RunDetails | null = null;
@@ -70,6 +72,7 @@ function renderEnvironment(d: RunDetails): HTMLElement {
     { className: "environment", attrs: { "aria-label": "Environment" } },
     h("h2", null, "Environment"),
     h("p", { className: d.lock ? "lock-summary" : "lock-summary muted" }, lockSummary(d.lock)),
+    h("p", { className: d.lock?.host ? "host-summary" : "host-summary muted" }, hostLine(d.lock)),
   );
   const { pins, folded } = lockPins(d.lock);
   if (pins.length === 0) return section;
@@ -192,6 +195,9 @@ startView(banner, {
       if (details && s.runId !== details.run.id) continue;
       board.chart(s.key).setSeries(lineInfo(s.key, s.runId), s.steps, s.times, s.values, s.total);
     }
+  },
+  zoomedSeries: (message) => {
+    board.get(message.key)?.showZoomed(message.zoom, message.series);
   },
   points: (message) => {
     if (details && message.runId !== details.run.id) return;

@@ -2,7 +2,8 @@
 //
 // - The Run details view's Environment section: the run's lock (what its environment
 //   held once it was ready) as one line, "Python 3.11.2 · built by uv · 12 packages",
-//   and its pins (name==version), folded away when there are many.
+//   and its pins (name==version), folded away when there are many; below it the host the
+//   environment was on (OS, CPU, GPUs: the server's one-line summary of its host facts).
 // - The Compare view's Run table: the runs' own fields (status, experiment, target,
 //   duration, snapshot) as the server sends them (`RunsCompareResult.fields`, with
 //   `differs` set there: the snapshot row differs only when the code does). Built like
@@ -30,6 +31,13 @@ export function lockSummary(lock: RunLockInfo | null | undefined): string {
     lock.installer ? `built by ${lock.installer}` : "not built by Runyard",
     `${n} package${n === 1 ? "" : "s"}`,
   ].join(" · ");
+}
+
+/** Where the run's environment was, as one line ("Linux 6.1 · x86_64 · 16 CPUs …", the
+ * server's summary); "Host not recorded" for a lock from before host facts or none. */
+export function hostLine(lock: RunLockInfo | null | undefined): string {
+  const summary = lock?.host?.summary?.trim();
+  return summary ? `Host: ${summary}` : "Host not recorded";
 }
 
 /** The lock's pins (name==version) in name order, and whether the list is long enough

@@ -303,3 +303,55 @@ export function alignLines(
   }
   return [xs, ...cols];
 }
+
+/** A step range of one line: what a zoomed chart asks the server for. */
+export interface StepRange {
+  stepFrom: number;
+  stepTo: number;
+}
+
+/**
+ * The steps to ask the server for when a chart showing `p` (x for `mode`, relative time
+ * from `origin`) is zoomed to x in [lo, hi]: the steps of the points inside, widened to
+ * the nearest point on each side (so the lines still run to the chart's edges; the
+ * points shown may be a downsampled cut, whose neighbours bracket every raw point in
+ * between). Null when the line has nothing in or around the range: empty, or wholly on
+ * one side of it. Works for time axes too, where x need not follow step order.
+ */
+export function zoomStepRange(p: Points, mode: XMode, origin: number, lo: number, hi: number): StepRange | null {
+  if (!Number.isFinite(lo) || !Number.isFinite(hi)) return null;
+  if (lo > hi) [lo, hi] = [hi, lo];
+  const x = xValues(p, mode, origin);
+  let from = Infinity;
+  let to = -Infinity;
+  let beforeX = -Infinity;
+  let before: number | null = null;
+  let afterX = Infinity;
+  let after: number | null = null;
+  for (let i = 0; i < x.length; i++) {
+    const xi = x[i] as number;
+    const step = p.steps[i] as number;
+    if (xi >= lo && xi <= hi) {
+      if (step < from) from = step;
+      if (step > to) to = step;
+    } else if (xi < lo) {
+      if (xi > beforeX || (xi === beforeX && before !== null && step > before)) {
+        beforeX = xi;
+        before = step;
+      }
+    } else if (xi < afterX || (xi === afterX && after !== null && step < after)) {
+      afterX = xi;
+      after = step;
+    }
+  }
+  const inside = from <= to;
+  if (!inside && (before === null || after === null)) return null;
+  if (before !== null) from = Math.min(from, before);
+  if (after !== null) to = Math.max(to, after);
+  return { stepFrom: Math.floor(from), stepTo: Math.ceil(to) };
+}
+
+/** Whether `step` lies in `range` (both ends included). */
+export function inStepRange(range: StepRange, step: number): boolean {
+  return step >= range.stepFrom && step <= range.stepTo;
+}

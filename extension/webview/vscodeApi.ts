@@ -33,7 +33,7 @@ export function saveState(patch: Record<string, unknown>): void {
   vscodeApi().setState({ ...loadState(), ...patch });
 }
 
-const HOST_TYPES = new Set(["details", "series", "points", "run", "compare", "gallery", "error"]);
+const HOST_TYPES = new Set(["details", "series", "points", "run", "compare", "gallery", "runsTable", "error"]);
 
 /** Listen for the host's messages, then tell it we are ready (it posts nothing before). */
 export function start(handler: (message: HostMessage) => void): void {

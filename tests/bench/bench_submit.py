@@ -4,7 +4,11 @@ Time from starting `runyard submit train.py` to the script's first line on the
 terminal, against a bare `python train.py` started the same way (the peer). Prints
 medians and the difference (goal: at most 0.1 s). No assertions: this is a measurement.
 
-    .venv/bin/python tests/bench/bench_submit.py [--repeat 15]
+    .venv/bin/python tests/bench/bench_submit.py [--repeat 15] [--against DIR]
+
+`--against DIR` times a second Runyard too, the package under DIR (a copy of `server/`
+from another commit, say), in turns with this one on the same project, so that a
+before/after comparison on a busy machine sees the same load.
 """
 
 from __future__ import annotations
@@ -41,6 +45,13 @@ def bench_project(tmp: str) -> tuple[Path, dict[str, str]]:
     return root, env
 
 
+def with_path(env: dict[str, str], folder: str | None) -> dict[str, str]:
+    """`env` running the Runyard package found in `folder` (None: this one)."""
+    if folder is None:
+        return env
+    return {**env, "PYTHONPATH": os.pathsep.join(p for p in (folder, env.get("PYTHONPATH")) if p)}
+
+
 def time_to_first_line(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
     start = time.perf_counter()
     proc = subprocess.Popen(
@@ -70,6 +81,7 @@ def median_run(cmd: list[str], cwd: Path, env: dict[str, str], times: int = 5) -
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--against", metavar="DIR", help="another Runyard's server/ folder")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root, env = bench_project(tmp)
@@ -78,15 +90,31 @@ def main() -> None:
             subprocess.run(
                 [*RUNYARD, "submit", "train.py"], cwd=root, check=True, capture_output=True, env=env
             )
+        other = with_path(env, str(Path(args.against).resolve())) if args.against else None
+        if other is not None:
+            subprocess.run(
+                [*RUNYARD, "submit", "train.py"],
+                cwd=root,
+                check=True,
+                capture_output=True,
+                env=other,
+            )
         bare: list[float] = []
         submit: list[float] = []
+        against: list[float] = []
         for _ in range(args.repeat):
             bare.append(time_to_first_line([sys.executable, "train.py"], root, env))
             submit.append(time_to_first_line([*RUNYARD, "submit", "train.py"], root, env))
+            if other is not None:
+                against.append(time_to_first_line([*RUNYARD, "submit", "train.py"], root, other))
         b, s = statistics.median(bare), statistics.median(submit)
         print(f"{'':34}{'median':>10}{'min':>10}")
         print(f"{'bare python train.py':34}{b:>9.3f}s{min(bare):>9.3f}s")
         print(f"{'runyard submit train.py':34}{s:>9.3f}s{min(submit):>9.3f}s")
+        if against:
+            a = statistics.median(against)
+            print(f"{'  the same, --against Runyard':34}{a:>9.3f}s{min(against):>9.3f}s")
+            print(f"overhead --against (median difference): {a - b:.3f}s")
         verdict = "met" if s - b <= 0.1 else "NOT met"
         print(f"submit overhead (median difference): {s - b:.3f}s   (goal: <= 0.1 s: {verdict})")
         print(f"ratio submit / bare: {s / b:.1f}x   ({args.repeat} runs each)")

@@ -297,6 +297,17 @@ def test_a_docker_run_of_an_image_used_as_is_records_what_its_python_has(
     lock = _lock(dock, run["id"])
     assert lock.installer is None and lock.python.startswith("3.")
     assert "pip" in lock.packages  # the base image's own python3 has pip
+    # host facts measured in the run's own container: the image's OS on this engine's
+    # kernel, the CPUs it was given, and no GPU (none was asked for)
+    assert lock.host is not None, lock
+    release = engine.containers.run(base, ["cat", "/etc/os-release"], remove=True).decode()
+    pretty = next(ln for ln in release.splitlines() if ln.startswith("PRETTY_NAME="))
+    assert lock.host.distro == pretty.split("=", 1)[1].strip('"'), lock.host
+    assert (lock.host.os, lock.host.gpus) == ("Linux", ()), lock.host
+    assert lock.host.release == engine.info()["KernelVersion"], lock.host
+    assert lock.host.cpus and lock.host.cpus <= engine.info()["NCPU"], lock.host
+    again = wait_run(dock, submit_run(dock, "--target", "asis", "plain.py"))
+    assert _lock(dock, again["id"]).host == lock.host  # measured again, the same
 
 
 def test_a_docker_requirement_that_cannot_be_installed_is_named(dock: Path, engine: Any) -> None:
@@ -354,6 +365,11 @@ def test_an_ssh_run_builds_with_the_remote_uv_where_there_is_one_else_pip(
     assert cached["env_hash"] == with_uv["env_hash"]
     assert "(cached)" in run_logs(project, cached["id"], env)
     assert _lock(project, cached["id"]).packages == {"six": "1.16.0"}  # read again, cached
+    host = _lock(project, cached["id"]).host  # the ssh machine's (here: this one, on loopback)
+    assert host is not None and host == lock.host, (host, lock.host)
+    assert (host.os, host.release, host.machine) == (
+        platform.system(), platform.release(), platform.machine()
+    ), host  # fmt: skip
 
     with_pip = wait_run(project, submit_run(project, "--target", "vm", "uses_six.py", env=env), env)
     assert with_pip["status"] == "completed", with_pip

@@ -379,3 +379,80 @@ def test_an_error_reading_the_tracking_records_is_a_warning_not_the_runs_outcome
     assert "IsADirectoryError" in log and "Traceback" not in log
     assert log.count("could not be read into the store") == 1  # said once, not every poll
     assert _outputs(run) == ["model.txt"]
+
+
+# ---- TensorBoard event files across a take-over ----
+
+# Writes STEPS_BEFORE steps to logs/ (the watched folder) and runs/exp1 (found anywhere
+# in the working copy), says ready, waits for `go`, writes the rest to the same files.
+WRITE_EVENTS = """\
+import os, time
+from tensorboard.summary import Writer
+
+logs, exp = Writer("logs"), Writer("runs/exp1")
+
+def write(first, end):
+    for step in range(first, end):
+        logs.add_scalar("loss", 1.0 / (step + 1), step)
+        exp.add_scalar("acc", step * 0.5, step)
+    logs.flush()
+    exp.flush()
+
+write(0, int(os.environ["STEPS_BEFORE"]))
+print(f"ready {os.getpid()} 0 {os.getcwd()}", flush=True)
+while not os.path.exists("go"):
+    time.sleep(0.05)
+write(int(os.environ["STEPS_BEFORE"]), int(os.environ["STEPS"]))
+logs.close()
+exp.close()
+"""
+
+
+def _series(project: Path, run_id: str) -> dict[str, list[int]]:
+    """Each metric's steps, in step order (`runs metrics --json`)."""
+    proc = runyard(project, "runs", "metrics", run_id, "--json", check=True)
+    out: dict[str, list[int]] = {}
+    for point in json.loads(proc.stdout):
+        out.setdefault(point["key"], []).append(int(point["step"]))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def test_a_take_over_imports_the_rest_of_the_tensorboard_files_and_no_point_twice(
+    project: Path,
+) -> None:
+    if not helpers.IN_CI:
+        pytest.importorskip("tensorboard")
+    import sys
+
+    import tensorboard  # type: ignore[import-untyped]
+
+    # a committed event file is the snapshot's, not the run's: never imported
+    stale = tensorboard.summary.Writer(str(project / "notes" / "old"))
+    stale.add_scalar("stale", 1.0, 0)
+    stale.close()
+    (project / "events.py").write_text(WRITE_EVENTS)
+    commit_all(project, "events script")
+    runyard(
+        project, "target", "add", "here", "--type", "local", "--python", sys.executable, check=True
+    )
+    env = {**os.environ, "STEPS_BEFORE": "5", "STEPS": "12"}
+    run_id = submit_run(project, "--target", "here", "events.py", env=env)
+    _pid, _child, cwd = _ready(project, run_id, env)
+    until(
+        lambda: (
+            {k: len(v) for k, v in _series(project, run_id).items()}
+            == {"loss": 5, "runs/exp1/acc": 5}
+        ),
+        timeout=120,
+        what="the first steps imported by the first supervisor",
+    )
+    _kill_supervisor(project, run_id)
+    Path(cwd, "go").touch()
+    run = wait_run(project, run_id, env, timeout=600)
+    log = run_logs(project, run_id, env)
+    series = _series(project, run_id)
+    print(f"\n[faults] TensorBoard across a take-over: {run['status']}; {series}")
+    assert run["status"] == "completed", run
+    assert "took the run over" in log
+    # the steps written to the same files after the take-over arrive, none twice
+    assert series == {"loss": list(range(12)), "runs/exp1/acc": list(range(12))}, series

@@ -92,7 +92,7 @@ async def test_initialize_advertises_features(proj: Path) -> None:
         assert caps.code_lens_provider is not None
         assert caps.inlay_hint_provider
         info = await session.request("runyard/server/info", {})
-        assert info["projects"] == [{"root": str(proj), "defaultTarget": "local"}]
+        assert info["projects"] == [{"root": str(proj), "defaultTarget": "local", "store": None}]
         assert info["settings"]["codeLens"] is True
     finally:
         await session.stop()
@@ -153,6 +153,7 @@ BAD_PARAMS: dict[str, tuple[Any, str]] = {
     "runyard/metrics/series": ({"runIds": ["a"], "maxPoints": "many"}, "params.maxPoints"),
     "runyard/server/info": ({"bogus": 1}, "bogus"),
     "runyard/project/init": ({}, "params.folder"),
+    "runyard/project/import": ({"folder": "/tmp/x", "force": "yes"}, "params.force"),
     "runyard/gallery/list": ({"x": 1}, "x"),
     "runyard/gallery/create": ({"id": "a", "folder": "/tmp/x", "force": "no"}, "params.force"),
     "runyard/models/list": ({"name": 4}, "params.name"),
@@ -165,6 +166,9 @@ BAD_PARAMS: dict[str, tuple[Any, str]] = {
     "runyard/deployments/list": ({"project": []}, "params.project"),
     "runyard/deployments/invoke": ({"name": "d"}, "params.payload"),
     "runyard/deployments/stop": ({"name": 1}, "params.name"),
+    "runyard/sweeps/list": ({"project": 3}, "params.project"),
+    "runyard/sweeps/get": ({"sweepId": 3}, "params.sweepId"),
+    "runyard/sweeps/cancel": ({}, "params.sweepId"),
 }
 
 

@@ -1,6 +1,9 @@
 """`runyard runs rerun`: a run again from its own snapshot, command line and locked
 packages, and `--check`, which says whether the final metrics came out the same. Real
-runs on the local target, real environment builds, a real git repository."""
+runs on the local target, real environment builds, a real git repository; and the
+PyTorch gallery sample rerun on the same target (bit-identical) and on a real Docker
+engine (within 1e-6), its lock pinning the CPU-only torch wheel only this machine's
+wheel cache has (the Docker build gets it from there)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import commit_all, run_logs, runyard, show_run, submit_run, wait_run
+from tests.helpers import (
+    commit_all,
+    docker_engine,
+    docker_target_options,
+    git,
+    run_logs,
+    runyard,
+    show_run,
+    submit_run,
+    wait_run,
+)
 from tests.integration.lsp_session import Session
 
 pytestmark = pytest.mark.integration
@@ -137,3 +150,65 @@ async def test_the_language_server_reruns_a_run_the_same_way(project: Path) -> N
     finally:
         await session.stop()
     assert show_run(project, run["id"])["tags"]["rerun_of"] == original_id
+
+
+ACROSS_TARGETS = 1e-6  # local against Docker: the same lock, another interpreter build
+SAMPLE_TIMEOUT = 1200  # a first PyTorch environment (and image) build takes minutes
+
+
+def _rerun_check(project: Path, run_id: str, *args: str) -> dict[str, object]:
+    proc = runyard(
+        project, "runs", "rerun", run_id, "--check", "--json", *args, timeout=SAMPLE_TIMEOUT
+    )
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    data: dict[str, object] = json.loads(proc.stdout)
+    assert data["same"] is True and data["original"] == run_id, data
+    return data
+
+
+@pytest.mark.timeout(3 * SAMPLE_TIMEOUT)
+def test_the_pytorch_sample_reruns_bit_identical_here_and_within_1e_6_on_docker(
+    tmp_path: Path,
+) -> None:
+    engine = docker_engine()  # the engine must be there (a failure under CI when it is not)
+    project = tmp_path / "pytorch-digits"
+    runyard(tmp_path, "new", "pytorch-digits", str(project), check=True)
+    assert git(project, "status", "--porcelain") == ""
+    proc = runyard(
+        project, "submit", "--target", "local", "train.py", "--epochs", "3", "--lr", "0.003",
+        timeout=SAMPLE_TIMEOUT,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    run_id = proc.stdout.splitlines()[0].strip()
+    original = show_run(project, run_id)
+    assert original["status"] == "completed", original
+    torch = original["lock"]["packages"]["torch"]
+
+    same = _rerun_check(project, run_id)
+    assert same["tolerance"] == 0.0
+    compared = [m for m in same["metrics"] if m["compared"]]  # type: ignore[attr-defined]
+    assert {m["key"] for m in compared} >= {"loss", "accuracy", "val_accuracy"}, same
+    assert all(m["difference"] == 0.0 for m in compared), same
+
+    runyard(
+        project, "target", "add", "dock", "--type", "docker", *docker_target_options(), check=True
+    )
+    images_before = {i.id for i in engine.images.list()}
+    try:
+        across = _rerun_check(
+            project, run_id, "--target", "dock", "--tolerance", str(ACROSS_TARGETS)
+        )
+        assert across["status"] == ["completed", "completed"], across
+        largest = across["largest_difference"]
+        assert isinstance(largest, float) and largest <= ACROSS_TARGETS, across
+        rerun = show_run(project, str(across["rerun"]))
+        assert rerun["target"] == "dock" and rerun["lock"]["packages"]["torch"] == torch, rerun
+        assert rerun["lock"]["packages"] == original["lock"]["packages"]  # the same lock
+        if "+" in torch:  # a local build (CPU-only): only this machine's wheel cache has it
+            assert "pinned wheel of this machine's find-links folders goes into the build" in (
+                run_logs(project, rerun["id"])
+            )
+    finally:
+        for image in engine.images.list(filters={"label": f"dev.runyard.project={project}"}):
+            if image.id not in images_before:
+                engine.images.remove(image.id, force=True)

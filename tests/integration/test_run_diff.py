@@ -4,11 +4,13 @@ code diff. Real runs on the local target with real environment builds."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
+from runyard.core.store import Store
 from tests.helpers import commit_all, runyard, submit_run, wait_run
 from tests.integration.lsp_session import Session
 
@@ -76,7 +78,7 @@ def test_two_runs_of_the_same_code_and_settings_read_same_on_every_known_cause(
     a = _run(project, "train.py", "0.1")
     b = _run(project, "train.py", "0.1")
     text = runyard(project, "runs", "diff", a, b, check=True).stdout
-    for cause in ("code", "environment", "parameters", "target", "metrics"):
+    for cause in ("code", "environment", "parameters", "target", "host", "metrics"):
         line = next(li for li in text.splitlines() if li.split()[:1] == [cause])
         assert line.split(None, 1)[1] == "same", text
     # one run: its code against the working folder, as before
@@ -105,7 +107,37 @@ async def test_the_language_server_answers_the_same_causes_as_the_cli(project: P
     assert [(c["name"], c["after"]) for c in causes["code"]] == [
         (c["path"], c["status"]) for c in cli["code"]
     ]
-    for key in ("params", "metrics", "target", "environment"):
+    for key in ("params", "metrics", "target", "environment", "host"):
         assert causes[key] == cli[key], key
     assert answer["diff"] == cli["code_diff"] == plain["diff"]
     assert plain.get("causes") is None
+
+
+def test_the_host_row_names_each_host_fact_that_differs(project: Path) -> None:
+    (project / "train.py").write_text(TRAIN)
+    commit_all(project, "train")
+    a = _run(project, "train.py", "0.1")
+    b = _run(project, "train.py", "0.1")
+    with Store(project / ".runyard" / "state" / "runyard.db") as store:
+        lock_a, lock_b = store.run_lock(a), store.run_lock(b)
+        assert lock_a is not None and lock_b is not None
+        assert lock_a.host is not None and lock_a.host == lock_b.host  # the same machine
+        # b as if it had run on a bigger machine with a GPU, otherwise the same
+        bigger = dataclasses.replace(lock_a.host, cpus=64, gpus=("NVIDIA H100 80GB HBM3",))
+        store.set_run_lock(b, lock_b.python, lock_b.packages, lock_b.installer, host=bigger)
+        # a run without host facts (a lock from before them): unknown, not "same"
+        store.set_run_lock(a, lock_a.python, lock_a.packages, lock_a.installer)
+    text = runyard(project, "runs", "diff", a, b, check=True).stdout
+    line = next(li for li in text.splitlines() if li.split()[:1] == ["host"])
+    assert line.split(None, 1)[1] == "unknown: a run has no host facts recorded", text
+
+    with Store(project / ".runyard" / "state" / "runyard.db") as store:
+        store.set_run_lock(a, lock_a.python, lock_a.packages, lock_a.installer, host=lock_a.host)
+    data = json.loads(runyard(project, "runs", "diff", a, b, "--json", check=True).stdout)
+    assert data["host"] == [
+        {"name": "cpus", "before": str(lock_a.host.cpus), "after": "64"},
+        {"name": "gpus", "before": "none", "after": "NVIDIA H100 80GB HBM3"},
+    ]
+    text = runyard(project, "runs", "diff", a, b, check=True).stdout
+    line = next(li for li in text.splitlines() if li.split()[:1] == ["host"])
+    assert f"cpus {lock_a.host.cpus} → 64" in line and "gpus none → NVIDIA H100" in line, line

@@ -1,9 +1,13 @@
 """A run's lock as the faces show it: `runyard runs show` prints the interpreter, who
-built the environment and every pin; `--json` carries the same as `lock`. A real local
-run with a real environment build (the lock itself is read inside that environment)."""
+built the environment, every pin and the host facts; `--json` carries the same as
+`lock`. A real local run with a real environment build (the lock and the host facts are
+read inside that environment)."""
 
 from __future__ import annotations
 
+import os
+import platform
+import shutil
 import sys
 from pathlib import Path
 
@@ -34,6 +38,18 @@ def test_runs_show_prints_the_lock_of_a_run_whose_environment_runyard_built(
     assert f"built by {lock['installer']}" in shown, shown
     assert f"python {lock['python']}" in shown, shown
     assert f"six=={version}" in shown, shown
+
+    host = lock["host"]  # this machine, as the run's environment saw it
+    assert host["os"] == platform.system() and host["release"] == platform.release(), host
+    assert host["machine"] == platform.machine(), host
+    assert host["cpus"] == len(os.sched_getaffinity(0)), host
+    assert host["cpu"], host  # the model, from /proc/cpuinfo
+    if shutil.which("nvidia-smi") is None:
+        assert host["gpus"] == [], host
+    line = next(li for li in shown.splitlines() if li.strip().startswith("host:"))
+    assert f"{platform.system()} {platform.release()}" in line, line
+    assert f"{host['cpus']} x {host['cpu']}" in line, line
+    assert ("no GPU" in line) == (not host["gpus"]), line
 
 
 def test_a_run_on_a_user_managed_interpreter_shows_what_that_interpreter_held(
@@ -73,3 +89,7 @@ async def test_the_run_details_request_carries_the_same_lock_as_the_cli(project:
     assert lock["python"] == cli["python"] and lock["installer"] == cli["installer"]
     assert lock["packages"] == [f"{n}=={v}" for n, v in sorted(cli["packages"].items())]
     assert f"six=={cli['packages']['six']}" in lock["packages"]
+    host = lock["host"]
+    assert {k: host[k] for k in cli["host"]} == cli["host"], host
+    shown = runyard(project, "runs", "show", run_id, check=True).stdout
+    assert f"host:       {host['summary']}" in shown, shown

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import socket
 import urllib.request
@@ -128,6 +129,11 @@ def test_a_pyspark_job_runs_on_local_and_on_a_standalone_cluster(proj: Path) -> 
     assert local["params"]["master"] == "local[2]"
     assert local["tags"]["spark.master"] == "local[2]"
     assert "building environment" in run_logs(proj, local_id)
+    # the driver's environment is the executors' too here (local[2]): a whole lock
+    lock = local["lock"]
+    assert lock is not None and lock["installer"] in ("uv", "pip"), local
+    assert lock["packages"]["pyspark"].startswith("4."), lock
+    assert lock["host"]["os"] == platform.system() and "spark.lock" not in local["tags"]
 
     cluster_run = wait_run(proj, submit_run(proj, "--target", "cluster", "train.py"), timeout=400)
     app_id = _check_completed(proj, cluster_run)
@@ -135,6 +141,9 @@ def test_a_pyspark_job_runs_on_local_and_on_a_standalone_cluster(proj: Path) -> 
     assert cluster_run["params"]["master"] == MASTER
     assert cluster_run["env_hash"] == local["env_hash"]  # one environment, reused
     assert "(cached)" in run_logs(proj, cluster_run["id"])
+    # a master on loopback: its worker runs the same interpreter, so the same whole lock
+    assert cluster_run["lock"]["packages"] == lock["packages"], cluster_run["lock"]
+    assert "spark.lock" not in cluster_run["tags"]
     # The master ran it: the application is listed, finished, in its state.
     completed = {a["id"]: a for a in _master_state()["completedapps"]}
     assert completed[app_id]["state"] == "FINISHED"
@@ -206,3 +215,22 @@ def test_target_test_reports_versions_and_an_unreachable_master(proj: Path) -> N
     assert "✗ spark-submit: The target's spark-submit" in out and "fix `spark_submit:`" in out
     assert f"✗ master: 127.0.0.1:{port} not reachable" in out
     assert "fix: start the master" in out
+
+
+def test_executors_on_another_interpreter_leave_the_driver_s_lock_said_so(proj: Path) -> None:
+    other = SPARK_DIR / "venv" / "bin" / "python"  # has pyspark, not the run's environment
+    runyard(
+        proj, "target", "add", "split", "--type", "spark", "--master", "local[2]", *MEMORY,
+        "--conf", f"spark.pyspark.python={other}", check=True,
+    )  # fmt: skip
+    run = wait_run(proj, submit_run(proj, "--target", "split", "train.py"), timeout=400)
+    _check_completed(proj, run)
+    lock = run["lock"]
+    assert lock is not None and "pyspark" in lock["packages"], run  # the driver's
+    note = run["tags"]["spark.lock"]
+    assert note == (
+        f"the driver's environment only: executors run {other}, whose packages are not recorded"
+    )
+    shown = runyard(proj, "runs", "show", run["id"], check=True).stdout
+    assert f"    ({note})" in shown, shown
+    assert f"the run's lock is {note}" in run_logs(proj, run["id"])

@@ -12,13 +12,21 @@ import json
 import os
 import signal
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.helpers import commit_all, runyard, show_run, until
+from tests.helpers import (
+    GATED_TRIAL,
+    PRUNED_TRIAL,
+    commit_all,
+    runyard,
+    show_run,
+    start_sweep,
+    sweep_file,
+    until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -36,58 +44,15 @@ for step in range(3):
 print("trained", a.lr, a.layers)
 """
 
-# A clearly bad trial (offset 100) logs for long; good ones end after a few steps.
-PRUNE = """\
-import argparse, time
-import runyard
-
-p = argparse.ArgumentParser()
-p.add_argument("--offset", type=float, required=True)
-a = p.parse_args()
-for step in range(150 if a.offset > 10 else 4):
-    runyard.log_metric("loss", a.offset + 1.0 / (step + 1), step=step)
-    time.sleep(0.1)
-"""
-
-# Waits for gates/go-<x> (made by the test), then logs loss = x.
-GATED = """\
-import argparse, os, time
-import runyard
-
-p = argparse.ArgumentParser()
-p.add_argument("--gates", required=True)
-p.add_argument("--x", type=int, required=True)
-a = p.parse_args()
-runyard.log_metric("loss", 100.0 + a.x, step=0)
-gate = os.path.join(a.gates, f"go-{a.x}")
-for _ in range(6000):
-    if os.path.exists(gate):
-        break
-    time.sleep(0.05)
-runyard.log_metric("loss", float(a.x), step=1)
-"""
-
 
 @pytest.fixture
 def proj(project: Path) -> Path:
     (project / "quad.py").write_text(QUAD)
-    (project / "prune.py").write_text(PRUNE)
-    (project / "gated.py").write_text(GATED)
+    (project / "prune.py").write_text(PRUNED_TRIAL)
+    (project / "gated.py").write_text(GATED_TRIAL)
     commit_all(project, "trial scripts")
     (project / "gates").mkdir()
     return project
-
-
-def sweep_file(proj: Path, name: str, text: str) -> None:
-    folder = proj / ".runyard" / "sweeps"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{name}.yml").write_text(textwrap.dedent(text))
-
-
-def start(proj: Path, name: str) -> str:
-    """`runyard sweep start NAME --detach`; the sweep's id."""
-    proc = runyard(proj, "sweep", "start", name, "--detach", check=True)
-    return proc.stdout.strip().splitlines()[0]
 
 
 def show(proj: Path, sweep_id: str) -> dict[str, Any]:
@@ -192,7 +157,7 @@ def test_the_best_trial_comes_first_in_sweep_show(proj: Path) -> None:
         parallel: 3
         """,
     )
-    data = ended(proj, start(proj, "best"))
+    data = ended(proj, start_sweep(proj, "best"))
     values = [t["value"] for t in data["trials"]]
     assert values == sorted(values, reverse=True)  # maximize: the highest first
     assert data["trials"][0]["params"] == {"lr": 0.5}
@@ -220,7 +185,7 @@ def test_a_tpe_sweep_runs_max_trials_two_at_a_time(proj: Path) -> None:
         parallel: 2
         """,
     )
-    data = ended(proj, start(proj, "tpe"))
+    data = ended(proj, start_sweep(proj, "tpe"))
     assert data["status"] == "completed" and data["counts"] == {"completed": 6}
     assert len({t["run_id"] for t in data["trials"]}) == 6
     for trial in data["trials"]:
@@ -249,7 +214,7 @@ def test_median_pruning_cancels_a_clearly_bad_trial(proj: Path) -> None:
         early_stopping: {rule: median, startup_trials: 2}
         """,
     )
-    data = ended(proj, start(proj, "prune"))
+    data = ended(proj, start_sweep(proj, "prune"))
     bad = trials_where(data, params={"offset": 100.0})[0]
     good = [t for t in data["trials"] if t is not bad]
     assert bad["trial"] > max(t["trial"] for t in good), "the bad trial must start last"
@@ -260,6 +225,9 @@ def test_median_pruning_cancels_a_clearly_bad_trial(proj: Path) -> None:
     assert run["status"] == "canceled"
     assert run["tags"]["sweep.pruned"] == "true"
     assert run["reason"].startswith("pruned by the sweep (median rule)")
+    # the status history says so too (the run's supervisor takes the cancel's reason)
+    canceled = [h for h in run["history"] if h["status"] == "canceled"]
+    assert len(canceled) == 1 and canceled[0]["reason"] == run["reason"], run["history"]
     assert "pruned at step" in sweep_log(proj, data["id"])
     assert data["status"] == "completed" and data["best"]["params"] == {"offset": 0.0}
 
@@ -283,7 +251,7 @@ def test_resume_after_kill_9_of_the_sweep_supervisor_repeats_no_finished_trial(
         parallel: 2
         """,
     )
-    sweep_id = start(proj, "gated")
+    sweep_id = start_sweep(proj, "gated")
     first = until(
         lambda: trials_where(show(proj, sweep_id), status="running"), what="a running trial"
     )[0]
@@ -336,7 +304,7 @@ def test_cancel_stops_the_live_trials_and_the_sweep(proj: Path) -> None:
         parallel: 2
         """,
     )
-    sweep_id = start(proj, "gated")
+    sweep_id = start_sweep(proj, "gated")
     until(
         lambda: len(trials_where(show(proj, sweep_id), status="running")) == 2,
         what="two running trials",
@@ -368,7 +336,7 @@ def test_an_objective_metric_no_run_logs_is_said_after_the_first_trial(proj: Pat
         objective: {metric: val_loss}
         """,
     )
-    data = ended(proj, start(proj, "typo"))
+    data = ended(proj, start_sweep(proj, "typo"))
     assert data["status"] == "failed" and data["reason"] == "no trial completed"
     assert len(data["notes"]) == 1
     note = data["notes"][0]
@@ -402,7 +370,7 @@ def test_a_target_that_goes_away_mid_sweep_fails_its_trials_and_the_others_go_on
         parallel: {{local: 1, flaky: 1}}
         """,
     )
-    sweep_id = start(proj, "spread")
+    sweep_id = start_sweep(proj, "spread")
     on_flaky = until(
         lambda: trials_where(show(proj, sweep_id), target="flaky", status="running"),
         what="a trial running on the flaky target",

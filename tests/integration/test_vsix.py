@@ -35,8 +35,9 @@ COMPILED = (".so", ".pyd", ".dylib")
 # Left out on purpose: paramiko (only Docker over ssh:// needs it; the server says how to
 # add it), uv (a platform binary: the bundled server builds environments with pip, as
 # core/envs does wherever uv is missing) and optuna (only sweeps use it, from the CLI,
-# which says how to install it when it is missing).
-NOT_BUNDLED = {"paramiko", "uv", "optuna"}
+# which says how to install it when it is missing) and psycopg (a platform binary; only
+# a team store on PostgreSQL needs it).
+NOT_BUNDLED = {"paramiko", "uv", "optuna", "psycopg"}
 # The server's modules that must import from the bundle alone, beyond the top-level ones.
 SERVER_MODULES = (
     "runyard.lsp.server",
@@ -202,7 +203,9 @@ def test_every_bundled_module_imports_on_a_bare_interpreter(libs: Path) -> None:
     """Each top-level module (and the server's own) in a fresh `python -I -S` that sees
     only the standard library and libs/: nothing comes from the dev venv."""
     names = _top_level_modules(libs)
-    assert {"runyard", "pygls", "yaml", "jsonschema", "git", "docker"} <= set(names)
+    assert {"runyard", "pygls", "yaml", "jsonschema", "docker"} <= set(names)
+    # snapshots run git as a process: GitPython and its helpers are not bundled
+    assert not {"git", "gitdb", "smmap"} & set(names)
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]); import importlib; "
         "m = importlib.import_module(sys.argv[2]); print(m.__file__)"
@@ -291,7 +294,7 @@ async def test_bundled_server_answers_over_lsp(
     bundled_lsp: Session, project: Path, unpacked: Path, tmp_path: Path
 ) -> None:
     info = await bundled_lsp.request("runyard/server/info", {})
-    assert info["projects"] == [{"root": str(project), "defaultTarget": "local"}]
+    assert info["projects"] == [{"root": str(project), "defaultTarget": "local", "store": None}]
     # a target file with a schema error: jsonschema and PyYAML from the bundle
     targets = project / ".runyard" / "targets"
     (targets / "broken.yml").write_text("type: local\ncancel_grace_seconds: soon\n")

@@ -694,7 +694,9 @@ def test_schemas_describe_every_property(kind: str) -> None:
     props = _properties(schema)
     assert props
     for name, prop in props:
-        if name == "type" and prop in ({"const": t} for t in ("local", "docker", "ssh", "spark")):
+        if name == "type" and prop in (
+            {"const": t} for t in ("local", "docker", "ssh", "spark", "ray")
+        ):
             continue  # the `if` condition of a target type's branch
         assert isinstance(prop, dict) and prop.get("description"), (kind, name)
     from jsonschema import Draft202012Validator

@@ -125,7 +125,7 @@ def test_completion_on_a_document_with_a_syntax_error_elsewhere(project: Project
 
 def test_type_value_completes_local() -> None:
     items = complete("type: ", "target", 0, 6)
-    assert labels(items) == ["local", "docker", "ssh", "spark"]
+    assert labels(items) == ["local", "docker", "ssh", "spark", "ray"]
     local = items[0]
     assert local.kind == "value"
     assert local.insert_text == "local"

@@ -1,5 +1,5 @@
 // Every command the manifest declares (package.json contributes.commands), one module
-// per noun: targets.ts, runs.ts, models.ts, project.ts; common.ts holds the trust gate,
+// per noun: targets.ts, runs.ts, models.ts, project.ts, notebooks.ts, sweeps.ts; common.ts holds the trust gate,
 // error display and run/target pickers they share. Each module is handed only the parts
 // it uses. The panel actions (the buttons of the run details, compare and gallery
 // panels) are built here from those modules' functions, and handed to the commands that
@@ -9,17 +9,21 @@ import * as path from "node:path";
 import * as vscode from "vscode";
 import { RUNS_GET } from "../protocol";
 import type { RunOutputs } from "../runOutput";
+import type { SweepsView } from "../views/sweeps";
 import type { PanelActions } from "../webviews";
 import { showError } from "./common";
 import { type ModelCommandParts, registerModel, registerModelCommands } from "./models";
+import { registerNotebookCommands } from "./notebooks";
 import { createProject, type ProjectCommandParts, registerProjectCommands } from "./project";
 import { cancel, registerRunCommands, restore } from "./runs";
+import { registerSweepCommands } from "./sweeps";
 import { registerTargetCommands } from "./targets";
 
 /** What the extension hands the commands at activation: the context, the client, the
- * project list, the three views and the run output channels. */
+ * project list, the views and the run output channels. */
 export interface Parts extends Omit<ProjectCommandParts, "actions"> {
   outputs: RunOutputs;
+  sweeps: SweepsView;
 }
 
 export function panelActions(parts: ModelCommandParts & { outputs: RunOutputs }): PanelActions {
@@ -51,12 +55,14 @@ export function panelActions(parts: ModelCommandParts & { outputs: RunOutputs })
 }
 
 export function registerCommands(parts: Parts): vscode.Disposable[] {
-  const { context, client, projects, targets, runs, models, outputs } = parts;
+  const { context, client, projects, targets, runs, models, outputs, sweeps } = parts;
   const actions = panelActions({ client, projects, runs, models, outputs });
   return [
     ...registerProjectCommands({ context, client, projects, targets, runs, models, actions }),
     ...registerTargetCommands({ client, projects, targets }),
     ...registerRunCommands({ context, client, projects, runs, outputs, actions }),
     ...registerModelCommands({ client, projects, runs, models }),
+    ...registerNotebookCommands({ client, projects, outputs }),
+    ...registerSweepCommands({ context, client, projects, sweeps, actions }),
   ];
 }

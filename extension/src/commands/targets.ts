@@ -25,6 +25,7 @@ async function addTarget(parts: TargetCommandParts): Promise<void> {
       { label: "docker", description: "A container on the local Docker engine, or a remote one over SSH" },
       { label: "ssh", description: "A remote machine over SSH, in a virtual environment there (no Docker)" },
       { label: "spark", description: "spark-submit to local[N], a standalone spark:// master, YARN or Kubernetes" },
+      { label: "ray", description: "A job on an existing Ray cluster, through its dashboard's job API" },
     ],
     { title: "Add Compute Target: type" },
   );
@@ -70,6 +71,15 @@ async function addTarget(parts: TargetCommandParts): Promise<void> {
     });
     if (!master) return;
     settings.master = master;
+  } else if (type.label === "ray") {
+    const address = await vscode.window.showInputBox({
+      title: "Ray dashboard address",
+      prompt: "The cluster's dashboard, where its job API answers: http://host:8265",
+      value: "http://127.0.0.1:8265",
+      validateInput: (v) => (/^https?:\/\/[^\s/]+/.test(v) ? null : "http://host:port or https://host:port"),
+    });
+    if (!address) return;
+    settings.address = address;
   }
   try {
     await parts.client.request(TARGETS_ADD, { project, name, type: type.label, settings });

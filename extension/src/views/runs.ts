@@ -6,6 +6,7 @@ import { asRunyardError, type RunyardClient } from "../client";
 import { formatValue, isActive, runDescription, runLabel } from "../format";
 import { type Projects, samePath } from "../projects";
 import { RUN_CHANGED, RUNS_LIST, type RunInfo } from "../protocol";
+import { runUser, severalUsers, whoRan } from "../teamStore";
 import { type MessageNode, messageItem, statusIcon, type StatusIcons } from "./items";
 
 export const STATUS_ICONS: StatusIcons = {
@@ -36,6 +37,7 @@ export class RunsView implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
   private readonly subscriptions: vscode.Disposable[] = [];
   /** The run nodes last handed to the tree, by "project\0id": ticks refresh just those. */
   private readonly shown = new Map<string, RunNode>();
+  private readonly mixed = new Map<string, boolean>(); // project -> runs of several users
   /** The selection as last reported by the tree (see `selected`). */
   private selection: readonly RunNode[] = [];
   private readonly changeEmitter = new vscode.EventEmitter<RunInfo>();
@@ -68,7 +70,18 @@ export class RunsView implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
     this.changed();
   }
 
+  /** Whether a project's runs name more than one user (worked out once per redraw). */
+  private severalUsers(project: string): boolean {
+    let known = this.mixed.get(project);
+    if (known === undefined) {
+      known = severalUsers(this.runs.get(project)?.values() ?? []);
+      this.mixed.set(project, known);
+    }
+    return known;
+  }
+
   private changed(): void {
+    this.mixed.clear();
     // Bursts of pushes become one redraw.
     if (this.refreshTimer) return;
     this.refreshTimer = setTimeout(() => {
@@ -149,6 +162,7 @@ export class RunsView implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
       fresh.set(project.root, byId);
     }
     this.runs.clear();
+    this.mixed.clear();
     for (const [k, v] of fresh) this.runs.set(k, v);
     this.loaded = true;
     this.updateContext();
@@ -168,12 +182,16 @@ export class RunsView implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
     const r = node.run;
     const item = new vscode.TreeItem(runLabel(r));
     item.id = `run:${node.project}:${r.id}`;
-    item.description = runDescription(r);
+    // Where the runs of several people meet (a team store), each says whose it is.
+    const user = this.severalUsers(node.project) ? runUser(r) : null;
+    item.description = user ? `${runDescription(r)} · ${user}` : runDescription(r);
     item.iconPath = statusIcon(STATUS_ICONS, r.status);
     item.contextValue = isActive(r.status) ? "run.active" : "run";
     const tip = new vscode.MarkdownString(undefined, false);
     tip.appendText(`${r.id}\n${r.status}${r.reason ? `: ${r.reason}` : ""}\n`);
     tip.appendText(`target ${r.target} (${r.targetType}) · experiment ${r.experiment}\n`);
+    const who = whoRan(r);
+    if (who) tip.appendText(`run by ${who}\n`);
     if (r.command?.length) tip.appendText(`${r.command.join(" ")}\n`);
     if (r.snapshotCommit) tip.appendText(`snapshot ${r.snapshotCommit.slice(0, 12)}\n`);
     for (const [k, v] of Object.entries(r.metrics ?? {})) tip.appendText(`${k} = ${formatValue(v)}\n`);

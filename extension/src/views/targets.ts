@@ -19,6 +19,7 @@ export const TYPE_ICONS: Record<string, string> = {
   docker: "package",
   ssh: "remote",
   spark: "zap",
+  ray: "server-environment",
 };
 
 export type TargetNode =

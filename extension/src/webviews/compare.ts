@@ -13,6 +13,7 @@ import type { PanelActions } from "./actions";
 import { MAX_POINTS } from "./details";
 import { coalesce, WebviewHost, type ActionMessage } from "./panel";
 import { errorText, normalizeProjectPath, sameProject } from "./paths";
+import { zoomedSeries } from "./zoom";
 
 const panels = new Map<string, ComparePanel>();
 
@@ -129,6 +130,17 @@ class ComparePanel {
       this.bestMetric = m.key;
       this.maximize = m.maximize;
       this.refreshCompare();
+    } else if (m.type === "zoomSeries") {
+      void this.zoom(m);
+    }
+  }
+
+  /** A zoomed chart's ranges, read again at full resolution where they are short enough. */
+  private async zoom(m: Extract<ActionMessage, { type: "zoomSeries" }>): Promise<void> {
+    try {
+      this.host.post(await zoomedSeries(this.api, this.project, m, new Set(this.ids), MAX_POINTS));
+    } catch (err) {
+      this.host.post({ type: "error", message: errorText(err) });
     }
   }
 }

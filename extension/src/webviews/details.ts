@@ -13,6 +13,7 @@ import {
 import type { PanelActions } from "./actions";
 import { coalesce, WebviewHost, type ActionMessage } from "./panel";
 import { errorText, normalizeProjectPath, sameProject } from "./paths";
+import { zoomedSeries } from "./zoom";
 
 /** Points per series the chart asks for; the server keeps each bucket's min and max. */
 export const MAX_POINTS = 2000;
@@ -120,6 +121,15 @@ class DetailsPanel {
     }
   }
 
+  /** A zoomed chart's range, read again at full resolution where it is short enough. */
+  private async zoom(m: Extract<ActionMessage, { type: "zoomSeries" }>): Promise<void> {
+    try {
+      this.host.post(await zoomedSeries(this.api, this.project, m, new Set([this.id]), MAX_POINTS));
+    } catch (err) {
+      this.host.post({ type: "error", message: errorText(err) });
+    }
+  }
+
   private setDetails(details: RunDetails): void {
     this.details = details;
     this.status = details.run.status;
@@ -137,6 +147,9 @@ class DetailsPanel {
         break;
       case "cancel":
         if (m.runId === id) this.actions.cancel(this.project, id);
+        break;
+      case "zoomSeries":
+        void this.zoom(m);
         break;
       case "openOutput":
       case "revealOutput": {

@@ -73,6 +73,12 @@ def parse_kv(items: Sequence[str] | None, what: str) -> dict[str, str]:
     return out
 
 
+# A log is read this often (seconds) in its first seconds of following, so that a run's
+# first line shows as soon as it is written, then every `tail(pause=...)`.
+FIRST_PAUSE = 0.002
+FIRST_SECONDS = 1.0
+
+
 def tail(
     read: Callable[[int], tuple[bytes, int]],
     ended: Callable[[], T | None],
@@ -82,10 +88,12 @@ def tail(
     offset: int = 0,
 ) -> T:
     """Copy what `read(offset)` gives (bytes, the next offset) to `out` as it grows
-    from `offset` (waiting `pause` seconds when there is nothing new), asking `ended()` every `every`
-    seconds; once that answers something, copy the rest and return it. The one follow
-    loop of a run's log and a sweep's."""
+    from `offset` (waiting `pause` seconds when there is nothing new, `FIRST_PAUSE` in
+    the first `FIRST_SECONDS`, when a run just submitted prints its first line), asking
+    `ended()` every `every` seconds; once that answers something, copy the rest and
+    return it. The one follow loop of a run's log and a sweep's."""
     last_check = 0.0
+    eager_until = time.monotonic() + FIRST_SECONDS
     while True:
         data, offset = read(offset)
         if data:
@@ -101,7 +109,10 @@ def tail(
                     out.write(data)
                     out.flush()
                 return done
-        time.sleep(pause if not data else 0.0)
+        if data:
+            time.sleep(0.0)
+        else:
+            time.sleep(min(pause, FIRST_PAUSE) if now < eager_until else pause)
 
 
 def follow_log(project: Project, store: Store, run_id: str, out: Any) -> Run:

@@ -1,11 +1,15 @@
 """`runyard env prune`: delete the cached run environments of a project's targets
 (what is kept and when it asks: `cmd_env_prune`).
 
-Local and spark targets share this machine's venvs; docker targets lose the environment
-images built on their engine (one pass per engine, `runyard.targets.docker.prune_images`);
-ssh targets the venvs on their machine and the folders that ended runs left there (one
-pass per machine, workdir and python, `runyard.targets.ssh.prune`). The backends are
-imported inside the command, so other commands do not pay for them.
+Local and spark targets share this machine's venvs (with the aliases of specs that
+resolve to the same packages as another's venv: `runyard.core.envs.prune_local`);
+docker targets lose the environment images built on their engine (one pass per engine,
+`runyard.targets.docker.prune_images`; an image several specs share by their lock goes
+with all its tags, and stays while a live run of any of them uses it); ssh targets the
+venvs on their machine (the aliases of shared ones first, `remote/prune_envs.py`) and
+the folders that ended runs left there (one pass per machine, workdir and python,
+`runyard.targets.ssh.prune`). The backends are imported inside the command, so other
+commands do not pay for them.
 """
 
 from __future__ import annotations
@@ -45,7 +49,6 @@ def cmd_env_prune(args: argparse.Namespace) -> int:
     (a venv or image in use is skipped). On docker engines only the images this project
     built go; `--all` takes those of other projects and older Runyard versions too, once
     confirmed (`--yes`, else a question on the terminal; with no terminal it refuses)."""
-    import shutil
     from collections.abc import Callable
 
     from runyard.core import config
@@ -69,12 +72,13 @@ def cmd_env_prune(args: argparse.Namespace) -> int:
         else [t for t in config.list_targets(project) if isinstance(t, config.TargetConfig)]
     )
     removed: list[dict[str, str]] = []
-    # local and spark targets share this machine's venvs
-    if any(t.type in ("local", "spark") for t in targets) and project.envs_dir.is_dir():
-        for path in sorted(project.envs_dir.iterdir()):
-            if path.is_dir() and not path.name.startswith(".") and path.name not in busy:
-                shutil.rmtree(path, ignore_errors=True)
-                removed.append({"target": "local", "environment": path.name})
+    # local and spark targets share this machine's venvs, and specs that resolve the
+    # same share one venv through an alias (`envs.prune_local` keeps what live runs reach)
+    if any(t.type in ("local", "spark") for t in targets):
+        from runyard.core import envs
+
+        for name in envs.prune_local(project.envs_dir, busy):
+            removed.append({"target": "local", "environment": name})
     from runyard.targets import docker
 
     def ask(where: str) -> Callable[[list[str]], bool] | None:

@@ -3,9 +3,9 @@
 This module is the entry point (the `runyard` console script is `main`): it builds the
 argparse tree from the command modules' `register` functions and dispatches to the
 chosen command's `func`. The commands live by noun: `targets` (init, target, jobs),
-`gallery` (gallery, new), `env`, `submit`, `runs`, `models`, `deploy`,
-`tensorboard` and `sweeps` (sweep); what they share is in `common`, human output in `output`. Command
-modules never import `main` or each other.
+`gallery` (gallery, new), `env`, `submit`, `runs`, `models`, `deploy`, `tensorboard`,
+`sweeps` (sweep), `store` and `importers` (import); what they share is in `common`,
+human output in `output`. Command modules never import `main` or each other.
 
 Only the module of the command given is imported (`build_parser(command)`; `COMMANDS`
 says which module registers which command): `runyard submit` starts without the model,
@@ -23,7 +23,6 @@ import argparse
 import importlib
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 
 from runyard.core.errors import RunyardError
@@ -43,6 +42,8 @@ COMMANDS = {
     "submit": "submit",
     "runs": "runs",
     "sweep": "sweeps",
+    "store": "store",
+    "import": "importers",
 }
 _GROUPS = (
     "tensorboard",
@@ -54,6 +55,8 @@ _GROUPS = (
     "submit",
     "runs",
     "sweeps",
+    "store",
+    "importers",
 )
 
 
@@ -120,6 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except Exception as exc:
         if os.environ.get("RUNYARD_DEBUG"):
+            import traceback  # (here: only a failure prints one)
+
             traceback.print_exc()
         sys.stderr.write(
             f"runyard: internal error: {type(exc).__name__}: {exc}\n"

@@ -14,7 +14,6 @@ heads its columns with the run ids as they are.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import textwrap
 import time
@@ -44,7 +43,12 @@ from runyard.cli.output import (
 from runyard.core.errors import UsageError
 from runyard.core.project import Project
 from runyard.core.store import STATUSES, Run, RunLock, Store, json_number
+from runyard.core.store.identity import user_filter
 from runyard.runner import operations, runs
+
+# The tag a Spark run carries when its lock is the driver's only, or missing, and why
+# (`runyard.targets.spark.LOCK_TAG`; that module is not imported for one name).
+SPARK_LOCK_TAG = "spark.lock"
 
 
 def register(
@@ -60,7 +64,10 @@ def register(
     s.add_argument("--experiment")
     s.add_argument("--status")
     s.add_argument("--sort", help="METRIC[:asc|desc], or created/duration")
-    s.add_argument("--limit", type=int)
+    s.add_argument("--limit", type=int, help="show at most this many runs")
+    s.add_argument("--offset", type=int, default=0, help="skip this many runs first")
+    s.add_argument("--user", metavar="U", help="only the runs of this git email or name")
+    s.add_argument("--mine", action="store_true", help="only the runs of your git identity")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_runs_list)
     s = r.add_parser("show", help="a run's details")
@@ -104,43 +111,61 @@ def register(
     s.add_argument("--stat", action="store_true", help="the code diff's summary only")
     s.add_argument("--json", action="store_true", help="two runs: the causes as JSON")
     s.set_defaults(func=cmd_runs_diff)
+    s = r.add_parser(
+        "push",
+        help="push the snapshots a background push could not send to snapshots_remote",
+    )
+    s.set_defaults(func=cmd_runs_push)
     return r
 
 
-def _sort_runs(items: list[Run], sort: str) -> list[Run]:
+# A page with no --limit: every run (the store pages in SQL either way).
+ALL_RUNS = 2**62
+
+
+def _store_sort(sort: str | None) -> tuple[str, bool]:
+    """`--sort KEY[:asc|desc]` as the store's sort and direction: created (ascending
+    unless told), duration, or else a metric (both descending unless told); runs
+    without a value come last."""
+    if not sort:
+        return "created", True
     key, _, direction = sort.partition(":")
-    direction = direction or ("asc" if key in ("created",) else "desc")
+    direction = direction or ("asc" if key == "created" else "desc")
     if direction not in ("asc", "desc"):
         raise UsageError(f"--sort {sort!r}: the direction must be asc or desc.")
-    reverse = direction == "desc"
+    if not key:
+        raise UsageError(f"--sort {sort!r}: name a metric, created or duration.")
+    column = key if key in ("created", "duration") else f"metric:{key}"
+    return column, direction == "desc"
 
-    def value(run: Run) -> float | None:
-        if key == "created":
-            return run.created
-        if key == "duration":
-            return run.duration
-        v = run.metrics.get(key)
-        return None if v is None or math.isnan(v) else v
 
-    have = [r for r in items if value(r) is not None]
-    missing = [r for r in items if value(r) is None]
-    have.sort(key=lambda r: value(r) or 0.0, reverse=reverse)
-    return have + missing
+def _user_cell(run: Run) -> str:
+    return run.user_email or run.user_name or NO_VALUE
 
 
 def cmd_runs_list(args: argparse.Namespace) -> int:
+    """A page of runs, sorted and paged by the store (in SQL: fast at 100,000 runs)."""
     project = project_of(args)
     if args.status and args.status not in STATUSES:
         raise UsageError(
             f"--status {args.status!r} is not a run status.", hint="one of: " + ", ".join(STATUSES)
         )
+    for option in ("limit", "offset"):
+        if (getattr(args, option) or 0) < 0:
+            raise UsageError(f"--{option} {getattr(args, option)}: give a number >= 0.")
+    sort, descending = _store_sort(args.sort)
+    user = user_filter(project.root, args.user, args.mine)
     with reading_store(project) as store:
         reconcile(project, store)
-        items = store.list_runs(experiment=args.experiment, status=args.status)
-    if args.sort:
-        items = _sort_runs(items, args.sort)
-    if args.limit is not None:
-        items = items[: args.limit]
+        items, _ = store.query_runs(
+            experiment=args.experiment,
+            statuses=[args.status] if args.status else None,
+            sort=sort,
+            descending=descending,
+            limit=ALL_RUNS if args.limit is None else args.limit,
+            offset=args.offset,
+            user=user,
+        )
     if args.json:
         emit_json([r.to_json() for r in items])
         return 0
@@ -160,6 +185,7 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
             r.experiment,
             f"{STATUS_MARK.get(r.status, '')} {r.status}",
             r.target,
+            printable(_user_cell(r)),
             fmt_time(r.created),
             fmt_duration(r.duration),
             metrics_cell(r),
@@ -169,7 +195,12 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
     if not rows:
         info("no runs yet: runyard submit train.py")
         return 0
-    print(table(["id", "experiment", "status", "target", "created", "duration", "metrics"], rows))
+    print(
+        table(
+            ["id", "experiment", "status", "target", "user", "created", "duration", "metrics"],
+            rows,
+        )
+    )
     return 0
 
 
@@ -226,8 +257,15 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
     print(f"  command:    {out(' '.join(run.command))}")
     print(f"  snapshot:   {run.snapshot_commit or NO_VALUE}  ({run.snapshot_ref or NO_VALUE})")
     print(f"  env:        {run.env_hash or NO_VALUE}")
+    lock_note = d.tags.get(SPARK_LOCK_TAG)  # what a Spark run's lock does not cover
     if d.lock:
         print("\n".join(_lock_lines(d.lock)))
+        if lock_note:
+            print(f"    ({out(lock_note)})")
+        host = d.lock.host.summary() if d.lock.host else "not recorded"
+        print(f"  host:       {out(host)}")
+    elif lock_note:
+        print(f"  lock:       {out(lock_note)}")
     print(f"  created:    {fmt_time(run.created)}")
     print(f"  duration:   {fmt_duration(run.duration)}")
     if run.exit_code is not None:
@@ -424,9 +462,22 @@ def cmd_runs_restore(args: argparse.Namespace) -> int:
     project = project_of(args)
     with reading_store(project) as store:
         run = runs.get_run(project, store, args.id)
+    runs.ensure_snapshots(project, run)  # (a teammate's run: fetched from the team's remote)
     dest = Path(args.to).resolve() if args.to else None
     done = operations.restore(project, run, dest, force=args.force)
     info(f"restored {len(done.written)} files of run {run.id} into {done.dest}")
+    return 0
+
+
+def cmd_runs_push(args: argparse.Namespace) -> int:
+    project = project_of(args)
+    remote, pushed = runs.push_snapshots(project)
+    if remote is None:
+        raise UsageError(
+            "No remote to push snapshots to: .runyard/config.yml sets no snapshots_remote.",
+            hint="add `snapshots_remote: origin` (the git remote your team shares)",
+        )
+    info(f"{len(pushed)} snapshot(s) pushed to {remote}" if pushed else "nothing to push")
     return 0
 
 
@@ -435,6 +486,7 @@ def cmd_runs_diff(args: argparse.Namespace) -> int:
     with open_store(project) as store:
         a = runs.get_run(project, store, args.id)
         b = runs.get_run(project, store, args.other) if args.other else None
+        runs.ensure_snapshots(project, a, b)
         whole = operations.run_diff(project, store, a, b) if b and not args.stat else None
     if whole is not None and args.json:
         emit_json(_diff_json(whole))

@@ -1,5 +1,10 @@
 """`runyard submit`: run a script (or a module, or a job) as a tracked run.
 
+A Jupyter notebook is submitted the same way (`runyard submit analysis.ipynb -p lr=0.1`):
+what follows it are its parameters, `-p NAME=VALUE` (typed) or `-r NAME=VALUE` (text),
+injected papermill-style (`runyard.tracking.notebooks`); the run executes it in a real
+kernel and keeps the executed notebook in its outputs (`runner/notebook_runner.py`).
+
 The run is submitted through `runyard.runner.runs.submit` (snapshot, queued run, its
 supervisor), whose warnings (files that look like secrets going into the snapshot) are
 printed to stderr. The run's id goes to stdout; the command then follows the run's log
@@ -40,8 +45,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s.add_argument("--experiment", help="experiment name (default: the script's name)")
     s.add_argument("--module", "-m", help="run a module instead of a script")
     s.add_argument("--detach", "-d", action="store_true", help="print the run id and return")
-    s.add_argument("script", nargs="?", help="the script, relative to the current folder")
-    s.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
+    s.add_argument(
+        "script",
+        nargs="?",
+        help="the script or notebook (.ipynb), relative to the current folder",
+    )
+    s.add_argument(
+        "args",
+        nargs=argparse.REMAINDER,
+        help="arguments for the script; for a notebook, its parameters: -p NAME=VALUE "
+        "(typed: True/False, None, int, float, else text) or -r NAME=VALUE (text)",
+    )
     s.set_defaults(func=cmd_submit)
 
 
@@ -92,7 +106,19 @@ def show_warnings(message: str) -> None:
         info(message)
 
 
+# `submit`'s own options: after a notebook, they would be read as its parameters.
+_OWN_OPTIONS = ("--target", "--job", "--experiment", "--module", "-m", "--detach", "-d")
+
+
 def cmd_submit(args: argparse.Namespace) -> int:
+    if args.script and runs.is_notebook(args.script):
+        misplaced = [a for a in args.args if a.split("=", 1)[0] in _OWN_OPTIONS]
+        if misplaced:
+            raise UsageError(
+                f"{misplaced[0]} comes after the notebook, where only its parameters go.",
+                hint=f"put it before the notebook: runyard submit {misplaced[0]} ... "
+                f"{args.script} -p NAME=VALUE",
+            )
     project = project_of(args)
     req = runs.SubmitRequest(
         script=args.script,

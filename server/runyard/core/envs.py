@@ -26,9 +26,22 @@ that environment instead, under the same key, and says so in the run's log; what
 holds, and who built it, is its lock (and its marker file). A spec that cannot be met
 fails at once, with uv's words.
 
+Shared by their lock: two specs that resolve to the same packages share one
+environment. Each built environment is also indexed by the digest of what it holds
+(`lock_digest`: the interpreter, the installer, isolation, and every name==version;
+``.by-lock/<digest>``, a link to it). Before a build, uv resolves the spec without
+installing anything (``uv pip compile``, a fraction of a second with its cache): when an
+environment of that exact set is there, the spec's key becomes a link to it (an alias)
+and nothing is built. After any build (pip too, or a spec uv cannot pin ahead), the new
+environment's own lock is read: when another environment holds the same set, the new
+one is dropped for an alias. A run records its spec's key as its env hash as before;
+`prune_local` removes aliases and environments no live run uses, keeping an environment
+a live run reaches through an alias.
+
 Lock (`EnvLock`, `read_lock`): once an environment is ready, its interpreter runs
 `runyard.core.freeze` and reports its version and every installed distribution
-(normalized name and version); the run records it (`Store.set_run_lock`).
+(normalized name and version), and the facts of the host it runs on (OS, CPU, GPUs:
+`HostFacts`); the run records it (`Store.set_run_lock`).
 
 A failed install names the dependency file and the packages that could not be
 installed, with their lines (`install_failure`, shared with the Docker and ssh
@@ -47,13 +60,15 @@ import shutil
 import subprocess
 import sys
 import time
-import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runyard.core.errors import RunyardError, UsageError
+
+if TYPE_CHECKING:
+    from runyard.core.store.locks import HostFacts
 
 ENV_FORMAT = "1"  # bump when the layout of a built environment changes
 
@@ -111,6 +126,8 @@ def find_spec(workdir: Path, declared: str | None) -> DependencySpec:
         return DependencySpec(read.kind, rel, lines, content, read.python, read.notes)
     content = (workdir / rel).read_bytes()
     if rel.endswith(".toml"):
+        import tomllib  # (here: not on a run's way when no pyproject.toml is read)
+
         try:
             data = tomllib.loads(content.decode("utf-8"))
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -313,6 +330,22 @@ def ensure_env(
         fcntl.flock(lock, fcntl.LOCK_EX)  # another run may be building the same one
         if (prefix / MARKER).is_file():
             return _cached(digest, prefix, used)
+        if prefix.is_symlink():  # an alias of an environment that is gone or incomplete
+            log(f"environment {digest} shared an environment that is gone: it is made again")
+            prefix.unlink()
+        build_env = dict(os.environ)
+        build_env.pop("PYTHONPATH", None)
+        build_env.pop("VIRTUAL_ENV", None)
+        build_env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+        if index_url:
+            build_env["PIP_INDEX_URL"] = index_url
+        if uv and not system_site_packages:
+            pins = _resolve_with_uv(uv, spec, workdir, python, index_url, build_env)
+            if pins is not None:
+                key = lock_digest(python, "uv", system_site_packages, pins)
+                shared = _share(envs_dir, digest, key, None, log)
+                if shared is not None:
+                    return shared
         what = spec.path or "no dependency file"
         log(
             f"building environment {digest} from {what} with {used} (first time; reused afterwards)"
@@ -320,12 +353,6 @@ def ensure_env(
         started = time.monotonic()
         tmp = envs_dir / f".build-{digest}-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
-        build_env = dict(os.environ)
-        build_env.pop("PYTHONPATH", None)
-        build_env.pop("VIRTUAL_ENV", None)
-        build_env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-        if index_url:
-            build_env["PIP_INDEX_URL"] = index_url
         try:
             if uv:
                 used = _build_with_uv(
@@ -350,21 +377,224 @@ def ensure_env(
                 )
                 + "\n"
             )
+            built_key = _built_lock_digest(tmp, python, used, system_site_packages, log)
+            shared = _share(envs_dir, digest, built_key, tmp, log) if built_key else None
+            if shared is not None:
+                return shared
             # venv scripts hard-code their folder; the interpreter itself does not, so
             # the environment works from its final place after the rename.
             os.replace(tmp, prefix)
             _fix_venv_paths(prefix, tmp)
+            if built_key:
+                _index_by_lock(envs_dir, built_key, digest)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         log(f"environment {digest} ready in {time.monotonic() - started:.1f}s")
         return Environment(digest, env_python, prefix, reused=False, installer=used)
 
 
+# ---------------------------------------------------------------------- shared by lock
+
+BY_LOCK = ".by-lock"  # in the envs folder: lock digest -> a link to the environment
+
+
+def lock_digest(
+    python: str, installer: str, system_site: bool, packages: Iterable[tuple[str, str]]
+) -> str:
+    """The digest of what an environment holds: the interpreter it was built from, who
+    built it, its isolation, and every installed distribution (normalized name ==
+    version), in name order. Two specs with the same digest can share one environment."""
+    system = "system" if system_site else "isolated"
+    return set_digest((ENV_FORMAT, python, sys.version, installer, system), packages)
+
+
+def set_digest(parts: Iterable[str], packages: Iterable[tuple[str, str]]) -> str:
+    """The digest of a set of distributions (normalized name == version, in name order)
+    where `parts` (what holds them: an interpreter, a base image, who installs) say
+    they live; `lock_digest` for this machine's environments, the docker and ssh
+    targets' for theirs."""
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode() + b"\0")
+    for name, version in sorted({(normalize(n), v) for n, v in packages}):
+        h.update(f"{name}=={version}\n".encode())
+    return h.hexdigest()[:24]
+
+
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;#]+)\s*$")
+
+
+def _resolve_with_uv(
+    uv: str,
+    spec: DependencySpec,
+    workdir: Path,
+    python: str,
+    index_url: str | None,
+    build_env: dict[str, str],
+) -> list[tuple[str, str]] | None:
+    """The exact set `spec` resolves to for `python` (``uv pip compile``, nothing
+    installed); None when uv cannot say it as plain name==version pins (a URL or path
+    requirement, an error: the build then says what is wrong)."""
+    return resolve_pins(uv, spec, workdir, ["--python", python], index_url, build_env)
+
+
+def resolve_pins(
+    uv: str,
+    spec: DependencySpec,
+    workdir: Path,
+    interpreter: list[str],
+    index_url: str | None,
+    build_env: dict[str, str],
+) -> list[tuple[str, str]] | None:
+    """The exact set `spec` resolves to (``uv pip compile`` with `interpreter`'s
+    arguments: ``--python PATH`` for this machine's, ``--python-version X.Y.Z
+    --python-platform P`` for another machine's or an image's; nothing installed); None
+    when uv cannot say it as plain name==version pins (a URL or path requirement, an
+    error: the build then says what is wrong)."""
+    import tempfile
+
+    if spec.kind == "none":
+        return []
+    args, env = uv_environment(build_env, index_url)
+    with tempfile.TemporaryDirectory(prefix="runyard-resolve-") as scratch:
+        if spec.kind == "requirements" and spec.path:
+            source = workdir / spec.path
+        elif spec.listed:
+            source = Path(scratch) / "requirements.in"
+            source.write_text("".join(f"{r}\n" for r in spec.requirements))
+        else:
+            return None
+        cmd = [uv, "pip", "compile", "--quiet", "--no-header", "--no-annotate", *interpreter,
+               *args, str(source)]  # fmt: skip
+        try:
+            done = subprocess.run(
+                cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=120,
+                check=False,
+            )  # fmt: skip
+        except (OSError, subprocess.SubprocessError):
+            return None
+    if done.returncode != 0:
+        return None
+    pins: list[tuple[str, str]] = []
+    for line in done.stdout.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        m = _PIN.match(line)
+        if m is None:
+            return None
+        pins.append((normalize(m.group(1)), m.group(2)))
+    return pins
+
+
+def _built_lock_digest(
+    prefix: Path, python: str, installer: str, system_site: bool, log: Log
+) -> str | None:
+    """The lock digest of a freshly built environment (its own lock); None, and the
+    environment is kept unshared, when it cannot be read."""
+    try:
+        lock = read_lock(prefix / "bin" / "python", installer)
+    except RunyardError as exc:
+        log(f"the new environment is not shared with others ({exc.message})")
+        return None
+    return lock_digest(python, installer, system_site, lock.packages)
+
+
+def _share(
+    envs_dir: Path, digest: str, key: str, built: Path | None, log: Log
+) -> Environment | None:
+    """When an environment already holds the set `key` names, make the spec's `digest`
+    an alias of it (and drop the environment just `built`, if any); None when there is
+    none, or it is not complete."""
+    index = envs_dir / BY_LOCK / key
+    with _by_lock_guard(envs_dir):
+        try:
+            target = os.path.basename(os.readlink(index))  # "../<environment>"
+        except OSError:
+            return None
+        real = envs_dir / target
+        if target == digest or not (real / MARKER).is_file():
+            return None
+        alias = envs_dir / f".alias-{digest}-{os.getpid()}"
+        with contextlib.suppress(FileNotFoundError):
+            alias.unlink()
+        os.symlink(target, alias)
+        os.replace(alias, envs_dir / digest)  # in place at once: never half there
+    if built is not None:
+        shutil.rmtree(built, ignore_errors=True)
+    log(
+        f"environment {digest} resolves to the same packages as environment {target}: "
+        "the two share it"
+    )
+    return _cached(digest, envs_dir / digest, "")
+
+
+def _index_by_lock(envs_dir: Path, key: str, digest: str) -> None:
+    """Record that environment `digest` holds the set `key` names (a link, replaced
+    at once)."""
+    folder = envs_dir / BY_LOCK
+    with _by_lock_guard(envs_dir):
+        folder.mkdir(exist_ok=True)
+        tmp = folder / f".{key}.{os.getpid()}"
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        os.symlink(f"../{digest}", tmp)
+        os.replace(tmp, folder / key)
+
+
+@contextlib.contextmanager
+def _by_lock_guard(envs_dir: Path) -> Iterator[None]:
+    """One writer of the lock index (and of aliases) at a time, across processes."""
+    with (envs_dir / f"{BY_LOCK}.lock").open("w") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        yield
+
+
+def prune_local(envs_dir: Path, busy: set[str]) -> list[str]:
+    """Remove this machine's cached environments no live run uses (`busy`: the env
+    hashes of live runs), aliases first; an environment a live run reaches through an
+    alias is kept. Returns the names removed (aliases and environments), in order."""
+    if not envs_dir.is_dir():
+        return []
+    removed: list[str] = []
+    with _by_lock_guard(envs_dir):
+        entries = [
+            p
+            for p in sorted(envs_dir.iterdir())
+            if not p.name.startswith(".") and (p.is_symlink() or p.is_dir())
+        ]
+        real_of = {p.name: os.readlink(p) if p.is_symlink() else p.name for p in entries}
+        needed = {real_of[name] for name in busy if name in real_of}
+        for path in entries:
+            if path.name in busy:
+                continue
+            if path.is_symlink():
+                path.unlink()
+                removed.append(path.name)
+            elif path.name not in needed:
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path.name)
+        for path in entries:  # aliases of an environment that went
+            if path.is_symlink() and not path.exists():
+                with contextlib.suppress(OSError):
+                    path.unlink()
+        folder = envs_dir / BY_LOCK
+        if folder.is_dir():
+            for link in folder.iterdir():
+                if not link.exists():
+                    with contextlib.suppress(OSError):
+                        link.unlink()
+    return removed
+
+
 MARKER = ".runyard-env.json"  # written last into a complete environment
 
 
 def _cached(digest: str, prefix: Path, offered: str) -> Environment:
-    """A complete environment of the cache, with the installer that built it."""
+    """A complete environment of the cache, with the installer that built it; an alias
+    (a spec sharing another's environment) as the environment it names."""
+    if prefix.is_symlink():
+        prefix = prefix.parent / os.readlink(prefix)
     try:
         installer = str(json.loads((prefix / MARKER).read_text()).get("installer") or "pip")
     except (OSError, ValueError, AttributeError):
@@ -582,6 +812,7 @@ class EnvLock:
     python: str
     packages: tuple[tuple[str, str], ...]
     installer: str | None = None
+    host: HostFacts | None = None  # where it was measured; None: not said
 
     @classmethod
     def from_json(cls, text: str) -> EnvLock:
@@ -594,7 +825,14 @@ class EnvLock:
             raise ValueError("not a lock")
         packages = tuple(sorted((normalize(str(n)), str(v)) for n, v in doc.get("packages", [])))
         installer = doc.get("installer")
-        return cls(doc["python"], packages, str(installer) if installer else None)
+        from runyard.core.store.locks import HostFacts
+
+        return cls(
+            doc["python"],
+            packages,
+            str(installer) if installer else None,
+            HostFacts.from_json(doc.get("host")),
+        )
 
     def requirements(self) -> list[str]:
         """`name==version` lines, as a requirements file pins them."""
@@ -606,6 +844,8 @@ def program_source(name: str) -> str:
     `pip_sources`: standard library only, Python 3.8), to send with `python -c`."""
     if name not in ("freeze", "pip_sources"):
         raise ValueError(f"no program {name!r}")
+    from importlib import resources
+
     return resources.files("runyard.core").joinpath(f"{name}.py").read_text(encoding="utf-8")
 
 

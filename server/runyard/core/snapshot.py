@@ -21,6 +21,15 @@ bigger repository commits the whole repository tree, but only the project's subt
 Git runs as plain `git` processes (`_run_git`), in English whatever the user's locale:
 no Python binding, whose import alone cost every submit 40 to 100 ms.
 
+Shared with a team (`snapshots_remote:` in `.runyard/config.yml`, a git remote's name
+or URL): each run's snapshot ref is pushed to the same ref on that remote in the
+background once the run has started (`push_in_background`: one detached `git push`, never
+on the submit's path), so a teammate's clone can fetch it (`fetch_snapshot`, which restore
+and diff call for a snapshot not here). A push that fails is said in the run's log and
+left pending (an empty file per run under `.runyard/state/snapshot-push/`); the next
+submit's push takes the pending ones along, and `runyard runs push` pushes them at once,
+saying why when it cannot.
+
 Restore never writes into the project folder without `force` (the user's working tree);
 elsewhere only files that differ need it. Before a snapshot, `untracked_secret_files`
 names the files that look like secrets (.env, id_rsa, *.pem, *.key, credentials) that it
@@ -30,7 +39,7 @@ would take although git neither tracks nor ignores them, for the faces to warn a
 from __future__ import annotations
 
 import contextlib
-import filecmp
+import functools
 import os
 import re
 import shutil
@@ -39,7 +48,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from runyard.core.errors import NotFoundError, RunyardError, UsageError
@@ -163,6 +172,16 @@ def _rev_parse(root: Path, *args: str) -> tuple[int, list[str], str]:
 def _repository_of(root: Path) -> tuple[Path, Path, Path] | None:
     """(work tree, git dir, common dir) of the repository `root` is in; None when it is
     in none or in a bare one. A repository git cannot use is an error."""
+    # One process in the common case (a work tree); a bare repository, a folder inside
+    # a .git folder or no repository at all fail the work-tree question and are told
+    # apart by the two questions below.
+    status, out, err = _rev_parse(
+        root, "--is-bare-repository", "--absolute-git-dir", "--show-toplevel", "--git-common-dir"
+    )
+    if status == 0 and len(out) == 4 and out[0] == "false" and out[2]:
+        return _found(root, out[1], out[2], out[3])
+    if status != 0 and "not a git repository" in err:
+        return None
     status, out, err = _rev_parse(root, "--is-bare-repository", "--absolute-git-dir")
     if status != 0:
         if "not a git repository" in err:
@@ -172,15 +191,22 @@ def _repository_of(root: Path) -> tuple[Path, Path, Path] | None:
         raise _broken_repo(root, f"git rev-parse answered {out!r}")
     if out[0] == "true":
         return None
-    git_dir = Path(os.path.realpath(out[1]))
     status, more, err = _rev_parse(root, "--show-toplevel", "--git-common-dir")
     if status != 0 or len(more) != 2 or not more[0]:
         if "must be run in a work tree" in err:
             return None  # a folder inside a .git folder, say
         raise _broken_repo(root, err or f"git rev-parse answered {more!r}")
-    work_tree = Path(os.path.realpath(more[0]))
-    common_dir = Path(os.path.realpath(root / more[1]))  # (relative to root when relative)
-    return work_tree, git_dir, common_dir
+    return _found(root, out[1], more[0], more[1])
+
+
+def _found(root: Path, git_dir: str, top: str, common: str) -> tuple[Path, Path, Path]:
+    """(work tree, git dir, common dir) from rev-parse's answers (the common dir is
+    relative to `root` when relative)."""
+    return (
+        Path(os.path.realpath(top)),
+        Path(os.path.realpath(git_dir)),
+        Path(os.path.realpath(root / common)),
+    )
 
 
 def _primary(project: Project) -> _Where:
@@ -422,12 +448,36 @@ def _runyard_patterns(where: _Where, project_root: Path) -> tuple[str, str]:
     return "\n".join(for_add) + "\n", "\n".join(for_tracked) + "\n"
 
 
-def _global_excludes(where: _Where) -> bytes:
-    """The user's own global excludes file, which our core.excludesFile replaces."""
-    status, out, _ = _git_try(where, ["config", "--path", "--get", "core.excludesFile"])
+# The settings a submission reads once (`Survey.settings`): the user's excludes file,
+# which ours replaces, and the identity the run is recorded with.
+_SETTINGS = r"^(core\.excludesfile|user\.(name|email))$"
+
+
+def _settings(where: _Where) -> dict[str, str]:
+    """git's `_SETTINGS` as seen in `where` (lower-case keys; the last value wins, as in git)."""
+    _, out, _ = _git_try(where, ["config", "--get-regexp", _SETTINGS])
+    found: dict[str, str] = {}
+    for line in out.splitlines():
+        key, _, value = line.partition(" ")
+        if value.strip():
+            found[key.lower()] = value.strip()
+    return found
+
+
+def _global_excludes(where: _Where, settings: dict[str, str] | None = None) -> bytes:
+    """The user's own global excludes file, which our core.excludesFile replaces (from
+    `settings` when they were read already)."""
+    value: str | None
+    if settings is None:
+        status, out, _ = _git_try(where, ["config", "--path", "--get", "core.excludesFile"])
+        value = out.strip() if status == 0 else None
+    else:
+        value = settings.get("core.excludesfile")
+        if value is not None and value.startswith("~"):
+            value = os.path.expanduser(value)  # what `git config --path` does
     path: Path | None = None
-    if status == 0 and out.strip():
-        path = Path(out.strip())
+    if value:
+        path = Path(value)
         if not path.is_absolute():
             path = where.work_tree / path
     else:
@@ -478,7 +528,7 @@ def _git_try_init(where: _Where) -> None:
         )
 
 
-def _build_tree(project: Project, where: _Where, tmp: Path) -> str:
+def _build_tree(project: Project, where: _Where, tmp: Path, survey: Survey | None = None) -> str:
     """Stage the project folder into a temporary (or the shadow) index; return the tree id."""
     if where.shadow:
         index = where.index
@@ -492,7 +542,10 @@ def _build_tree(project: Project, where: _Where, tmp: Path) -> str:
     runyard_file = tmp / "runyardignore"
     runyard_file.write_bytes(for_tracked.encode("utf-8", "surrogateescape"))
     excludes_file = tmp / "excludes"
-    excludes_file.write_bytes(_global_excludes(where) + for_add.encode("utf-8", "surrogateescape"))
+    settings = survey.settings() if survey is not None else None
+    excludes_file.write_bytes(
+        _global_excludes(where, settings) + for_add.encode("utf-8", "surrogateescape")
+    )
     pathspec = where.prefix or "."
 
     _git(
@@ -598,16 +651,18 @@ def _under_prefix(path: str, prefix: str) -> bool:
 
 
 @contextlib.contextmanager
-def _tree_of_working_folder(project: Project, where: _Where) -> Iterator[str]:
+def _tree_of_working_folder(
+    project: Project, where: _Where, survey: Survey | None = None
+) -> Iterator[str]:
     """Yield the tree id of the project folder as a snapshot would capture it now."""
     tmp = Path(tempfile.mkdtemp(prefix="runyard-snapshot-"))
     try:
         if where.shadow:
             with _shadow_lock(where):
                 _ensure_shadow(where)
-                yield _build_tree(project, where, tmp)
+                yield _build_tree(project, where, tmp, survey)
         else:
-            yield _build_tree(project, where, tmp)
+            yield _build_tree(project, where, tmp, survey)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -616,19 +671,47 @@ def _tree_of_working_folder(project: Project, where: _Where) -> Iterator[str]:
 # Public API
 
 
-def take_snapshot(project: Project, run_id: str) -> Snapshot:
-    """Commit the project folder as it is now to `refs/runyard/runs/<run_id>`."""
+class Survey:
+    """What a submission asks git once and uses for its secrets check, its snapshot and
+    the run's identity: where the snapshot goes (`_primary`) and git's settings there
+    (`core.excludesFile`, `user.name`, `user.email`, read by one `git config` when first
+    needed). Good for one submission, not longer: settings change."""
+
+    def __init__(self, project: Project) -> None:
+        self.root = os.path.realpath(project.root)
+        self.where = _primary(project)
+        self._settings: dict[str, str] | None = None
+
+    def settings(self) -> dict[str, str]:
+        if self._settings is None:
+            self._settings = _settings(self.where)
+        return self._settings
+
+    def user(self) -> tuple[str | None, str | None] | None:
+        """(user.name, user.email) as `git config` in the project folder answers them,
+        once the settings were read (None before, and for a shadow repository, whose
+        settings are not the folder's)."""
+        if self.where.shadow or self._settings is None:
+            return None
+        return self._settings.get("user.name"), self._settings.get("user.email")
+
+
+def _survey_of(project: Project, survey: Survey | None) -> Survey:
+    if survey is not None and survey.root == os.path.realpath(project.root):
+        return survey
+    return Survey(project)
+
+
+def take_snapshot(project: Project, run_id: str, survey: Survey | None = None) -> Snapshot:
+    """Commit the project folder as it is now to `refs/runyard/runs/<run_id>` (with what
+    `survey`, taken for this submission, already knows)."""
     _check_run_id(run_id)
-    where = _primary(project)
+    survey = _survey_of(project, survey)
+    where = survey.where
     ref = RUNS_REF_PREFIX + run_id
-    with _tree_of_working_folder(project, where) as tree:
-        parent: str | None = None
-        if not where.shadow:
-            parent = _verify_commit(where, "HEAD")
+    with _tree_of_working_folder(project, where, survey) as tree:
         args = ["commit-tree", "--no-gpg-sign", tree, "-m", f"runyard run {run_id}"]
-        if parent:
-            args += ["-p", parent]
-        commit = _git(where, args).strip()
+        commit = _git(where, args).strip() if where.shadow else _commit_on_head(where, args)
         _git(where, ["update-ref", "-m", f"runyard run {run_id}", ref, commit])
     return Snapshot(
         commit=commit,
@@ -638,6 +721,16 @@ def take_snapshot(project: Project, run_id: str) -> Snapshot:
         shadow=where.shadow,
         tree=tree if not where.prefix else "",
     )
+
+
+def _commit_on_head(where: _Where, args: list[str]) -> str:
+    """`git commit-tree ARGS` with HEAD as its parent (named, so that git resolves it in
+    the same process), or none when HEAD has no commit yet (a new repository)."""
+    status, out, _ = _git_try(where, [*args, "-p", "HEAD"])
+    if status == 0 and out.strip():
+        return out.strip()
+    parent = _verify_commit(where, "HEAD")
+    return _git(where, [*args, "-p", parent] if parent else args).strip()
 
 
 def reuse_snapshot(project: Project, run_id: str, commit: str) -> Snapshot:
@@ -656,27 +749,31 @@ def reuse_snapshot(project: Project, run_id: str, commit: str) -> Snapshot:
 # Names of files that usually hold secrets (matched on the file name, case-insensitive):
 # dotenv files, SSH private keys, keys and certificates, cloud and package-index
 # credentials. Example/template dotenv files are not secrets.
-_SECRET_NAME = re.compile(
-    r"""^(?:
+_SECRET_NAME = r"""^(?:
         \.env(?:\.(?!example$|sample$|template$|dist$)[^/]+)? | [^/]+\.env
       | id_(?:rsa|dsa|ecdsa|ed25519)(?:_sk)? | [^/]*\.(?:pem|key|p12|pfx|jks|keystore|ppk)
       | credentials(?:\.(?:json|ya?ml|ini|csv))? | [^/]*[-_]credentials\.json
       | client_secrets?[^/]*\.json | service[-_]account[^/]*\.json
       | \.netrc | \.pgpass | \.pypirc | \.git-credentials | \.htpasswd
       | secrets?\.(?:json|ya?ml|toml|env)
-    )$""",
-    re.IGNORECASE | re.VERBOSE,
-)
+    )$"""
 
 
-def untracked_secret_files(project: Project) -> list[str]:
+@functools.cache
+def _secret_name() -> re.Pattern[str]:
+    """`_SECRET_NAME` compiled, once it is needed (compiling it costs every import)."""
+    return re.compile(_SECRET_NAME, re.IGNORECASE | re.VERBOSE)
+
+
+def untracked_secret_files(project: Project, survey: Survey | None = None) -> list[str]:
     """Files a snapshot of the project would take now that look like secrets (a `.env`,
     `id_rsa`, `*.pem`, `*.key`, a credentials file: `_SECRET_NAME`) and that git does
     not track: neither ignored (`.gitignore`, `.runyardignore`) nor committed, so most
     likely there by accident. Paths relative to the project, sorted. In a folder outside
     git every file counts as untracked. Nothing is written in the project or the user's
-    index (`ls-files --others` only reads)."""
-    where = _primary(project)
+    index (`ls-files --others` only reads). `survey` is what the submission knows already."""
+    survey = _survey_of(project, survey)
+    where = survey.where
     tmp = Path(tempfile.mkdtemp(prefix="runyard-secrets-"))
     try:
         if where.shadow:
@@ -688,7 +785,9 @@ def untracked_secret_files(project: Project) -> list[str]:
             index = None  # the user's own index, only read
         for_add, _ = _runyard_patterns(where, Path(os.path.realpath(project.root)))
         excludes = tmp / "excludes"
-        excludes.write_bytes(_global_excludes(where) + for_add.encode("utf-8", "surrogateescape"))
+        excludes.write_bytes(
+            _global_excludes(where, survey.settings()) + for_add.encode("utf-8", "surrogateescape")
+        )
         out = _git(
             where,
             [
@@ -707,7 +806,7 @@ def untracked_secret_files(project: Project) -> list[str]:
         shutil.rmtree(tmp, ignore_errors=True)
     found: list[str] = []
     for path in out.split("\0"):
-        if path and _SECRET_NAME.match(path.rsplit("/", 1)[-1]):
+        if path and _secret_name().match(path.rsplit("/", 1)[-1]):
             found.append(path[len(where.prefix) + 1 :] if where.prefix else path)
     return sorted(found)
 
@@ -733,6 +832,177 @@ def delete_snapshot(project: Project, run_id: str) -> None:
     for where in _locations(project):
         if _verify_commit(where, ref):
             _git(where, ["update-ref", "-d", ref])
+    with contextlib.suppress(OSError):
+        os.unlink(_pending_dir(project) / run_id)
+
+
+# --------------------------------------------------------------------------------------------
+# Sharing with a team: pushing snapshots to, and fetching them from, a remote
+
+PUSH_PENDING_DIR = "snapshot-push"  # under the state folder: a file per run to push
+
+# Appends to each run's log when a background push fails; the markers of a push that
+# worked are removed. Run ids are checked (`_check_run_id`): plain words for the shell;
+# the remote comes after `--`, so a setting that looks like an option stays a remote.
+_PUSH_SCRIPT = r"""
+remote=$1 gitdir=$2 pending=$3 runs=$4
+shift 4
+specs=""
+for id in "$@"; do specs="$specs refs/runyard/runs/$id:refs/runyard/runs/$id"; done
+if out=$(git --git-dir="$gitdir" -c gc.auto=0 push --quiet --no-verify -- "$remote" $specs 2>&1)
+then
+  for id in "$@"; do rm -f "$pending/$id"; done
+else
+  msg=$(printf '%s' "$out" | tr '\n' ' ')
+  for id in "$@"; do
+    if [ -d "$runs/$id" ]; then
+      printf '[runyard] the snapshot was not pushed to %s; it is pushed again with the next run, or run `runyard runs push`: %s\n' "$remote" "$msg" >> "$runs/$id/run.log"
+    fi
+  done
+fi
+"""
+
+# Never ask for a password or a host key on a terminal nobody watches.
+_NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0"}
+
+
+def _pending_dir(project: Project) -> Path:
+    return project.state_dir / PUSH_PENDING_DIR
+
+
+def pending_pushes(project: Project) -> list[str]:
+    """The runs whose snapshots wait to be pushed (their folders still here), sorted;
+    markers of runs deleted meanwhile are dropped."""
+    folder = _pending_dir(project)
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        if _RUN_ID_RE.match(name) and project.run_dir(name).is_dir():
+            found.append(name)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(folder / name)
+    return sorted(found)
+
+
+def push_in_background(project: Project, snap: Snapshot, run_id: str, remote: str) -> None:
+    """Start one detached `git push` of run `run_id`'s snapshot (and of those still
+    pending) to `remote`, and return at once (see the module docstring). Its failure is
+    written to each run's log by the push itself; nothing here raises for it."""
+    _check_run_id(run_id)
+    folder = _pending_dir(project)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / run_id).touch()
+    except OSError:
+        return  # (the push below still goes; only its retry would be lost)
+    ids = sorted({run_id, *pending_pushes(project)})
+    with contextlib.suppress(OSError):
+        subprocess.Popen(
+            [
+                "sh",
+                "-c",
+                _PUSH_SCRIPT,
+                "sh",
+                remote,
+                str(snap.git_dir),
+                str(folder),
+                str(project.runs_dir),
+                *ids,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, **_NO_PROMPT, "LANGUAGE": "C", "LC_ALL": "C"},
+            close_fds=True,
+        )
+
+
+def push_snapshots(project: Project, remote: str, run_ids: Sequence[str]) -> list[str]:
+    """Push the snapshots of `run_ids` to `remote` now, and clear their pending marks;
+    the ids pushed. RunyardError with git's message when the push fails."""
+    for run_id in run_ids:
+        _check_run_id(run_id)
+    by_place: dict[_Where, list[str]] = {}
+    for run_id in run_ids:
+        for where in _locations(project):
+            if _verify_commit(where, RUNS_REF_PREFIX + run_id):
+                by_place.setdefault(where, []).append(run_id)
+                break
+    pushed: list[str] = []
+    for where, ids in by_place.items():
+        specs = [f"{RUNS_REF_PREFIX}{i}:{RUNS_REF_PREFIX}{i}" for i in ids]
+        env = {**os.environ, **_env(where, None, True), **_NO_PROMPT}
+        status, out, err = _run_git(
+            where.cwd, [*_GIT_CONFIG, "push", "--quiet", "--no-verify", "--", remote, *specs], env
+        )
+        if status != 0:
+            raise RunyardError(
+                f"Pushing {len(ids)} run snapshot(s) to the remote {remote!r} failed: "
+                f"{err.strip() or out.strip() or f'exit status {status}'}",
+                hint=f"check that `git push {remote}` works from {where.work_tree} "
+                "(the remote is `snapshots_remote` in .runyard/config.yml)",
+            )
+        pushed.extend(ids)
+    for run_id in run_ids:  # (pushed, or with no snapshot here to push: nothing pending)
+        with contextlib.suppress(OSError):
+            os.unlink(_pending_dir(project) / run_id)
+    return pushed
+
+
+def has_commit(project: Project, commit: str) -> bool:
+    """Whether the commit `commit` is in one of the project's repositories."""
+    _check_rev(commit)
+    return any(_verify_commit(where, commit) for where in _locations(project))
+
+
+def fetch_snapshot(project: Project, run_id: str, commit: str, remote: str | None) -> bool:
+    """Make run `run_id`'s snapshot `commit` local: nothing when it is here already (False),
+    else fetch `refs/runyard/runs/<run_id>` from `remote` (True). NotFoundError naming the
+    remote and the fix when it cannot."""
+    _check_run_id(run_id)
+    if has_commit(project, commit):
+        return False
+    ref = RUNS_REF_PREFIX + run_id
+    if not remote:
+        raise NotFoundError(
+            f"The snapshot of run {run_id} (commit {commit[:12]}) is not in this "
+            "repository, and no remote to fetch it from is set.",
+            hint="set `snapshots_remote: <the git remote your team shares>` in "
+            ".runyard/config.yml on every machine, or restore on the machine that ran it",
+        )
+    where = _primary(project)
+    if where.shadow:
+        with _shadow_lock(where):
+            _ensure_shadow(where)
+    env = {**os.environ, **_env(where, None, True), **_NO_PROMPT}
+    status, out, err = _run_git(
+        where.cwd,
+        [
+            *_GIT_CONFIG,
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            "--",  # a remote that looks like an option is still a remote
+            remote,
+            f"+{ref}:{ref}",
+        ],
+        env,
+    )
+    if status != 0 or not _verify_commit(where, commit):
+        detail = err.strip() or out.strip() or f"{ref} there is not commit {commit[:12]}"
+        raise NotFoundError(
+            f"The snapshot of run {run_id} is not here and could not be fetched from the "
+            f"remote {remote!r} ({ref}): {detail}",
+            hint=f"check that `git fetch {remote}` works here; if the run's machine could "
+            "not push it (its run log says why), run `runyard runs push` there",
+        )
+    return True
 
 
 def list_snapshot_refs(project: Project) -> list[str]:
@@ -798,9 +1068,19 @@ def export_snapshot(project: Project, commit: str | Snapshot, dest: Path) -> Non
     tmp = Path(tempfile.mkdtemp(prefix="runyard-export-"))
     try:
         index = tmp / "index"
-        _git(where, ["read-tree", tree], index=index)
-        target = os.path.realpath(dest) + os.sep
-        _git(where, ["checkout-index", "-a", "-f", "-q", f"--prefix={target}"], index=index)
+        # One process reads the tree into a new index and writes its files into `dest`,
+        # as the work tree of that index; sparse checkout, submodule recursion and a
+        # file-system monitor of the user's repository are not for this folder.
+        target = Path(os.path.realpath(dest))
+        into = replace(where, cwd=target, work_tree=target)
+        _git(
+            into,
+            [
+                *("-c", "core.sparseCheckout=false", "-c", "submodule.recurse=false"),
+                *("-c", "core.fsmonitor=false", "read-tree", "--reset", "-u", tree),
+            ],
+            index=index,
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -815,6 +1095,8 @@ def _same_entry(src: Path, dst: Path) -> bool:
         return stat_mod.S_ISLNK(dst_stat.st_mode) and os.readlink(src) == os.readlink(dst)
     if not stat_mod.S_ISREG(dst_stat.st_mode):
         return False
+    import filecmp
+
     return filecmp.cmp(src, dst, shallow=False)
 
 

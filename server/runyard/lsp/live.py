@@ -10,6 +10,15 @@ server on the same project), its supervisor records each transition in
 - ``runyard/runs/logLines`` with the complete lines appended to a live run's log;
 - ``runyard/metrics/points`` with the points ingested since the last poll.
 
+A team store on PostgreSQL (`runyard.core.store.postgres`) is followed without
+polling the database: the store's triggers NOTIFY on every change of a run's state or
+latest metrics, by any client on any machine, and a listener thread (`Store.listen`)
+wakes the feed at once. The feed still polls, at its interval while it follows runs
+(a local run's log is a file, which nothing notifies about) and every `LISTEN_IDLE`
+seconds otherwise, so a lost notification costs a delay, never an event. A teammate's
+run shows its state and metric points; its log stays on the machine that ran it. Only
+runs started in this project are checked for dead supervisors (`Store.live_runs`).
+
 A run that was already live when the feed started (the editor was reopened) is picked
 up from where its log and metrics are now; the client reads the history with
 ``runyard/runs/logs`` and ``runyard/metrics/series``. Output of one poll goes out in
@@ -40,6 +49,7 @@ log = logging.getLogger("runyard.lsp.live")
 MAX_LOG_BYTES_PER_POLL = 1 << 20
 MAX_POINTS_PER_POLL = 200_000
 RECONCILE_EVERY = 2.0  # seconds between checks for runs whose supervisor died
+LISTEN_IDLE = 5.0  # seconds between polls of a store that notifies, following no run
 
 Event = tuple[str, dict[str, Any]]
 FINAL_STATUSES = ("completed", "failed", "canceled", "lost")  # as in core.store, which
@@ -82,15 +92,22 @@ class FeedState:
         except OSError:
             return 0
 
+    def _store_exists(self) -> bool:
+        """Whether there is a store to open: the project's SQLite file, or a team store
+        the settings name (which exists before this project's first run)."""
+        from runyard.core.store import store_exists
+
+        return store_exists(self.project.store_path)
+
     def attach(self) -> None:
         """Open the store and start following the runs that are live now."""
         from runyard.core.store import Store
 
-        if not self.project.store_path.exists():
+        if not self._store_exists():
             return  # nothing ran yet; the store appears with the first run
         self.store = Store(self.project.store_path)
         self.status_pos = self.store.last_status_change()
-        for run in self.store.live_runs():
+        for run in self.store.live_runs(everywhere=True):
             self.tracked[run.id] = _Tracked(
                 log_offset=self._log_size(run.id),
                 metric_cursor=self.store.metric_cursor(run.id),
@@ -105,7 +122,7 @@ class FeedState:
         from runyard.core.store import Store
 
         if self.store is None:
-            if not self.project.store_path.exists():
+            if not self._store_exists():
                 return self._config_events()
             self.store = Store(self.project.store_path)  # first run: follow from the start
         store = self.store
@@ -244,6 +261,7 @@ class LiveFeed:
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runyard-feed")
         self.task: asyncio.Task[None] | None = None
         self.wake = asyncio.Event()
+        self.listener: Any = None  # the store's change listener, when it has one
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self._loop())
@@ -258,8 +276,26 @@ class LiveFeed:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
         loop = asyncio.get_running_loop()
+        if self.listener is not None:
+            await loop.run_in_executor(self.pool, self.listener.stop)
+            self.listener = None
         await loop.run_in_executor(self.pool, self.state.close)
         self.pool.shutdown(wait=False)
+
+    def _listen(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On the feed's thread: listen to the store's changes, when it can say them."""
+        store = self.state.store
+        if self.listener is not None or store is None:
+            return
+        self.listener = store.listen(lambda: loop.call_soon_threadsafe(self.wake.set))
+        if self.listener is not None:
+            log.info("following %s by its notifications", store.location)
+
+    def _wait(self) -> float:
+        """Seconds to the next poll (see the module docstring)."""
+        if self.listener is not None and not self.state.tracked:
+            return max(self.interval(), LISTEN_IDLE)
+        return self.interval()
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -268,6 +304,7 @@ class LiveFeed:
         except Exception as exc:
             log.warning("could not open the run store of %s: %s", self.state.root, exc)
         while True:
+            self.wake.clear()  # before the poll: a change said during it polls again
             try:
                 events = await loop.run_in_executor(self.pool, self.state.poll)
             except asyncio.CancelledError:
@@ -277,6 +314,10 @@ class LiveFeed:
                 events = []
             for method, payload in events:
                 self.send(method, payload)
-            self.wake.clear()
+            if self.listener is None and self.state.store is not None:
+                try:
+                    await loop.run_in_executor(self.pool, self._listen, loop)
+                except Exception as exc:  # polling goes on
+                    log.warning("cannot follow the store of %s: %s", self.state.root, exc)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), self.interval())
+                await asyncio.wait_for(self.wake.wait(), self._wait())

@@ -53,10 +53,13 @@ class ServerInfoParams:
 
 @attrs.define(kw_only=True)
 class ProjectInfo:
-    """A Runyard project the server knows: its root folder and default target."""
+    """A Runyard project the server knows: its root folder, default target, and where
+    its runs are kept: `store` is a team store's URL without its password (PostgreSQL),
+    or None for the project's own SQLite file under `.runyard/state/`."""
 
     root: str
     default_target: str | None = None
+    store: str | None = None
 
 
 @attrs.define(kw_only=True)
@@ -82,6 +85,41 @@ class ProjectInitResult:
 
     root: str
     created: list[str]
+
+
+@attrs.define(kw_only=True)
+class ProjectImportParams:
+    """Write Runyard's targets and jobs from a project made for another tool in `folder`
+    (`runyard import`): `kind` is ``aml-workbench`` or ``mlflow-project``, left out the
+    one the folder fits. `force` replaces files already there; `script` is the script
+    of Workbench run configurations whose ArgumentVector starts with ``$file``."""
+
+    folder: str
+    kind: str | None = None
+    force: bool = False
+    script: str | None = None
+
+
+@attrs.define(kw_only=True)
+class ImportNote:
+    """Something said about an import: the file it is about (relative to the root), the
+    key in it (absent: the file as a whole) and what was done or not done."""
+
+    source: str
+    message: str
+    key: str | None = None
+
+
+@attrs.define(kw_only=True)
+class ProjectImportResult:
+    """The project's root, the importer used, the files written (relative to the root),
+    notes (done, with a caveat) and problems (not done)."""
+
+    root: str
+    kind: str
+    written: list[str]
+    notes: list[ImportNote]
+    problems: list[ImportNote]
 
 
 # --------------------------------------------------------------------------- targets
@@ -212,7 +250,8 @@ RunStatus = Literal["queued", "preparing", "running", "completed", "failed", "ca
 
 @attrs.define(kw_only=True)
 class RunInfo:
-    """A run as listed: identity, state, timing, and each metric's latest value."""
+    """A run as listed: identity, state, timing, and each metric's latest value; who ran
+    it (git `user.name` and `user.email`, None when not recorded) and on which machine."""
 
     id: str
     experiment: str
@@ -231,6 +270,9 @@ class RunInfo:
     exit_code: int | None = None
     reason: str | None = None
     metrics: dict[str, float | None] = attrs.field(factory=dict)
+    user_name: str | None = None
+    user_email: str | None = None
+    machine: str | None = None
 
 
 @attrs.define(kw_only=True)
@@ -261,7 +303,9 @@ class RunRerunParams(RunParams):
 @attrs.define(kw_only=True)
 class RunsListParams(ProjectParams):
     """A page of runs. `sort` is created, started, duration, status, experiment, target
-    or ``metric:<key>``; `search` matches id, script, experiment or target."""
+    or ``metric:<key>``; `search` matches id, script, experiment or target. With
+    `include_params` the result also holds each listed run's params (a runs table's
+    columns); `sweep` keeps the trial runs of that sweep (an id or a unique part)."""
 
     experiment: str | None = None
     statuses: list[str] | None = None
@@ -271,6 +315,8 @@ class RunsListParams(ProjectParams):
     descending: bool = True
     offset: int = 0
     limit: int = 100
+    include_params: bool = False
+    sweep: str | None = None
 
 
 @attrs.define(kw_only=True)
@@ -283,12 +329,14 @@ class ExperimentInfo:
 
 @attrs.define(kw_only=True)
 class RunsListResult:
-    """One page of runs; `total` counts all runs matching the filters."""
+    """One page of runs; `total` counts all runs matching the filters. `params` (run id
+    -> its params) only when the request asked for them."""
 
     runs: list[RunInfo]
     total: int
     offset: int
     experiments: list[ExperimentInfo]
+    params: dict[str, dict[str, str]] | None = None
 
 
 @attrs.define(kw_only=True)
@@ -321,14 +369,33 @@ class MetricSummary:
 
 
 @attrs.define(kw_only=True)
+class HostInfo:
+    """The machine a run's environment was measured on (its container, the ``ssh``
+    target's machine): OS and release, distribution, machine type, CPU model and count,
+    GPU names (empty: none), each None where it could not be read; `summary` is the
+    one line ``runyard runs show`` prints."""
+
+    os: str | None = None
+    release: str | None = None
+    distro: str | None = None
+    machine: str | None = None
+    cpu: str | None = None
+    cpus: int | None = None
+    gpus: list[str] = attrs.field(factory=list)
+    summary: str
+
+
+@attrs.define(kw_only=True)
 class RunLockInfo:
     """What the run's environment held once it was ready: the interpreter's version,
-    who built the environment (``uv``, ``pip``; None when Runyard did not build it) and
-    each distribution as ``name==version``, in name order."""
+    who built the environment (``uv``, ``pip``; None when Runyard did not build it),
+    each distribution as ``name==version``, in name order, and the host it was
+    measured on (None: not recorded, a lock from before host facts)."""
 
     python: str
     installer: str | None = None
     packages: list[str] = attrs.field(factory=list)
+    host: HostInfo | None = None
 
 
 @attrs.define(kw_only=True)
@@ -473,11 +540,15 @@ class RunsCompareResult:
 @attrs.define(kw_only=True)
 class MetricSeriesParams(ProjectParams):
     """Series of one or many runs and keys (all keys when `keys` is left out), each
-    cut down to at most `max_points` points, keeping every bucket's minimum and maximum."""
+    cut down to at most `max_points` points, keeping every bucket's minimum and maximum.
+    `step_from`/`step_to` (either left out: open) zoom into the points whose step lies
+    in that range, read at full resolution where it is short enough."""
 
     run_ids: list[str]
     keys: list[str] | None = None
     max_points: int = 2000
+    step_from: int | None = None
+    step_to: int | None = None
 
 
 @attrs.define(kw_only=True)
@@ -745,6 +816,102 @@ class DeploymentInvokeResult:
     ms: float
 
 
+# --------------------------------------------------------------------------- sweeps
+
+
+@attrs.define(kw_only=True)
+class SweepInfo:
+    """A sweep as listed: its state, its objective, how many of its trials have ended
+    (`trials_done`) of the most it runs (`trials_total`), the count of trials by status
+    (``pruned`` among them), and its best trial so far (none until one has a value)."""
+
+    id: str
+    name: str
+    status: str
+    reason: str | None = None
+    sampler: str
+    metric: str
+    direction: str
+    trials_done: int
+    trials_total: int
+    counts: dict[str, int]
+    best_value: float | None = None
+    best_trial: int | None = None
+    best_run_id: str | None = None
+    created: float
+    ended: float | None = None
+
+
+@attrs.define(kw_only=True)
+class SweepsListResult:
+    """Every sweep of the project, newest first."""
+
+    sweeps: list[SweepInfo]
+
+
+@attrs.define(kw_only=True)
+class SweepParams(ProjectParams):
+    """One sweep, by its full id or a unique part of it."""
+
+    sweep_id: str
+
+
+@attrs.define(kw_only=True)
+class SweepSpaceParam:
+    """One parameter of a sweep's space: `values` for a choice or grid, `low`/`high`
+    (and `step` for int) for a range."""
+
+    name: str
+    kind: str
+    values: list[Any] | None = None
+    low: float | None = None
+    high: float | None = None
+    step: int | None = None
+
+
+@attrs.define(kw_only=True)
+class TrialInfo:
+    """One trial: its run (none before it started), its status (a run status, or
+    ``pruned``), its parameters, its objective value once it completed and the
+    metric's latest value while it runs or after it was stopped."""
+
+    number: int
+    run_id: str | None = None
+    target: str | None = None
+    status: str
+    params: dict[str, Any]
+    value: float | None = None
+    latest: float | None = None
+    reason: str | None = None
+    started: float | None = None
+    ended: float | None = None
+
+
+@attrs.define(kw_only=True)
+class SweepDetails:
+    """One sweep: what `SweepInfo` lists, its space, its early-stopping rule, the
+    trials it runs at a time per target, what its supervisor noted, and its trials
+    sorted by the objective with the best first."""
+
+    sweep: SweepInfo
+    space: list[SweepSpaceParam]
+    early_stopping: str
+    parallel: dict[str, int]
+    snapshot_commit: str | None = None
+    notes: list[str]
+    trials: list[TrialInfo]
+
+
+@attrs.define(kw_only=True)
+class SweepCancelResult:
+    """Whether the cancel was asked (false: the sweep had ended already) and the
+    sweep's status after it."""
+
+    sweep_id: str
+    canceled: bool
+    status: str
+
+
 # --------------------------------------------------------------------------- pushes
 
 
@@ -828,6 +995,7 @@ RUNS_COMPARE = "runyard/runs/compare"
 METRICS_SERIES = "runyard/metrics/series"
 SERVER_INFO = "runyard/server/info"
 PROJECT_INIT = "runyard/project/init"
+PROJECT_IMPORT = "runyard/project/import"
 GALLERY_LIST = "runyard/gallery/list"
 GALLERY_CREATE = "runyard/gallery/create"
 MODELS_LIST = "runyard/models/list"
@@ -837,6 +1005,9 @@ MODELS_DEPLOY = "runyard/models/deploy"
 DEPLOYMENTS_LIST = "runyard/deployments/list"
 DEPLOYMENTS_INVOKE = "runyard/deployments/invoke"
 DEPLOYMENTS_STOP = "runyard/deployments/stop"
+SWEEPS_LIST = "runyard/sweeps/list"
+SWEEPS_GET = "runyard/sweeps/get"
+SWEEPS_CANCEL = "runyard/sweeps/cancel"
 
 RUN_CHANGED = "runyard/runs/didChange"
 LOG_LINES = "runyard/runs/logLines"
@@ -864,6 +1035,7 @@ REQUESTS: dict[str, tuple[type[Any], type[Any]]] = {
     METRICS_SERIES: (MetricSeriesParams, MetricSeriesResult),
     SERVER_INFO: (ServerInfoParams, ServerInfoResult),
     PROJECT_INIT: (ProjectInitParams, ProjectInitResult),
+    PROJECT_IMPORT: (ProjectImportParams, ProjectImportResult),
     GALLERY_LIST: (GalleryListParams, GalleryListResult),
     GALLERY_CREATE: (GalleryCreateParams, GalleryCreateResult),
     MODELS_LIST: (ModelsListParams, ModelsListResult),
@@ -873,6 +1045,9 @@ REQUESTS: dict[str, tuple[type[Any], type[Any]]] = {
     DEPLOYMENTS_LIST: (ProjectParams, DeploymentsListResult),
     DEPLOYMENTS_INVOKE: (DeploymentInvokeParams, DeploymentInvokeResult),
     DEPLOYMENTS_STOP: (DeploymentNameParams, DeploymentInfo),
+    SWEEPS_LIST: (ProjectParams, SweepsListResult),
+    SWEEPS_GET: (SweepParams, SweepDetails),
+    SWEEPS_CANCEL: (SweepParams, SweepCancelResult),
 }
 
 #: method -> params type, for notifications the server sends

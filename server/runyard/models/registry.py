@@ -3,7 +3,9 @@ versions of a named model, with their lineage (run, snapshot commit, target,
 environment).
 
 Registered content is copied into a content-addressed store under
-`.runyard/state/models/blobs/sha256/`, so deleting a run (or its folder) does not break
+`.runyard/state/models/blobs/sha256/` (or `<artifact_root>/models/blobs/sha256/` when
+`.runyard/config.yml` names a folder the team shares, so a teammate's model commands
+open the same files), so deleting a run (or its folder) does not break
 a model, and the same content registered twice is kept once. A file's digest is the
 SHA-256 of its bytes; a folder's is the SHA-256 of a manifest listing its files in
 sorted order, each as its relative POSIX path and the SHA-256 of its bytes (empty
@@ -92,7 +94,11 @@ class ModelVersion:
 
 
 def models_dir(project: Project) -> Path:
-    return project.state_dir / "models"
+    """The model store: under `.runyard/state`, or the team's shared artifact root
+    (`artifact_root` in .runyard/config.yml, `core.artifacts`)."""
+    from runyard.core.artifacts import artifact_root
+
+    return artifact_root(project).models()
 
 
 def blob_path(project: Project, digest: str) -> Path:

@@ -22,9 +22,29 @@ Steps: a point without a step gets the key's last step + 1. After a step of
 one warning per key), never past the range of the store's int64 steps.
 
 As a last line of defence, a store call that still fails on the data (not on the
-database: a locked or full store is raised to the caller, and the lines are read
-again by a supervisor that takes the run over) is retried in halves, so only the
-points that cannot be stored are left out.
+database) is retried in halves, so only the points that cannot be stored are left out.
+
+The database down mid-run
+-------------------------
+A store call that fails on the database (a team store that is down, a locked or full
+SQLite file) is raised to the caller, and nothing is lost: the offset (and the one
+saved for a take-over, `tracking.jsonl.offset`) moves past a batch of lines only once
+every store call of the batch has succeeded. The batch is kept, already read, and the
+next `poll()` stores what of it is not yet stored (params, tags, artifacts, then the
+points in file order; each call is one transaction, and a cursor per part says how
+far it got, so a retry stores nothing twice and warns about no bad record twice)
+before it reads on. The ingester logs the outage once (with the byte where it
+waits) and, when the database is back, how many points waited.
+
+The buffer is the run's own tracking file: the run goes on appending to it whatever
+the store does, and the ingester holds in memory at most one batch of it
+(`BATCH_BYTES`: the lines read in one go; longer single lines are read whole), so a
+long outage costs disk, not the supervisor's memory. Nothing is lost while the run's
+folder stays on its disk: once the database is back the file is read on from where
+the last stored batch ended (by a supervisor that takes the run over, too). What is
+lost beyond it: when that disk is full the run's tracking client can no longer
+append, and it drops those points (naming them on the run's stderr); a run folder
+removed before the database comes back takes its unstored points with it.
 """
 
 from __future__ import annotations
@@ -33,14 +53,20 @@ import json
 import struct
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from runyard.core.store import Store
+from runyard.runner.ingest_resume import ResumableStore
 from runyard.tracking.wire import INT64_MAX, decode_points
 
 MAX_WARNINGS = 50
 """Bad records named in the log per ingester; the rest are only counted."""
+
+BATCH_BYTES = 32 << 20
+"""The most of the tracking file one batch reads (whole lines; a longer single line is
+read whole): what the ingester holds in memory while the store is down."""
 
 SLICE_POINTS = 50_000
 """Large batches go to the store in slices, so readers see progress and
@@ -91,27 +117,45 @@ class TrackingIngester:
         self._poll_line: int | None = 0  # ...and its line number less one, once known
         self._texts: dict[str, bool] = {}  # name -> whether UTF-8 holds it (names repeat)
         self._capped: set[str] = set()  # keys whose auto-steps reached INT64_MAX
+        self._pending: _Batch | None = None  # read, not yet wholly stored (store down)
+        self._store_down = False  # the store failed and has not taken a batch since (said once)
 
     def poll(self) -> int:
         """Ingest every whole line written since the last call; returns points added.
 
-        Never raises for what the file holds; only a failing store raises."""
+        Never raises for what the file holds; only a failing store raises, and then
+        the lines not yet stored are stored by the next call (nothing twice)."""
+        added = 0
+        while True:
+            if self._pending is None:
+                self._pending = self._read_batch()
+                if self._pending is None:
+                    return added
+            added += self._store_batch(self._pending)
+            self._pending = None
+
+    def _read_batch(self) -> _Batch | None:
+        """The next whole lines of the file (at most `BATCH_BYTES` of them, or one longer
+        line), read; None when no whole line is there."""
         try:
             with self.path.open("rb") as f:
                 f.seek(self.offset)
-                data = f.read()
+                data = f.read(BATCH_BYTES)
+                end = data.rfind(b"\n")
+                while end < 0 and len(data) >= BATCH_BYTES:  # one line longer than a batch
+                    more = f.read(BATCH_BYTES)
+                    if not more:
+                        break
+                    found = more.find(b"\n")
+                    data += more if found < 0 else more[: found + 1]
+                    end = data.rfind(b"\n")
         except FileNotFoundError:
-            return 0
-        end = data.rfind(b"\n")
+            return None
         if end < 0:
-            return 0
+            return None
         start = self.offset
-        self.offset += end + 1
         self._poll_start, self._poll_line = start, self._lines
-        points: list[Point] = []
-        params: dict[str, str] = {}
-        tags: dict[str, str] = {}
-        artifacts: list[tuple[str, int]] = []
+        batch = _Batch(end=start + end + 1)
         at = 0
         for i, raw in enumerate(data[:end].split(b"\n")):
             where = (i, start + at)
@@ -122,23 +166,54 @@ class TrackingIngester:
                 record = json.loads(raw)
                 if not isinstance(record, dict):
                     raise ValueError(f"a JSON {type(record).__name__}, not an object")
-                self._collect(record, where, points, params, tags, artifacts)
+                self._collect(
+                    record, where, batch.points, batch.params, batch.tags, batch.artifacts
+                )
             except Exception as exc:  # e.g. RecursionError: nested too deep to parse
                 self._skip(where, f"not a readable record ({type(exc).__name__}: {exc})")
         if self._poll_line is not None:
-            self._lines = self._poll_line + data.count(b"\n", 0, end + 1)
-        self._store(points, params, tags, artifacts)
+            batch.lines = self._poll_line + data.count(b"\n", 0, end + 1)
+        return batch
+
+    def _store_batch(self, batch: _Batch) -> int:
+        """Store what of `batch` is not stored yet, then move the offset past it; returns
+        its points. A failing store raises with the batch's cursors where they got to."""
+        try:
+            self._store(batch)
+        except Exception as exc:
+            if not self._store_down:
+                self._store_down = True
+                self.log(
+                    f"the store could not take the tracking records ({type(exc).__name__}: "
+                    f"{_first_line(exc)}); they wait in {self.path.name} from byte "
+                    f"{self.offset} and are stored when it is back. Nothing is lost while "
+                    "the run's folder stays on its disk; points the run logs after that disk "
+                    "is full are dropped by the run"
+                )
+            raise
+        self.offset = batch.end
+        self._lines = batch.lines
         self._save_offset()
-        return len(points)
+        if self._store_down:
+            self._store_down = False
+            self.log(
+                f"the store is back: the tracking records that waited are stored (up to byte "
+                f"{self.offset} of {self.path.name})"
+            )
+        return len(batch.points)
 
     def _save_offset(self) -> None:
-        """Where ingestion stands, for a supervisor that takes the run over."""
+        """Where ingestion stands, for a supervisor that takes the run over; with a
+        `ResumableStore`, its checkpoint too, after every batch (a poll that reads
+        several batches and fails in a later one leaves the earlier ones accounted for)."""
         tmp = self.offset_path.with_name(self.offset_path.name + ".tmp")
         try:
             tmp.write_text(str(self.offset))
             tmp.replace(self.offset_path)
         except OSError:
-            pass  # only a take-over needs it; it then re-reads a little
+            return  # only a take-over needs it; it then re-reads a little
+        if isinstance(self.store, ResumableStore):  # after the offset: see ingest_resume
+            self.store.checkpoint(self.offset)
 
     # ---- reading one record -----------------------------------------------------------
 
@@ -237,52 +312,68 @@ class TrackingIngester:
 
     # ---- storing ----------------------------------------------------------------------
 
-    def _store(
-        self,
-        points: list[Point],
-        params: dict[str, str],
-        tags: dict[str, str],
-        artifacts: list[tuple[str, int]],
-    ) -> None:
-        if params:
-            self._in_halves(
-                list(params.items()),
+    def _store(self, batch: _Batch) -> None:
+        """Store the parts of `batch` its cursors have not passed yet, in order."""
+        parts: list[tuple[list[Any], Callable[[list[Any]], None], str]] = [
+            (
+                list(batch.params.items()),
                 lambda items: self.store.set_params(self.run_id, dict(items)),
                 "param",
-            )
-        if tags:
-            self._in_halves(
-                list(tags.items()),
+            ),
+            (
+                list(batch.tags.items()),
                 lambda items: self.store.set_tags(self.run_id, dict(items)),
                 "tag",
+            ),
+            (
+                batch.artifacts,
+                lambda items: self.store.set_artifacts(self.run_id, items),
+                "artifact",
+            ),
+        ]
+        for i in range(0, len(batch.points), SLICE_POINTS):
+            parts.append(
+                (
+                    batch.points[i : i + SLICE_POINTS],
+                    lambda items: self.store.add_metrics(self.run_id, items),
+                    "metric point",
+                )
             )
-        if artifacts:
-            self._in_halves(
-                artifacts, lambda items: self.store.set_artifacts(self.run_id, items), "artifact"
-            )
-        for i in range(0, len(points), SLICE_POINTS):
-            self._in_halves(
-                points[i : i + SLICE_POINTS],
-                lambda items: self.store.add_metrics(self.run_id, items),
-                "metric point",
-            )
+        while batch.part < len(parts):
+            items, put, what = parts[batch.part]
+            if batch.done < len(items):
+                self._in_halves(items, batch.done, put, what, batch)
+            batch.part, batch.done = batch.part + 1, 0
 
-    def _in_halves(self, items: list[Any], put: Callable[[list[Any]], None], what: str) -> None:
-        """`put(items)`; if the data makes it fail, the halves, down to the single bad items
-        (skipped, with a warning). Each call is one transaction, so nothing is stored twice."""
+    def _in_halves(
+        self,
+        items: list[Any],
+        done: int,
+        put: Callable[[list[Any]], None],
+        what: str,
+        batch: _Batch,
+    ) -> None:
+        """`put(items[done:])`; if the data makes it fail, the halves, down to the single
+        bad items (skipped, with a warning). Each call is one transaction, and the halves
+        go in order, so what is stored (or skipped) is always a prefix of `items`:
+        `batch.done` says how long, and a retry after the database failed starts there."""
+        todo = items[done:]
         try:
-            put(items)
+            put(todo)
         except _DATA_ERRORS as exc:
-            if len(items) == 1:
+            if len(todo) == 1:
                 self.bad_lines += 1
                 self._say(
-                    f"tracking record skipped: {self.path.name}: {what} {_short(items[0])} "
+                    f"tracking record skipped: {self.path.name}: {what} {_short(todo[0])} "
                     f"could not be stored ({type(exc).__name__}: {exc})"
                 )
+                batch.done = done + 1
                 return
-            half = len(items) // 2
-            self._in_halves(items[:half], put, what)
-            self._in_halves(items[half:], put, what)
+            half = done + len(todo) // 2
+            self._in_halves(items[:half], done, put, what, batch)
+            self._in_halves(items, half, put, what, batch)
+            return
+        batch.done = done + len(todo)
 
     # ---- warnings -----------------------------------------------------------------------
 
@@ -323,6 +414,25 @@ class TrackingIngester:
         except OSError:
             return 0
         return count
+
+
+@dataclass
+class _Batch:
+    """Lines read from the tracking file, with how far storing them got."""
+
+    end: int  # the byte after its last line
+    lines: int | None = None  # lines before `end`, when known
+    points: list[Point] = field(default_factory=list)
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    artifacts: list[tuple[str, int]] = field(default_factory=list)
+    part: int = 0  # the part being stored: params, tags, artifacts, slices of points
+    done: int = 0  # its items stored (or skipped as bad) so far: a prefix
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else "no message"
 
 
 def _why_text(text: str, part: str) -> str:

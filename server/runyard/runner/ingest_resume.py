@@ -1,11 +1,13 @@
 """Where a run's ingestion stands, kept so that a supervisor taking the run over counts
 no metric point twice.
 
-The ingester (`runyard.runner.ingest`) stores a poll's points, then saves the byte offset
-it reached in `tracking.jsonl.offset`. A supervisor killed between the two (or between
-two slices of a large poll) leaves points in the store past the saved offset; the next
-supervisor would read them again from there. The supervisor therefore keeps, after
-each poll, a checkpoint beside the offset (`tracking.jsonl.checkpoint`): that offset,
+The ingester (`runyard.runner.ingest`) stores a batch's points, then saves the byte
+offset it reached in `tracking.jsonl.offset`. A supervisor killed between the two (or
+between two slices of a large batch, or after a store that failed part way through a
+batch while the database was down) leaves points in the store past the saved offset;
+the next supervisor would read them again from there. A checkpoint is therefore kept
+beside the offset after each batch (`tracking.jsonl.checkpoint`, written by the
+ingester right after the offset, and by the supervisor after each poll): that offset,
 how many points the store holds per key, and each key's last step. On take-over:
 
 - checkpoint offset == saved offset: the store may hold points read after it (stored,

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 from runyard.core.errors import RunyardError, UsageError
 from runyard.core.project import Project
 from runyard.core.store import Run, RunLock, Store
+from runyard.core.store.locks import HostFacts
 from runyard.runner import runs
 
 if TYPE_CHECKING:
@@ -377,6 +378,24 @@ def _changes(
     )
 
 
+def _host_changes(a: RunLock | None, b: RunLock | None) -> tuple[Change, ...] | None:
+    """The host facts that differ (OS, release, distribution, machine, CPU model and
+    count, GPUs: `HostFacts`), from the runs' locks; None when either run has none."""
+    if a is None or b is None or a.host is None or b.host is None:
+        return None
+
+    def facts(host: HostFacts) -> dict[str, str | float | None]:
+        shown: dict[str, str | float | None] = {
+            key: None if getattr(host, key) is None else str(getattr(host, key))
+            for key in HostFacts.FIELDS
+            if key != "gpus"
+        }
+        shown["gpus"] = ", ".join(host.gpus) or "none"
+        return shown
+
+    return _changes(facts(a.host), facts(b.host))
+
+
 def run_diff(project: Project, store: Store, a: Run, b: Run) -> RunDiff:
     """Runs `a` and `b`, compared on every cause (see `RunDiff`)."""
     from runyard.core import snapshot
@@ -396,7 +415,7 @@ def run_diff(project: Project, store: Store, a: Run, b: Run) -> RunDiff:
         target=_changes(
             {"target": a.target, "type": a.target_type}, {"target": b.target, "type": b.target_type}
         ),
-        host=None,  # host facts (OS, CPU, GPU) are not recorded with runs yet
+        host=_host_changes(lock_a, lock_b),
         metrics=_changes(a.metrics, b.metrics),
         code_diff=snapshot.diff_snapshots(project, _require_snapshot(a), _require_snapshot(b)),
     )

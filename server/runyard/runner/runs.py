@@ -12,6 +12,24 @@ outcome: a run is taken over at most `MAX_TAKE_OVERS` times (counted in
 `<run dir>/takeovers`; when that count cannot be written, on a full disk, none is
 started), so a fault every supervisor meets ends in a clear status, never in a loop of
 supervisors.
+
+A notebook (`analysis.ipynb`) is submitted like a script: it is read and its
+parameters (`-p NAME=VALUE`, its arguments) checked before anything is recorded
+(`runyard.tracking.notebooks`), and its run's command is the notebook runner shipped
+into the run (`runner/notebook_runner.py`, see `RunSpec.argv`). Its environment is the
+project's dependency spec plus what running a notebook takes (`NOTEBOOK_PACKAGES`): a
+file written beside the exported code (`NOTEBOOK_ENV_FILES`, never into the snapshot)
+that the run's `requirements` names, as a rerun's lock is (`_notebook_environment`).
+Spark targets run a Python file as their driver, not a kernel: a notebook is refused
+for them with what to do instead.
+
+On a store shared by a team: each run's snapshot is pushed to the team's git remote in
+the background once the run goes (`snapshots_remote`, `core.snapshot`) and fetched back
+where a restore or diff needs it (`ensure_snapshots`); only the user who ran a run (its
+git email) cancels it unless `.runyard/config.yml` says `cancel: anyone`
+(`check_may_cancel`; in a project's own SQLite store every run is the user's), and a
+run of another machine is canceled through the store: a request (`CANCEL_TAG`) its
+supervisor reads while it watches the run (`CancelRequests`).
 """
 
 from __future__ import annotations
@@ -34,7 +52,7 @@ from runyard.core.errors import NotFoundError, RunyardError, UsageError
 from runyard.core.project import Project
 from runyard.core.store import Run, Store
 from runyard.runner.processes import lock_held, spawn_detached
-from runyard.targets.spec import DEFAULT_OUTPUTS, DEFAULT_TENSORBOARD_DIR, RunSpec
+from runyard.targets.spec import DEFAULT_OUTPUTS, DEFAULT_TENSORBOARD_DIR, NOTEBOOK_RUNNER, RunSpec
 
 Progress = Callable[[str], None]
 """Told how a submission goes: the stages `"snapshot"` and `"start"`, and warnings for
@@ -124,6 +142,15 @@ def resolve_request(project: Project, req: SubmitRequest) -> RunSpec:
             raise UsageError("An argument contains a NUL byte, which no program can receive.")
     target_name = req.target or (job.target if job else None) or config.default_target_name(project)
     target = config.load_target(project, target_name)
+    if script is not None and is_notebook(script):
+        check_notebook(project, script, args)
+        if target.type == "spark":
+            raise UsageError(
+                f"{script} is a notebook, and target {target.name!r} is a Spark target, whose "
+                "driver runs a Python file, not a Jupyter kernel.",
+                hint=f"run it on a local, docker or ssh target, or export it to a script "
+                f"(jupyter nbconvert --to script {script}) and submit that",
+            )
     experiment = req.experiment or (job.experiment if job else None)
     if not experiment:
         experiment = Path(script).stem if script else (module or "default").split(".")[-1]
@@ -159,12 +186,113 @@ def on_target(spec: RunSpec, target: Any) -> RunSpec:
     )
 
 
+def is_notebook(script: str) -> bool:
+    """Whether a run's script is a Jupyter notebook (run by the notebook runner)."""
+    from runyard.tracking import notebooks
+
+    return notebooks.is_notebook(script)
+
+
+def check_notebook(project: Project, script: str, args: list[str]) -> list[str]:
+    """Read the notebook `script` (relative to the project) and its parameters `args`
+    as its run will; a UsageError naming the file and what is wrong, else the warnings
+    for the user (a parameter its `parameters` cell does not set, or no such cell)."""
+    from runyard.tracking import notebooks
+
+    try:
+        nb = notebooks.read_notebook(str(project.root / script), script)
+    except notebooks.NotebookError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        params = notebooks.parse_parameters(args, script)
+    except notebooks.NotebookError as exc:
+        raise UsageError(
+            str(exc),
+            hint="a notebook's arguments are its parameters: `-p NAME=VALUE` (the value typed: "
+            "True/False, None, an int, a float, else text) or `-r NAME=VALUE` (text), "
+            "e.g. runyard submit analysis.ipynb -p lr=0.1",
+        ) from None
+    return notebooks.injection_warnings(nb, params, script)
+
+
+# What running a notebook takes, added to its run's environment (what the project's
+# spec already lists is left as the project pins it).
+NOTEBOOK_PACKAGES = ("nbclient", "nbformat", "ipykernel")
+# The environment file of a notebook run, written beside its exported code: a
+# requirements file when the project's spec is one (or there is none), else MLflow's
+# python_env.yaml (which keeps the interpreter version a conda or python_env file asks for).
+NOTEBOOK_REQUIREMENTS = ".runyard-notebook-requirements.txt"
+NOTEBOOK_PYTHON_ENV = ".runyard-notebook/python_env.yaml"
+NOTEBOOK_ENV_FILES = (NOTEBOOK_REQUIREMENTS, NOTEBOOK_PYTHON_ENV)
+# A copy in the run folder (its working copy goes once the run ends), for a rerun that
+# has no lock to build from.
+NOTEBOOK_ENV_KEPT = "notebook-env"
+
+
+def _project_spec_file(root: Path, declared: str | None) -> str | None:
+    """The dependency file `envs.find_spec` will read in a tree like `root` (the job's,
+    else the first it looks for), without reading it."""
+    from runyard.core import envspecs
+
+    if declared:
+        return declared
+    for name in ("requirements.txt", "pyproject.toml"):
+        if (root / name).is_file():
+            return name
+    return envspecs.find(root)
+
+
+def _lists_requirements(rel: str | None) -> bool:
+    """Whether the spec file `rel` is read as listed requirements (not handed to pip)."""
+    from runyard.core import envspecs
+
+    return rel is not None and (envspecs.handles(rel) or rel.endswith(".toml"))
+
+
+def _requirement_name(line: str) -> str:
+    import re
+
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line)
+    return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else ""
+
+
+def _notebook_environment(workdir: Path, declared: str | None, name: str) -> bytes:
+    """The content of the notebook environment file `name`: the dependency spec of
+    `workdir` (the job's `declared` file, else the one found) with `NOTEBOOK_PACKAGES`."""
+    import json
+
+    from runyard.core import envs
+
+    spec = envs.find_spec(workdir, declared)
+    if spec.listed:
+        lines = list(spec.requirements)
+    elif spec.path is not None:
+        lines = spec.content.decode("utf-8", "replace").splitlines()
+    else:
+        lines = []
+    have = {_requirement_name(line) for line in lines}
+    added = [p for p in NOTEBOOK_PACKAGES if p not in have]
+    if name == NOTEBOOK_REQUIREMENTS:
+        if spec.listed and spec.python:
+            lines.insert(0, f"# {spec.path} asks for python {spec.python}")
+        return "".join(f"{line}\n" for line in [*lines, *added]).encode()
+    if not spec.listed and spec.path is not None:  # (the snapshot differs from the folder)
+        lines = [f"-r ../{spec.path}"]
+    out = [f"# the dependencies of {spec.path or 'no file'}, and a Jupyter kernel"]
+    if spec.python:
+        out.append(f"python: {json.dumps(spec.python)}")
+    out.append("dependencies:")
+    out += [f"  - {json.dumps(line)}" for line in [*lines, *added]]
+    return "".join(f"{line}\n" for line in out).encode()
+
+
 def _write_tracking_shim(run_dir: Path) -> None:
     """Make `import runyard` work in the run even if its environment lacks Runyard: a
     copy of the standard-library-only tracking client, put first on PYTHONPATH. Beside
     it, the run's `sitecustomize` (`tracking/site_hook.py`: MLflow's logging recorded
     through `tracking/mlflow_endpoint.py`) and Azure ML Workbench's `azureml.logging`
-    (`tracking/azureml`), so scripts written for either record into the run unchanged."""
+    (`tracking/azureml`), so scripts written for either record into the run unchanged;
+    and the notebook runner (`runner/notebook_runner.py`), a notebook run's program."""
     import runyard
 
     src = Path(runyard.__file__).parent
@@ -181,17 +309,19 @@ def _write_tracking_shim(run_dir: Path) -> None:
     shutil.copytree(
         src / "tracking" / "azureml", lib / "azureml", ignore=shutil.ignore_patterns("__pycache__")
     )
+    shutil.copy2(src / "runner" / "notebook_runner.py", lib / f"{NOTEBOOK_RUNNER}.py")
 
 
-def _untracked_secrets_warning(project: Project) -> str | None:
+def _untracked_secrets_warning(project: Project, survey: Any = None) -> str | None:
     """A warning naming the files that look like secrets (.env, id_rsa, *.pem, *.key,
     credentials) the snapshot is about to take although git neither tracks nor ignores
-    them; None when there are none."""
+    them; None when there are none. `survey` (a `snapshot.Survey`) is what the
+    submission asked git already."""
     from runyard.core import snapshot
     from runyard.core.text import printable
 
     try:
-        found = snapshot.untracked_secret_files(project)
+        found = snapshot.untracked_secret_files(project, survey)
     except (RunyardError, OSError):
         return None  # the snapshot itself reports what is wrong with the repository
     if not found:
@@ -214,11 +344,83 @@ def submit(project: Project, req: SubmitRequest, progress: Progress = _quiet) ->
 
     Returns once the supervisor runs; the run goes on without the caller. Files that look
     like secrets and that git neither tracks nor ignores are named first, in a warning
-    through `progress`."""
-    warning = _untracked_secrets_warning(project)
-    if warning:
-        progress(warning)
-    return start_run(project, resolve_request(project, req), progress)
+    through `progress`.
+
+    Git is asked once where the snapshot goes and for its settings (`snapshot.Survey`):
+    the secrets check, the snapshot and the run's identity share the answers. The run's
+    supervisor is started first (`_start_ahead`), so that its start-up overlaps all of
+    this; a request found wrong leaves no run behind."""
+    from runyard.core import snapshot
+
+    ahead = _start_ahead(project)
+    try:
+        try:
+            survey: Any = snapshot.Survey(project)
+        except (RunyardError, OSError):
+            survey = None  # the snapshot itself reports what is wrong with the repository
+        warning = _untracked_secrets_warning(project, survey)
+        if warning:
+            progress(warning)
+        spec = resolve_request(project, req)
+        if spec.script is not None and is_notebook(spec.script):
+            for text in check_notebook(project, spec.script, spec.args):
+                progress(f"{WARNING}{text}")
+    except BaseException:
+        ahead.abandon()
+        raise
+    return start_run(project, spec, progress, survey=survey, ahead=ahead)
+
+
+@dataclass
+class _Ahead:
+    """A run's folder, the lock on it and its supervisor, started before the run is
+    recorded: the supervisor imports what it needs while the submitter checks the
+    request, records the run (then writes "." on the pipe: the supervisor readies the
+    run's backend) and takes the snapshot (then "go"). Closing the pipe without "go"
+    ends the supervisor, which removes the folder of a run never recorded. The store is
+    opened first (created, in a new project), so the two never race to create it."""
+
+    run_id: str
+    run_dir: Path
+    lock_fd: int
+    go_write: int
+    store: Store
+
+    def abandon(self) -> None:
+        """Let go: without "go" first, the supervisor ends (and cleans up)."""
+        os.close(self.go_write)
+        os.close(self.lock_fd)
+        self.store.close()
+
+
+def _start_ahead(project: Project) -> _Ahead:
+    """A new run's folder, locked, with its supervisor started and waiting (`_Ahead`)."""
+    run_id = new_run_id()
+    run_dir = project.run_dir(run_id)
+    try:
+        run_dir.mkdir(parents=True)
+    except OSError as exc:
+        raise _state_error(project, exc) from exc
+    lock_fd = go_read = go_write = -1
+    store: Store | None = None
+    try:
+        lock_fd = os.open(run_dir / "supervisor.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        store = open_store(project)
+        go_read, go_write = os.pipe()
+        _spawn_supervisor(project, run_id, lock_fd, go_read)
+    except BaseException:
+        for fd in (go_write, lock_fd):
+            if fd >= 0:
+                os.close(fd)
+        if store is not None:
+            store.close()
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    finally:
+        if go_read >= 0:
+            os.close(go_read)
+    return _Ahead(run_id, run_dir, lock_fd, go_write, store)
 
 
 # A rerun's environment is built from its original's lock: the pins, written as a
@@ -253,6 +455,10 @@ def rerun(
         spec = on_target(spec, config.load_target(project, target))
     files: dict[str, bytes] = {}
     lock = store.run_lock(original.id)
+    if (lock is None or lock.installer is None) and spec.requirements in NOTEBOOK_ENV_FILES:
+        with contextlib.suppress(OSError):  # a notebook's environment, as its original had it
+            kept = project.run_dir(original.id) / NOTEBOOK_ENV_KEPT / spec.requirements
+            files[spec.requirements] = kept.read_bytes()
     if lock is not None and lock.installer is not None:
         files[RERUN_LOCK_FILE] = "".join(f"{pin}\n" for pin in lock.requirements()).encode()
         spec = replace(spec, requirements=RERUN_LOCK_FILE)
@@ -278,21 +484,38 @@ def start_run(
     commit: str | None = None,
     files: dict[str, bytes] | None = None,
     tags: dict[str, str] | None = None,
+    survey: Any = None,
+    ahead: _Ahead | None = None,
 ) -> Run:
     """Record a queued run of `spec` (with `tags`) and start its supervisor: the code is
     a new snapshot of the project folder, or the snapshot `commit` of an earlier run;
-    `files` are written into the run's working copy besides (relative path -> content)."""
+    `files` are written into the run's working copy besides (relative path -> content).
+    `survey` (a `snapshot.Survey` of this submission) spares git the questions it
+    answered already, the run's identity among them; `ahead` is the run's folder and
+    supervisor when `submit` started them already."""
+    from dataclasses import replace
+
     from runyard.core import snapshot
 
-    run_id = new_run_id()
-    run_dir = project.run_dir(run_id)
+    if ahead is None:
+        ahead = _start_ahead(project)
+    run_id, run_dir, go_write = ahead.run_id, ahead.run_dir, ahead.go_write
     try:
-        run_dir.mkdir(parents=True)
-    except OSError as exc:
-        raise _state_error(project, exc) from exc
-    lock_fd = os.open(run_dir / "supervisor.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        files = dict(files or {})
+        # A notebook's environment file (see the module docstring), made from `declared`
+        # once the code is exported; a rerun brings its original's (or its lock) instead.
+        declared: str | None = None
+        make_env_file = False
+        if spec.script is not None and is_notebook(spec.script):
+            if spec.requirements not in (RERUN_LOCK_FILE, *NOTEBOOK_ENV_FILES):
+                declared = spec.requirements
+                listed = _lists_requirements(_project_spec_file(project.root, declared))
+                spec = replace(
+                    spec, requirements=NOTEBOOK_PYTHON_ENV if listed else NOTEBOOK_REQUIREMENTS
+                )
+                make_env_file = True
+            elif spec.requirements in NOTEBOOK_ENV_FILES and spec.requirements not in files:
+                make_env_file = True  # a rerun whose original's file is gone: the spec found
         run = Run(
             id=run_id,
             experiment=spec.experiment,
@@ -304,32 +527,46 @@ def start_run(
             command=spec.argv("python"),
             options=spec.to_options(),
         )
-        store = open_store(project)
-        go_read, go_write = os.pipe()
+        known = survey.user() if survey is not None else None
+        if known is not None:  # what `create_run` would ask git again
+            from runyard.core.store.identity import machine_name
+
+            run.user_name, run.user_email = known
+            run.machine = machine_name()
+        store = ahead.store
+        recorded = False
         try:
             store.create_run(run)
+            recorded = True
             if tags:
                 store.set_tags(run_id, tags)
-            try:
-                # The supervisor starts now and readies itself while the snapshot is
-                # taken; it begins the run only when told to through the pipe.
-                _spawn_supervisor(project, run_id, lock_fd, go_read)
-                os.close(go_read)
-                go_read = -1
-                progress("snapshot")
-                if commit is None:
-                    snap = snapshot.take_snapshot(project, run_id)
-                else:
-                    snap = snapshot.reuse_snapshot(project, run_id, commit)
-                store.update_run(run_id, snapshot_ref=snap.ref, snapshot_commit=snap.commit)
-                run.snapshot_ref, run.snapshot_commit = snap.ref, snap.commit
-                snapshot.export_snapshot(project, snap, run_dir / "work")
-                for rel, data in (files or {}).items():
-                    (run_dir / "work" / rel).write_bytes(data)
-                _write_tracking_shim(run_dir)
-                progress("start")
-                os.write(go_write, b"go")
-            except BaseException as exc:
+            # Recorded: the supervisor (started ahead, readying itself while the
+            # snapshot is taken) may load the run's backend now; it begins the run only
+            # when told "go".
+            with contextlib.suppress(OSError):  # (a dead supervisor: "go" says so below)
+                os.write(go_write, b".")
+            progress("snapshot")
+            if commit is None:
+                snap = snapshot.take_snapshot(project, run_id, survey)
+            else:
+                snap = snapshot.reuse_snapshot(project, run_id, commit)
+            store.update_run(run_id, snapshot_ref=snap.ref, snapshot_commit=snap.commit)
+            run.snapshot_ref, run.snapshot_commit = snap.ref, snap.commit
+            snapshot.export_snapshot(project, snap, run_dir / "work")
+            if make_env_file:
+                rel = str(spec.requirements)
+                files[rel] = _notebook_environment(run_dir / "work", declared, rel)
+                (run_dir / NOTEBOOK_ENV_KEPT / rel).parent.mkdir(parents=True, exist_ok=True)
+                (run_dir / NOTEBOOK_ENV_KEPT / rel).write_bytes(files[rel])
+            for rel, data in files.items():
+                (run_dir / "work" / rel).parent.mkdir(parents=True, exist_ok=True)
+                (run_dir / "work" / rel).write_bytes(data)
+            _write_tracking_shim(run_dir)
+            progress("start")
+            os.write(go_write, b"go")
+            _share_snapshot(project, snap, run_id)
+        except BaseException as exc:
+            if recorded:
                 reason = (
                     str(exc) if isinstance(exc, RunyardError) else f"{type(exc).__name__}: {exc}"
                 )
@@ -339,15 +576,58 @@ def start_run(
                     store.set_status(run_id, "canceled", "canceled before it started")
                 else:
                     store.set_status(run_id, "failed", reason)
-                raise
-        finally:
-            os.close(go_write)  # without "go" first, the supervisor just exits
-            if go_read >= 0:
-                os.close(go_read)
-            store.close()
+            raise
     finally:
-        os.close(lock_fd)
+        ahead.abandon()  # without "go" first, the supervisor just exits
     return run
+
+
+def _share_snapshot(project: Project, snap: Any, run_id: str) -> None:
+    """Once the run goes: its snapshot (and those still pending) pushed to the team's
+    `snapshots_remote` by a detached `git push` (`snapshot.push_in_background`), when
+    one is set. A bad setting is the run's log's to say, never the submit's."""
+    from runyard.core import snapshot
+    from runyard.core.config.settings import team_settings
+
+    try:
+        remote = team_settings(project.root).snapshots_remote
+    except RunyardError as exc:
+        with contextlib.suppress(OSError), log_path(project, run_id).open("a") as log:
+            log.write(f"[runyard] the snapshot was not pushed: {exc}\n")
+        return
+    if remote:
+        snapshot.push_in_background(project, snap, run_id, remote)
+
+
+def push_snapshots(project: Project) -> tuple[str | None, list[str]]:
+    """Push every snapshot still waiting (a background push that failed) to the team's
+    remote now: (the remote, the runs pushed); (None, []) when none is set."""
+    from runyard.core import snapshot
+    from runyard.core.config.settings import team_settings
+
+    remote = team_settings(project.root).snapshots_remote
+    if not remote:
+        return None, []
+    return remote, snapshot.push_snapshots(project, remote, snapshot.pending_pushes(project))
+
+
+def ensure_snapshots(project: Project, *runs_: Run | None) -> None:
+    """Make the snapshots of `runs_` local before a restore or diff: one made on a
+    teammate's machine is fetched from the team's `snapshots_remote`
+    (`snapshot.fetch_snapshot`, whose error names the remote and the fix)."""
+    from runyard.core import snapshot
+    from runyard.core.config.settings import team_settings
+
+    remote: str | None = None
+    asked = False
+    for run in runs_:
+        if run is None or not run.snapshot_commit:
+            continue  # (the restore or diff says there is no snapshot)
+        if snapshot.has_commit(project, run.snapshot_commit):
+            continue
+        if not asked:
+            remote, asked = team_settings(project.root).snapshots_remote, True
+        snapshot.fetch_snapshot(project, run.id, run.snapshot_commit, remote)
 
 
 def _spawn_supervisor(project: Project, run_id: str, lock_fd: int, go_fd: int) -> int:
@@ -465,14 +745,57 @@ def reconcile(project: Project, store: Store) -> list[str]:
     return lost
 
 
+CANCEL_TAG = "runyard.cancel"
+"""The tag a cancel from another machine writes on the run (who asked, and where); the
+run's supervisor reads it (`CancelRequests`)."""
+CANCEL_READ_SECONDS = 1.0  # how often a supervisor asks the store for a cancel request
+
+
+def check_may_cancel(project: Project, run: Run, dialect: str = "postgresql") -> None:
+    """Whether this user may cancel `run`, by `cancel:` in `.runyard/config.yml`:
+    `owner` (the default) lets only the user who ran it cancel it (the same git email,
+    compared without case), `anyone` lets anyone. The rule is for a team's store: in a
+    project's own SQLite store (`dialect` "sqlite") every run is the user's, whatever
+    git identity they have now. A run whose user is not known (run before runs recorded
+    it) may be canceled by anyone. UsageError naming who ran it."""
+    from runyard.core.config.settings import team_settings
+    from runyard.core.store.identity import current_user
+
+    if dialect == "sqlite" or not run.user_email:
+        return
+    if team_settings(project.root).cancel == "anyone":
+        return
+    me = current_user(project.root)
+    if me.email and me.email.strip().lower() == run.user_email.strip().lower():
+        return
+    where = f" on {run.machine}" if run.machine else ""
+    raise UsageError(
+        f"Run {run.id} was started by {run.user_email}{where}; ask them, or set "
+        "`cancel: anyone` in .runyard/config.yml.",
+        hint=f"you are {me.email}" if me.email else "git knows no user.email for you here",
+    )
+
+
 def cancel(project: Project, store: Store, run_id: str) -> bool:
     """Ask a live run to stop: its supervisor sends SIGTERM, then SIGKILL after the
     target's grace period, and records `canceled`. A run whose supervisor died gets a
-    new one that does this (see `reconcile`). False if the run already ended."""
+    new one that does this (see `reconcile`). False if the run already ended.
+
+    Only who may cancel it does (`check_may_cancel`). A run of another machine (or
+    another clone: its run folder is not in this project) gets a cancel request in the
+    store (the `CANCEL_TAG` tag), which its supervisor reads within a second or so."""
     run = store.get_run(run_id)
     if not run.live:
         return False
+    check_may_cancel(project, run, store.dialect)
     run_dir = project.run_dir(run_id)
+    if not run_dir.is_dir():
+        from runyard.core.store.identity import current_user
+
+        me = current_user(project.root)
+        who = me.email or me.name or "someone"
+        store.set_tags(run_id, {CANCEL_TAG: f"{who} on {me.machine or 'another machine'}"})
+        return True
     try:
         (run_dir / "cancel").touch()
     except OSError as exc:
@@ -484,6 +807,29 @@ def cancel(project: Project, store: Store, run_id: str) -> bool:
     else:
         reconcile(project, store)
     return True
+
+
+class CancelRequests:
+    """What a run's supervisor asks while the run runs: whether a cancel request from
+    another machine is in the store (`CANCEL_TAG`), at most every `CANCEL_READ_SECONDS`;
+    the request is said in the run's log. A store that does not answer is no request."""
+
+    def __init__(self, store: Store, run_id: str, log: Callable[[str], None]) -> None:
+        self.store, self.run_id, self.log = store, run_id, log
+        self.next = time.monotonic() + CANCEL_READ_SECONDS
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if now < self.next:
+            return False
+        self.next = now + CANCEL_READ_SECONDS
+        try:
+            who = self.store.tags(self.run_id).get(CANCEL_TAG)
+        except Exception:  # (the store down: the ingestion says so; asked again later)
+            return False
+        if who:
+            self.log(f"cancel requested by {who}")
+        return bool(who)
 
 
 def wait(
@@ -522,7 +868,11 @@ def log_path(project: Project, run_id: str) -> Path:
 
 
 def outputs_dir(project: Project, run_id: str) -> Path:
-    return project.run_dir(run_id) / "outputs"
+    """Where run `run_id`'s kept outputs are: its run folder, or the team's shared
+    artifact root (`core.artifacts`)."""
+    from runyard.core.artifacts import artifact_root
+
+    return artifact_root(project).run_outputs(run_id)
 
 
 def read_log(project: Project, run_id: str, offset: int = 0) -> tuple[bytes, int]:

@@ -10,9 +10,11 @@ it cannot be found again.
     python -m runyard.runner.supervisor PROJECT_ROOT RUN_ID LOCK_FD GO_FD
     python -m runyard.runner.supervisor PROJECT_ROOT RUN_ID LOCK_FD attach
 
-It is started before the run's snapshot is taken, so its own start-up overlaps the
-submitter's work; it begins the run when it reads "go" from GO_FD, and exits
-quietly if the pipe closes without it (the submitter recorded why).
+It is started before the run is even recorded (`runs._start_ahead`), so its own
+start-up overlaps the submitter's work: checking the request, recording the run (then
+"." on GO_FD: it loads the run's backend) and taking the snapshot. It begins the run
+when it reads "go" from GO_FD, and exits quietly if the pipe closes without it (the
+submitter recorded why; a run never recorded has its folder removed).
 
 A supervisor that dies (kill -9, the OOM killer) does not lose the run: the next client
 that reconciles starts one with `attach`, which asks the backend for the run again (a
@@ -25,6 +27,12 @@ Once the run has started, the backend's lock of the environment it prepared (its
 interpreter's version and every installed distribution: `targets.common.LocksEnvironment`)
 is recorded with the run (`Store.set_run_lock`); one that cannot be read is a line in
 the run's log, never the run's outcome.
+
+A cancel is asked for by `<run dir>/cancel` (`runs.cancel` creates it, then signals
+the supervisor). The file may hold why, one line written by whoever asked before
+`runs.cancel` (the sweep supervisor: "pruned by the sweep (median rule): ..."): the
+status history's reason for `canceled` is that line, else "canceled by the user"
+(`_cancel_reason`).
 
 Nothing that reads what the run wrote (tracking records, TensorBoard event files)
 decides its outcome: an exception there is a warning in the run's log (once per
@@ -40,20 +48,27 @@ and what such a link points to is never listed, moved or touched.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import posixpath
 import shutil
 import signal
 import sys
 import time
-import traceback
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
+from runyard.core.errors import NotFoundError
 from runyard.core.store import Run, Store
 from runyard.runner.ingest import TrackingIngester
 from runyard.runner.ingest_resume import ResumableStore
-from runyard.runner.tbimport import DEFAULT_DIR, KEPT_FOLDER, TensorBoardImporter
+from runyard.runner.tbimport import (
+    DEFAULT_DIR,
+    KEPT_FOLDER,
+    TensorBoardImporter,
+    WorkingCopyImporter,
+)
 from runyard.targets.base import (
     EXIT_UNKNOWN,
     Backend,
@@ -69,6 +84,8 @@ from runyard.targets.spec import RunSpec
 
 POLL_SECONDS = 0.1
 TENSORBOARD_POLL_SECONDS = 1.0  # event files are read this often while a run runs
+# in the run folder: where the TensorBoard importers stand, for a supervisor taking over
+TENSORBOARD_STATE = "tensorboard-import.json"
 # Set by the packaged extension's bootstrap (bundled/runyard_server.py) to the folder of
 # the server's own libraries, which it also puts first on PYTHONPATH.
 BUNDLED_LIBS_VAR = "RUNYARD_BUNDLED_LIBS"
@@ -106,7 +123,8 @@ class Supervisor:
         self.phase = "starting"
         self.log_path = self.run_dir / "run.log"
         self.log_fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        self.tensorboard: TensorBoardImporter | None = None
+        self.tensorboard: TensorBoardImporter | None = None  # the job's tensorboard_dir
+        self.tensorboard_anywhere: WorkingCopyImporter | None = None  # the rest of it
         self._tensorboard_next = 0.0
         self._ingest_error: str | None = None  # the last one logged, to say each once
         self.resumable: ResumableStore | None = None  # counts what ingestion stored
@@ -124,30 +142,42 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self._on_term)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
-        # Ready what does not depend on the snapshot while the submitter takes it.
-        backend: Backend | None = None
-        with contextlib.suppress(Exception):  # any problem shows again, and is recorded, below
-            backend = load_backend(self.store.get_run(self.run_id).target_type)
+        # Ready what does not depend on the snapshot while the submitter takes it: the
+        # run's backend, once the run is recorded (now, or when "." says so).
+        backend = self._backend_ahead()
         go = b""
         with contextlib.suppress(OSError):
             while len(go) < 2:
-                chunk = os.read(go_fd, 2 - len(go))
+                chunk = os.read(go_fd, 1)
                 if not chunk:
                     break
-                go += chunk
+                if chunk == b".":
+                    backend = backend or self._backend_ahead()
+                else:
+                    go += chunk
         os.close(go_fd)
         if go != b"go":
+            recorded = True
+            with contextlib.suppress(Exception):
+                try:
+                    self.store.get_run(self.run_id)
+                except NotFoundError:
+                    recorded = False
             self._cleanup()
+            if not recorded:  # the request was refused before the run was recorded
+                shutil.rmtree(self.run_dir, ignore_errors=True)
             return  # the submission failed before the run could start
         try:
             run = self.store.get_run(self.run_id)
             if (self.run_dir / "cancel").exists() or not run.live:
-                self.store.set_status(self.run_id, "canceled", "canceled before it started")
+                why = self._cancel_reason("canceled before it started")
+                self.store.set_status(self.run_id, "canceled", why)
                 return
             self._run(run, backend or load_backend(run.target_type))
         except Canceled:
             self.log("canceled while preparing")
-            self.store.set_status(self.run_id, "canceled", "canceled by the user while preparing")
+            why = self._cancel_reason("canceled by the user", " while preparing")
+            self.store.set_status(self.run_id, "canceled", why)
         except RunLost as exc:
             self.log(f"lost: {exc.message}")
             self.store.set_status(self.run_id, "lost", exc.message)
@@ -156,10 +186,22 @@ class Supervisor:
             hint = getattr(exc, "hint", None)
             self.log(f"error: {detail}" + (f" ({hint})" if hint else ""))
             with contextlib.suppress(OSError):  # a full disk must not hide the status below
-                sys.stderr.write(traceback.format_exc())
+                _write_traceback()
             self.store.set_status(self.run_id, "failed", detail)
         finally:
             self._cleanup()
+
+    def _backend_ahead(self) -> Backend | None:
+        """The recorded run's backend, loaded before "go"; None when the run is not
+        recorded yet, or on any problem (which shows again, and is recorded, after "go")."""
+        with contextlib.suppress(Exception):
+            backend = load_backend(self.store.get_run(self.run_id).target_type)
+            ahead = getattr(backend, "ahead", None)  # what it may ready before the snapshot
+            if callable(ahead):
+                with contextlib.suppress(Exception):
+                    ahead()
+            return backend
+        return None
 
     def _context(self, run: Run) -> RunContext:
         """What the backend gets: the run's spec (typed, as `ctx.spec`, read from the
@@ -220,7 +262,11 @@ class Supervisor:
             lock = backend.env_lock(ctx)
             if lock is not None:
                 self.store.set_run_lock(
-                    self.run_id, lock.python, lock.packages, installer=lock.installer
+                    self.run_id,
+                    lock.python,
+                    lock.packages,
+                    installer=lock.installer,
+                    host=lock.host,
                 )
         except Exception as exc:
             detail = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
@@ -259,7 +305,7 @@ class Supervisor:
             ingester = TrackingIngester(
                 self.resumable.store, run.id, tracking, resume=True, log=self.log
             )
-            self._watch_tensorboard(ctx)
+            self._watch_tensorboard(ctx, taken_over=True)
             self._follow(run, backend, ctx, execution, ingester)
         except RunLost as exc:
             self.log(f"lost: {exc.message}")
@@ -267,7 +313,7 @@ class Supervisor:
         except Exception as exc:
             detail = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
             self.log(f"error: {detail}")
-            sys.stderr.write(traceback.format_exc())
+            _write_traceback()
             self.store.set_status(self.run_id, "failed", detail)
         finally:
             self._cleanup()
@@ -296,7 +342,8 @@ class Supervisor:
             status = "canceled" if self.cancel_requested else "failed"
             self.store.set_status(self.run_id, status, f"exit code unknown: {why}")
         elif self.cancel_requested:
-            self.store.set_status(self.run_id, "canceled", "canceled by the user", exit_code=code)
+            why = self._cancel_reason("canceled by the user")
+            self.store.set_status(self.run_id, "canceled", why, exit_code=code)
         elif code == 0:
             self.store.set_status(self.run_id, "completed", None, exit_code=0)
         else:
@@ -307,14 +354,28 @@ class Supervisor:
                 self.run_id, "failed", f"{why}: {last}" if last else why, exit_code=code
             )
 
+    def _cancel_reason(self, default: str, when: str = "") -> str:
+        """Why the run was canceled: the line in `<run dir>/cancel` that whoever asked
+        wrote there (a pruned sweep trial's), else `default`; `when` follows the default
+        only (" while preparing")."""
+        try:
+            text = (self.run_dir / "cancel").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            text = ""
+        line = text.strip().splitlines()[0].strip() if text.strip() else ""
+        return line[:1000] if line else default + when
+
     def _watch(self, execution: Execution, ingester: TrackingIngester, grace: float) -> int:
+        from runyard.runner.runs import CancelRequests  # (from another machine, by the store)
+
         cancel_file = self.run_dir / "cancel"
+        asked = CancelRequests(self.store, self.run_id, self.log)
         deadline: float | None = None
         while True:
             code = execution.wait(POLL_SECONDS)
             if code is not None:
                 return code
-            if not self.cancel_requested and cancel_file.exists():
+            if not self.cancel_requested and (cancel_file.exists() or asked()):
                 self.cancel_requested = True
             if self.cancel_requested:
                 if deadline is None:
@@ -343,7 +404,7 @@ class Supervisor:
                     f"warning: the run's tracking records could not be read into the store "
                     f"({error}); the run goes on, and they are read again at the next poll"
                 )
-                sys.stderr.write(traceback.format_exc())
+                _write_traceback()
 
     def _keep_outputs(self, out: Path | None) -> None:
         """Move the outputs folder the backend left in the working copy to
@@ -372,7 +433,10 @@ class Supervisor:
                     f"make {where} a folder to keep them"
                 )
                 return
-        dest = self.run_dir / "outputs"
+        from runyard.core.artifacts import outputs_for_writing  # (the team's folder, if set)
+        from runyard.core.project import Project
+
+        dest = outputs_for_writing(Project(self.project_root), self.run_id, self.log)
         if dest.is_symlink():
             dest.unlink()  # (the link only, never what it points to)
         shutil.rmtree(dest, ignore_errors=True)
@@ -424,34 +488,90 @@ class Supervisor:
 
     # ---- TensorBoard event files: scalars become metrics, the files stay with the run ----
 
-    def _watch_tensorboard(self, ctx: RunContext) -> None:
-        """Start watching the run's TensorBoard folder (before the run starts, so the
-        event files its snapshot brought along are known not to be the run's)."""
+    def _watch_tensorboard(self, ctx: RunContext, *, taken_over: bool = False) -> None:
+        """Start watching the run's TensorBoard folder and, unless the job names one other
+        than `logs`, the rest of its working copy (`tbimport.WorkingCopyImporter`), before
+        the run starts, so the event files its snapshot brought along are known not to be
+        the run's. Where they stand is saved in `TENSORBOARD_STATE` (`_save_tensorboard`);
+        `taken_over`: a dead supervisor's run, whose importers go on from what it saved
+        (without it, as at the start: the files there now are skipped)."""
+        saved = self._saved_tensorboard() if taken_over else {}
+        self._watch_importers(ctx, saved)
+        self._save_tensorboard()
+
+    def _saved_tensorboard(self) -> dict[str, Any]:
+        try:
+            data = json.loads((self.run_dir / TENSORBOARD_STATE).read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _save_tensorboard(self) -> None:
+        """Write down where the importers stand (atomically); never the run's outcome."""
+        state = {
+            name: tb.state()
+            for name, tb in (("watched", self.tensorboard), ("anywhere", self.tensorboard_anywhere))
+            if tb is not None
+        }
+        if not state:
+            return
+        path = self.run_dir / TENSORBOARD_STATE
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            tmp.write_text(json.dumps(state))
+            tmp.replace(path)
+        except (OSError, ValueError) as exc:
+            self.log(f"warning: where TensorBoard importing stands could not be saved: {exc}")
+
+    def _watch_importers(self, ctx: RunContext, saved: dict[str, Any]) -> None:
         folder = posixpath.normpath(ctx.spec.tensorboard_dir or DEFAULT_DIR)
         if folder.startswith(("/", "../")) or folder == "..":
             self.log(f"tensorboard_dir {folder} is outside the working copy: not watched")
-            return
+        else:
+            try:
+                self.tensorboard = TensorBoardImporter(
+                    ctx.workdir / folder,
+                    log=self.log,
+                    skip_existing=True,
+                    label=folder,
+                    resume=saved.get("watched"),
+                )
+            except Exception as exc:  # never the run's outcome
+                self.log(f"warning: TensorBoard event files in {folder}/ are not watched: {exc}")
+                _write_traceback()
+        if folder != DEFAULT_DIR:
+            return  # (a job that names its folder says where the files are: only there)
         try:
-            self.tensorboard = TensorBoardImporter(
-                ctx.workdir / folder, log=self.log, skip_existing=True, label=folder
+            self.tensorboard_anywhere = WorkingCopyImporter(
+                ctx.workdir,
+                exclude=ctx.workdir / folder if self.tensorboard is not None else None,
+                watched=self.tensorboard,
+                log=self.log,
+                skip_existing=True,
+                resume=saved.get("anywhere"),
             )
         except Exception as exc:  # never the run's outcome
-            self.log(f"warning: TensorBoard event files in {folder}/ are not watched: {exc}")
-            sys.stderr.write(traceback.format_exc())
+            self.log(f"warning: TensorBoard event files outside {folder}/ are not watched: {exc}")
+            _write_traceback()
 
     def _poll_tensorboard(self, final: bool = False) -> None:
         """Import new scalars, about once a second (or now, with `final`)."""
-        tb = self.tensorboard
         now = time.monotonic()
-        if tb is None or (not final and now < self._tensorboard_next):
+        if not final and now < self._tensorboard_next:
             return
         self._tensorboard_next = now + TENSORBOARD_POLL_SECONDS
-        try:
-            tb.poll(self.store, self.run_id)
-        except Exception as exc:  # never the run's outcome: stop importing, say why
-            self.log(f"TensorBoard scalars could not be imported: {type(exc).__name__}: {exc}")
-            sys.stderr.write(traceback.format_exc())
-            tb.unavailable = f"{type(exc).__name__}: {exc}"  # (its files are still kept)
+        stored = 0
+        for tb in (self.tensorboard, self.tensorboard_anywhere):
+            if tb is None or tb.unavailable is not None:
+                continue
+            try:
+                stored += tb.poll(self.store, self.run_id, final=final)
+            except Exception as exc:  # never the run's outcome: stop importing, say why
+                self.log(f"TensorBoard scalars could not be imported: {type(exc).__name__}: {exc}")
+                _write_traceback()
+                tb.unavailable = f"{type(exc).__name__}: {exc}"  # (its files are still kept)
+        if stored:
+            self._save_tensorboard()
 
     def _finish_tensorboard(self, ctx: RunContext) -> None:
         """After the end (and the backend brought the files back): import the rest, then
@@ -460,13 +580,31 @@ class Supervisor:
             self._keep_tensorboard(ctx)
         except Exception as exc:  # never the run's outcome
             self.log(f"warning: the TensorBoard event files could not be kept: {exc}")
-            sys.stderr.write(traceback.format_exc())
+            _write_traceback()
 
     def _keep_tensorboard(self, ctx: RunContext) -> None:
         self._poll_tensorboard(final=True)
         tb = self.tensorboard
-        if tb is None:
+        if tb is not None:
+            self._keep_watched(ctx, tb)
+        anywhere = self.tensorboard_anywhere
+        if anywhere is None:
             return
+        try:
+            kept = anywhere.keep(self.run_dir / KEPT_FOLDER)
+        except OSError as exc:
+            self.log(f"could not keep the TensorBoard event files: {exc}")
+            return
+        if kept:
+            files = f"{kept} event file{'s' if kept != 1 else ''}"
+            folders = ", ".join(f"{f}/" for f in anywhere.folders())
+            what = f"{anywhere.imported} scalar points ({len(anywhere.keys)} series) imported from {files}"
+            self.log(
+                f"TensorBoard: {what if anywhere.imported else files} in {folders}, "
+                "kept with the run"
+            )
+
+    def _keep_watched(self, ctx: RunContext, tb: TensorBoardImporter) -> None:
         rel = posixpath.normpath(tb.root.relative_to(ctx.workdir).as_posix())
         outputs = posixpath.normpath(ctx.outputs)
         # A folder in the outputs (or holding them) stays where it is: copy the files.
@@ -502,6 +640,14 @@ def _forget_bundled_libs() -> None:
         os.environ.pop("PYTHONPATH", None)
 
 
+def _write_traceback() -> None:
+    """The exception being handled, with where it happened, to the supervisor's log
+    (stderr); `traceback` is imported only then, not on a run's way to its start."""
+    import traceback
+
+    sys.stderr.write(traceback.format_exc())
+
+
 def main(argv: list[str]) -> int:
     _forget_bundled_libs()  # sys.path, set as this process started, keeps them
     project_root, run_id = Path(argv[0]), argv[1]
@@ -515,7 +661,7 @@ def main(argv: list[str]) -> int:
         os.set_inheritable(go_fd, False)
         Supervisor(project_root, run_id).run(go_fd)
     except Exception:
-        sys.stderr.write(traceback.format_exc())
+        _write_traceback()
         return 1
     return 0
 

@@ -20,6 +20,51 @@ TensorFlow (TensorBoard's TensorFlow stand-in reads the files even where TensorF
 installed). Without `tensorboard` the files are still found and kept with the run, and
 one `[runyard]` log line says how to get them imported.
 
+**Event files anywhere in the working copy.** Writers pick their own folders: PyTorch's
+`SummaryWriter()` writes to `runs/<date>_<host>/`, Lightning to
+`lightning_logs/version_N/`, a script to whatever it names. Unless the job names a
+folder other than `logs` (then the files are there, and only there), the supervisor
+also has a `WorkingCopyImporter` find event files written anywhere else in the working
+copy (the watched folder is left to `TensorBoardImporter`), with a cheap scan: `os.scandir` on real folders only, never
+through a link, skipping folders that hold no run's event files (`.git`,
+`__pycache__`, `node_modules`, virtual environments: `PRUNED`); at most every
+`SCAN_SECONDS`, or less often when a scan is slow (`SCAN_COST_RATIO` times what the
+last one took), and once more at the end. Files found are read on every poll in
+between. Event files the snapshot brought along are not the run's, as above.
+
+On the Docker, SSH and Ray targets the run's working copy is on another machine: there
+the event files come back into the working copy here (`logs/` whole when the run ends,
+the others by `targets.common.EventFilesBack`, which lists them there with the same
+pruned folders and no link followed: on Docker and SSH while the run runs, appending
+what each file gained, `common.LiveEventFiles`; on Ray at the end), and both
+importers read them as they arrive, by the same rules.
+
+Naming: an event file's *run folder* is its folder relative to the working copy
+(`runs/exp1`, `lightning_logs/version_0`). The first scan that finds event files fixes
+the rule: when they all lie in one run folder, and the watched folder has none, that
+folder's scalars keep their bare tags (`loss`); otherwise, and for every run folder
+found later, tags are prefixed by the run folder (`runs/exp1/loss`,
+`lightning_logs/version_0/loss`). A name once given is kept for the whole run, so a
+series is never split between two keys. At the end the files are copied (never moved)
+into the kept folder under their run folder (`tensorboard/runs/exp1/...`).
+
+**A take-over goes on where the dead supervisor stopped.** The supervisor saves each
+importer's place (`state()`, in `<run dir>/tensorboard-import.json`) once it has made
+it (the files skipped as not the run's) and after each poll that stored points: for
+each file the number of records read, the names given to run folders, the keys and
+the count imported. A new supervisor that takes the run over makes its importers
+with `resume=` that state instead of `skip_existing`: the files skipped stay skipped
+(not every file there now, which would leave out the run's own), each file's first
+records (those already imported) are read past without a point, and the names stay.
+Points stored by a supervisor killed before it saved its place are imported again
+(at most one poll's worth).
+
+**Bad files.** A record that fails its checksum makes the file corrupt: the scalars
+before it are imported, the rest of that file is skipped, and one warning in the run's
+log names the file; a file that still ends in an incomplete record when the run has
+ended, or holds records that are not events, gets one warning too. The run goes on
+either way: nothing read from event files decides its outcome.
+
 Links are never followed out of the working copy. Only real files (by `lstat`) inside
 real folders are event files: a link below the watched folder, to a folder or a file,
 is not followed, not read and not kept with the run (one log line names it). When the
@@ -39,27 +84,32 @@ import os
 import shutil
 import stat
 import sys
+import time
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from runyard.core.store import Store
+from runyard.targets import common
 
 # Where the supervisor keeps a run's TensorBoard files: `.runyard/state/runs/<id>/...`
 KEPT_FOLDER = "tensorboard"
 # The folder of the working copy watched when the job names none.
-DEFAULT_DIR = "logs"
+DEFAULT_DIR = common.TENSORBOARD_DIR
 _STUB_MARKER = "tensorboard.compat.notf"  # importable: TensorBoard uses its TF stand-in
 _BATCH = 50_000  # points per store transaction
+SCAN_SECONDS = 5.0  # the working copy is scanned for new event files at most this often
+SCAN_COST_RATIO = 20.0  # ... and never more than 1/20th of the time
+# Folders of a working copy that hold no run's event files: never scanned (one list with
+# the remote targets' scanners, in `targets.common`).
+PRUNED = common.EVENT_FILES_PRUNED
 
 Point = tuple[str, int, float, float]  # key, step, wall time, value
 
 
-def is_event_file(name: str) -> bool:
-    """Whether a file name is a TensorBoard event file (TensorBoard's own test)."""
-    return "tfevents" in name
+is_event_file = common.is_event_file  # (TensorBoard's own test)
 
 
 def _is_link(path: Path) -> bool:
@@ -139,6 +189,7 @@ class _TB:
     event_pb2: Any
     scalar_class: int  # summary_pb2.DATA_CLASS_SCALAR
     make_ndarray: Callable[[Any], Any]
+    data_loss: type[BaseException]  # what its record reader raises on a bad record
 
 
 def _import_tensorboard() -> _TB:
@@ -165,6 +216,7 @@ def _import_tensorboard() -> _TB:
         event_pb2=event_pb2,
         scalar_class=int(summary_pb2.DATA_CLASS_SCALAR),
         make_ndarray=tensor_util.make_ndarray,
+        data_loss=loader_mod.tf.errors.DataLossError,
     )
 
 
@@ -173,6 +225,11 @@ class _EventFile:
     path: Path
     prefix: str  # the file's folder relative to the root, "" at the root
     loader: Any  # keeps its place in the file
+    records: int = 0  # records read so far
+    bad: int = 0  # records that were not Event protos
+    corrupt: bool = False  # a record failed its checksum: the rest is skipped
+    incomplete: bool = False  # the last read stopped at a record not yet whole
+    skip: int = 0  # the first records, imported before a take-over (`resume`)
 
 
 class TensorBoardImporter:
@@ -196,6 +253,7 @@ class TensorBoardImporter:
         skip_existing: bool = False,
         label: str | None = None,
         within: Path | None = None,
+        resume: dict[str, Any] | None = None,
     ) -> None:
         self.root = root
         self.label = label or root.name  # how messages name the folder
@@ -205,8 +263,11 @@ class TensorBoardImporter:
         self.imported = 0  # points read so far
         self.keys: set[str] = set()  # keys of the points read so far
         self.unavailable: str | None = None  # why TensorBoard could not be imported
-        self._skipped = set(event_files(root)) if skip_existing else set()
+        self._skipped = set(event_files(root)) if skip_existing and resume is None else set()
         self._files: dict[Path, _EventFile] = {}
+        self._read_before: dict[Path, int] = {}  # records a dead supervisor read (`resume`)
+        if resume is not None:
+            self._resume(resume)
         self._plugins: dict[str, str] = {}  # key -> the plugin its first value names
         self._failed: set[Path] = set()
         self._told: set[Path] = set()  # links already named in the log
@@ -227,11 +288,12 @@ class TensorBoardImporter:
                 )
         return [p for p in files if p not in self._skipped]
 
-    def read(self) -> list[Point]:
-        """Every scalar point written since the last call, file by file, in file order."""
+    def read(self, *, final: bool = False) -> list[Point]:
+        """Every scalar point written since the last call, file by file, in file order.
+        With `final` (the run has ended), a file left with an incomplete record is said."""
         if self.unavailable is not None:
             return []
-        paths = self.run_files()
+        paths = self._paths(final)
         if not paths:
             return []
         tb = self._tensorboard()
@@ -240,7 +302,7 @@ class TensorBoardImporter:
         points: list[Point] = []
         for path in paths:
             try:
-                self._read_file(tb, path, points)
+                self._read_file(tb, path, points, final)
             except Exception as exc:  # vanished, unreadable: tried again next time, from
                 if path not in self._failed:  # where its reader stands (no point twice)
                     self._failed.add(path)
@@ -248,10 +310,10 @@ class TensorBoardImporter:
         self.imported += len(points)
         return points
 
-    def poll(self, store: Store, run_id: str) -> int:
+    def poll(self, store: Store, run_id: str, *, final: bool = False) -> int:
         """Add the points written since the last call to the run's metrics; returns how
         many were added."""
-        points = self.read()
+        points = self.read(final=final)
         for i in range(0, len(points), _BATCH):
             store.add_metrics(run_id, points[i : i + _BATCH])
         return len(points)
@@ -286,7 +348,40 @@ class TensorBoardImporter:
                     os.unlink(link)
         return len(files)
 
+    def state(self) -> dict[str, Any]:
+        """Where this importer stands, as JSON data for `resume=` (module docstring):
+        paths relative to `root`."""
+        files = dict(self._read_before)
+        files.update({path: max(f.records, f.skip) for path, f in self._files.items()})
+        return {
+            "skipped": sorted(self._relative(p) for p in self._skipped),
+            "files": {self._relative(p): n for p, n in sorted(files.items())},
+            "keys": sorted(self.keys),
+            "imported": self.imported,
+        }
+
     # ---- internals ---------------------------------------------------------------------
+
+    def _relative(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    def _resume(self, state: dict[str, Any]) -> None:
+        """Stand where `state()` said (a dead supervisor's importer)."""
+        self._skipped = {self.root / str(p) for p in state.get("skipped", [])}
+        self._read_before = {
+            self.root / str(p): int(n) for p, n in dict(state.get("files", {})).items()
+        }
+        self.keys = {str(k) for k in state.get("keys", [])}
+        self.imported = int(state.get("imported", 0))
+
+    def _paths(self, final: bool) -> list[Path]:
+        """The files to read now."""
+        return self.run_files()
+
+    def _prefix(self, path: Path) -> str:
+        """What the keys of the file's scalars start with: its folder below `root`."""
+        rel = path.parent.relative_to(self.root).as_posix()
+        return "" if rel == "." else rel + "/"
 
     def _say(self, line: str) -> None:
         if self.log is not None:
@@ -346,18 +441,26 @@ class TensorBoardImporter:
                 return None
         return self._tb
 
-    def _read_file(self, tb: _TB, path: Path, points: list[Point]) -> None:
+    def _read_file(self, tb: _TB, path: Path, points: list[Point], final: bool = False) -> None:
         state = self._files.get(path)
         if state is None:
-            rel = path.parent.relative_to(self.root).as_posix()
-            state = _EventFile(path, "" if rel == "." else rel + "/", tb.loader(str(path)))
+            state = _EventFile(path, self._prefix(path), tb.loader(str(path)))
             self._files[path] = state
+            # records a dead supervisor imported (`resume`): read past, without a point
+            state.skip = self._read_before.pop(path, 0)
+        if state.corrupt:
+            return
         parse = tb.event_pb2.Event.FromString
-        for raw in state.loader.Load():
+        bad_before = state.bad
+        for raw in self._records(tb, state):
+            state.records += 1
+            if state.records <= state.skip:
+                continue
             try:
                 event = parse(raw)
             except Exception:
                 self.bad_records += 1
+                state.bad += 1
                 continue
             if not event.HasField("summary"):
                 continue
@@ -368,6 +471,45 @@ class TensorBoardImporter:
                 if number is not None:
                     points.append((key, step, wall, number))
                     self.keys.add(key)
+        name = self._rel(path)
+        if state.bad and not bad_before:
+            self._say(
+                f"warning: the TensorBoard event file {name} holds records that are not "
+                "TensorBoard events: they are skipped"
+            )
+        if state.corrupt:
+            self._say(
+                f"warning: the TensorBoard event file {name} is corrupt (record "
+                f"{state.records + 1} fails its checksum): the scalars before it were "
+                "imported, the rest of the file is skipped; the run goes on"
+            )
+        elif final and state.incomplete:
+            self._say(
+                f"warning: the TensorBoard event file {name} ends in an incomplete record "
+                "(its writer did not finish it): the scalars before it were imported"
+            )
+
+    def _records(self, tb: _TB, state: _EventFile) -> Iterator[bytes]:
+        """The file's new records, through TensorBoard's reader; notes on `state` a
+        record that fails its checksum (`corrupt`) or is not whole yet (`incomplete`),
+        which TensorBoard's `Load` would pass over in silence."""
+        iterator = getattr(state.loader, "_iterator", None)
+        if iterator is None:  # (a TensorBoard whose loader keeps no iterator)
+            yield from state.loader.Load()
+            return
+        state.incomplete = False
+        while True:
+            try:
+                raw = next(iterator)
+            except StopIteration:
+                return
+            except tb.data_loss as exc:
+                if "truncated" in str(exc).lower():
+                    state.incomplete = True  # (read again whole next time)
+                else:
+                    state.corrupt = True
+                return
+            yield raw
 
     def _scalar(self, tb: _TB, key: str, value: Any) -> float | None:
         """The value's number when it is a scalar, else None."""
@@ -392,3 +534,153 @@ class TensorBoardImporter:
         if array.size != 1 or array.dtype.kind not in "fiu":
             return None
         return float(array.reshape(()).item())
+
+
+def _scan_anywhere(root: Path, exclude: Path | None) -> tuple[list[Path], list[Path]]:
+    """The real event files in real folders under `root` (never through a link, never in
+    `exclude` or a `PRUNED` folder), sorted, and the links named like event files met
+    on the way (not followed). Nothing when `root` is a link."""
+    files: list[Path] = []
+    links: list[Path] = []
+    if _is_link(root):
+        return files, links
+    pending = [root]
+    while pending:
+        folder = pending.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue  # (gone since, or unreadable)
+        for entry in entries:
+            path = Path(entry.path)
+            try:
+                if entry.is_symlink():
+                    if is_event_file(entry.name):
+                        links.append(path)
+                elif entry.is_dir(follow_symlinks=False):
+                    if entry.name not in PRUNED and path != exclude:
+                        pending.append(path)
+                elif entry.is_file(follow_symlinks=False) and is_event_file(entry.name):
+                    files.append(path)
+            except OSError:
+                continue
+    return sorted(files), sorted(links)
+
+
+class WorkingCopyImporter(TensorBoardImporter):
+    """Reads new scalar points from event files written anywhere in the working copy
+    `workdir` but in `exclude` (the watched folder, which `watched` reads): found by a
+    scan at most every `SCAN_SECONDS` (`rescan` asks for one at the next read), named
+    as the module docstring says. `keep` copies them into the kept folder, each under
+    its run folder, beside what `watched` kept there."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        exclude: Path | None = None,
+        watched: TensorBoardImporter | None = None,
+        log: Callable[[str], None] | None = None,
+        skip_existing: bool = False,
+        resume: dict[str, Any] | None = None,
+    ) -> None:
+        self.exclude = exclude
+        self.watched = watched
+        self.scans = 0  # scans done so far
+        self.scan_seconds = 0.0  # what the last one took
+        self._next_scan = 0.0
+        self._found: list[Path] = []
+        self._prefixes: dict[Path, str] = {}  # run folder -> its keys' prefix, once given
+        super().__init__(workdir, log=log, label=".", within=workdir, resume=resume)
+        if skip_existing and resume is None:
+            self._skipped = set(self._scan())
+
+    def state(self) -> dict[str, Any]:
+        state = super().state()
+        state["prefixes"] = {
+            (folder.relative_to(self.root).as_posix()): prefix
+            for folder, prefix in sorted(self._prefixes.items())
+        }
+        return state
+
+    def rescan(self) -> None:
+        """Scan again at the next read, however soon."""
+        self._next_scan = 0.0
+
+    def folders(self) -> list[str]:
+        """The run folders of the event files found so far, relative to the working copy."""
+        return sorted({self._folder(p) for p in self._found})
+
+    def run_files(self) -> list[Path]:
+        self._found = [p for p in self._scan() if p not in self._skipped]
+        self._name_folders()
+        return list(self._found)
+
+    def keep(self, dest: Path, *, copy: bool = True) -> int:
+        """Copy the run's event files into `dest`, each under its run folder; what is
+        there already (the watched folder's files) stays. Returns how many were copied."""
+        files = self.run_files()
+        for path in files:
+            target = dest / path.relative_to(self.root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+        return len(files)
+
+    # ---- internals ---------------------------------------------------------------------
+
+    def _paths(self, final: bool) -> list[Path]:
+        now = time.monotonic()
+        if final or now >= self._next_scan:
+            self.run_files()
+            self._next_scan = time.monotonic() + max(
+                SCAN_SECONDS, SCAN_COST_RATIO * self.scan_seconds
+            )
+        return list(self._found)
+
+    def _scan(self) -> list[Path]:
+        started = time.monotonic()
+        files, links = _scan_anywhere(self.root, self.exclude)
+        self.scan_seconds = time.monotonic() - started
+        self.scans += 1
+        for link in links:
+            if link not in self._told:
+                self._told.add(link)
+                self._say(
+                    f"{self._rel(link)} is a link{self._to(link)}: not followed, "
+                    "not imported and not kept with the run"
+                )
+        return files
+
+    def _resume(self, state: dict[str, Any]) -> None:
+        super()._resume(state)
+        self._prefixes = {
+            self.root / str(f): str(p) for f, p in dict(state.get("prefixes", {})).items()
+        }
+
+    def _folder(self, path: Path) -> str:
+        return path.parent.relative_to(self.root).as_posix()
+
+    def _name_folders(self) -> None:
+        """Give each new run folder its keys' prefix (the module docstring's rule)."""
+        new = sorted({p.parent for p in self._found} - set(self._prefixes))
+        if not new:
+            return
+        first = not self._prefixes
+        watched_has_files = self.watched is not None and bool(
+            self.watched.keys or self.watched.run_files()
+        )
+        sole = first and len(new) == 1 and not watched_has_files
+        for folder in new:
+            rel = folder.relative_to(self.root).as_posix()
+            self._prefixes[folder] = "" if sole or rel == "." else rel + "/"
+
+    def _prefix(self, path: Path) -> str:
+        if path.parent not in self._prefixes:
+            self._name_folders()
+        return self._prefixes.get(path.parent, "")
+
+    def _rel(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)

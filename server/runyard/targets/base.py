@@ -22,8 +22,8 @@ from runyard.targets.spec import RunSpec
 
 # type name -> "module:Class"; imported only when a run of that type is handled.
 # Types whose runs outlive their supervisor (a container, a remote process, a local
-# process group) and can be taken over.
-REATTACHABLE = {"docker", "ssh", "local"}
+# process group, a job on a Ray cluster) and can be taken over.
+REATTACHABLE = {"docker", "ssh", "local", "ray"}
 # What an execution's wait/poll returns when the run ended but how is not known (a local
 # run's process, followed by a supervisor that is not its parent, whose exit status was
 # not recorded): the supervisor records the run failed and says so.
@@ -33,6 +33,7 @@ BACKENDS: dict[str, str] = {
     "docker": "runyard.targets.docker:DockerBackend",
     "ssh": "runyard.targets.ssh:SshBackend",
     "spark": "runyard.targets.spark:SparkBackend",
+    "ray": "runyard.targets.ray:RayBackend",
 }
 
 

@@ -9,12 +9,27 @@ on another one (``ssh://`` or ``tcp://``).
   used in the first stage only, and pip builds there instead if it cannot run (a base
   image of another C library) or fails at something other than the spec (as on this
   machine: `runyard.core.envs`); else pip. The installer offered is part of the hash;
-  the image's lock says which one built it.
+  the image's lock says which one built it. Two specs that resolve to the same
+  packages share one image (`_Sharing`): a built image is also tagged
+  ``runyard-env:set-<digest of its lock>``, and before a build this machine's uv
+  resolves the spec for the base image's interpreter; an image of that set gets the
+  new spec's tag too and nothing is built. `prune_images` reads every tag.
 - Lock: a built image holds its environment's lock (``/opt/runyard/lock.json``,
   written by its interpreter as it is built); for a target's own `image`, its
   `python` lists its packages in a short container. Either is kept on this machine by
   image id (``.runyard/state/envs/.image-locks``), so a run of a known image reads no
-  engine for it, and is recorded with the run (`env_lock`).
+  engine for it, and is recorded with the run (`env_lock`). Host facts are the run's
+  own: its container measures them as it starts (`runyard.core.freeze` ``--host``,
+  sent with the run as ``/opt/runyard/host-facts.py``, written to ``HOST_FILE`` before
+  the script is exec'd, about 30 ms), so they name the image's OS and the CPUs and GPUs
+  the container was given; `env_lock` reads them from the container and puts them in
+  place of the facts of the image's build.
+- Wheels only this machine has: a pin (``name==version``) of the spec whose wheel is in
+  one of this machine's pip ``find-links`` folders (a local wheel cache: PyTorch's
+  CPU-only ``torch==2.13.0+cpu``, which no package index the image reaches has) goes
+  into the build context and the first stage finds it there (``PIP_FIND_LINKS``, which
+  pip reads and `runyard.core.pip_sources` gives uv), so a run's lock (a rerun's spec)
+  installs in the image as it did here (`local_wheels`).
 - A package index's credentials (`index_url: https://user:token@host/simple`) are a
   build-time-only file: the build has two stages, the first builds the venv with a
   pip.conf from the build context, the second starts again from the base image and
@@ -31,9 +46,24 @@ on another one (``ssh://`` or ``tcp://``).
   which the supervisor ingests as for a local run. `outputs/` comes back as a tar
   stream when the run ends, whatever the outcome, entry by entry: one that would land
   or point outside it (an absolute link, a link climbing out with `..`, a device) is
-  left behind and named in the run's log, the rest is kept. Then the container is
-  removed. A script a signal ended exits with 128 + its number: the run reads "killed
-  by SIGKILL (exit code 137)" (`runyard.targets.exits`).
+  left behind and named in the run's log, the rest is kept.
+- TensorBoard: the job's `tensorboard_dir` (`logs/`) comes back the same way, and,
+  unless the job names another folder, the event files the run wrote anywhere else in
+  its working copy (`runs/exp1/`, `lightning_logs/version_0/`): the ended container's
+  changes (the engine's list of its filesystem's changed paths, real paths only) name
+  them, each chosen one is fetched alone, with `common.EventFilesBack`'s rules (real
+  files only, a link named and left behind, not the snapshot's, at most
+  `common.MAX_EVENT_FILES_MIB`; not listed at all when the image's lock names no
+  writer of event files). While the run runs they come back too, every 5 s
+  (`common.LiveEventFiles`): ``exec`` runs `remote/tbfiles.py` (put in the container
+  as `EVENTS_PROGRAM`) with the container's interpreter, which lists /work (never
+  through a link) and sends only the bytes each followed file gained (measured: about
+  0.2 s per look); the engine's list of changes, which walks the whole image, is read
+  once, at the end, for what the last look missed. The supervisor imports their
+  scalars as they arrive, named as for a local run (`runner.tbimport`). Then the
+  container is removed.
+- A script a signal ended exits with 128 + its number: the run reads "killed by
+  SIGKILL (exit code 137)" (`runyard.targets.exits`).
 - Containers carry the labels ``dev.runyard.project`` and ``dev.runyard.run``, run
   unprivileged, without the Docker socket, and as the ``runyard`` user in images
   Runyard builds; with no new privileges, no capabilities (the target's `cap_add` adds
@@ -43,10 +73,13 @@ on another one (``ssh://`` or ``tcp://``).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import io
+import json
 import os
 import platform
+import posixpath
 import re
 import shlex
 import socket
@@ -55,7 +88,7 @@ import tarfile
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -63,7 +96,9 @@ from urllib.parse import urlparse
 
 from runyard.core import envs
 from runyard.core.errors import RunyardError, UsageError
+from runyard.core.store.locks import HostFacts
 from runyard.targets import common, sshconn
+from runyard.targets import remote as remote_programs
 from runyard.targets.base import Check, RunContext, RunLost
 from runyard.targets.exits import shell_exit_reason
 from runyard.targets.spec import DockerOptions
@@ -78,6 +113,7 @@ RUN_UID = 10001
 CONNECT_TIMEOUT = sshconn.CONNECT_TIMEOUT  # every error the user can hit shows within 10 s
 LOST_AFTER = common.LOST_AFTER  # an engine unreachable this long mid-run: the run is lost
 CA_PATH = "/opt/runyard/ca.crt"
+_GO_SYMLINK = 1 << 27  # the link bit of a path's mode as the engine states it (Go's)
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -196,11 +232,15 @@ def image_hash(
     options: dict[str, Any],
     ca: bytes | None,
     installer: str = "pip",
+    wheels: Iterable[str] = (),
 ) -> str:
     """The environment image's key: the base image, the spec, the interpreter, the
     index, the CA bundle and the installer offered (uv or pip: their images can differ,
-    as their environments do on this machine, `runyard.core.envs`)."""
+    as their environments do on this machine, `runyard.core.envs`), and the names of
+    the local wheels sent with the build (none: the key as before)."""
     h = hashlib.sha256()
+    for name in sorted(wheels):
+        h.update(f"wheel={name}".encode() + b"\0")
     for part in (
         IMAGE_FORMAT,
         base_id,
@@ -227,6 +267,10 @@ LOCK_PATH = "/opt/runyard/lock.json"  # in the image: the environment's lock
 FREEZE_PATH = "/opt/runyard/freeze.py"  # in the image: what wrote LOCK_PATH
 INSTALLER_FILE = "/opt/runyard/venv/.runyard-installer"  # "uv" or "pip": who built the venv
 VENV = "/opt/runyard/venv"
+WHEELS = "/tmp/runyard-wheels"  # in the first stage only: pinned wheels of this machine's
+HOST_PROGRAM = "/opt/runyard/host-facts.py"  # in a run's container: `runyard.core.freeze`
+HOST_FILE = "/tmp/runyard-host.json"  # in a run's container: its host facts, as it starts
+EVENTS_PROGRAM = "/opt/runyard/tbfiles.py"  # in a run's container: `remote/tbfiles.py`
 
 
 def single_line(value: str, field: str) -> str:
@@ -249,6 +293,32 @@ def pip_config(options: dict[str, Any]) -> bytes | None:
     return f"[global]\nindex-url = {single_line(str(index_url), 'index_url')}\n".encode()
 
 
+def local_wheels(spec: envs.DependencySpec) -> dict[str, Path]:
+    """File name -> path of each wheel in this machine's pip find-links folders that is
+    exactly a version `spec` pins (``name==version``), for the build context; the first
+    folder that has one wins."""
+    from runyard.core import pip_sources
+
+    pins: set[tuple[str, str]] = set()
+    for line in requirements_text(spec).decode("utf-8", "replace").splitlines():
+        m = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([^\s;#,]+)\s*(?:[;#].*)?$", line)
+        if m:
+            pins.add((envs.normalize(m.group(1)), m.group(2)))
+    if not pins:
+        return {}
+    found: dict[str, Path] = {}
+    for link in pip_sources.read_settings().get("find-links", "").split():
+        folder = Path(urlparse(link).path if link.startswith("file:") else link)
+        if ("://" in link and not link.startswith("file:")) or not folder.is_dir():
+            continue  # a web page of links: the build reaches it itself, or not
+        for wheel in sorted(folder.glob("*.whl")):
+            name, _, rest = wheel.name.partition("-")
+            version = rest.split("-", 1)[0]
+            if (envs.normalize(name), version) in pins:
+                found.setdefault(wheel.name, wheel)
+    return found
+
+
 def env_dockerfile(
     base: str,
     python: str,
@@ -256,6 +326,7 @@ def env_dockerfile(
     options: dict[str, Any],
     ca: bool,
     uv: bool = False,
+    wheels: bool = False,
 ) -> str:
     """A two-stage Dockerfile. The first stage builds the venv, with the package index's
     pip.conf (its credentials) from the build context; the second, the image, starts again
@@ -283,11 +354,15 @@ def env_dockerfile(
         if uv
         else []
     )
+    first_only = [f"COPY wheels {WHEELS}"] if wheels else []  # never in the image itself
+    if wheels:
+        build_env.append(f"PIP_FIND_LINKS={WHEELS}")
     lines = [
         f"FROM {base} AS {BUILD_STAGE}",
         f"ARG {BUILD_ARG}",
         f"LABEL {LABEL_BUILD_STAGE}=${{{BUILD_ARG}}}",
         *trust,
+        *first_only,
         "ENV " + " ".join(build_env),
     ]
     installs = spec.kind != "none"
@@ -569,14 +644,7 @@ def image_lock(
     if python is None:
         container = client.containers.create(image_id, command=["true"], labels=labels)
         try:
-            stream, _stat = container.get_archive(LOCK_PATH)
-            with tempfile.TemporaryFile() as data:
-                for chunk in stream:
-                    data.write(chunk)
-                data.seek(0)
-                with tarfile.open(fileobj=data) as tar:
-                    member = tar.extractfile(tar.getmembers()[0])
-                    text = member.read().decode("utf-8", "replace") if member else ""
+            text = _archive_text(container, LOCK_PATH) or ""
         finally:
             with contextlib.suppress(Exception):
                 container.remove(force=True)
@@ -630,26 +698,38 @@ def ensure_image(client: Any, ctx: RunContext, options: DockerOptions) -> tuple[
     ca = ca_bytes(options.raw)
     uv = host_uv(client)
     installer = "uv" if uv is not None else "pip"
-    digest = image_hash(spec, base_id, options.raw, ca, installer)
+    wheels = local_wheels(spec) if spec.kind != "none" else {}
+    digest = image_hash(spec, base_id, options.raw, ca, installer, wheels)
     tag = f"{IMAGE_REPO}:{digest}"
+    sharing = _Sharing(client, ctx, base_id, options, ca)
     try:
         client.images.get(tag)
         ctx.log(f"environment image {tag} (cached)")
+        sharing.remember_python(tag)
         return tag, digest, True
     except docker.errors.ImageNotFound:
         pass
+    if uv is not None and not wheels and sharing.ahead(str(uv), spec, digest):
+        return tag, digest, True
     what = spec.path or "no dependency file"
     ctx.log(
         f"building environment image {tag} from {base} and {what} with {installer} "
         "(first time; reused afterwards)"
     )
     started = time.monotonic()
+    if wheels:
+        ctx.log(
+            f"{len(wheels)} pinned wheel{'s' * (len(wheels) != 1)} of this machine's "
+            f"find-links folders go{'es' * (len(wheels) == 1)} into the build: "
+            + ", ".join(sorted(wheels))
+        )
     dockerfile = env_dockerfile(
-        base, options.python, spec, options.raw, ca is not None, uv=bool(uv)
+        base, options.python, spec, options.raw, ca is not None, uv=bool(uv), wheels=bool(wheels)
     )
     files: dict[str, bytes | Path] = {
         "Dockerfile": dockerfile.encode(),
         **env_context(spec, options.raw, ca),
+        **{f"wheels/{name}": path for name, path in wheels.items()},
     }
     if uv is not None:
         files.update(uv_context(uv, options.python, spec, options.raw))
@@ -671,7 +751,118 @@ def ensure_image(client: Any, ctx: RunContext, options: DockerOptions) -> tuple[
         failure=lambda tail: _install_failure(spec, installer, tail),
     )
     ctx.log(f"environment image {tag} ready in {time.monotonic() - started:.1f}s")
+    sharing.built(tag, digest)
     return tag, digest, True
+
+
+SET_TAG = "set-"  # IMAGE_REPO:set-<digest of what an image holds>, beside its spec's tag
+_UV_PLATFORM = {"amd64": "x86_64-unknown-linux-gnu", "arm64": "aarch64-unknown-linux-gnu"}
+
+
+class _Sharing:
+    """Environment images shared by their lock: two specs that resolve to the same
+    packages on the same base image (and interpreter, and CA bundle) share one image.
+
+    Each image Runyard builds is tagged twice: by its spec (`image_hash`) and by the
+    digest of what its lock holds (``runyard-env:set-<digest>``, `envs.set_digest`
+    over the base image, the interpreter named and its version, the CA bundle, every
+    name==version). Before building, this machine's uv resolves the spec for the base
+    image's interpreter (``uv pip compile --python-version X.Y.Z --python-platform
+    <the engine's Linux>``, nothing installed; the version is the one the lock of an
+    image from that base said, built or cached, kept beside the image locks): when an image of that exact set is there,
+    the spec's tag is added to it and nothing is built. After a build the new image's
+    lock is read: when another image holds the same set, the spec's tag moves to it
+    and the new image goes. A pip-built image (pip and setuptools in its venv) and a
+    spec uv cannot pin ahead simply share nothing ahead."""
+
+    def __init__(
+        self, client: Any, ctx: RunContext, base_id: str, options: DockerOptions, ca: bytes | None
+    ) -> None:
+        self.client = client
+        self.ctx = ctx
+        self.base_id = base_id
+        self.options = options
+        self.ca = ca
+        self.cache = ctx.envs_dir / ".image-locks"
+        name = f"{base_id}\0{options.python}".encode()
+        self.python_file = self.cache / f"python-{hashlib.sha256(name).hexdigest()[:24]}.txt"
+
+    def _key(self, python_version: str, packages: Iterable[tuple[str, str]]) -> str:
+        ca = hashlib.sha256(self.ca or b"").hexdigest()
+        parts = ("docker", IMAGE_FORMAT, self.base_id, self.options.python, python_version, ca)
+        return envs.set_digest(parts, packages)
+
+    def ahead(self, uv: str, spec: envs.DependencySpec, digest: str) -> bool:
+        """Whether an image of the set `spec` resolves to is there (then tagged as the
+        spec's too: nothing to build)."""
+        import docker
+
+        try:
+            version = self.python_file.read_text().strip()
+        except OSError:
+            return False  # (no build from this base yet: its interpreter is not known)
+        platform_name = _UV_PLATFORM.get(_ENGINE_ARCH.get(platform.machine().lower(), ""))
+        if not version or platform_name is None:
+            return False
+        build_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+        interpreter = ["--python-version", version, "--python-platform", platform_name]
+        pins = envs.resolve_pins(
+            uv, spec, self.ctx.workdir, interpreter, self.options.raw.get("index_url"), build_env
+        )
+        if pins is None:
+            return False
+        try:
+            image = self.client.images.get(f"{IMAGE_REPO}:{SET_TAG}{self._key(version, pins)}")
+        except docker.errors.ImageNotFound:
+            return False
+        image.tag(IMAGE_REPO, digest)
+        self.ctx.log(
+            f"environment image {IMAGE_REPO}:{digest} resolves to the same packages as "
+            f"{_image_name(image)}: the two share it (nothing built)"
+        )
+        return True
+
+    def remember_python(self, tag: str) -> None:
+        """Keep the base image's interpreter version from a cached image's lock (read
+        by the run's `prepare` next anyway, and kept by image id), for `ahead`, when it
+        is not known yet in this project."""
+        if self.python_file.is_file():
+            return
+        with contextlib.suppress(Exception):
+            labels = {LABEL_PROJECT: str(self.ctx.project_root)}
+            lock = image_lock(self.client, tag, None, self.cache, labels)
+            self.cache.mkdir(parents=True, exist_ok=True)
+            self.python_file.write_text(lock.python + "\n")
+
+    def built(self, tag: str, digest: str) -> None:
+        """Index a new image by its lock; drop it for an image of the same set."""
+        import docker
+
+        try:
+            labels = {LABEL_PROJECT: str(self.ctx.project_root)}
+            lock = image_lock(self.client, tag, None, self.cache, labels)
+        except Exception as exc:  # never the run's: the image is just not shared
+            self.ctx.log(f"the new environment image is not shared with others ({exc})")
+            return
+        with contextlib.suppress(OSError):
+            self.cache.mkdir(parents=True, exist_ok=True)
+            self.python_file.write_text(lock.python + "\n")
+        set_tag = f"{SET_TAG}{self._key(lock.python, lock.packages)}"
+        new = self.client.images.get(tag)
+        try:
+            other = self.client.images.get(f"{IMAGE_REPO}:{set_tag}")
+        except docker.errors.ImageNotFound:
+            other = None
+        if other is None or other.id == new.id:
+            new.tag(IMAGE_REPO, set_tag)
+            return
+        other.tag(IMAGE_REPO, digest)  # the spec's tag moves to the image of the same set
+        with contextlib.suppress(docker.errors.APIError):
+            self.client.images.remove(new.id, force=True)
+        self.ctx.log(
+            f"environment image {tag} holds the same packages as {_image_name(other)}: "
+            "the two share it"
+        )
 
 
 # --------------------------------------------------------------------------- running
@@ -718,6 +909,27 @@ def _tar_tree(root: Path, prefix: str, uid: int, out: tarfile.TarFile) -> None:
                 out.addfile(info)
 
 
+def _archive_text(container: Any, path: str) -> str | None:
+    """The text of the file `path` in `container` (None when the archive holds no regular
+    file there); the engine's errors (no such path) are the caller's."""
+    stream, _stat = container.get_archive(path)
+    with tempfile.TemporaryFile() as data:
+        for chunk in stream:
+            data.write(chunk)
+        data.seek(0)
+        with tarfile.open(fileobj=data) as tar:
+            member = tar.extractfile(tar.getmembers()[0])
+            return member.read().decode("utf-8", "replace") if member else None
+
+
+def _container_text(container: Any, path: str) -> str | None:
+    """The text of the file `path` in `container`; None when it is not there (yet)."""
+    try:
+        return _archive_text(container, path)
+    except Exception:
+        return None
+
+
 def _payload(ctx: RunContext, uid: int, ca: bytes | None) -> IO[bytes]:
     """The snapshot under work/, Runyard's tracking client under opt/runyard/lib/, as a
     tar in a temporary file (a project may be large), to stream into the container."""
@@ -730,6 +942,16 @@ def _payload(ctx: RunContext, uid: int, ca: bytes | None) -> IO[bytes]:
         tar.addfile(info)
         _tar_tree(ctx.workdir, "work", uid, tar)
         _tar_tree(ctx.run_dir / "lib", "opt/runyard/lib", 0, tar)
+        program = envs.program_source("freeze").encode()
+        info = tarfile.TarInfo(HOST_PROGRAM.lstrip("/"))
+        info.size = len(program)
+        info.mode = 0o644
+        tar.addfile(info, io.BytesIO(program))
+        scanner = remote_programs.source("tbfiles").encode()
+        info = tarfile.TarInfo(EVENTS_PROGRAM.lstrip("/"))
+        info.size = len(scanner)
+        info.mode = 0o644
+        tar.addfile(info, io.BytesIO(scanner))
         if ca is not None:
             info = tarfile.TarInfo(CA_PATH.lstrip("/"))
             info.size = len(ca)
@@ -918,6 +1140,28 @@ class DockerExecution(common.FollowedExecution):
         return shell_exit_reason(code)
 
 
+class _ChunkStream(io.RawIOBase):
+    """The chunks of a stream of bytes (an ``exec``'s output) as a file to read."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.chunks = chunks
+        self.rest = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self.rest:
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                return 0
+            self.rest = chunk
+        count = min(len(buffer), len(self.rest))
+        buffer[:count] = self.rest[:count]
+        self.rest = self.rest[count:]
+        return count
+
+
 class DockerBackend:
     def __init__(self) -> None:
         self.client: Any = None
@@ -926,6 +1170,8 @@ class DockerBackend:
         self.container: Any = None
         self.execution: DockerExecution | None = None
         self.lock: envs.EnvLock | None = None
+        self.events: common.EventFilesBack | None = None  # event files coming back
+        self.live: common.LiveEventFiles | None = None  # ... while the run runs
 
     def _options(self, ctx: RunContext) -> DockerOptions:
         return DockerOptions.of(ctx.spec)
@@ -956,7 +1202,34 @@ class DockerBackend:
             return None
 
     def env_lock(self, ctx: RunContext) -> envs.EnvLock | None:
-        return self.lock
+        """The image's lock with the host facts the run's container measured as it
+        started (None: it could not say, a line in the run's log)."""
+        if self.lock is None:
+            return None
+        return dataclasses.replace(self.lock, host=self._host_facts(ctx))
+
+    def _host_facts(self, ctx: RunContext, wait: float = 20.0) -> HostFacts | None:
+        """`HOST_FILE` of the run's container, once written (the container is kept
+        until the run ends, so a script that ended at once still has it)."""
+        container = self.execution.container if self.execution else self.container
+        deadline = time.monotonic() + wait
+        ended = False
+        while container is not None:
+            text = _container_text(container, HOST_FILE)
+            if text is not None:
+                with contextlib.suppress(ValueError):
+                    facts = HostFacts.from_json(json.loads(text))
+                    if facts is not None:
+                        return facts
+                break
+            if ended or time.monotonic() > deadline:
+                break
+            with contextlib.suppress(Exception):
+                container.reload()
+                ended = container.status not in ("created", "running")  # one more look
+            time.sleep(0.05)
+        ctx.log("the run's host facts (OS, CPU, GPUs) could not be read from its container")
+        return None
 
     def _environment(self, ctx: RunContext, ca: bool) -> dict[str, str]:
         env = ctx.spec.user_env()
@@ -977,10 +1250,16 @@ class DockerBackend:
         return env
 
     def _command(self, ctx: RunContext, options: DockerOptions) -> list[str]:
-        command = ctx.spec.argv("python" if self.built else options.python)
-        # One stream for stdout and stderr inside the container: Docker keeps the two
-        # apart and loses their order (a traceback would land before the lines it ends).
-        return ["/bin/sh", "-c", 'exec "$@" 2>&1', "runyard-run", *command]
+        python = "python" if self.built else options.python
+        command = ctx.spec.argv(python)
+        # The host facts first (module docstring), written whole or not at all; then one
+        # stream for stdout and stderr inside the container: Docker keeps the two apart
+        # and loses their order (a traceback would land before the lines it ends).
+        facts = (
+            f"{shlex.quote(python)} -I {HOST_PROGRAM} --host > {HOST_FILE}.tmp 2>/dev/null "
+            f"&& mv {HOST_FILE}.tmp {HOST_FILE}; "
+        )
+        return ["/bin/sh", "-c", facts + 'exec "$@" 2>&1', "runyard-run", *command]
 
     def start(self, ctx: RunContext) -> DockerExecution:
         with engine_errors(self._options(ctx).raw, "while starting the run's container"):
@@ -1028,7 +1307,55 @@ class DockerBackend:
         self.container = container
         ctx.log(f"container {container.short_id} started from {self.image}")
         self.execution = DockerExecution(self.client, container, ctx, options)
+        self._follow_event_files(ctx, options)
         return self.execution
+
+    def _follow_event_files(self, ctx: RunContext, options: DockerOptions) -> None:
+        """Bring the run's event files back while it runs (`common.LiveEventFiles`): each
+        look is `remote/tbfiles.py` (in the container as `EVENTS_PROGRAM`) run with
+        ``exec`` by the container's interpreter, which lists /work without following a
+        link and sends what the followed files gained; not the engine's list of the
+        container's changes, which walks the whole image. Not at all when the job names
+        its TensorBoard folder or the image's lock names no writer of event files."""
+        self.events = common.EventFilesBack(ctx)
+        if not self.events.enabled or not self._may_write_event_files():
+            return
+        python = "python" if self.built else options.python
+        execution = self.execution
+        assert execution is not None
+        self.live = common.LiveEventFiles(
+            self.events,
+            lambda conf: self._look(python, conf),
+            "the run's container",
+            running=lambda: not execution.done.is_set(),
+        ).start()
+
+    def _may_write_event_files(self) -> bool:
+        """False when the image's lock lists no writer of event files (none: True)."""
+        return self.lock is None or common.may_write_event_files(
+            name for name, _version in self.lock.packages
+        )
+
+    @contextlib.contextmanager
+    def _look(self, python: str, conf: dict[str, object]) -> Iterator[IO[bytes]]:
+        """The scanner run in the container with ``exec``: its stdout as a stream."""
+        execution = self.execution
+        assert execution is not None
+        api = execution.client.api
+        command = [python, "-I", EVENTS_PROGRAM, "/work", json.dumps(conf)]
+        made = api.exec_create(execution.container.id, command, stdout=True, stderr=False)
+        chunks = api.exec_start(made["Id"], stream=True)
+        stream = io.BufferedReader(_ChunkStream(chunks), 1 << 16)
+        try:
+            yield stream
+            for _rest in chunks:  # (to its end, for the exit status)
+                pass
+            code = api.exec_inspect(made["Id"]).get("ExitCode")
+            if code not in (0, None):
+                raise RunyardError(f"the event files' scanner ended with exit status {code}")
+        finally:
+            with contextlib.suppress(Exception):
+                chunks.close()
 
     def attach(self, ctx: RunContext) -> DockerExecution | None:
         """Find the run's container again (by its label) and follow it from the last
@@ -1043,6 +1370,7 @@ class DockerBackend:
         self.container = found[0]
         ctx.log(f"following container {self.container.short_id} again")
         self.execution = DockerExecution(self.client, self.container, ctx, options)
+        self._follow_event_files(ctx, options)
         return self.execution
 
     def finish(self, ctx: RunContext) -> Path | None:
@@ -1086,9 +1414,73 @@ class DockerBackend:
         logs = common.tensorboard_folder(ctx.spec.tensorboard_dir, ctx.outputs)
         if logs is not None:
             copy_back(logs, "the TensorBoard event files")
+        try:
+            self._event_files_back(ctx, container)
+        except Exception as exc:  # never the run's outcome, nor its outputs
+            ctx.log(f"could not copy the TensorBoard event files back: {exc}")
         with contextlib.suppress(Exception):
             container.remove(force=True)
         return found
+
+    def _event_files_back(self, ctx: RunContext, container: Any) -> None:
+        """The rest of the event files the run wrote anywhere else in its working copy,
+        for the supervisor to import (`common.EventFilesBack`): what the followed ones
+        gained since the live copy's last look (`_follow_event_files`), and the files it
+        never saw. The ended container (no ``exec`` any more) is listed by the engine's
+        changes to its filesystem (only real paths: what a link leads to is listed
+        where it really lies, so never under /work through a link), and each file
+        chosen is fetched alone, only its bytes past what came back already kept; a
+        link named like an event file comes back as a link, and is named and left
+        behind. That listing costs the engine a walk of the image too (about 0.5 s for
+        a 300 MB image, 2 s for 1.4 GB on a busy machine), so it is skipped when the
+        image's lock lists no writer of event files (`common.may_write_event_files`: no
+        TensorBoard, tensorboardX, TensorFlow or mxboard); without a lock (a run taken
+        over, a lock that could not be read) the container is always listed."""
+        live = self.live
+        if live is not None:
+            live.finish(final=False)
+        back = self.events or common.EventFilesBack(ctx)
+        if not back.enabled or not self._may_write_event_files():
+            return  # (nothing in the run's environment writes them: the listing is skipped)
+        changes = container.diff() or []
+        paths = sorted(
+            c["Path"][len("/work/") :]
+            for c in changes
+            if c.get("Kind") in (0, 1) and str(c.get("Path", "")).startswith("/work/")
+        )
+        for rel in paths:
+            rel = posixpath.normpath(rel)
+            have = back.following.get(rel)
+            if have is None and (rel in back.stopped or not back.wanted(rel)):
+                continue
+            stream, stat = container.get_archive(f"/work/{rel}")
+            link = stat.get("linkTarget") if int(stat.get("mode", 0)) & _GO_SYMLINK else None
+            size = int(stat.get("size", 0))
+            if have is not None:
+                back.check_listed(rel, size, link or None)
+                chosen = rel in back.following and size > have
+            else:
+                chosen = back.start_following(rel, size, link or None)
+            if not chosen:
+                with contextlib.suppress(Exception):
+                    stream.close()
+                continue
+            offset = have or 0
+            with tempfile.TemporaryFile() as data:
+                for chunk in stream:
+                    data.write(chunk)
+                data.seek(0)
+                with tarfile.open(fileobj=data) as tar:
+                    member = tar.next()
+                    source = tar.extractfile(member) if member is not None else None
+                    if member is None or source is None or member.size < offset:
+                        ctx.log(f"the TensorBoard event file {rel} was not copied back whole")
+                        continue
+                    source.seek(offset)
+                    back.append(rel, offset, source, member.size - offset)
+        back.done()
+        if live is not None and back.written:
+            ctx.log(live.summary())
 
     def check(self, options: dict[str, Any]) -> list[Check]:
         return check_docker(options)
@@ -1174,7 +1566,9 @@ def prune_images(
     `busy` env hashes (this project's live runs, a container or not yet).
 
     Images only other projects built and used, and those without a project label (built
-    by an older Runyard), go too only when `confirm_others` (given their names) says so."""
+    by an older Runyard), go too only when `confirm_others` (given their names) says so.
+    An image shared by several specs (`_Sharing`) is theirs all: each of its
+    ``runyard-env:<hash>`` tags counts as its env hash, for `busy` and `ours`."""
     import docker
 
     client = connect(options)
@@ -1188,9 +1582,13 @@ def prune_images(
     others: list[Any] = []
     for image in client.images.list(filters={"label": LABEL_ENV}):
         labels = image.labels or {}
-        if image.id in used or labels.get(LABEL_ENV) in busy:
+        # every spec that shares the image (its tags: `_Sharing`), the one that built it
+        hashes = {str(labels.get(LABEL_ENV))} | {
+            t.split(":", 1)[1] for t in image.tags or [] if t.startswith(IMAGE_REPO + ":")
+        }
+        if image.id in used or hashes & busy:
             done.in_use.append(_image_name(image))
-        elif labels.get(LABEL_PROJECT) == project_root or labels.get(LABEL_ENV) in ours:
+        elif labels.get(LABEL_PROJECT) == project_root or hashes & ours:
             mine.append(image)
         else:
             others.append(image)

@@ -2,31 +2,38 @@
 environment built from the project's dependency spec (uv where it is available, else
 pip: `runyard.core.envs`), or in an interpreter the user names in the target file.
 The environment's lock (its interpreter's version and installed distributions) is
-read in the background while the run starts (once its wrapper is spawned, so that the
-two do not race for the CPU), and recorded with the run (`env_lock`).
+read in the background while the run starts, by a process started after the run's
+and at the lowest CPU priority, so that the two do not race for the CPU: the script's
+interpreter starts first. It is recorded with the run (`env_lock`).
 
 The script does not run as the supervisor's direct child but under a tiny wrapper
-(`WRAPPER`, run by the supervisor's own interpreter with `-I -S`, so it imports
-nothing of the run's or the server's) that leads the run's process group, waits for
-the script and writes its exit status to `<run dir>/exit_code` (negative: the signal
-that killed it). The wrapper's pid and start time go to `<run dir>/process.json` as
-it starts. With these a local run outlives its supervisor like a container does: a
-new supervisor (`attach`) checks that the pid is still that process (the start time
-in /proc, so a recycled pid is never signalled), polls it until it ends (it is not
-its child), reads the exit status the wrapper recorded, and signals the whole process
-group to cancel it. When the wrapper itself was killed, nothing tells how the script
-ended: the run is recorded failed with the exit code unknown (`EXIT_UNKNOWN`).
+that leads the run's process group, waits for the script and writes its exit status
+to `<run dir>/exit_code` (negative: the signal that killed it). The wrapper is a fork
+of the supervisor (`spawn_wrapper`) that runs no more Python than a few system calls
+and starts nothing of its own: no second interpreter starts before the script's, no
+import of the run's or the server's happens in it, and it holds none of the
+supervisor's descriptors (the supervisor's lock above all: a wrapper holding it would
+keep a dead supervisor looking alive). The script itself is `posix_spawn`ed with the
+run's environment (the bundled libraries never on its path), SIGTERM, SIGPIPE and
+SIGXFSZ back at their default actions. The wrapper's pid and start time go to
+`<run dir>/process.json` as it starts. With these a local run outlives its supervisor
+like a container does: a new supervisor (`attach`) checks that the pid is still that
+process (the start time in /proc, so a recycled pid is never signalled), polls it
+until it ends (it is not its child), reads the exit status the wrapper recorded, and
+signals the whole process group to cancel it. When the wrapper itself was killed,
+nothing tells how the script ended: the run is recorded failed with the exit code
+unknown (`EXIT_UNKNOWN`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -34,36 +41,146 @@ from typing import Any
 from runyard.core import envs
 from runyard.core.errors import RunyardError
 from runyard.targets.base import EXIT_UNKNOWN, Check, RunContext
-from runyard.targets.common import process_env, signal_group
+from runyard.targets.common import process_env
 from runyard.targets.spec import LocalOptions
 
 PROCESS_FILE = "process.json"  # in the run folder: the wrapper's pid and start time
 EXIT_FILE = "exit_code"  # in the run folder: the script's exit status, from the wrapper
 ADOPTED_POLL_SECONDS = 0.1
 
-# Runs as `python -I -S -c WRAPPER EXIT_FILE COMMAND...`: starts the command in its own
-# process group (the wrapper leads it), waits for it and records how it ended. SIGTERM
-# reaches the command through the group, so the wrapper ignores it, and gives the
-# command the default action back (an ignored signal would stay ignored across exec).
-WRAPPER = """\
-import os, signal, sys
-signal.signal(signal.SIGTERM, signal.SIG_IGN)
-exit_file, command = sys.argv[1], sys.argv[2:]
-try:
-    pid = os.posix_spawnp(command[0], command, os.environ,
-                          setsigdef=(signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ))
-except OSError as exc:
-    sys.stderr.write(f"runyard: could not start {command[0]}: {exc.strerror or exc}\\n")
-    code = 127
-else:
-    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-try:
-    with open(exit_file + ".tmp", "w") as f:
-        f.write(str(code))
-    os.replace(exit_file + ".tmp", exit_file)
-finally:
-    sys.exit(code if code >= 0 else 128 - code)
-"""
+SPAWN_FAILED = 127  # the wrapper's exit status when the command could not be started
+
+
+def spawn_wrapper(
+    command: list[str], cwd: Path, env: dict[str, str], log_fd: int, exit_file: Path
+) -> int:
+    """Start the run's wrapper: a fork of this process, the leader of a new session and
+    process group, that `posix_spawn`s `command` (stdin from /dev/null, stdout and
+    stderr to `log_fd`), waits for it, records how it ended in `exit_file` (atomically)
+    and exits with it (128 + n for signal n). Returns the wrapper's pid once the wrapper
+    leads its group (a pipe says so), so that a cancel right after reaches the group.
+
+    Everything the child needs is made before the fork; after it, the child makes only
+    system calls (no import, no lock another thread may hold), then `os._exit`s."""
+    args = [os.fsencode(a) for a in command]
+    env_list = {os.fsencode(k): os.fsencode(v) for k, v in env.items()}
+    target, tmp = os.fsencode(exit_file), os.fsencode(f"{exit_file}.tmp")
+    cwd_b, devnull = os.fsencode(cwd), os.fsencode(os.devnull)
+    sigdef = (signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ)
+    ignore, term = signal.SIG_IGN, {signal.SIGTERM}
+    # SIGTERM held back over the fork: the child ignores it before it may arrive
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, term)
+    ready, led = os.pipe()  # a byte once the wrapper leads its group: then it may be signalled
+    try:
+        pid = os.fork()
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        os.close(ready)
+        os.close(led)
+        raise
+    if pid:
+        os.close(led)
+        try:
+            os.read(ready, 1)  # (nothing: it ended before, and its status says how)
+        finally:
+            os.close(ready)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        return pid
+    code = SPAWN_FAILED
+    try:  # the wrapper (the child): never returns
+        gc.disable()  # no finalizer of the supervisor's objects runs here (a flush twice)
+        # SIGTERM reaches the command through the group: the wrapper ignores it (the
+        # command gets the default action back: an ignored signal stays ignored
+        # across exec); SIGINT and SIGHUP as the supervisor left them
+        signal.signal(signal.SIGTERM, ignore)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        os.setsid()
+        os.close(ready)
+        os.write(led, b".")
+        os.close(led)
+        fd = os.open(devnull, os.O_RDONLY)
+        os.dup2(fd, 0)
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        os.closerange(3, MAXFD)
+        try:
+            os.chdir(cwd_b)
+            child = os.posix_spawnp(args[0], args, env_list, setsigdef=sigdef)
+        except OSError as exc:
+            os.write(
+                2,
+                b"runyard: could not start %s: %s\n"
+                % (args[0], os.fsencode(str(exc.strerror or exc))),
+            )
+        else:
+            while True:
+                try:
+                    status = os.waitpid(child, 0)[1]
+                    break
+                except InterruptedError:
+                    continue
+            code = os.waitstatus_to_exitcode(status)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.write(fd, str(code).encode())
+        os.close(fd)
+        os.replace(tmp, target)
+    except BaseException:
+        pass
+    finally:
+        os._exit(code if code >= 0 else 128 - code)
+
+
+def _maxfd() -> int:
+    try:
+        return max(int(os.sysconf("SC_OPEN_MAX")), 256)
+    except (ValueError, OSError):
+        return 256
+
+
+MAXFD = _maxfd()
+
+
+class Wrapper:
+    """The run's wrapper as this supervisor sees its child: waited for without blocking."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                self.returncode = EXIT_UNKNOWN
+                return self.returncode
+            if pid == self.pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float) -> int | None:
+        deadline = time.monotonic() + timeout
+        delay = 0.0005
+        while (code := self.poll()) is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 0.05)
+        return code
+
+    def signal_group(self, sig: int) -> None:
+        """`sig` to the wrapper's process group (to the wrapper alone where the group
+        may not be signalled); nothing when it is gone."""
+        if self.returncode is not None:
+            return
+        try:
+            os.killpg(self.pid, sig)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
 
 
 def process_start(pid: int) -> str | None:
@@ -111,7 +228,7 @@ def read_exit_code(run_dir: Path) -> int | None:
 class LocalExecution:
     """The run's wrapper, a child of this supervisor."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], run_dir: Path) -> None:
+    def __init__(self, proc: Wrapper, run_dir: Path) -> None:
         self.proc = proc
         self.run_dir = run_dir
         self.pid: int | None = proc.pid
@@ -126,16 +243,13 @@ class LocalExecution:
         return self._code(self.proc.poll())
 
     def wait(self, timeout: float) -> int | None:
-        try:
-            return self._code(self.proc.wait(timeout))
-        except subprocess.TimeoutExpired:
-            return None
+        return self._code(self.proc.wait(timeout))
 
     def terminate(self) -> None:
-        signal_group(self.proc, signal.SIGTERM)
+        self.proc.signal_group(signal.SIGTERM)
 
     def kill(self) -> None:
-        signal_group(self.proc, signal.SIGKILL)
+        self.proc.signal_group(signal.SIGKILL)
 
 
 class AdoptedExecution:
@@ -231,6 +345,14 @@ class LocalBackend:
         self.prefix = env.prefix
         self.installer = env.installer
 
+    def ahead(self) -> None:
+        """Ready, while the submitter takes the snapshot, what `prepare` needs whatever
+        the snapshot holds: the modules that read dependency files, and the installer
+        choice (importing uv's locator), so the run's start does not wait for them."""
+        from runyard.core import envspecs  # noqa: F401
+
+        envs.find_uv()
+
     def env_lock(self, ctx: RunContext) -> envs.EnvLock | None:
         return read_env_lock(ctx, self.lock_reader)
 
@@ -242,23 +364,20 @@ class LocalBackend:
         env = process_env(ctx, self.prefix)
         exit_file = ctx.run_dir / EXIT_FILE
         exit_file.unlink(missing_ok=True)
-        proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", WRAPPER, str(exit_file), *self.command(ctx)],
-            cwd=ctx.workdir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=ctx.log_fd,
-            stderr=ctx.log_fd,
-            start_new_session=True,  # its own process group, so cancel reaches children too
-        )
+        # its own process group, so cancel reaches children too
+        proc = Wrapper(spawn_wrapper(self.command(ctx), ctx.workdir, env, ctx.log_fd, exit_file))
         self._record_process(ctx, proc.pid)
-        # The lock is read while the run starts (`env_lock` collects it): once its
-        # wrapper is on its way, so that listing the packages does not slow its start.
+        # The lock is read while the run starts (`env_lock` collects it): once the
+        # script is on its way, and at the lowest priority, so that listing the
+        # packages does not slow the script's interpreter as it starts.
         assert self.python is not None
         try:
             self.lock_reader = envs.LockReader(self.python, self.installer)
         except OSError as exc:  # the run has started: a line in its log, not its outcome
             ctx.log(f"the environment's packages could not be listed for the run's lock: {exc}")
+        else:
+            with contextlib.suppress(OSError, AttributeError):  # (gone already: no matter)
+                os.setpriority(os.PRIO_PROCESS, self.lock_reader.proc.pid, 19)
         return LocalExecution(proc, ctx.run_dir)
 
     def _record_process(self, ctx: RunContext, pid: int) -> None:

@@ -13,6 +13,15 @@ for the application's id and UI address, recorded on the run as the tags
 `spark.app_id` and `spark.ui_url`; the event log (for Spark's history server) is kept
 in the run's folder, under `spark-events/`.
 
+Lock: in client mode the driver runs here, so its interpreter lists what it holds as
+it starts (`runyard.core.freeze`, as for a `local` run: the run's lock, with this
+machine's host facts). Executors on this machine (``local[N]``, a master on loopback)
+use that interpreter too, so the lock is theirs as well. Executors on other machines
+use the workers' python3 (or `spark.pyspark.python`), which Runyard cannot reach: the
+lock is then the driver's only, and the run's tag ``spark.lock`` says so. In cluster
+deploy mode the driver runs in the cluster too: no lock is recorded, and ``spark.lock``
+says why (``runyard runs show`` prints it on the lock's line).
+
 Canceling stops spark-submit's process group (the driver JVM and its Python process),
 which ends the application; a standalone master that still lists the application
 afterwards is asked to kill it through its web UI.
@@ -36,10 +45,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runyard.core import envs
 from runyard.core.errors import RunyardError, UsageError
 from runyard.targets.base import Check, RunContext
 from runyard.targets.common import process_env, signal_group
-from runyard.targets.local import prepare_env
+from runyard.targets.local import prepare_env, read_env_lock
 from runyard.targets.spec import SparkOptions
 
 CONNECT_TIMEOUT = 5.0
@@ -69,6 +79,7 @@ _DRIVER_HOST_PATTERN = re.compile(rb"TransferService: Server created on (\S+):\d
 _EVENT_LOG_ID = re.compile(
     r"(app-\d{14}-\d{4,}|local-\d{10,}|application_\d+_\d+|spark-[0-9a-f]{16,})"
 )
+LOCK_TAG = "spark.lock"  # why a Spark run's lock is partial, or missing
 _JAVA_VERSION = re.compile(r'version "(\d+)(?:\.(\d+))?[^"]*"')
 _SPARK_VERSION = re.compile(r"version (\d+\.\d+\.\d+\S*)")
 
@@ -387,6 +398,8 @@ class SparkBackend:
         self.prefix: Path | None = None
         self.spark_submit: Path | None = None
         self.spark_home: Path | None = None
+        self.installer: str | None = None
+        self.lock_reader: envs.LockReader | None = None
 
     def prepare(self, ctx: RunContext) -> None:
         options = SparkOptions.of(ctx.spec)
@@ -399,7 +412,7 @@ class SparkBackend:
                 "the driver here, with live metrics)",
             )
         env = prepare_env(ctx)
-        self.python, self.prefix = env.python, env.prefix
+        self.python, self.prefix, self.installer = env.python, env.prefix, env.installer
         if options.spark_submit:
             self.spark_submit = _resolve_executable(options.spark_submit, "spark_submit")
         else:
@@ -538,9 +551,58 @@ class SparkBackend:
         finally:
             os.close(write_fd)
         ctx.set_tags({"spark.master": master.url})
+        self._read_lock(ctx, options, env)
         events = ctx.run_dir / EVENTS_FOLDER
         driver_log = DriverLog(read_fd, ctx.log_fd, events if events.is_dir() else None)
         return SparkExecution(proc, driver_log, ctx, master_ui(options.raw, master))
+
+    def _read_lock(self, ctx: RunContext, options: SparkOptions, env: dict[str, str]) -> None:
+        """Start reading the driver's lock, and tag the run with what it does not cover
+        (module docstring), once spark-submit is on its way."""
+        if options.deploy_mode == "cluster":
+            note = (
+                "not recorded: in cluster deploy mode the driver runs in the cluster, "
+                "where Runyard cannot list its packages"
+            )
+            ctx.set_tags({LOCK_TAG: note})
+            ctx.log(f"the run's lock is {note}")
+            return
+        assert self.python is not None
+        conf = _conf(options)  # Spark's own order: its conf, then the variable
+
+        def interpreter(value: str) -> Path:
+            found = shutil.which(value, path=env.get("PATH"))
+            return Path(found) if found else Path(value)
+
+        driver = interpreter(
+            conf.get("spark.pyspark.driver.python")
+            or env.get("PYSPARK_DRIVER_PYTHON")
+            or str(self.python)
+        )
+        ours = driver == self.python
+        executors = conf.get("spark.pyspark.python") or env.get("PYSPARK_PYTHON")
+        if executors is None:
+            partial: str | None = (
+                "the driver's environment only: executors run the workers' python3, "
+                "whose packages Runyard cannot list"
+            )
+        elif interpreter(executors) != driver:
+            partial = (
+                f"the driver's environment only: executors run {executors}, whose "
+                "packages are not recorded"
+            )
+        else:
+            partial = None
+        if partial:
+            ctx.set_tags({LOCK_TAG: partial})
+            ctx.log(f"the run's lock is {partial}")
+        try:
+            self.lock_reader = envs.LockReader(driver, self.installer if ours else None)
+        except OSError as exc:  # the run has started: a line in its log, not its outcome
+            ctx.log(f"the driver's packages could not be listed for the run's lock: {exc}")
+
+    def env_lock(self, ctx: RunContext) -> envs.EnvLock | None:
+        return read_env_lock(ctx, self.lock_reader)
 
     def finish(self, ctx: RunContext) -> Path | None:
         out = ctx.workdir / ctx.outputs

@@ -10,7 +10,10 @@ not part of the stored options.
 
 Each backend reads the fields of its target type from a typed options class built
 from the spec (`LocalOptions`, `DockerOptions`, `SshOptions`, `SparkOptions`; see
-`backend_options`). `raw` on each is the target file's data as is, for the helpers a
+`backend_options`). The last three live in `runyard.targets.remote_options` and are
+imported from there when first asked for (`from runyard.targets.spec import
+DockerOptions` works as before), so that a local run's supervisor does not make their
+classes. `raw` on each is the target file's data as is, for the helpers a
 backend shares with `runyard target test` and the model commands, which start from a
 target file rather than a run.
 """
@@ -18,11 +21,19 @@ target file rather than a run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
+
+if TYPE_CHECKING:
+    from runyard.targets.remote_options import DockerOptions as DockerOptions
+    from runyard.targets.remote_options import SparkOptions as SparkOptions
+    from runyard.targets.remote_options import SshOptions as SshOptions
 
 DEFAULT_OUTPUTS = "outputs"
 DEFAULT_TENSORBOARD_DIR = "logs"
 DEFAULT_GRACE_SECONDS = 10.0
+# The program a notebook run runs (`runner/notebook_runner.py`, copied into the run's
+# lib/ beside the tracking client): `python -m runyard_notebook_runner NOTEBOOK ARGS`.
+NOTEBOOK_RUNNER = "runyard_notebook_runner"
 
 
 def _strs(value: Any) -> dict[str, str]:
@@ -102,9 +113,12 @@ class RunSpec:
         return {**self.target_env, **self.env}
 
     def argv(self, python: str) -> list[str]:
-        """The run's command line with the given interpreter."""
+        """The run's command line with the given interpreter. A notebook (`.ipynb`) is
+        run by the notebook runner, its arguments being its parameters."""
         if self.module:
             return [python, "-m", self.module, *self.args]
+        if str(self.script).lower().endswith(".ipynb"):
+            return [python, "-m", NOTEBOOK_RUNNER, str(self.script), *self.args]
         return [python, str(self.script), *self.args]
 
 
@@ -122,102 +136,27 @@ class LocalOptions:
         return cls(spec.python, spec.system_site_packages, spec.index_url)
 
 
-@dataclass(frozen=True)
-class DockerOptions:
-    """A `docker` target: a container on a local or remote (ssh://, tcp://) engine."""
+BackendOptions = Union[LocalOptions, "DockerOptions", "SshOptions", "SparkOptions"]
 
-    raw: dict[str, Any]
-    address: str | None = None
-    image: str | None = None  # a user-managed image: used as is
-    base_image: str | None = None  # else the run's image is built on this one
-    python: str = "python3"
-    user: str | None = None
-    gpus: Any = None
-    volumes: list[str] = field(default_factory=list)
-    shm_size: str | int | None = None
-
-    @classmethod
-    def from_target(cls, raw: dict[str, Any]) -> DockerOptions:
-        return cls(
-            raw=dict(raw),
-            address=raw.get("address"),
-            image=str(raw["image"]) if raw.get("image") else None,
-            base_image=str(raw["base_image"]) if raw.get("base_image") else None,
-            python=str(raw.get("python") or "python3"),
-            user=raw.get("user") or None,
-            gpus=raw.get("gpus"),
-            volumes=[str(v) for v in raw.get("volumes") or []],
-            shm_size=raw.get("shm_size"),
-        )
-
-    @classmethod
-    def of(cls, spec: RunSpec) -> DockerOptions:
-        return cls.from_target(spec.target_options)
+_ELSEWHERE = ("DockerOptions", "SshOptions", "SparkOptions")  # in `remote_options`
 
 
-@dataclass(frozen=True)
-class SshOptions:
-    """An `ssh` target: a machine reached over SSH, with Python 3.8+ and no Docker.
-    `raw` (with `name`) is what `sshconn.endpoint` reads the login from."""
+def __getattr__(name: str) -> Any:
+    """`DockerOptions`, `SshOptions`, `SparkOptions`, from `remote_options` (imported
+    now: a local run never needs them)."""
+    if name in _ELSEWHERE:
+        from runyard.targets import remote_options
 
-    raw: dict[str, Any]
-    name: str
-    python: str = "python3"
-    workdir: str = "~/.runyard"
-
-    @classmethod
-    def from_target(cls, raw: dict[str, Any], name: str | None = None) -> SshOptions:
-        data = dict(raw)
-        if name is not None:
-            data.setdefault("name", name)
-        return cls(
-            raw=data,
-            name=str(data.get("name") or "TARGET"),
-            python=str(data.get("python") or "python3"),
-            workdir=str(data.get("workdir") or "~/.runyard"),
-        )
-
-    @classmethod
-    def of(cls, spec: RunSpec) -> SshOptions:
-        return cls.from_target(spec.target_options, spec.target or None)
-
-
-@dataclass(frozen=True)
-class SparkOptions:
-    """A `spark` target: spark-submit to a local, standalone, YARN or Kubernetes master."""
-
-    raw: dict[str, Any]
-    master: str = ""
-    deploy_mode: str = "client"
-    deploy_mode_given: bool = False  # (an explicit `deploy_mode:` is passed on as is)
-    spark_submit: str | None = None
-    conf: dict[str, Any] = field(default_factory=dict)
-    packages: list[str] = field(default_factory=list)
-    py_files: list[str] = field(default_factory=list)
-
-    @classmethod
-    def from_target(cls, raw: dict[str, Any]) -> SparkOptions:
-        return cls(
-            raw=dict(raw),
-            master=str(raw.get("master", "")),
-            deploy_mode=str(raw.get("deploy_mode") or "client"),
-            deploy_mode_given=bool(raw.get("deploy_mode")),
-            spark_submit=str(raw["spark_submit"]) if raw.get("spark_submit") else None,
-            conf=dict(raw.get("conf") or {}),
-            packages=[str(p) for p in raw.get("packages") or []],
-            py_files=[str(p) for p in raw.get("py_files") or []],
-        )
-
-    @classmethod
-    def of(cls, spec: RunSpec) -> SparkOptions:
-        return cls.from_target(spec.target_options)
-
-
-BackendOptions = LocalOptions | DockerOptions | SshOptions | SparkOptions
+        value = getattr(remote_options, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def backend_options(spec: RunSpec) -> BackendOptions | None:
     """The typed options of the spec's target type (None for a type not known here)."""
+    from runyard.targets.remote_options import DockerOptions, SparkOptions, SshOptions
+
     kinds: dict[str, Any] = {
         "local": LocalOptions,
         "docker": DockerOptions,

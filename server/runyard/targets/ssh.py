@@ -13,7 +13,13 @@ only, Python 3.8 syntax), read as text with `importlib.resources`.
   pip would use (`runyard.core.pip_sources`, run there), else with pip; a uv-built
   environment has "uv" in its hash. Its lock (`runyard.core.freeze`, run by the
   environment's interpreter there) comes in the same round trip that finds it cached,
-  and is recorded with the run.
+  and is recorded with the run. Two specs that resolve to the same packages share one
+  environment, as on this machine (`remote/build_env.py`): each is indexed there by
+  the digest of what it holds (``envs/.by-lock/``); with uv, the spec is resolved there
+  first (``uv pip compile``) and an environment of that set is shared through an alias
+  (the spec's key a link to it), nothing built; after a build (pip), an environment of
+  the same set already there takes its place the same way. `prune` (``prune_envs``)
+  removes aliases first and keeps an environment a live run reaches through one.
 - Execution: the snapshot (and Runyard's tracking client) go to
   ``<workdir>/runs/<run id>/`` as a tar stream over an SSH channel. That folder is
   private from its creation (umask 077: folders 0700, files 0600, modes in the stream
@@ -30,7 +36,20 @@ only, Python 3.8 syntax), read as text with `importlib.resources`.
   whatever the outcome, entry by entry like a Docker run's (`common.extract_outputs`):
   an absolute link, a link climbing out with `..`, a device or pipe is left behind and
   named in the run's log, the rest is kept, and nothing is written through a link of
-  the working copy here. Then the remote run folder is removed.
+  the working copy here.
+- TensorBoard: unless the job names a folder other than `logs`, the event files the run
+  wrote anywhere else in its working copy (`runs/exp1/`, `lightning_logs/version_0/`)
+  come back too: `remote/tbfiles.py` lists them there (``os.scandir``, never through a
+  link, the pruned folders of `common.EVENT_FILES_PRUNED` not entered), the ones
+  `common.EventFilesBack` chooses (real files only, a link named in the log and left
+  behind, not the snapshot's, at most `common.MAX_EVENT_FILES_MIB`) come back while
+  the run runs (`common.LiveEventFiles`: every 5 s one `tbfiles` over a channel of the
+  run's connection lists them and sends the bytes each followed file gained, opened
+  folder by folder with ``O_NOFOLLOW``; appended here), and once more, until nothing
+  more comes, when it ends. Not while it runs when the environment's lock names no
+  writer of event files. The supervisor imports their scalars as they arrive, named
+  as for a local run (`runner.tbimport`; `logs/` comes back at the end). Then the
+  remote run folder is removed.
 - What the backends share (the reconnect-or-lost loop and `LOST_AFTER`, the log
   cursor) is in `runyard.targets.common`; the typed target options in `SshOptions`.
 """
@@ -38,6 +57,7 @@ only, Python 3.8 syntax), read as text with `importlib.resources`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 import json
@@ -273,43 +293,43 @@ def ensure_env(remote: Remote, ctx: RunContext) -> tuple[str, str, envs.EnvLock 
     if code == 0 or out.lstrip().startswith("{"):
         ctx.log(f"environment {digest} on {remote.endpoint.host} (cached)")
         return digest, python, _parse_lock(ctx, out if code == 0 else "")
+    header: dict[str, Any] = {
+        "index_url": index_url or None,
+        "uv": uv,
+        "spec_errors": list(envs.SPEC_ERRORS),
+        "share": {"parts": [f"ssh-{ENV_FORMAT}"]},  # (shared by their lock: build_env)
+    }
+    if uv:
+        header["uv_args"], header["uv_env"] = _remote_uv_options(remote, index_url)
+        # uv resolves the spec there first: an environment of that set is shared, not built
+        share = _py(remote.python, "build_env", envs_dir, digest, spec.kind, "share")
+        code, tail = _build_program(remote, ctx, share, header, spec, show=False)
+        if code in (3, 4):
+            if code == 4:
+                ctx.log(
+                    f"environment {digest} on {remote.endpoint.host} resolves to the same "
+                    f"packages as environment {_shared_with(tail)}: the two share it "
+                    "(nothing built)"
+                )
+            else:
+                ctx.log(f"environment {digest} on {remote.endpoint.host} (built meanwhile)")
+            code, out = _run_program(remote, _lock_command(python, marker))
+            return digest, python, _parse_lock(ctx, out if code == 0 else "")
     what = spec.path or "no dependency file"
     ctx.log(
         f"building environment {digest} on {remote.endpoint.host} from {what} with {installer} "
         "(first time; reused afterwards)"
     )
     started = time.monotonic()
-    header: dict[str, Any] = {
-        "index_url": index_url or None,
-        "uv": uv,
-        "spec_errors": list(envs.SPEC_ERRORS),
-    }
-    if uv:
-        header["uv_args"], header["uv_env"] = _remote_uv_options(remote, index_url)
     command = _py(remote.python, "build_env", envs_dir, digest, spec.kind)
-    chan = remote.open(command, timeout=None)
-    tail: list[str] = []
-    try:
-        chan.sendall(json.dumps(header).encode() + b"\n" + _requirements_text(spec))
-        chan.shutdown_write()
-        pending = b""
-        while True:
-            chunk = chan.recv(65536)
-            if not chunk:
-                break
-            with contextlib.suppress(OSError):
-                os.write(ctx.log_fd, chunk)
-            pending += chunk
-            lines = pending.split(b"\n")
-            pending = lines.pop()
-            tail = (tail + [ln.decode("utf-8", "replace") for ln in lines])[-envs.TAIL_LINES :]
-        if pending:
-            tail = [*tail, pending.decode("utf-8", "replace")][-envs.TAIL_LINES :]
-        code = int(chan.recv_exit_status())
-    finally:
-        chan.close()
+    code, tail = _build_program(remote, ctx, command, header, spec)
     last = "\n".join([line for line in tail if line.strip()][-5:])
-    if code == 3:
+    if code == 4:
+        ctx.log(
+            f"environment {digest} on {remote.endpoint.host} holds the same packages as "
+            f"environment {_shared_with(tail)}: the two share it"
+        )
+    elif code == 3:
         ctx.log(f"environment {digest} on {remote.endpoint.host} (built meanwhile by another run)")
     elif code == 10:
         raise RunyardError(
@@ -337,6 +357,48 @@ def ensure_env(remote: Remote, ctx: RunContext) -> tuple[str, str, envs.EnvLock 
         ctx.log(f"environment {digest} ready in {time.monotonic() - started:.1f}s")
     code, out = _run_program(remote, _lock_command(python, marker))
     return digest, python, _parse_lock(ctx, out if code == 0 else "")
+
+
+def _build_program(
+    remote: Remote,
+    ctx: RunContext,
+    command: str,
+    header: dict[str, Any],
+    spec: envs.DependencySpec,
+    show: bool = True,
+) -> tuple[int, list[str]]:
+    """Run `build_env` there (the header and requirements on its stdin); its exit
+    status and last lines, its output written to the run's log as it comes (`show`)."""
+    chan = remote.open(command, timeout=None)
+    tail: list[str] = []
+    try:
+        chan.sendall(json.dumps(header).encode() + b"\n" + _requirements_text(spec))
+        chan.shutdown_write()
+        pending = b""
+        while True:
+            chunk = chan.recv(65536)
+            if not chunk:
+                break
+            if show:
+                with contextlib.suppress(OSError):
+                    os.write(ctx.log_fd, chunk)
+            pending += chunk
+            lines = pending.split(b"\n")
+            pending = lines.pop()
+            tail = (tail + [ln.decode("utf-8", "replace") for ln in lines])[-envs.TAIL_LINES :]
+        if pending:
+            tail = [*tail, pending.decode("utf-8", "replace")][-envs.TAIL_LINES :]
+        return int(chan.recv_exit_status()), tail
+    finally:
+        chan.close()
+
+
+def _shared_with(tail: list[str]) -> str:
+    """The environment `build_env` made an alias of (its last line: ``shared <name>``)."""
+    for line in reversed(tail):
+        if line.startswith("shared "):
+            return line.split(" ", 1)[1].strip()
+    return "another"
 
 
 def _remote_uv_options(remote: Remote, index_url: str | None) -> tuple[list[str], dict[str, str]]:
@@ -367,7 +429,7 @@ def _parse_lock(ctx: RunContext, out: str) -> envs.EnvLock | None:
         lock = envs.EnvLock.from_json(out)
         marker = json.loads(out.strip().splitlines()[0])
         installer = str(marker.get("installer") or "pip")  # (older markers: pip built them)
-        return envs.EnvLock(lock.python, lock.packages, installer)
+        return dataclasses.replace(lock, installer=installer)  # (host facts kept)
     except (ValueError, TypeError, AttributeError, IndexError) as exc:
         ctx.log(f"the environment's packages could not be listed for the run's lock ({exc})")
         return None
@@ -518,6 +580,8 @@ class SshBackend:
         self.python: str | None = None
         self.execution: SshExecution | None = None
         self.lock: envs.EnvLock | None = None
+        self.events: common.EventFilesBack | None = None  # event files coming back
+        self.live: common.LiveEventFiles | None = None  # ... while the run runs
 
     def env_lock(self, ctx: RunContext) -> envs.EnvLock | None:
         return self.lock
@@ -622,7 +686,45 @@ class SshBackend:
             )
         ctx.log(f"started in {run_dir} on {remote.where}")
         self.execution = SshExecution(self, ctx, run_dir)
+        self._follow_event_files(ctx, run_dir)
         return self.execution
+
+    def _follow_event_files(self, ctx: RunContext, run_dir: str) -> None:
+        """Bring the run's event files back while it runs (`common.LiveEventFiles`),
+        unless the job names its TensorBoard folder or the environment's lock names no
+        writer of event files (then only the end looks)."""
+        self.events = common.EventFilesBack(ctx)
+        if not self.events.enabled:
+            return
+        if self.lock is not None and not common.may_write_event_files(
+            name for name, _version in self.lock.packages
+        ):
+            return
+        work = posixpath.join(run_dir, "work")
+        assert self.remote is not None
+        execution = self.execution
+        assert execution is not None
+        self.live = common.LiveEventFiles(
+            self.events,
+            lambda conf: self._look(work, conf),
+            self.remote.endpoint.host,
+            running=lambda: not execution.done.is_set(),
+        ).start()
+
+    @contextlib.contextmanager
+    def _look(self, work: str, conf: dict[str, object]) -> Iterator[IO[bytes]]:
+        """`remote/tbfiles.py` run there with `conf`: its output as a stream."""
+        remote = self.remote
+        assert remote is not None
+        chan = remote.open(_py(remote.python, "tbfiles", work, json.dumps(conf)), timeout=120)
+        try:
+            chan.shutdown_write()
+            yield chan.makefile("rb")
+            code = chan.recv_exit_status()
+            if code != 0:
+                raise RunyardError(f"the event files' scanner ended with exit status {code}")
+        finally:
+            chan.close()
 
     def attach(self, ctx: RunContext) -> SshExecution | None:
         """Find the run's folder on the remote machine again and follow it from the
@@ -638,6 +740,7 @@ class SshBackend:
             return None
         ctx.log(f"following the run in {run_dir} on {self.remote.where} again")
         self.execution = SshExecution(self, ctx, run_dir)
+        self._follow_event_files(ctx, run_dir)
         return self.execution
 
     def finish(self, ctx: RunContext) -> Path | None:
@@ -649,11 +752,20 @@ class SshBackend:
         logs = common.tensorboard_folder(ctx.spec.tensorboard_dir, ctx.outputs)
         if logs is not None:  # for the supervisor to import (and keep) its scalars
             wanted[logs] = "the TensorBoard event files"
+        work = posixpath.join(run_dir, "work")
         try:
-            self._fetch(remote, ctx, posixpath.join(run_dir, "work"), wanted)
-        except Exception as exc:
-            ctx.log(f"could not copy the outputs back from {remote.endpoint.host}: {exc}")
-            return None
+            try:
+                self._fetch(remote, ctx, work, wanted)
+            except Exception as exc:
+                ctx.log(f"could not copy the outputs back from {remote.endpoint.host}: {exc}")
+                return None
+            try:
+                self._event_files_back(ctx, work)
+            except Exception as exc:  # never the run's outcome, nor its outputs
+                ctx.log(
+                    f"could not copy the TensorBoard event files back from "
+                    f"{remote.endpoint.host}: {exc}"
+                )
         finally:
             with contextlib.suppress(Exception):
                 remote.run(f"rm -rf {shlex.quote(run_dir)}", timeout=60)
@@ -679,6 +791,23 @@ class SshBackend:
                 common.extract_outputs(tar, ctx.workdir, tops, ctx.log)
         finally:
             chan.close()
+
+    def _event_files_back(self, ctx: RunContext, work: str) -> None:
+        """The rest of the event files the run wrote anywhere else in its working copy,
+        for the supervisor to import (`common.EventFilesBack`): the live copy's last
+        looks, until nothing more comes (the bytes each file gained, and files not
+        seen before), by `tbfiles` there (never through a link)."""
+        live = self.live
+        if live is None:
+            back = self.events or common.EventFilesBack(ctx)
+            if not back.enabled:
+                return
+            host = self.remote.endpoint.host if self.remote is not None else "the remote machine"
+            live = common.LiveEventFiles(back, lambda conf: self._look(work, conf), host)
+        live.finish(final=True)
+        live.back.done()
+        if self.live is not None and live.back.written:
+            ctx.log(live.summary())
 
     def check(self, options: dict[str, Any]) -> list[Check]:
         return check_ssh(options)

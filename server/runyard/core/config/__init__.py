@@ -4,7 +4,11 @@
 - `.runyard/jobs/<name>.yml`: saved run configurations (schema: core/schemas/job.schema.json);
 - `.runyard/sweeps/<name>.yml`: searches of a parameter space, each trial a run of a job
   (schema: core/schemas/sweep.schema.json; `SweepConfig`);
-- `.runyard/config.yml`: project settings; today only `default_target`.
+- `.runyard/config.yml`: project settings: `default_target` (`default_target` module) and
+  `store:` (the run store: absent or `sqlite` for the project's SQLite file, else a
+  PostgreSQL URL without a password, with a schema of its own where several projects
+  share a database; `RUNYARD_STORE_URL` wins over it: `settings.store_setting`, read by
+  `runyard.core.store.Store`).
 
 Every problem in a file is a `ConfigError` that names the file, line, column and field,
 says what is wrong and what is expected. `validate_document` gives all of them at once
@@ -16,7 +20,8 @@ loading it again does not import jsonschema at all.
 
 The package, by concern (each module imports only those above it):
 - `errors`: `ConfigError` and how its message is put together;
-- `settings`: `TargetConfig`, `JobConfig`, `Kind` and the rule for names;
+- `settings`: `TargetConfig`, `JobConfig`, `Kind` and the rule for names; the store
+  setting (`store_setting`, `redact_url`);
 - `schema`: the JSON Schemas, and what a schema expects, in words;
 - `layout`: where the files are, reading and writing their bytes, the project's files;
 - `sweeps`: `SweepConfig` and the checks of sweep files the schema cannot express;

@@ -6,11 +6,12 @@ express, and what the document refers to in the project.
 - `check_data`: the schema (each jsonschema error turned into a `ConfigError` on the
   offending key or value, with what is expected and, where one is close, "did you
   mean") and the semantic checks (paths inside the project, finite numbers, a job's
-  `target` a name a file can have: on one line, short enough);
+  `target` a name a file can have: on one line, short enough; a ray target's custom
+  `resources` and `index_url`);
 - `validate_document`: all of it for one document's text, for the language server, and
   with `project=` the references: a job's `script` and `requirements` files and its
-  `target` must exist; a target's `address` must be a unix://, tcp:// or ssh:// address;
-  a sweep's job or script and the targets of its `parallel` must exist. A sweep's own
+  `target` must exist; a target's `address` must be a unix://, tcp:// or ssh:// address
+  (a ray target's is its dashboard's http:// one, which the schema checks); a sweep's job or script and the targets of its `parallel` must exist. A sweep's own
   checks (its space can be sampled...) are in `sweeps`. The loaders leave the references
   out, so their cache of valid documents (`cache`)
   does not depend on other files.
@@ -27,6 +28,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from runyard.core.config.errors import ConfigError, display_path
 from runyard.core.config.layout import SUFFIXES, project_files, target_names
@@ -396,6 +398,8 @@ def _semantic_errors(data: dict[str, Any], ctx: _Context) -> list[ConfigError]:
                     "Expected a finite number of seconds greater than 0",
                 )
             )
+        if data.get("type") == "ray":
+            out.extend(_ray_errors(data, ctx))
         py_files = data.get("py_files")
         for i, value in enumerate(py_files if isinstance(py_files, list) else []):
             problem = _relative_path_problem(value) if isinstance(value, str) and value else None
@@ -407,6 +411,52 @@ def _semantic_errors(data: dict[str, Any], ctx: _Context) -> list[ConfigError]:
                         "Expected a file relative to the project folder, like libs/features.zip",
                     )
                 )
+    return out
+
+
+# Ray's own resource names, each with the field of a ray target that asks for it.
+_RAY_RESOURCE_FIELDS = {
+    "CPU": "num_cpus",
+    "GPU": "num_gpus",
+    "memory": "memory",
+    "object_store_memory": None,
+}
+
+
+def _ray_errors(data: dict[str, Any], ctx: _Context) -> list[ConfigError]:
+    """A ray target's fields the schema cannot judge: custom `resources` that are Ray's
+    own, and an `index_url` with credentials (it travels in the job's runtime env, which
+    anyone who can list the cluster's jobs reads)."""
+    out: list[ConfigError] = []
+    resources = data.get("resources")
+    for name in resources if isinstance(resources, dict) else {}:
+        if name in _RAY_RESOURCE_FIELDS:
+            instead = _RAY_RESOURCE_FIELDS[name]
+            out.append(
+                ctx.at_key(
+                    ("resources", name),
+                    f"'{name}' is one of Ray's own resources, not a custom one",
+                    "Expected a custom resource of the cluster, like accelerator_a100",
+                    f"ask for it with `{instead}:` in the target file"
+                    if instead
+                    else "remove it: the object store is not reserved per job",
+                )
+            )
+    index_url = data.get("index_url")
+    if isinstance(index_url, str):
+        netloc = urlsplit(index_url).netloc if "://" in index_url else ""
+        if "@" in netloc:
+            out.append(
+                ctx.at_value(
+                    ("index_url",),
+                    "the address holds credentials, and a ray target sends it to the "
+                    "cluster with every job, where anyone who can list the jobs reads it",
+                    "Expected a package index address without user:token@",
+                    "configure the index with its credentials in the pip.conf of the "
+                    "cluster's nodes, and remove `index_url` (or give one without "
+                    "credentials)",
+                )
+            )
     return out
 
 
@@ -496,7 +546,7 @@ def _reference_errors(data: dict[str, Any], ctx: _Context, project: Project) -> 
         )
         out.extend([script] if script else [])
         out.extend(sweep_reference_errors(data, ctx, project))
-    else:
+    elif data.get("type") != "ray":  # (a ray target's address is its dashboard's http://)
         address = data.get("address")
         if isinstance(address, str) and not address.startswith(_ADDRESS_SCHEMES):
             out.append(
@@ -594,7 +644,8 @@ def validate_document(
 
     With `project`, also what the document refers to: a job's `script` and
     `requirements` files and its `target` must exist in the project; a target's
-    `address` must be a unix://, tcp:// or ssh:// address; a sweep's `job` or `script`
+    `address` must be a unix://, tcp:// or ssh:// address (but a ray target's, an
+    http:// one); a sweep's `job` or `script`
     and the targets of its `parallel` must exist."""
     display = display_path(path)
     errors: list[ConfigError] = []

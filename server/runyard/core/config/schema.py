@@ -47,6 +47,9 @@ _PATTERN_HELP = {
     "Spark master: local[N], local[*], spark://host:port, yarn or k8s://https://host:port",
     r"^[^:\s,]+:[^:\s,]+:[^:\s,]+$": "Maven coordinates, groupId:artifactId:version",
     r"^https?://": "an http:// or https:// address, like http://spark-master:8080",
+    r"^https?://[^\s/]+(/\S*)?$": "the http:// address of a Ray dashboard, like "
+    "http://ray-head:8265 (not a ray:// client address)",
+    r"^[A-Za-z_][A-Za-z0-9_.:/-]*$": "a Ray resource name, like accelerator_a100",
 }
 
 

@@ -2,9 +2,9 @@
 
 The noun modules (`runs`, `metrics`, `models`, `deployments`) write their SQL against
 `Engine` and never import a database driver. `runyard.core.store.sqlite.SQLiteEngine`
-is the one engine today; a second one (PostgreSQL is planned) implements the same
-protocol in a module of its own, and `Store` picks it (see the package docstring for the
-list of what it must provide).
+is the embedded one, `runyard.core.store.postgres.PostgresEngine` the team store's;
+`Store` picks one from the settings (see the package docstring for the list of what an
+engine must provide).
 
 `Tables` is the base every noun module's mix-in class derives from: it holds the engine
 and gives them `_tx` (one write transaction) and `_read` (one query, all rows), both
@@ -46,10 +46,13 @@ class Engine(Protocol):
 
     path: Path
     read_only: bool
+    dialect: str  # "sqlite" or "postgresql": which list of migrations applies
+    name: str  # the store as messages name it (a path, a URL without its password)
     # SQL fragments the tables' statements differ in between engines:
     position: str  # a column that orders rows by insertion ("rowid" in SQLite)
     now_seconds: str  # an SQL expression: the time now in seconds since the epoch
     unindexed: str  # appended to a table name: scan in primary-key order, no index
+    like: str  # the pattern match that ignores ASCII case (SQLite's LIKE does)
 
     def tx(self) -> AbstractContextManager[Connection]: ...
 
@@ -60,6 +63,12 @@ class Engine(Protocol):
         ...
 
     def set_schema_version(self, db: Connection, version: int) -> None: ...
+
+    def insert_rows(
+        self, db: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    ) -> None:
+        """Many rows into `table` at once (PostgreSQL: one COPY)."""
+        ...
 
     def pack(self, typecode: str, values: Iterable[float]) -> bytes:
         """A metric chunk's column as stored ("q": int64 steps, "d": float64)."""
@@ -73,9 +82,11 @@ class Engine(Protocol):
 
 
 class Tables:
-    """The engine and its two calls, shared by the noun modules' mix-ins of `Store`."""
+    """The engine and its two calls, shared by the noun modules' mix-ins of `Store`.
+    `root` is the project the store belongs to (None for a store outside one)."""
 
     path: Path
+    root: Path | None
     read_only: bool
     _engine: Engine
 
@@ -109,6 +120,8 @@ class Where:
         if values is None:
             return self
         items = list(values)
+        if not items:
+            return self.add("1 = 0")  # `IN ()` is SQLite's alone
         return self.add(f"{column} IN ({', '.join('?' * len(items))})", *items)
 
     def __str__(self) -> str:

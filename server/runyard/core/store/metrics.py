@@ -41,6 +41,8 @@ for the rule: the first and last points and each bucket's minimum and maximum):
   grow, that reads the summaries inside the range plus a few blocks and at most two
   level-0 blocks of points at its edges.
 
+Chunks are written with `Engine.insert_rows` (PostgreSQL: one COPY a write).
+
 Metric values: SQLite turns NaN into NULL, so a NULL value *is* NaN (the column is never
 NULL for any other reason); +inf and -inf are stored as the engine's infinities. Inside
 the packed columns NaN is kept as it is.
@@ -67,6 +69,7 @@ from runyard.core.series import (
 from runyard.core.store.engine import Connection, Tables
 
 CHUNK_POINTS = 1 << 16  # at most this many points in one chunk
+CHUNK_COLUMNS = ("id", "run_id", "key", "n", "min_value", "max_value", "steps", "times", "vals")
 CURSOR_SHIFT = 20  # cursor = chunk id << 20 | index of the point in its chunk
 
 SUMMARY_BLOCK = 128  # points in a block of level 0
@@ -87,6 +90,11 @@ _SUMMARY_COLUMNS = (
     "n, step_lo, step_hi, min_pos, min_step, min_time, min_value, "
     "max_pos, max_step, max_time, max_value, last_step, last_time, last_value"
 )
+SUMMARY_ROW_COLUMNS = (
+    "run_id", "key", "level", "block", *_SUMMARY_COLUMNS.split(", "),
+    "chunk", "chunk_at", "chunk_last",
+)  # fmt: skip
+InsertRows = Callable[[Connection, str, Sequence[str], Iterable[Sequence[Any]]], None]
 _INSERT_SUMMARY = (
     f"INSERT INTO metric_summaries (run_id, key, level, block, {_SUMMARY_COLUMNS}, "
     f"chunk, chunk_at, chunk_last) VALUES ({', '.join('?' * 21)})"
@@ -429,9 +437,11 @@ def write_summaries(
     columns: Columns,
     chunks: Sequence[tuple[int, int]],
     nan_free: bool | None = None,
+    insert: InsertRows | None = None,
 ) -> None:
     """Summarize new points of one key (appended after the ones summarized already),
-    stored in `chunks` ((chunk id, points), in order), at every level.
+    stored in `chunks` ((chunk id, points), in order), at every level. New rows go in
+    with `insert` (the engine's `insert_rows`) when given.
 
     Each level is built from the one below: its whole new blocks by groups of
     `SUMMARY_FANOUT` (a builtin over all of them at once), and at most two blocks that
@@ -556,7 +566,11 @@ def write_summaries(
             new_rows.append((run_id, key, level, p1 // size, *_summary_to_row(tail), *links))
     if grown:
         db.executemany(_UPSERT_SUMMARY, grown)
-    db.executemany(_INSERT_SUMMARY, new_rows)
+    if insert is not None:
+        if new_rows:
+            insert(db, "metric_summaries", SUMMARY_ROW_COLUMNS, new_rows)
+    else:
+        db.executemany(_INSERT_SUMMARY, new_rows)
 
 
 def summarize_stored(db: Connection, unpack: Callable[[str, bytes, int], list[Any]]) -> None:
@@ -639,14 +653,11 @@ class MetricTables(Tables):
                             pack("d", vals),
                         )
                     )
-            db.executemany(
-                "INSERT INTO metric_chunks "
-                "(id, run_id, key, n, min_value, max_value, steps, times, vals) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            self._engine.insert_rows(db, "metric_chunks", CHUNK_COLUMNS, rows)
             for key, columns in series.items():
-                write_summaries(db, run_id, key, columns, chunks[key], clean[key])
+                write_summaries(
+                    db, run_id, key, columns, chunks[key], clean[key], self._engine.insert_rows
+                )
             db.executemany(
                 "INSERT INTO latest_metrics (run_id, key, step, wall_time, value, count) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, key) DO UPDATE SET "

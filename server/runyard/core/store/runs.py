@@ -9,6 +9,10 @@ asks for the transitions after the last one it saw.
 
 `command` and `options` are stored as JSON; a run read back carries its latest metric
 values (`Run.metrics`, from `latest_metrics`).
+
+Who ran it (schema version 8): `create_run` records the git identity of the project the
+run was submitted from and this machine's host name (`identity.current_user`) unless the
+run already names them; listings filter by user (`user=`: an email or a name).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 
 from runyard.core.errors import NotFoundError, UsageError
 from runyard.core.store.engine import Tables, Where
+from runyard.core.store.identity import current_user
 from runyard.core.store.metrics import latest_values
 
 LIVE_STATUSES = ("queued", "preparing", "running")
@@ -59,6 +64,10 @@ class Run:
     pid: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
+    # who ran it (git user.name and user.email) and on which machine; None: not known
+    user_name: str | None = None
+    user_email: str | None = None
+    machine: str | None = None
 
     @property
     def live(self) -> bool:
@@ -89,6 +98,8 @@ class Run:
             "exit_code": self.exit_code,
             "reason": self.reason,
             "metrics": {k: json_number(v) for k, v in self.metrics.items()},
+            "user": {"name": self.user_name, "email": self.user_email},
+            "machine": self.machine,
         }
 
 
@@ -106,6 +117,8 @@ RUN_COLUMNS = (
     "snapshot_commit, env_hash, created, started, ended, exit_code, reason, supervisor_pid, "
     "pid, options"
 )
+WHO_COLUMNS = "user_name, user_email, machine"  # schema version 8
+RUN_ROW = f"{RUN_COLUMNS}, {WHO_COLUMNS}"  # what `run_from_row` reads
 
 
 def run_from_row(row: Sequence[Any]) -> Run:
@@ -129,16 +142,29 @@ def run_from_row(row: Sequence[Any]) -> Run:
         supervisor_pid=row[16],
         pid=row[17],
         options=json.loads(row[18] or "{}"),
+        **_who(row[19:22]),
     )
+
+
+def _who(values: Sequence[Any]) -> dict[str, Any]:
+    """Who ran it, from a row read with `RUN_ROW` (none of it from one of `RUN_COLUMNS`)."""
+    if not values:
+        return {}
+    return {"user_name": values[0], "user_email": values[1], "machine": values[2]}
 
 
 class RunTables(Tables):
     """`Store`'s run calls."""
 
     def create_run(self, run: Run) -> None:
+        """Record a new run (and its first state). Who ran it is filled in from the
+        project's git identity and this machine when the run names none of them."""
+        if run.user_name is None and run.user_email is None and run.machine is None:
+            who = current_user(self.root)
+            run.user_name, run.user_email, run.machine = who.name, who.email, who.machine
         with self._tx() as db:
             db.execute(
-                f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({', '.join('?' * 19)})",
+                f"INSERT INTO runs ({RUN_ROW}) VALUES ({', '.join('?' * 22)})",
                 (
                     run.id,
                     run.experiment,
@@ -159,6 +185,9 @@ class RunTables(Tables):
                     run.supervisor_pid,
                     run.pid,
                     json.dumps(run.options),
+                    run.user_name,
+                    run.user_email,
+                    run.machine,
                 ),
             )
             db.execute(
@@ -229,7 +258,7 @@ class RunTables(Tables):
         return True
 
     def get_run(self, run_id: str) -> Run:
-        rows = self._read(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
+        rows = self._read(f"SELECT {RUN_ROW} FROM runs WHERE id = ?", (run_id,))
         if not rows:
             raise NotFoundError(
                 f"No run {run_id!r} in this project.", hint="see `runyard runs list`"
@@ -247,8 +276,9 @@ class RunTables(Tables):
         if exact:
             return str(exact[0][0])
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = self._engine.like
         rows = self._read(
-            "SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\' "
+            f"SELECT id FROM runs WHERE id {like} ? ESCAPE '\\' OR id {like} ? ESCAPE '\\' "
             "ORDER BY created DESC LIMIT 6",
             (escaped + "%", "%" + escaped),
         )
@@ -266,11 +296,15 @@ class RunTables(Tables):
         limit: int | None = None,
         offset: int = 0,
         ids: Iterable[str] | None = None,
+        user: str | None = None,
     ) -> list[Run]:
+        """Runs newest first; `user` keeps the runs of that git email or name."""
         where = Where().equal("experiment", experiment).equal("status", status)
         where.within("id", ids)
+        if user is not None:
+            where.add("(user_email = ? OR user_name = ?)", user, user)
         args = where.args
-        sql = f"SELECT {RUN_COLUMNS} FROM runs{where} ORDER BY created DESC, id DESC"
+        sql = f"SELECT {RUN_ROW} FROM runs{where} ORDER BY created DESC, id DESC"
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
             args += [limit, offset]
@@ -310,19 +344,22 @@ class RunTables(Tables):
         descending: bool = True,
         limit: int = 100,
         offset: int = 0,
+        user: str | None = None,
     ) -> tuple[list[Run], int]:
         """A page of runs and how many match in all. `sort` is a column name (see
-        `_SORTS`) or ``metric:<key>`` (runs without that metric come last)."""
+        `_SORTS`) or ``metric:<key>`` (runs without that metric come last); `user` keeps
+        the runs of that git email or name."""
         where = Where().equal("r.experiment", experiment)
         where.within("r.status", statuses or None).equal("r.target", target)
+        if user is not None:
+            where.add("(r.user_email = ? OR r.user_name = ?)", user, user)
         if search:
             escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            like = f"%{escaped}%"
-            where.add(
-                "(r.id LIKE ? ESCAPE '\\' OR r.script LIKE ? ESCAPE '\\' "
-                "OR r.experiment LIKE ? ESCAPE '\\' OR r.target LIKE ? ESCAPE '\\')",
-                *[like] * 4,
-            )
+            pattern = f"%{escaped}%"
+            like = self._engine.like
+            columns = ("id", "script", "experiment", "target")
+            matches = " OR ".join(f"r.{c} {like} ? ESCAPE '\\'" for c in columns)
+            where.add(f"({matches})", *[pattern] * 4)
         self.check_sort(sort)
         cond, args = str(where), where.args
         total = int(self._read(f"SELECT COUNT(*) FROM runs r{cond}", args)[0][0])
@@ -405,7 +442,7 @@ class RunTables(Tables):
         for i in range(0, len(ids), 500):
             chunk = list(ids[i : i + 500])
             rows = self._read(
-                f"SELECT {RUN_COLUMNS} FROM runs WHERE id IN ({', '.join('?' * len(chunk))})",
+                f"SELECT {RUN_ROW} FROM runs WHERE id IN ({', '.join('?' * len(chunk))})",
                 chunk,
             )
             found.update((r[0], run_from_row(r)) for r in rows)
@@ -426,11 +463,21 @@ class RunTables(Tables):
         pos = self._engine.position
         return int(self._read(f"SELECT COALESCE(MAX({pos}), 0) FROM status_history")[0][0])
 
-    def live_runs(self) -> list[Run]:
+    def live_runs(self, everywhere: bool = False) -> list[Run]:
+        """The live runs this project looks after: in a store shared by a team, only the
+        runs whose run folder is in this project (the ones started here, whose
+        supervisors run here), so that checking for dead supervisors (`runs.reconcile`)
+        never takes a teammate's run for a lost one; `everywhere` gives every live run
+        (the live feed follows them all). A store of one project's own, or one opened
+        outside a project, gives them all."""
         rows = self._read(
-            f"SELECT {RUN_COLUMNS} FROM runs WHERE status IN ('queued', 'preparing', 'running')"
+            f"SELECT {RUN_ROW} FROM runs WHERE status IN ('queued', 'preparing', 'running')"
         )
-        return [run_from_row(r) for r in rows]
+        runs = [run_from_row(r) for r in rows]
+        if everywhere or self._engine.dialect == "sqlite" or self.root is None:
+            return runs
+        folder = self.root / ".runyard" / "state" / "runs"
+        return [r for r in runs if (folder / r.id).is_dir()]
 
     def experiments(self) -> list[tuple[str, int]]:
         """Each experiment and its number of runs, the one with the newest run first.
@@ -445,7 +492,7 @@ class RunTables(Tables):
             return []
         last, last_id = int(top[0][0]), str(top[0][1])
         with _EXPERIMENTS_LOCK:
-            known = _EXPERIMENTS.get(str(self.path))
+            known = _EXPERIMENTS.get(self._engine.name)
         after, counts = 0, {}
         if known is not None and known[0] <= last:
             at = self._read(f"SELECT id FROM runs WHERE {pos} = ?", (known[0],))
@@ -461,7 +508,7 @@ class RunTables(Tables):
                 had, had_newest = counts.get(name, (0, newest))
                 counts[name] = (had + int(count), max(had_newest, newest))
             with _EXPERIMENTS_LOCK:
-                _EXPERIMENTS[str(self.path)] = (last, last_id, counts)
+                _EXPERIMENTS[self._engine.name] = (last, last_id, counts)
         ordered = sorted(counts.items(), key=lambda item: item[1][1], reverse=True)
         return [(name, count) for name, (count, _newest) in ordered]
 

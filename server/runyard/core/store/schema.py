@@ -11,8 +11,9 @@ newer than this Runyard is refused ("upgrade runyard"); an older one opened read
 refused with the way to upgrade it, since nothing may be written there.
 
 The DDL is SQLite's (types, `INTEGER PRIMARY KEY`, BLOB columns, the version-2
-migration reading `metrics` in `rowid` order). A second engine brings a list of its own
-with the same version numbers and the same tables and columns.
+migration reading `metrics` in `rowid` order). PostgreSQL's list is
+`runyard.core.store.postgres_schema.MIGRATIONS`, with the same version numbers and the
+same tables and columns; `migrate` applies the list of the engine's `dialect`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from runyard.core.errors import RunyardError
 from runyard.core.store.engine import Connection, Engine
 from runyard.core.store.metrics import CHUNK_POINTS, insert_chunks, summarize_stored, value_out
+from runyard.core.store.postgres_schema import MIGRATIONS as PG_MIGRATIONS
 from runyard.core.store.sqlite import pack, unpack
 
 # Each entry moves the schema from version i to i + 1. Never edit a released entry:
@@ -251,7 +253,29 @@ MIGRATIONS.append(
     CREATE INDEX latest_metrics_by_value ON latest_metrics (key, value, run_id);
     """
 )
+# 7: the host a run's environment was measured on, with its lock (`locks.HostFacts`): a
+# JSON object (OS and release, machine, CPU model and count, GPU names), NULL for a lock
+# recorded before host facts were.
+MIGRATIONS.append("ALTER TABLE run_locks ADD COLUMN host TEXT")
+# 8: who ran each run, and where: the git identity of the project it was submitted
+# from (user.name, user.email) and the machine's host name (NULL for runs recorded
+# before, or where no git identity is set).
+MIGRATIONS.append(
+    """
+    ALTER TABLE runs ADD COLUMN user_name TEXT;
+    ALTER TABLE runs ADD COLUMN user_email TEXT;
+    ALTER TABLE runs ADD COLUMN machine TEXT;
+    CREATE INDEX runs_user_name ON runs (user_name, created);
+    CREATE INDEX runs_user_email ON runs (user_email, created);
+    """
+)
 SCHEMA_VERSION = len(MIGRATIONS)
+if len(PG_MIGRATIONS) != SCHEMA_VERSION:  # pragma: no cover - a mistake in the lists
+    raise AssertionError("postgres_schema.MIGRATIONS must have one entry per version")
+
+
+def _steps(engine: Engine) -> list[str | Callable[[Connection], None]]:
+    return PG_MIGRATIONS if engine.dialect == "postgresql" else MIGRATIONS
 
 
 def migrate(engine: Engine) -> None:
@@ -259,7 +283,7 @@ def migrate(engine: Engine) -> None:
     version = engine.schema_version()
     if version > SCHEMA_VERSION:
         raise RunyardError(
-            f"The run store {engine.path} has schema version {version}, newer than this "
+            f"The run store {engine.name} has schema version {version}, newer than this "
             f"Runyard understands ({SCHEMA_VERSION}).",
             hint="upgrade runyard",
         )
@@ -267,14 +291,15 @@ def migrate(engine: Engine) -> None:
         return
     if engine.read_only:
         raise RunyardError(
-            f"The run store {engine.path} has schema version {version}, older than this "
+            f"The run store {engine.name} has schema version {version}, older than this "
             f"Runyard's ({SCHEMA_VERSION}), and it is opened read-only.",
             hint="run any runyard command once where .runyard/state is writable to upgrade it",
         )
+    steps = _steps(engine)
     with engine.tx() as db:
         version = engine.schema_version(db)
         for i in range(version, SCHEMA_VERSION):
-            step = MIGRATIONS[i]
+            step = steps[i]
             if callable(step):
                 step(db)
                 continue

@@ -94,12 +94,15 @@ def store_writable(path: Path) -> bool:
 class SQLiteEngine:
     """One connection to a SQLite store file (see the module docstring)."""
 
+    dialect = "sqlite"
     position = "rowid"
     now_seconds = "strftime('%s', 'now')"
     unindexed = " NOT INDEXED"
+    like = "LIKE"
 
     def __init__(self, path: Path, read_only: bool = False) -> None:
         self.path = path
+        self.name = str(path)
         self.read_only = read_only
         try:
             if read_only:
@@ -166,6 +169,12 @@ class SQLiteEngine:
 
     def set_schema_version(self, db: Connection, version: int) -> None:
         db.execute(f"PRAGMA user_version = {int(version)}")
+
+    def insert_rows(
+        self, db: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    ) -> None:
+        marks = ", ".join("?" * len(columns))
+        db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
     # plain functions (no bound method in between: they run for every chunk read)
     pack = staticmethod(pack)

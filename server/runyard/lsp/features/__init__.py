@@ -3,8 +3,8 @@
 
 `lifecycle` (settings, workspace folders, live feeds) comes first: the others find a
 project's feed through what it sets up. Then the custom ``runyard/...`` requests, one
-module per noun of `runyard.lsp.protocol` (`project`, `targets`, `jobs`, `runs`,
-`metrics`, `models`, `deployments`, `gallery`), then the standard LSP features on
+module per noun of `runyard.lsp.protocol` (`project`, `importers`, `targets`, `jobs`, `runs`,
+`metrics`, `models`, `deployments`, `gallery`, `sweeps`), then the standard LSP features on
 files: `config_files` (``.runyard/*.yml``) and `scripts` (Python scripts). `common`
 holds what the request modules share and registers nothing; work-done progress and
 its cancellation live in `runyard.lsp.progress`.
@@ -25,6 +25,7 @@ from runyard.lsp.features import (
     config_files,
     deployments,
     gallery,
+    importers,
     jobs,
     lifecycle,
     metrics,
@@ -32,12 +33,14 @@ from runyard.lsp.features import (
     project,
     runs,
     scripts,
+    sweeps,
     targets,
 )
 
 FEATURES: tuple[ModuleType, ...] = (
     lifecycle,
     project,
+    importers,
     targets,
     jobs,
     runs,
@@ -45,6 +48,7 @@ FEATURES: tuple[ModuleType, ...] = (
     models,
     deployments,
     gallery,
+    sweeps,
     config_files,
     scripts,
 )

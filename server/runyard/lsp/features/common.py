@@ -29,6 +29,8 @@ def config_problem(err: Any) -> p.ConfigProblem:
 
 
 def require_store(project: Project) -> Store:
-    if not project.store_path.exists():
+    from runyard.core.store import store_exists
+
+    if not store_exists(project.store_path):
         raise NotFoundError("This project has no runs yet.", hint="submit one first")
     return open_store(project)

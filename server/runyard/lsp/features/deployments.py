@@ -42,9 +42,10 @@ def deployment_info(view: DeploymentView) -> p.DeploymentInfo:
 
 def list_deployments(project: Project) -> p.DeploymentsListResult:
     """Every deployment of the project with its telemetry (what `deployments/list` answers)."""
+    from runyard.core.store import store_exists
     from runyard.models import views
 
-    if not project.store_path.exists():
+    if not store_exists(project.store_path):
         return p.DeploymentsListResult(deployments=[])
     with open_store(project) as store:
         found = views.deployments(project, store)

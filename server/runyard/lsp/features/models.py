@@ -22,9 +22,10 @@ def model_info(model: ModelVersion) -> p.ModelInfo:
 
 
 def _models(project: Project, name: str | None) -> p.ModelsListResult:
+    from runyard.core.store import store_exists
     from runyard.models import registry
 
-    if not project.store_path.exists():
+    if not store_exists(project.store_path):
         if name is not None:
             raise NotFoundError(f"No model named {name!r} is registered.")
         return p.ModelsListResult(models=[])

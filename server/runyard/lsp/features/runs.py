@@ -1,5 +1,8 @@
 """``runyard/runs/...``: submit, list, details, cancel, logs, restore, diff and compare.
 
+A list may carry each listed run's params (``includeParams``: a runs table's columns)
+and keep only one sweep's trial runs (``sweep``, read from `runyard.runner.sweeps`).
+
 Every handler resolves the project, then does its work on the I/O pool (git, the store
 and subprocesses never run on the event loop) and returns a `protocol` type. Details,
 compare, restore, diff and log chunks come from `runyard.runner.operations` (where the
@@ -33,7 +36,7 @@ from runyard.lsp.server import RunyardServer, request, uri_to_path
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from runyard.core.store import Run
+    from runyard.core.store import Run, RunLock, Store
 
 
 def _list_runs(project: Project, params: p.RunsListParams) -> p.RunsListResult:
@@ -41,29 +44,44 @@ def _list_runs(project: Project, params: p.RunsListParams) -> p.RunsListResult:
         raise UsageError("params.limit: expected 0 to 10000 runs per page.")
     if params.offset < 0:
         raise UsageError("params.offset: expected 0 or more.")
-    from runyard.core.store import Store
+    from runyard.core.store import Store, store_exists
 
     Store.check_sort(params.sort)
-    if not project.store_path.exists():
+    if not store_exists(project.store_path):
         return p.RunsListResult(runs=[], total=0, offset=params.offset, experiments=[])
     with open_store(project) as store:
-        found, total = store.query_runs(
-            experiment=params.experiment,
-            statuses=params.statuses,
-            target=params.target,
-            search=params.search,
-            sort=params.sort,
-            descending=params.descending,
-            limit=params.limit,
-            offset=params.offset,
-        )
+        if params.sweep is not None:
+            found, total = _sweep_runs(project, store, params)
+        else:
+            found, total = store.query_runs(
+                experiment=params.experiment,
+                statuses=params.statuses,
+                target=params.target,
+                search=params.search,
+                sort=params.sort,
+                descending=params.descending,
+                limit=params.limit,
+                offset=params.offset,
+            )
         experiments = [p.ExperimentInfo(name=n, runs=c) for n, c in store.experiments()]
+        params_by_run = {r.id: store.params(r.id) for r in found} if params.include_params else None
     return p.RunsListResult(
         runs=[run_info(r) for r in found],
         total=total,
         offset=params.offset,
         experiments=experiments,
+        params=params_by_run,
     )
+
+
+def _sweep_runs(project: Project, store: Store, params: p.RunsListParams) -> tuple[list[Run], int]:
+    """The trial runs of the sweep `params.sweep` names, newest first, a page of them
+    (the other filters and `sort` apply to a whole project's runs, not to a sweep's)."""
+    from runyard.runner.sweeps import get_sweep
+
+    ids = [t.run_id for t in get_sweep(project, store, params.sweep or "").trials if t.run_id]
+    found = store.list_runs(ids=ids) if ids else []
+    return found[params.offset : params.offset + params.limit], len(found)
 
 
 def _run_details(project: Project, run_id: str) -> p.RunDetails:
@@ -80,7 +98,17 @@ def _run_details(project: Project, run_id: str) -> p.RunDetails:
         metrics=[from_fields(p.MetricSummary, m) for m in d.metrics],
         outputs_dir=str(d.outputs_dir),
         log_size=d.log_size,
-        lock=from_fields(p.RunLockInfo, d.lock, packages=d.lock.requirements()) if d.lock else None,
+        lock=_lock_info(d.lock) if d.lock else None,
+    )
+
+
+def _lock_info(lock: RunLock) -> p.RunLockInfo:
+    host = lock.host
+    return from_fields(
+        p.RunLockInfo,
+        lock,
+        packages=lock.requirements(),
+        host=from_fields(p.HostInfo, host, summary=host.summary()) if host else None,
     )
 
 
@@ -114,6 +142,7 @@ def _restore(project: Project, params: p.RunRestoreParams) -> p.RunRestoreResult
 
     with require_store(project) as store:
         run = runs.get_run(project, store, params.run_id)
+    runs.ensure_snapshots(project, run)  # (a teammate's run: fetched from the team's remote)
     dest = uri_to_path(params.dest).resolve() if params.dest else None
     done = operations.restore(project, run, dest, force=params.force)
     return p.RunRestoreResult(run_id=done.run_id, dest=str(done.dest), written=list(done.written))
@@ -125,6 +154,7 @@ def _diff(project: Project, params: p.RunDiffParams) -> p.RunDiffResult:
     with require_store(project) as store:
         run = runs.get_run(project, store, params.run_id)
         other = runs.get_run(project, store, params.other_run_id) if params.other_run_id else None
+        runs.ensure_snapshots(project, run, other)
         if params.causes and other is not None:
             d = operations.run_diff(project, store, run, other)
         else:

@@ -46,9 +46,9 @@ def latest_values(
 ) -> tuple[str, float, dict[str, float]] | None:
     """(run id, end time, metrics) of the newest completed run of `script` (a path
     relative to the project), else of `experiment`; None when there is none."""
-    from runyard.core.store import Store
+    from runyard.core.store import Store, store_exists
 
-    if not project.store_path.exists():
+    if not store_exists(project.store_path):
         return None
     with Store(project.store_path) as store:
         for where in ({"search": None}, {"experiment": experiment}):

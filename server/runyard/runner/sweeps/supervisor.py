@@ -536,11 +536,28 @@ class SweepSupervisor:
         assert trial.run_id is not None
         trial.pruned = (step, value)
         self.store.set_tags(trial.run_id, {PRUNED_TAG: "true"})
-        runs.cancel(self.project, self.store, trial.run_id)
+        self._cancel_pruned(trial.run_id, step, value)
         self.say(
             f"trial {trial.number} pruned at step {step}: {self.sweep.metric}={_fmt(value)} "
             f"({self.sweep.early_stopping.words()}); canceling run {trial.run_id}"
         )
+
+    def _pruned_reason(self, step: int, value: float) -> str:
+        return (
+            f"pruned by the sweep ({self.sweep.early_stopping.words()}): {self.sweep.metric} "
+            f"was {_fmt(value)} at step {step}"
+        )
+
+    def _cancel_pruned(self, run_id: str, step: int, value: float) -> None:
+        """Cancel a pruned trial's run saying why: the reason goes in its cancel file
+        (whole, before `runs.cancel` creates it), where its supervisor reads the
+        reason of the `canceled` it records."""
+        cancel = self.project.run_dir(run_id) / "cancel"
+        with contextlib.suppress(OSError):  # (no reason said: still canceled)
+            tmp = cancel.with_name("cancel.tmp")
+            tmp.write_text(self._pruned_reason(step, value) + "\n", encoding="utf-8")
+            tmp.replace(cancel)
+        runs.cancel(self.project, self.store, run_id)
 
     def ended(self, trial: Trial, run: Run) -> None:
         """Tell the study how `trial` ended, from its run."""
@@ -553,10 +570,7 @@ class SweepSupervisor:
         trial.latest = run.metrics.get(metric, trial.latest)
         if trial.pruned is not None:
             step, value = trial.pruned
-            why = (
-                f"pruned by the sweep ({self.sweep.early_stopping.words()}): {metric} was "
-                f"{_fmt(value)} at step {step}"
-            )
+            why = self._pruned_reason(step, value)
             if run.status == "canceled":
                 self.store.update_run(run.id, reason=why)
             trial.status, trial.reason = "pruned", why
@@ -721,9 +735,10 @@ class SweepSupervisor:
                 self.store.tags(run.id).get(PRUNED_TAG) == "true"
             ):
                 last = max(trial.reported) if trial.reported else 0
-                trial.pruned = (last, trial.latest if trial.latest is not None else math.nan)
+                latest = trial.latest if trial.latest is not None else math.nan
+                trial.pruned = (last, latest)
                 if run.live:
-                    runs.cancel(self.project, self.store, run.id)
+                    self._cancel_pruned(run.id, last, latest)
             if run.live:
                 self.say(f"trial {trial.number}: following run {run.id} again")
             else:

@@ -24,6 +24,7 @@ PROGRAMS = (
     "prune_runs",
     "extract",
     "pack",
+    "tbfiles",
     "monitor",
     "follow",
 )
