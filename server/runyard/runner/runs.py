@@ -20,8 +20,8 @@ into the run (`runner/notebook_runner.py`, see `RunSpec.argv`). Its environment 
 project's dependency spec plus what running a notebook takes (`NOTEBOOK_PACKAGES`): a
 file written beside the exported code (`NOTEBOOK_ENV_FILES`, never into the snapshot)
 that the run's `requirements` names, as a rerun's lock is (`_notebook_environment`).
-Spark targets run a Python file as their driver, not a kernel: a notebook is refused
-for them with what to do instead.
+On a Spark target the runner is the application's driver program, and the kernel's
+SparkSession is the application's (`targets/spark.py`).
 
 On a store shared by a team: each run's snapshot is pushed to the team's git remote in
 the background once the run goes (`snapshots_remote`, `core.snapshot`) and fetched back
@@ -144,13 +144,6 @@ def resolve_request(project: Project, req: SubmitRequest) -> RunSpec:
     target = config.load_target(project, target_name)
     if script is not None and is_notebook(script):
         check_notebook(project, script, args)
-        if target.type == "spark":
-            raise UsageError(
-                f"{script} is a notebook, and target {target.name!r} is a Spark target, whose "
-                "driver runs a Python file, not a Jupyter kernel.",
-                hint=f"run it on a local, docker or ssh target, or export it to a script "
-                f"(jupyter nbconvert --to script {script}) and submit that",
-            )
     experiment = req.experiment or (job.experiment if job else None)
     if not experiment:
         experiment = Path(script).stem if script else (module or "default").split(".")[-1]
