@@ -341,11 +341,11 @@ def submit(project: Project, req: SubmitRequest, progress: Progress = _quiet) ->
 
     Git is asked once where the snapshot goes and for its settings (`snapshot.Survey`):
     the secrets check, the snapshot and the run's identity share the answers. The run's
-    supervisor is started first (`_start_ahead`), so that its start-up overlaps all of
+    supervisor is started first (`start_ahead`), so that its start-up overlaps all of
     this; a request found wrong leaves no run behind."""
     from runyard.core import snapshot
 
-    ahead = _start_ahead(project)
+    ahead = start_ahead(project)
     try:
         try:
             survey: Any = snapshot.Survey(project)
@@ -365,29 +365,35 @@ def submit(project: Project, req: SubmitRequest, progress: Progress = _quiet) ->
 
 
 @dataclass
-class _Ahead:
+class Ahead:
     """A run's folder, the lock on it and its supervisor, started before the run is
     recorded: the supervisor imports what it needs while the submitter checks the
     request, records the run (then writes "." on the pipe: the supervisor readies the
     run's backend) and takes the snapshot (then "go"). Closing the pipe without "go"
     ends the supervisor, which removes the folder of a run never recorded. The store is
-    opened first (created, in a new project), so the two never race to create it."""
+    opened first (created, in a new project), so the two never race to create it; a
+    spare's (`start_ahead(with_store=False)`: started on one thread, taken up on another
+    where the store's connection must be made) is opened by `start_run`."""
 
     run_id: str
     run_dir: Path
     lock_fd: int
     go_write: int
-    store: Store
+    store: Store | None
 
     def abandon(self) -> None:
         """Let go: without "go" first, the supervisor ends (and cleans up)."""
         os.close(self.go_write)
         os.close(self.lock_fd)
-        self.store.close()
+        if self.store is not None:
+            self.store.close()
 
 
-def _start_ahead(project: Project) -> _Ahead:
-    """A new run's folder, locked, with its supervisor started and waiting (`_Ahead`)."""
+def start_ahead(project: Project, with_store: bool = True) -> Ahead:
+    """A new run's folder, locked, with its supervisor started and waiting (`Ahead`):
+    `start_run` takes it up; `Ahead.abandon` lets it go (nothing is left behind). A
+    sweep keeps some started for its next trials, so that a trial's start does not
+    wait for its supervisor's interpreter."""
     run_id = new_run_id()
     run_dir = project.run_dir(run_id)
     try:
@@ -399,7 +405,7 @@ def _start_ahead(project: Project) -> _Ahead:
     try:
         lock_fd = os.open(run_dir / "supervisor.lock", os.O_RDWR | os.O_CREAT, 0o644)
         fcntl.flock(lock_fd, fcntl.LOCK_EX)
-        store = open_store(project)
+        store = open_store(project) if with_store else None
         go_read, go_write = os.pipe()
         _spawn_supervisor(project, run_id, lock_fd, go_read)
     except BaseException:
@@ -413,7 +419,7 @@ def _start_ahead(project: Project) -> _Ahead:
     finally:
         if go_read >= 0:
             os.close(go_read)
-    return _Ahead(run_id, run_dir, lock_fd, go_write, store)
+    return Ahead(run_id, run_dir, lock_fd, go_write, store)
 
 
 # A rerun's environment is built from its original's lock: the pins, written as a
@@ -478,22 +484,28 @@ def start_run(
     files: dict[str, bytes] | None = None,
     tags: dict[str, str] | None = None,
     survey: Any = None,
-    ahead: _Ahead | None = None,
+    ahead: Ahead | None = None,
+    exported: Path | None = None,
 ) -> Run:
     """Record a queued run of `spec` (with `tags`) and start its supervisor: the code is
     a new snapshot of the project folder, or the snapshot `commit` of an earlier run;
     `files` are written into the run's working copy besides (relative path -> content).
     `survey` (a `snapshot.Survey` of this submission) spares git the questions it
     answered already, the run's identity among them; `ahead` is the run's folder and
-    supervisor when `submit` started them already."""
+    supervisor when the caller started them already (`start_ahead`: `submit`, a sweep's
+    next trial). `exported` is a folder holding the tree of `commit` exported already
+    (`export_working_copy`: a sweep's, once for all its trials): the run's working copy
+    is a copy of it instead of a new export."""
     from dataclasses import replace
 
     from runyard.core import snapshot
 
     if ahead is None:
-        ahead = _start_ahead(project)
+        ahead = start_ahead(project)
     run_id, run_dir, go_write = ahead.run_id, ahead.run_dir, ahead.go_write
     try:
+        if exported is not None and commit is None:
+            raise ValueError("an exported working copy is of an earlier snapshot `commit`")
         files = dict(files or {})
         # A notebook's environment file (see the module docstring), made from `declared`
         # once the code is exported; a rerun brings its original's (or its lock) instead.
@@ -526,6 +538,8 @@ def start_run(
 
             run.user_name, run.user_email = known
             run.machine = machine_name()
+        if ahead.store is None:  # (a spare: its store is opened on this thread)
+            ahead.store = open_store(project)
         store = ahead.store
         recorded = False
         try:
@@ -545,7 +559,10 @@ def start_run(
                 snap = snapshot.reuse_snapshot(project, run_id, commit)
             store.update_run(run_id, snapshot_ref=snap.ref, snapshot_commit=snap.commit)
             run.snapshot_ref, run.snapshot_commit = snap.ref, snap.commit
-            snapshot.export_snapshot(project, snap, run_dir / "work")
+            if exported is not None:
+                copy_working_copy(exported, run_dir / "work")
+            else:
+                snapshot.export_snapshot(project, snap, run_dir / "work")
             if make_env_file:
                 rel = str(spec.requirements)
                 files[rel] = _notebook_environment(run_dir / "work", declared, rel)
@@ -590,6 +607,28 @@ def _share_snapshot(project: Project, snap: Any, run_id: str) -> None:
         return
     if remote:
         snapshot.push_in_background(project, snap, run_id, remote)
+
+
+def export_working_copy(project: Project, commit: str, dest: Path) -> None:
+    """Export the project tree of snapshot `commit` into `dest` (which must not exist)
+    for `start_run(exported=dest)`: whole or not at all (written beside it, then
+    renamed), so a folder found at `dest` is a complete export."""
+    from runyard.core import snapshot
+
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        snapshot.export_snapshot(project, commit, tmp)
+        tmp.rename(dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def copy_working_copy(exported: Path, dest: Path) -> None:
+    """A run's working copy `dest` as a copy of the tree `export_working_copy` wrote:
+    links stay links, files are new files (the mode kept, the time now), as an export
+    writes them."""
+    shutil.copytree(exported, dest, symlinks=True, copy_function=shutil.copy)
 
 
 def push_snapshots(project: Project) -> tuple[str | None, list[str]]:
