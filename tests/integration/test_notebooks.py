@@ -248,7 +248,6 @@ def test_bad_notebooks_and_parameters_are_refused_before_anything_is_recorded(
         _notebook(_cell("x = 1"), {"cell_type": "code", "source": 5, "metadata": {}})
     )
     commit_all(proj, "bad notebooks")
-    (proj / ".runyard/targets/cluster.yml").write_text("type: spark\nmaster: local[1]\n")
     cases = {
         ("broken.ipynb",): "broken.ipynb: is not a notebook: not valid JSON (line 2, column",
         ("prose.ipynb",): "prose.ipynb: has no code cells, so there is nothing to run",
@@ -258,7 +257,6 @@ def test_bad_notebooks_and_parameters_are_refused_before_anything_is_recorded(
         ("analysis.ipynb", "-p", "lr"): "-p 'lr': give NAME=VALUE",
         ("analysis.ipynb", "-p", "class=1"): "'class' is not a Python variable name",
         ("analysis.ipynb", "-p"): "-p needs NAME=VALUE after it",
-        ("--target", "cluster", "analysis.ipynb"): "is a Spark target, whose driver runs a Python",
         ("analysis.ipynb", "-p", "lr=1", "--target", "x"): "--target comes after the notebook",
     }
     for args, said in cases.items():
