@@ -5,9 +5,10 @@ machine: a real Docker engine (its offline base image), the real sshd on loopbac
 (`tensorboard.summary.Writer`, installed in the environment Runyard builds from the
 project's requirements.txt) into `runs/exp1/` and `lightning_logs/version_0/`, and
 makes links out of its working copy: a folder link (written through) and links named
-like event files (absolute, and climbing out with `..`). On Docker and SSH the first
+like event files (absolute, and climbing out with `..`). On Docker, SSH and Ray the first
 steps' points reach the store while the run still runs (the script waits for a file
-`go` the test makes where it runs): the event files come back live. When the run has ended, the
+`go` the test makes where it runs): the event files come back live, on Ray as lines
+of the job's log. When the run has ended, the
 scalars of its own files are the run's metrics with their steps and values, named by
 `runner.tbimport`'s rule; the links are named in the run's log and neither followed
 nor brought back; the snapshot's event file is not the run's; the files are kept with
@@ -16,17 +17,19 @@ directly."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
 import tarfile
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from runyard.targets import common
+from runyard.targets import common, ray
 from runyard.targets.base import RunContext
 from tests import helpers
 from tests.helpers import IN_CI, commit_all, run_logs, runyard, until
@@ -183,20 +186,30 @@ def test_an_ssh_run_brings_back_event_files_written_anywhere(project: Path, tmp_
     assert len(list(shared.rglob("*tfevents*"))) == 2
 
 
-def test_a_ray_run_brings_back_event_files_written_anywhere(
+def test_a_ray_run_brings_back_event_files_written_anywhere_while_it_runs(
     project: Path,
     tmp_path: Path,
     cluster: str,  # noqa: F811 (the fixture imported above)
 ) -> None:
+    """The job's wrapper sends what the event files gained on the job's log while the
+    script runs: the first steps are in the store while it waits for `go` (in the
+    wrapper's copy of the working dir, on this machine), and after the end each step
+    is there once (the outputs' zip brings no second copy)."""
     shared = tmp_path / "shared"  # on the cluster's machine (this one), outside the run
     _project(project)
     (project / ".runyard/targets/ray.yml").write_text(f"type: ray\naddress: {cluster}\n")
     commit_all(project, "ray target")
     run_id = helpers.submit_run(
-        project, "--target", "ray", "write_tb.py", str(shared), str(STEPS), timeout=900
-    )
+        project, "--target", "ray", "write_tb.py", str(shared), str(STEPS), "wait",
+        timeout=900,
+    )  # fmt: skip
+    cwd = _live(project, run_id)
+    Path(cwd, "go").touch()  # (the cluster's only node is this machine)
     show = helpers.wait_run(project, run_id, timeout=900)
-    _check_run(project, run_id, show, run_logs(project, run_id))
+    log = run_logs(project, run_id)
+    _check_run(project, run_id, show, log)
+    assert "copied back through the job's log while it ran" in log, log
+    print("\n".join(line for line in log.splitlines() if "through the job's log" in line))
     assert len(list(shared.rglob("*tfevents*"))) == 2
 
 
@@ -429,3 +442,80 @@ def test_a_failing_look_is_said_once_and_three_end_the_live_copy(
     assert ended.thread is not None
     ended.thread.join(timeout=30)
     assert lines == []
+
+
+def _events_line(rel: str, offset: int, data: bytes | None) -> str:
+    text = None if data is None else base64.b64encode(data).decode()
+    return ray.EVENTS_MARK.decode() + json.dumps([rel, offset, text]) + "\n"
+
+
+def test_event_file_bytes_on_a_ray_jobs_log_land_once_at_their_offsets(tmp_path: Path) -> None:
+    """The follower of a Ray job's log (`ray.JobLog`) appends the lines of event file
+    bytes to the files' copies here, by `EventFilesBack`'s rules: never out of the
+    working copy nor through a link, once only when the log is read again from its start
+    (a supervisor taking over without its cursor), a rewritten file no longer followed;
+    the list in the outputs' zip then writes nothing twice and names what the limit
+    kept back and the links."""
+    lines: list[str] = []
+    ctx = _context(tmp_path, lines)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (ctx.workdir / "linked").symlink_to(outside, target_is_directory=True)
+    name = "runs/a/events.out.tfevents.1.a"
+    data = bytes(range(256)) * 3
+    text = (
+        "epoch 1\n"
+        + _events_line(name, 0, data[:300])
+        + _events_line(name, 300, data[300:])
+        + _events_line("../escape/events.out.tfevents.1.e", 0, b"out")
+        + _events_line("linked/events.out.tfevents.1.l", 0, b"through")
+        + _events_line("runs/b/events.out.tfevents.1.b", 0, b"abc")
+        + _events_line("runs/b/events.out.tfevents.1.b", 3, None)  # rewritten there
+        + "epoch 2\n"
+    )
+    log = ray.JobLog(ctx)
+    log.feed(text)
+    assert (ctx.workdir / name).read_bytes() == data
+    assert (ctx.workdir / "runs/b/events.out.tfevents.1.b").read_bytes() == b"abc"
+    assert not (tmp_path / "escape").exists() and not os.listdir(outside)
+    assert lines == [
+        "could not copy the TensorBoard event file linked/events.out.tfevents.1.l back: "
+        "linked is a link in the working copy",
+        "the TensorBoard event file runs/b/events.out.tfevents.1.b is no longer copied "
+        "back: it is shorter than the 3 bytes that came back (rewritten?)",
+    ]
+    assert log.events_moved == len(data) + 3
+    lines.clear()
+
+    # read again from its start by a new follower: nothing is appended twice
+    (tmp_path / ray.CURSOR_FILE).unlink()
+    again = ray.JobLog(ctx)
+    assert again.offset == 0
+    again.feed(text + _events_line(name, len(data), b"more"), final=True)
+    assert (ctx.workdir / name).read_bytes() == data + b"more"
+    assert again.events_moved == 4
+    assert [line.split(" back: ")[0] for line in lines] == [
+        "could not copy the TensorBoard event file linked/events.out.tfevents.1.l"
+    ]  # (the new follower says the link once too)
+    lines.clear()
+
+    # the end: the list in the outputs' zip
+    listed = [
+        [name, len(data) + 4, None, True],
+        ["runs/b/events.out.tfevents.1.b", 1, None, True],
+        ["runs/c/events.out.tfevents.1.c", 999, None, False],  # the limit kept it back
+        ["runs/d/events.out.tfevents.1.l", 0, "/etc/passwd", False],
+    ]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(ray.EVENTS_LIST, json.dumps(listed))
+    ray._event_files_back(buf.getvalue(), again.events)
+    assert (ctx.workdir / name).read_bytes() == data + b"more"
+    assert not (ctx.workdir / "runs/c").exists() and not (ctx.workdir / "runs/d").exists()
+    assert lines == [
+        "runs/d/events.out.tfevents.1.l is a link (to /etc/passwd): not followed, not "
+        "imported and not kept with the run",
+        "1 TensorBoard event file not copied back (runs/c/events.out.tfevents.1.c): at most "
+        "256 MiB of event files come back from outside logs/ and the outputs; write them "
+        "into logs/ (brought back whole) to have them imported",
+    ]

@@ -57,18 +57,29 @@ as the run's outputs. Outputs bigger than `MAX_OUTPUTS_MIB` (the log is read who
 are not brought back: the log says so, and how to keep them elsewhere.
 
 **TensorBoard event files written anywhere** in the run's copy (`runs/exp1/`,
-`lightning_logs/version_0/`), unless the job names a folder other than `logs`, travel
-in the same zip: the wrapper lists them with the scanner of `remote/tbfiles.py` (put
-into its text: never through a link, `common.EVENT_FILES_PRUNED` folders, the outputs,
-`logs/` and `_runyard/` not entered), leaves out the snapshot's (those in the shared
-working dir), and sends the real files within what is left of the limit (and
-`common.MAX_EVENT_FILES_MIB`) under `_runyard_events/`, with the list
-(`_runyard_events.json`: path, size, link target, sent). `finish` applies
-`common.EventFilesBack`'s rules to that list: a link named like an event file is named
-in the run's log, a file the limit kept back too, the rest land at their paths in the
-working copy, where the supervisor imports their scalars as for a local run
-(`runner.tbimport`). At the end, not live: nothing but the log and tracking records
-comes back while the job runs (`logs/` neither).
+`lightning_logs/version_0/`), unless the job names a folder other than `logs`, come
+back live, on the same log: every `LIVE_EVENTS_SECONDS` while the script runs (less
+often when a look is slow: `common.EVENT_FILES_COST_RATIO`), the wrapper lists them
+with the scanner of `remote/tbfiles.py` (put into its text: never through a link,
+`common.EVENT_FILES_PRUNED` folders, the outputs, `logs/` and `_runyard/` not entered),
+leaves out the snapshot's (those in the shared working dir), and, only where a file
+grew, prints the bytes it gained on lines marked `\\x1erunyard-events:`, each
+`[path, offset, base64]` (a null for the bytes: the file is shorter than what was
+sent, rewritten, and no longer followed), read with `tbfiles`' `open_real` (folder by
+folder, `O_NOFOLLOW`), at most `LIVE_EVENTS_LOOK_BYTES` a look and
+`common.MAX_EVENT_FILES_MIB` in all. Such a line is printed only at the start of a line
+of the log (a line the script has not ended waits up to `LIVE_EVENTS_MID_LINE_WAIT`),
+and once more, until nothing grew, when the script has ended. The follower (`JobLog`)
+appends each line's bytes at its offset to the file's copy in the working copy by
+`common.EventFilesBack`'s rules (a path that leads out, through a link, or to a file
+that is there already is refused and said; only at the offset where the copy ends, so a
+line read again after a take-over is never appended twice; each file's progress in the
+run folder), where the supervisor imports their scalars while the run runs, as for a
+local run (`runner.tbimport`, which keeps its place in each file: no point twice). The
+outputs' zip then holds only their list (`_runyard_events.json`: path, size, link
+target, whether all of it came): a link named like an event file is named in the
+run's log, a file the limit kept back (in whole or part) too, and nothing that came
+live is written again. `logs/` comes back whole at the end only, with the outputs.
 
 **Status.** Ray's `SUCCEEDED` is exit code 0; `FAILED` with the entrypoint's exit
 code is that code (the wrapper exits with 128 + N for a script ended by signal N);
@@ -116,6 +127,12 @@ MAX_OUTPUTS_MIB = 256
 PACKAGE_PREFIX = "_ray_pkg_"
 SUBMISSION_PREFIX = "runyard-"
 OUTPUTS_MARK = b"\x1erunyard-outputs:"
+# What the event files written anywhere else gained, sent while the script runs.
+EVENTS_MARK = b"\x1erunyard-events:"
+LIVE_EVENTS_SECONDS = 2.5  # the wrapper looks this often (or less: `EVENT_FILES_COST_RATIO`)
+LIVE_EVENTS_LOOK_BYTES = 8 << 20  # at most this much a look (the rest: the next one)
+LIVE_EVENTS_LINE_BYTES = 48 << 10  # bytes of a file on one line of the log (64 KiB in base64)
+LIVE_EVENTS_MID_LINE_WAIT = 10.0  # seconds a look waits for the script to end its line
 # Where the outputs' zip holds the event files written anywhere else, and their list.
 EVENTS_PREFIX = "_runyard_events/"
 EVENTS_LIST = "_runyard_events.json"
@@ -386,11 +403,16 @@ _ENTRY_TEMPLATE = r'''"""Runyard's entrypoint for a run on Ray: runs the script 
 client on its path, then sends the outputs back on the job's log (see runyard.targets.ray)."""
 from __future__ import annotations
 
-import base64, codecs, io, json, os, select, shutil, signal, subprocess, sys, tempfile, zipfile
+import base64, codecs, io, json, os, select, shutil, signal, stat, subprocess, sys, tempfile, time, zipfile
 
 MARK = "\x1erunyard-outputs:"
-EVENTS = "%(events)s"
+EVENTS_MARK = "%(events_mark)s"
 EVENTS_LIST = "%(events_list)s"
+LIVE_SECONDS = %(live_seconds)s
+LIVE_COST_RATIO = %(live_cost_ratio)s
+LIVE_LOOK_BYTES = %(live_look_bytes)s
+LIVE_LINE_BYTES = %(live_line_bytes)s
+LIVE_MID_LINE_WAIT = %(live_mid_line_wait)s
 # Ray unpacks one working dir per package, shared by every job of that snapshot: each
 # run works in a copy of its own, so runs never write into each other's outputs.
 shared = os.getcwd()
@@ -431,12 +453,86 @@ decoder = codecs.getincrementaldecoder("utf-8")("backslashreplace")
 source = child.stdout.fileno()
 
 
+at_line_start = [True]  # whether the last character written ended a line
+
+
 def put(text):
+    if text:
+        at_line_start[0] = text[-1] in "\r\n"
     data = text.encode("utf-8")
     while data:
         data = data[os.write(1, data) :]
 
 
+def end_line():
+    """A line of Runyard's own starts a line of the log: after the script's unfinished
+    line, a line break."""
+    if not at_line_start[0]:
+        put("\n")
+
+
+# {scan}
+
+
+# TensorBoard event files written anywhere else in this copy come back while the script
+# runs: every LIVE_SECONDS (or LIVE_COST_RATIO times what a look took), what each file
+# gained goes out on lines marked EVENTS_MARK, `[path, offset, base64 of the bytes]` (a
+# null for the bytes: the file is shorter than what was sent, rewritten), at most
+# LIVE_LOOK_BYTES a look and the events' limit in all. Only at the start of a line of
+# the log (a line the script has not finished waits, LIVE_MID_LINE_WAIT at most).
+events = conf.get("events")
+sent = {}  # path -> bytes of it sent
+dropped = {}  # path -> why it is no longer sent ("rewritten", "limit")
+room = [events["limit"] if events else 0]
+
+
+def send_events(most):
+    """Send what the event files gained, at most `most` bytes; the bytes sent."""
+    moved = 0
+    for rel, size, link in scan(here, events["mark"], set(events["pruned"]), set(events["skip"])):
+        if link is not None or rel in dropped or moved >= most:
+            continue
+        have = sent.get(rel)
+        if have is None:
+            if size == 0 or os.path.lexists(os.path.join(shared, rel)):
+                continue  # (nothing yet; or the snapshot brought it along: not the run's)
+            if size > room[0]:
+                dropped[rel] = "limit"
+                continue
+            have = sent[rel] = 0
+        if size < have:
+            dropped[rel] = "rewritten"
+            put(EVENTS_MARK + json.dumps([rel, have, None]) + "\n")
+            continue
+        if size - have > room[0]:
+            dropped[rel] = "limit"
+            continue
+        count = min(size - have, most - moved)
+        if count <= 0:
+            continue
+        fd = open_real(here, rel)
+        if fd is None:
+            continue  # (a link swapped in on the way, or gone)
+        try:
+            os.lseek(fd, have, os.SEEK_SET)
+            while count > 0:
+                data = os.read(fd, min(count, LIVE_LINE_BYTES))
+                if not data:
+                    break
+                text = base64.b64encode(data).decode("ascii")
+                put(EVENTS_MARK + json.dumps([rel, have, text]) + "\n")
+                have += len(data)
+                count -= len(data)
+                moved += len(data)
+                room[0] -= len(data)
+                sent[rel] = have
+        finally:
+            os.close(fd)
+    return moved
+
+
+next_look = time.monotonic() + LIVE_SECONDS
+live_failed = []
 while True:
     ready = select.select([source], [], [], 0.5)[0]
     chunk = os.read(source, 65536) if ready else b""
@@ -444,29 +540,43 @@ while True:
         put(decoder.decode(chunk))
     elif ready or child.poll() is not None:
         break  # (the end of the output, or a script that ended, whatever holds the pipe)
+    now = time.monotonic()
+    if events and not live_failed and now >= next_look:
+        if not at_line_start[0] and now < next_look + LIVE_MID_LINE_WAIT:
+            continue
+        end_line()
+        try:
+            send_events(LIVE_LOOK_BYTES)
+        except Exception as exc:
+            live_failed.append(exc)
+            put("runyard: TensorBoard event files are not sent while the script runs (%r): "
+                "they come back when it ends\n" % (exc,))
+        next_look = time.monotonic() + max(LIVE_SECONDS, LIVE_COST_RATIO * (time.monotonic() - now))
 put(decoder.decode(b"", True))
 code = child.wait()
+if events:
+    end_line()
+    try:
+        while send_events(LIVE_LOOK_BYTES):
+            pass
+    except Exception as exc:
+        put("runyard: TensorBoard event files could not be sent: %r\n" % (exc,))
 
 
-# {scan}
-
-
-def event_files(budget):
+def event_files():
     """TensorBoard event files written anywhere else in this copy: [path, size, link
-    target or None, whether it is sent], the snapshot's left out, within the limit."""
-    events = conf.get("events")
+    target or None, whether all its bytes were sent on the EVENTS_MARK lines], the
+    snapshot's left out."""
     if not events:
         return []
-    found = scan(here, events["mark"], set(events["pruned"]), set(events["skip"]))
-    budget = min(budget, events["limit"])
     listed = []
-    for rel, size, link in found:
-        if link is None and os.path.lexists(os.path.join(shared, rel)):
+    for rel, size, link in scan(here, events["mark"], set(events["pruned"]), set(events["skip"])):
+        if link is None and rel not in sent and os.path.lexists(os.path.join(shared, rel)):
             continue  # (the snapshot brought it along: not the run's)
-        sent = link is None and size <= budget
-        if sent:
-            budget -= size
-        listed.append([rel, size, link, sent])
+        whole = link is None and (dropped.get(rel) == "rewritten" or sent.get(rel, -1) == size)
+        if link is None and size == 0 and rel not in sent:
+            continue  # (empty: nothing to import)
+        listed.append([rel, size, link, whole])
     return listed
 
 
@@ -487,12 +597,8 @@ def pack():
                     if total > limit:
                         return None, total
                     zf.write(path, os.path.relpath(path, here).replace(os.sep, "/"))
-        listed = event_files(limit - total)
-        if listed:
-            for rel, size, link, sent in listed:
-                if sent:
-                    zf.write(os.path.join(here, rel), EVENTS + rel)
-                    total += size
+        listed = event_files()
+        if listed:  # (their bytes came on the EVENTS_MARK lines: only the list)
             zf.writestr(EVENTS_LIST, json.dumps(listed))
     return buf.getvalue(), total
 
@@ -509,12 +615,10 @@ try:
         text = base64.b64encode(data).decode("ascii")
         step = 8192
         chunks = [text[i : i + step] for i in range(0, len(text), step)] or [""]
-        out = "".join(
+        end_line()
+        put("".join(
             MARK + ("." if i == len(chunks) - 1 else "+") + c + "\n" for i, c in enumerate(chunks)
-        )
-        sys.stdout.flush()
-        sys.stdout.write(out)
-        sys.stdout.flush()
+        ))
 except Exception as exc:
     sys.stderr.write("runyard: outputs could not be packed: %r\n" % (exc,))
 os.chdir(shared)
@@ -529,11 +633,22 @@ def _entry_source() -> str:
     event files' place in the outputs' zip."""
     scanner = remote_programs.source("tbfiles")
     body = scanner[scanner.index("def scan(") : scanner.index("\ndef main(")]
+    body += scanner[scanner.index("def open_real(") : scanner.index("\ndef send_tail(")]
     text = _ENTRY_TEMPLATE.replace(
         "# {scan}\n", "# (from runyard/targets/remote/tbfiles.py)\n" + body
     )
-    text = text.replace('"%(events)s"', repr(EVENTS_PREFIX))
-    return text.replace('"%(events_list)s"', repr(EVENTS_LIST))
+    values = {
+        "events_mark": repr(EVENTS_MARK.decode()),
+        "events_list": repr(EVENTS_LIST),
+        "live_seconds": repr(LIVE_EVENTS_SECONDS),
+        "live_cost_ratio": repr(common.EVENT_FILES_COST_RATIO),
+        "live_look_bytes": repr(LIVE_EVENTS_LOOK_BYTES),
+        "live_line_bytes": repr(LIVE_EVENTS_LINE_BYTES),
+        "live_mid_line_wait": repr(LIVE_EVENTS_MID_LINE_WAIT),
+    }
+    for name, value in values.items():
+        text = text.replace(f'"%({name})s"', value).replace(f"%({name})s", value)
+    return text
 
 
 ENTRY_SOURCE = _entry_source()
@@ -630,7 +745,8 @@ def _requirement_lines(workdir: Path, rel: str, depth: int) -> list[str]:
 
 class JobLog:
     """The job's log, read on from an offset: text to the run's log, tracking records
-    to the run's tracking file, the outputs' lines kept aside."""
+    to the run's tracking file, the outputs' lines kept aside, the event files' lines
+    appended to their files in the working copy (`events`)."""
 
     def __init__(self, ctx: RunContext) -> None:
         from runyard.tracking.wire import FrameReader
@@ -643,6 +759,46 @@ class JobLog:
         self.pending = ""
         self.outputs: list[bytes] = []
         self.outputs_done = False
+        self._events: common.EventFilesBack | None = None
+        self.events_moved = 0  # bytes of event files appended here
+        self.events_lines = 0
+        self._events_bad = False
+
+    @property
+    def events(self) -> common.EventFilesBack:
+        """Where the event files' bytes land, by `common.EventFilesBack`'s rules (what
+        came before, by an earlier supervisor, is known from its state in the run folder)."""
+        if self._events is None:
+            self._events = common.EventFilesBack(self.ctx)
+        return self._events
+
+    def _event_line(self, body: bytes) -> None:
+        """One `EVENTS_MARK` line: `[path, offset, base64]` appended at `offset` of the
+        file's copy here, only where that copy ends (a line read again after a take-over
+        is not appended twice); a null for the bytes: rewritten there, no longer followed."""
+        back = self.events
+        try:
+            rel, offset, text = json.loads(body)
+            rel, offset = str(rel), int(offset)
+            data = None if text is None else base64.b64decode(str(text), validate=True)
+        except (ValueError, TypeError, binascii.Error):
+            if not self._events_bad:
+                self._events_bad = True
+                self.ctx.log(
+                    "a line of TensorBoard event file bytes in the job's log was unreadable"
+                )
+            return
+        if not back.enabled:
+            return
+        if data is None:
+            back.append(rel, offset, io.BytesIO(), -1)
+            return
+        rel = posixpath.normpath(rel)
+        if offset == 0 and rel not in back.following:
+            back.start_following(rel, len(data), None)
+        moved = back.append(rel, offset, io.BytesIO(data), len(data))
+        self.events_moved += moved
+        self.events_lines += moved > 0
 
     def feed(self, text: str, final: bool = False) -> None:
         if len(text) < self.offset:  # (a log that shrank: read it from its start)
@@ -663,6 +819,8 @@ class JobLog:
                     self.outputs, self.outputs_done = [], False
                 self.outputs.append(body[1:])
                 self.outputs_done = body[:1] == b"."
+            elif line.startswith(EVENTS_MARK):
+                self._event_line(line[len(EVENTS_MARK) :].rstrip(b"\r\n"))
             else:
                 rest.append(line)
         log, records = self.reader.feed(b"".join(rest), final=final)
@@ -919,10 +1077,19 @@ class RayBackend:
         execution = self.execution
         data = execution.log.outputs_zip() if execution is not None else None
         out = ctx.workdir / ctx.outputs
+        if execution is not None and execution.log.events_moved:
+            moved = execution.log.events_moved
+            ctx.log(
+                f"TensorBoard event files: {_mib(moved) if moved >= 1 << 20 else f'{moved} bytes'} copied back through the "
+                f"job's log while it ran ({execution.log.events_lines} line"
+                f"{'s' * (execution.log.events_lines != 1)})"
+            )
         if data is None:
             ran = execution is not None and execution.driver_exit_code is not None
             if ran or (execution is not None and execution.status == "SUCCEEDED"):
                 ctx.log("no outputs came back from the Ray job")
+            if execution is not None and execution.log.events_moved:
+                execution.log.events.done()
             return out if out.is_dir() else None
         folders = self._entry_conf(ctx)["folders"]
         for rel in folders:
@@ -930,7 +1097,8 @@ class RayBackend:
                 common.clear_destination(ctx.workdir / rel)
         _unpack(data, ctx.workdir, folders, ctx.log)
         try:
-            _event_files_back(data, common.EventFilesBack(ctx))
+            back = execution.log.events if execution is not None else common.EventFilesBack(ctx)
+            _event_files_back(data, back)
         except Exception as exc:  # never the run's outcome, nor its outputs
             ctx.log(f"could not copy the TensorBoard event files back: {exc}")
         return out if out.is_dir() else None
@@ -940,17 +1108,28 @@ class RayBackend:
 
 
 def _event_files_back(data: bytes, back: common.EventFilesBack) -> None:
-    """The event files the wrapper listed (and sent, those within the limit) into the
-    working copy, by `common.EventFilesBack`'s rules."""
+    """The end of the event files' copy, by `common.EventFilesBack`'s rules, from the
+    list the wrapper put in the outputs' zip: a file whose bytes came while the run ran
+    (`JobLog`) is left as it is (its scalars are imported once), one the limit kept back
+    in whole or part is said, a link is named. A zip that holds the files themselves
+    (under `EVENTS_PREFIX`, from a wrapper that sent them only at the end) has them
+    written where nothing came before."""
     if not back.enabled:
         return
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         try:
             listed = json.loads(archive.read(EVENTS_LIST))
         except KeyError:
+            back.done()
             return  # (none were found)
         for rel, size, link, sent in listed:
-            rel = str(rel)
+            rel = posixpath.normpath(str(rel))
+            if rel in back.stopped:
+                continue  # (said when it stopped, or refused as it first came)
+            if rel in back.following:
+                if not sent:
+                    back.left_behind(rel)
+                continue
             if not back.wanted(rel):
                 continue
             if link is not None:
@@ -961,8 +1140,7 @@ def _event_files_back(data: bytes, back: common.EventFilesBack) -> None:
                 try:
                     info = archive.getinfo(EVENTS_PREFIX + rel)
                 except KeyError:
-                    back.write_from(rel, None, 0)
-                    continue
+                    continue  # (no bytes came: the file stayed empty)
                 with archive.open(info) as src:
                     back.write_from(rel, src, info.file_size)
     back.done()
