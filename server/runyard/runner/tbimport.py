@@ -36,7 +36,8 @@ On the Docker, SSH and Ray targets the run's working copy is on another machine:
 the event files come back into the working copy here (`logs/` whole when the run ends,
 the others by `targets.common.EventFilesBack`, which lists them there with the same
 pruned folders and no link followed: on Docker and SSH while the run runs, appending
-what each file gained, `common.LiveEventFiles`; on Ray at the end), and both
+what each file gained, `common.LiveEventFiles`; on Ray the same bytes come on the
+job's log), and both
 importers read them as they arrive, by the same rules.
 
 Naming: an event file's *run folder* is its folder relative to the working copy

@@ -37,8 +37,9 @@
   there, which also sends the bytes each followed file gained; they are appended
   here, each file's progress kept in the run folder, `EVENT_FILES_STATE`, for a
   supervisor taking over), so their scalars arrive live; the rest comes when the run
-  ends. Ray brings them back at the end only, and `logs/` comes back whole at the end
-  on all three.
+  ends. Ray sends what each file gained on the job's log while it runs (the same
+  offsets and progress file, through `EventFilesBack`), and `logs/` comes back whole
+  at the end on all of them.
 - The lock of a run's environment (`LocksEnvironment`): a backend that can say what
   the environment it prepared holds (`runyard.core.envs.EnvLock`) answers `env_lock`;
   the supervisor asks once the run has started (a backend may read it meanwhile) and
