@@ -59,9 +59,10 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -849,28 +850,104 @@ def program_source(name: str) -> str:
     return resources.files("runyard.core").joinpath(f"{name}.py").read_text(encoding="utf-8")
 
 
-def freeze_command(python: str | Path, installer: str | None) -> list[str]:
-    """The command that prints an interpreter's lock (`runyard.core.freeze`)."""
+def freeze_command(python: str | Path, installer: str | None, paths: bool = False) -> list[str]:
+    """The command that prints an interpreter's lock (`runyard.core.freeze`); with
+    `paths`, where it looked and their times too (for `LOCK_CACHE`)."""
     extra = ["--installer", installer] if installer else []
-    return [str(python), "-I", "-c", program_source("freeze"), *extra]
+    return [str(python), "-I", "-c", program_source("freeze"), *extra, *(["--paths"] * paths)]
+
+
+# In an environment Runyard built: its lock as a run last read it (freeze's document
+# with its `paths`, without the host facts, which are the machine's, not the
+# environment's), so that the next runs need not start its interpreter to list it.
+LOCK_CACHE = ".runyard-lock.json"
+LOCK_CACHE_FORMAT = 1
+
+
+def cached_lock(prefix: Path, installer: str | None) -> EnvLock | None:
+    """The lock kept in environment `prefix` (`LOCK_CACHE`), when it still tells what
+    the environment holds: written for the same installer, and every folder its
+    interpreter looked in, and the interpreter, with the time it had then (installing
+    or removing a distribution changes its folder's). None otherwise (no such file, or
+    one unreadable, stale or of another format): the lock is then read again."""
+    try:
+        doc = json.loads((prefix / LOCK_CACHE).read_text(encoding="utf-8"))
+        if not isinstance(doc, dict) or doc.get("format") != LOCK_CACHE_FORMAT:
+            return None
+        stamps = doc["paths"]
+        if doc.get("installer") != installer or not isinstance(stamps, dict) or not stamps:
+            return None
+        for path, mtime in stamps.items():
+            try:
+                now: int | None = os.stat(path).st_mtime_ns
+            except OSError:
+                now = None
+            if now != mtime:
+                return None
+        return EnvLock.from_json(json.dumps({**doc, "host": None}))
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def _keep_lock(prefix: Path, text: str) -> None:
+    """Keep freeze's document `text` (with its `paths`) as `prefix`'s `LOCK_CACHE`,
+    whole or not at all; a failure to write only means it is read again next time."""
+    try:
+        doc = json.loads([ln for ln in text.strip().splitlines() if ln.strip()][-1])
+        if not isinstance(doc, dict) or not isinstance(doc.get("paths"), dict):
+            return
+        doc.pop("host", None)
+        doc["format"] = LOCK_CACHE_FORMAT
+        tmp = prefix / f".{LOCK_CACHE}.{os.getpid()}.{threading.get_ident()}"
+        tmp.write_text(json.dumps(doc), encoding="utf-8")
+        os.replace(tmp, prefix / LOCK_CACHE)
+    except (OSError, ValueError, IndexError):
+        with contextlib.suppress(OSError, UnboundLocalError):
+            tmp.unlink()
 
 
 class LockReader:
     """An environment's lock being read in the background on this machine (the run
-    starts meanwhile); `result` waits for it."""
+    starts meanwhile); `result` waits for it.
 
-    def __init__(self, python: str | Path, installer: str | None) -> None:
+    With `cache` (the folder of an environment Runyard built): the lock kept there
+    (`cached_lock`) when it still holds, and no interpreter is started (the host facts,
+    the machine's, are read afresh, on a thread: `freeze.host`); else it is read and
+    kept there for the next runs."""
+
+    def __init__(
+        self, python: str | Path, installer: str | None, cache: Path | None = None
+    ) -> None:
         self.python = str(python)
+        self.cache = cache
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.cached = cached_lock(cache, installer) if cache is not None else None
+        if self.cached is not None:
+            self.host: HostFacts | None = None
+            self.host_reader = threading.Thread(target=self._read_host, daemon=True)
+            self.host_reader.start()
+            return
         self.proc = subprocess.Popen(
-            freeze_command(python, installer),
+            freeze_command(python, installer, paths=cache is not None),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env={k: v for k, v in os.environ.items() if not k.startswith("PYTHON")},
         )
 
+    def _read_host(self) -> None:
+        from runyard.core import freeze
+        from runyard.core.store.locks import HostFacts
+
+        with contextlib.suppress(Exception):  # (no facts: None, never a guess)
+            self.host = HostFacts.from_json(freeze.host())
+
     def result(self, timeout: float = 60) -> EnvLock:
         """The lock; RunyardError when the interpreter could not say."""
+        if self.cached is not None:
+            self.host_reader.join(timeout)
+            return replace(self.cached, host=self.host)
+        assert self.proc is not None
         try:
             out, err = self.proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -882,9 +959,13 @@ class LockReader:
         try:
             if self.proc.returncode != 0:
                 raise ValueError(err.decode("utf-8", "replace").strip().splitlines()[-1:])
-            return EnvLock.from_json(out.decode("utf-8", "replace"))
+            text = out.decode("utf-8", "replace")
+            lock = EnvLock.from_json(text)
         except (ValueError, TypeError) as exc:
             raise RunyardError(f"{self.python} could not list its packages ({exc}).") from None
+        if self.cache is not None:
+            _keep_lock(self.cache, text)
+        return lock
 
 
 def read_lock(python: str | Path, installer: str | None) -> EnvLock:

@@ -22,6 +22,12 @@ capped by a cgroup CPU quota) and ``gpus`` (the names ``nvidia-smi`` lists; empt
 there is no nvidia-smi or it fails: a machine without NVIDIA GPUs). A fact it cannot
 read is null, never a guess. ``--host`` prints only these facts (a Docker run measures
 them in its own container as it starts: `runyard.targets.docker`).
+
+``--paths`` adds ``paths``: each folder the distributions were looked for in (the
+interpreter's absolute path entries) and the interpreter itself, with its modification
+time in nanoseconds (null: not there), taken before they are listed. Installing or
+removing a distribution changes its folder's time, so an unchanged set of times says
+the same distributions are there (`runyard.core.envs.cached_lock`).
 """
 
 from __future__ import annotations
@@ -129,19 +135,39 @@ def host() -> dict[str, object]:
     }
 
 
+def _mtime(path: str) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+def paths() -> dict[str, int | None]:
+    """Where the distributions are looked for, and the interpreter (see the module
+    docstring): path -> modification time in nanoseconds, or None."""
+    found: dict[str, int | None] = {}
+    for entry in [*sys.path, os.path.realpath(sys.executable)]:
+        if entry and os.path.isabs(entry):
+            found[entry] = _mtime(entry)
+    return found
+
+
 def main() -> None:
     args = sys.argv[1:]
     if args == ["--host"]:
         print(json.dumps(host()))
         return
+    stamps = paths() if "--paths" in args else None  # (before the listing: see above)
     doc: dict[str, object] = {
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "packages": sorted(installed().items()),
         "host": host(),
     }
-    if len(args) == 2 and args[0] == "--installer":
-        doc["installer"] = args[1]
+    if "--installer" in args[:-1]:
+        doc["installer"] = args[args.index("--installer") + 1]
+    if stamps is not None:
+        doc["paths"] = stamps
     print(json.dumps(doc))
 
 

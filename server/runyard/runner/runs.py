@@ -371,15 +371,19 @@ class Ahead:
     request, records the run (then writes "." on the pipe: the supervisor readies the
     run's backend) and takes the snapshot (then "go"). Closing the pipe without "go"
     ends the supervisor, which removes the folder of a run never recorded. The store is
-    opened first (created, in a new project), so the two never race to create it; a
-    spare's (`start_ahead(with_store=False)`: started on one thread, taken up on another
-    where the store's connection must be made) is opened by `start_run`."""
+    opened first (created, in a new project), so the two never race to create it.
+
+    A spare (`start_ahead(spare=True)`: a sweep's, for a trial still to start) is taken
+    up on another thread than the one that started it, which opens the store (a
+    connection is of its thread); its supervisor writes the run's tracking shim
+    (`_write_tracking_shim`) itself as it waits, so the run's start does not."""
 
     run_id: str
     run_dir: Path
     lock_fd: int
     go_write: int
     store: Store | None
+    spare: bool = False
 
     def abandon(self) -> None:
         """Let go: without "go" first, the supervisor ends (and cleans up)."""
@@ -389,11 +393,13 @@ class Ahead:
             self.store.close()
 
 
-def start_ahead(project: Project, with_store: bool = True) -> Ahead:
+def start_ahead(
+    project: Project, spare: bool = False, forks: SupervisorForks | None = None
+) -> Ahead:
     """A new run's folder, locked, with its supervisor started and waiting (`Ahead`):
     `start_run` takes it up; `Ahead.abandon` lets it go (nothing is left behind). A
     sweep keeps some started for its next trials, so that a trial's start does not
-    wait for its supervisor's interpreter."""
+    wait for its supervisor's interpreter, and has them forked by `forks`."""
     run_id = new_run_id()
     run_dir = project.run_dir(run_id)
     try:
@@ -405,9 +411,10 @@ def start_ahead(project: Project, with_store: bool = True) -> Ahead:
     try:
         lock_fd = os.open(run_dir / "supervisor.lock", os.O_RDWR | os.O_CREAT, 0o644)
         fcntl.flock(lock_fd, fcntl.LOCK_EX)
-        store = open_store(project) if with_store else None
+        store = None if spare else open_store(project)
         go_read, go_write = os.pipe()
-        _spawn_supervisor(project, run_id, lock_fd, go_read)
+        if forks is None or not forks.fork(run_id, lock_fd, go_read, spare):
+            _spawn_supervisor(project, run_id, lock_fd, go_read, spare)
     except BaseException:
         for fd in (go_write, lock_fd):
             if fd >= 0:
@@ -419,7 +426,7 @@ def start_ahead(project: Project, with_store: bool = True) -> Ahead:
     finally:
         if go_read >= 0:
             os.close(go_read)
-    return Ahead(run_id, run_dir, lock_fd, go_write, store)
+    return Ahead(run_id, run_dir, lock_fd, go_write, store, spare)
 
 
 # A rerun's environment is built from its original's lock: the pins, written as a
@@ -571,7 +578,8 @@ def start_run(
             for rel, data in files.items():
                 (run_dir / "work" / rel).parent.mkdir(parents=True, exist_ok=True)
                 (run_dir / "work" / rel).write_bytes(data)
-            _write_tracking_shim(run_dir)
+            if not ahead.spare:  # (a spare's supervisor has written it)
+                _write_tracking_shim(run_dir)
             progress("start")
             os.write(go_write, b"go")
             _share_snapshot(project, snap, run_id)
@@ -662,14 +670,78 @@ def ensure_snapshots(project: Project, *runs_: Run | None) -> None:
         snapshot.fetch_snapshot(project, run.id, run.snapshot_commit, remote)
 
 
-def _spawn_supervisor(project: Project, run_id: str, lock_fd: int, go_fd: int) -> int:
+def _spawn_supervisor(
+    project: Project, run_id: str, lock_fd: int, go_fd: int, spare: bool = False
+) -> int:
     return spawn_detached(
         "runyard.runner.supervisor",
-        [str(project.root), run_id, str(lock_fd), str(go_fd)],
+        [str(project.root), run_id, str(lock_fd), str(go_fd), *(["spare"] * spare)],
         project.run_dir(run_id) / "supervisor.log",
         (lock_fd, go_fd),
         project.root,
     )
+
+
+class SupervisorForks:
+    """A fork server of run supervisors (`supervisor.serve_forks`), for a sweep's many
+    runs: it imports what a supervisor needs once, and each run's supervisor is a fork
+    of it (in a session of its own, as `_spawn_supervisor` starts one), not a new
+    interpreter importing it all again. Safe to use from several threads. Once it is
+    gone (or never started), `fork` says so and supervisors start as before. `close`
+    lets it go; supervisors it forked go on."""
+
+    def __init__(self, project: Project, log: Path) -> None:
+        import socket
+        import threading
+
+        self.lock = threading.Lock()
+        self.sock: Any = None
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            spawn_detached(
+                "runyard.runner.supervisor",
+                ["--forks", str(project.root), str(theirs.fileno())],
+                log,
+                (theirs.fileno(),),
+                project.root,
+            )
+        except OSError:
+            mine.close()
+        else:
+            self.sock = mine
+            self.replies = mine.makefile("rb")
+        finally:
+            theirs.close()
+
+    def fork(self, run_id: str, lock_fd: int, go_fd: int, spare: bool) -> bool:
+        """Fork the supervisor of run `run_id` (holding `lock_fd`, waiting on `go_fd`);
+        False when the server could not (it is gone: start one as before)."""
+        import json
+        import socket
+
+        with self.lock:
+            if self.sock is None:
+                return False
+            try:
+                request = json.dumps([run_id, spare]).encode() + b"\n"
+                socket.send_fds(self.sock, [request], [lock_fd, go_fd])
+                pid = int(self.replies.readline() or b"0")
+            except (OSError, ValueError):
+                pid = 0
+            if pid <= 0:
+                self._close()
+            return pid > 0
+
+    def close(self) -> None:
+        with self.lock:
+            self._close()
+
+    def _close(self) -> None:
+        if self.sock is not None:
+            with contextlib.suppress(OSError):
+                self.replies.close()
+                self.sock.close()
+            self.sock = None
 
 
 def _state_error(project: Project, exc: OSError) -> RunyardError:

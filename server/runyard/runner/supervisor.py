@@ -7,14 +7,17 @@ anyone who can take that lock while the run is still live knows the supervisor i
 gone, and starts one that takes the run over (below), or marks the run `lost` when
 it cannot be found again.
 
-    python -m runyard.runner.supervisor PROJECT_ROOT RUN_ID LOCK_FD GO_FD
+    python -m runyard.runner.supervisor PROJECT_ROOT RUN_ID LOCK_FD GO_FD [spare]
     python -m runyard.runner.supervisor PROJECT_ROOT RUN_ID LOCK_FD attach
 
-It is started before the run is even recorded (`runs._start_ahead`), so its own
+It is started before the run is even recorded (`runs.start_ahead`), so its own
 start-up overlaps the submitter's work: checking the request, recording the run (then
 "." on GO_FD: it loads the run's backend) and taking the snapshot. It begins the run
 when it reads "go" from GO_FD, and exits quietly if the pipe closes without it (the
-submitter recorded why; a run never recorded has its folder removed).
+submitter recorded why; a run never recorded has its folder removed). A `spare` (a
+sweep's, started before its trial is known: `runs.start_ahead`) writes the run's
+tracking shim (`runs._write_tracking_shim`) as it waits, which the submitter does
+otherwise.
 
 A supervisor that dies (kill -9, the OOM killer) does not lose the run: the next client
 that reconciles starts one with `attach`, which asks the backend for the run again (a
@@ -138,10 +141,18 @@ class Supervisor:
         if self.phase == "preparing":
             raise Canceled()
 
-    def run(self, go_fd: int) -> None:
+    def run(self, go_fd: int, spare: bool = False) -> None:
         signal.signal(signal.SIGTERM, self._on_term)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        shim_error: Exception | None = None
+        if spare:
+            from runyard.runner.runs import _write_tracking_shim
+
+            try:
+                _write_tracking_shim(self.run_dir)
+            except Exception as exc:  # (the run fails, saying so, once it is recorded)
+                shim_error = exc
         # Ready what does not depend on the snapshot while the submitter takes it: the
         # run's backend, once the run is recorded (now, or when "." says so).
         backend = self._backend_ahead()
@@ -173,6 +184,8 @@ class Supervisor:
                 why = self._cancel_reason("canceled before it started")
                 self.store.set_status(self.run_id, "canceled", why)
                 return
+            if shim_error is not None:
+                raise shim_error
             self._run(run, backend or load_backend(run.target_type))
         except Canceled:
             self.log("canceled while preparing")
@@ -648,8 +661,102 @@ def _write_traceback() -> None:
     sys.stderr.write(traceback.format_exc())
 
 
+# ---- a fork server of supervisors: a sweep's, so that each trial's does not start an
+# interpreter and import all of this again ------------------------------------------
+
+FORKS = "--forks"  # python -m runyard.runner.supervisor --forks PROJECT_ROOT SOCKET_FD
+PRELOADED = (  # what a (local) run's supervisor imports on its way, besides this module
+    "runyard.targets.local",
+    "runyard.core.envspecs",
+    "runyard.core.freeze",
+    "runyard.core.artifacts",
+    "runyard.core.config.settings",
+    "runyard.runner.runs",
+    "uv",
+)
+
+
+def serve_forks(project_root: Path, sock_fd: int) -> int:
+    """Serve `runs.SupervisorForks`: import what a run's supervisor needs once, then for
+    each request on the socket (a line `[run id, spare]` with the run's lock and "go"
+    descriptors) fork a supervisor, which starts as `main` would have in a process of
+    its own: a session of its own, its output appended to `<run dir>/supervisor.log`,
+    in the project folder; answer its pid. Ends when the socket closes (the sweep's
+    supervisor is gone: its supervisors go on). Single-threaded, holding no store, so
+    each fork starts from a clean state; ended supervisors are reaped as requests come."""
+    import importlib
+    import socket
+
+    for name in PRELOADED:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+    sock = socket.socket(fileno=sock_fd)
+    while True:
+        try:
+            msg, fds, _flags, _addr = socket.recv_fds(sock, 65536, 2)
+        except OSError:
+            return 0
+        if not msg:
+            return 0
+        try:
+            run_id, spare = json.loads(msg)
+            lock_fd, go_fd = fds
+            pid = _fork_supervisor(sock, project_root, str(run_id), lock_fd, go_fd, bool(spare))
+        except Exception:
+            _write_traceback()
+            pid = 0
+        finally:
+            for fd in fds:
+                os.close(fd)
+        with contextlib.suppress(OSError):
+            sock.sendall(f"{pid}\n".encode())
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+
+
+def _fork_supervisor(
+    sock: Any, project_root: Path, run_id: str, lock_fd: int, go_fd: int, spare: bool
+) -> int:
+    log = project_root / ".runyard" / "state" / "runs" / run_id / "supervisor.log"
+    out = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        pid = os.fork()
+    except BaseException:
+        os.close(out)
+        raise
+    if pid:
+        os.close(out)
+        return pid
+    code = 1
+    try:  # the supervisor (the child): never returns
+        sock.close()
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        os.close(null)
+        os.close(out)
+        os.chdir(project_root)
+        args = [str(project_root), run_id, str(lock_fd), str(go_fd), *(["spare"] * spare)]
+        code = main(args)
+    except BaseException:
+        with contextlib.suppress(BaseException):
+            _write_traceback()
+    finally:
+        with contextlib.suppress(BaseException):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
 def main(argv: list[str]) -> int:
     _forget_bundled_libs()  # sys.path, set as this process started, keeps them
+    if argv[0] == FORKS:
+        return serve_forks(Path(argv[1]), int(argv[2]))
     project_root, run_id = Path(argv[0]), argv[1]
     lock_fd = int(argv[2])  # inherited, already locked by the submitter; held until we exit
     os.set_inheritable(lock_fd, False)
@@ -659,7 +766,7 @@ def main(argv: list[str]) -> int:
             return 0
         go_fd = int(argv[3])
         os.set_inheritable(go_fd, False)
-        Supervisor(project_root, run_id).run(go_fd)
+        Supervisor(project_root, run_id).run(go_fd, spare=argv[4:] == ["spare"])
     except Exception:
         _write_traceback()
         return 1

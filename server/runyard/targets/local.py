@@ -2,9 +2,12 @@
 environment built from the project's dependency spec (uv where it is available, else
 pip: `runyard.core.envs`), or in an interpreter the user names in the target file.
 The environment's lock (its interpreter's version and installed distributions) is
-read in the background while the run starts, by a process started after the run's
-and at the lowest CPU priority, so that the two do not race for the CPU: the script's
-interpreter starts first. It is recorded with the run (`env_lock`).
+recorded with the run (`env_lock`). In an environment Runyard built it is the lock
+kept there (`envs.LOCK_CACHE`) while that still tells what the environment holds, so
+no interpreter is started for it; else it is read in the background while the run
+starts, by a process started after the run's and at the lowest CPU priority, so that
+the two do not race for the CPU (the script's interpreter starts first), and kept
+there for the next runs.
 
 The script does not run as the supervisor's direct child but under a tiny wrapper
 that leads the run's process group, waits for the script and writes its exit status
@@ -372,12 +375,13 @@ class LocalBackend:
         # packages does not slow the script's interpreter as it starts.
         assert self.python is not None
         try:
-            self.lock_reader = envs.LockReader(self.python, self.installer)
+            self.lock_reader = envs.LockReader(self.python, self.installer, cache=self.prefix)
         except OSError as exc:  # the run has started: a line in its log, not its outcome
             ctx.log(f"the environment's packages could not be listed for the run's lock: {exc}")
         else:
-            with contextlib.suppress(OSError, AttributeError):  # (gone already: no matter)
-                os.setpriority(os.PRIO_PROCESS, self.lock_reader.proc.pid, 19)
+            if self.lock_reader.proc is not None:
+                with contextlib.suppress(OSError):  # (gone already: no matter)
+                    os.setpriority(os.PRIO_PROCESS, self.lock_reader.proc.pid, 19)
         return LocalExecution(proc, ctx.run_dir)
 
     def _record_process(self, ctx: RunContext, pid: int) -> None:

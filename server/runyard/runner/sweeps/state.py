@@ -6,7 +6,10 @@ Each sweep has a folder, `.runyard/state/sweeps/<sweep id>/`:
   file's data as it was then, the snapshot every trial runs, and the resolved run spec
   of each target (`RunSpec.to_options`) with the trials it may run at a time;
 - `optuna.journal`: Optuna's journal file storage, the study's truth (every trial,
-  parameter, intermediate value and result), appended with fsync;
+  parameter, intermediate value and result), each change one append (synced to disk
+  in the background);
+- `snapshot/`: the snapshot's tree, exported once while the sweep runs; each trial's
+  working copy is a copy of it (removed when the sweep ends);
 - `state.json`: what the sweep supervisor last made of it (status, the trials with
   their runs, notes), replaced whole (`os.replace`) at each change, so a reader never
   sees half of it; the faces read this, never the journal;
@@ -55,6 +58,7 @@ RECORD = "sweep.json"
 STATE = "state.json"
 LOG = "sweep.log"
 JOURNAL = "optuna.journal"
+EXPORTED = "snapshot"
 LOCK = "supervisor.lock"
 CANCEL = "cancel"
 

@@ -51,16 +51,19 @@ sweep is `canceled`.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import os
+import shutil
 import signal
 import sys
+import threading
 import time
 import traceback
 import warnings
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
@@ -74,6 +77,7 @@ from runyard.core.store import Run, Store
 from runyard.runner import runs
 from runyard.runner.sweeps.state import (
     CANCEL,
+    EXPORTED,
     JOURNAL,
     PRUNED_TAG,
     RECORD,
@@ -89,12 +93,14 @@ from runyard.targets.spec import RunSpec
 
 if TYPE_CHECKING:
     import optuna
+    from optuna.storages.journal import BaseJournalBackend
 
 POLL_SECONDS = 0.02  # how often run statuses are looked at
 METRICS_SECONDS = 0.2  # how often live trials' metric points are read (early stopping)
 CHECK_SECONDS = 2.0  # how often live trials' runs are reconciled and looked at directly
 FAILING_LIMIT = 3  # trials in a row failing before they run: the target gets no more
 CANCEL_WAIT_SECONDS = 60.0  # beyond the longest grace period, canceled runs are left
+SPARES = 8  # run supervisors started ahead for the next trials, at most
 
 
 @dataclass
@@ -171,6 +177,55 @@ def repair_journal(path: Path) -> None:
         return
 
 
+class _Syncer:
+    """Syncs a file to disk on a thread of its own whenever it was written since the
+    last sync (`written`), so that no writer waits for the disk; `close` syncs what is
+    left and closes the descriptor."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.wanted = threading.Event()
+        self.closed = False
+        self.thread = threading.Thread(target=self._run, name="journal-sync", daemon=True)
+        self.thread.start()
+
+    def written(self) -> None:
+        self.wanted.set()
+
+    def _run(self) -> None:
+        while not self.closed:
+            self.wanted.wait()
+            self.wanted.clear()
+            with contextlib.suppress(OSError):  # (a full disk: the write said so already)
+                os.fsync(self.fd)
+
+    def close(self) -> None:
+        self.closed = True
+        self.wanted.set()
+        self.thread.join()
+        os.close(self.fd)
+
+
+def _journal(path: Path, syncer: _Syncer) -> BaseJournalBackend:
+    """Optuna's journal file backend for this sweep's study, written by this process
+    alone (its flock on `supervisor.lock` keeps any other writer out, so Optuna's lock
+    file per append is not made): each append is one write to the file, through
+    `syncer`'s descriptor (opened to append), so a kill -9 loses nothing written; the
+    disk sync Optuna makes at every append (milliseconds each, which every ask and tell
+    would wait for) is `syncer`'s, in the background."""
+    from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+
+    class Journal(JournalFileBackend):
+        def append_logs(self, logs: list[dict[str, Any]]) -> None:
+            lines = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs)
+            data = memoryview(lines.encode("utf-8"))
+            while data:
+                data = data[os.write(syncer.fd, data) :]
+            syncer.written()
+
+    return Journal(str(path), lock_obj=JournalFileOpenLock(str(path)))
+
+
 def _grid_sampler(grid: dict[str, list[Any]], seed: int | None) -> optuna.samplers.BaseSampler:
     """Optuna's GridSampler, except at the grid's end: there it calls `study.stop()`,
     which only works inside `study.optimize` (this is ask-and-tell). The sweep ends by
@@ -237,6 +292,12 @@ class SweepSupervisor:
         # noticing of ends
         self.starters = ThreadPoolExecutor(max(1, min(8, sum(self.parallel.values()))))
         self.starting: dict[Future[Run], Trial] = {}
+        # run supervisors started ahead (`runs.start_ahead`), each the next trial's
+        self.spares: list[runs.Ahead] = []
+        self.readying: set[Future[runs.Ahead]] = set()
+        self.exported: Path | None = None  # the snapshot's tree, exported once
+        self.forks: runs.SupervisorForks | None = None  # where run supervisors come from
+        self.journal: _Syncer | None = None  # the journal's descriptor, synced
         self._check_next = time.monotonic() + CHECK_SECONDS
         self.study: optuna.Study | None = None
 
@@ -320,7 +381,6 @@ class SweepSupervisor:
     def open_study(self) -> optuna.Study:
         import optuna
         from optuna.storages import JournalStorage
-        from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         optuna.logging.disable_default_handler()
@@ -328,15 +388,20 @@ class SweepSupervisor:
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
         path = self.folder / JOURNAL
         repair_journal(path)
-        backend = JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path)))
+        storage = JournalStorage(_journal(path, self.open_journal(path)))
         return optuna.create_study(
             study_name=self.sweep_id,
-            storage=JournalStorage(backend),
+            storage=storage,
             sampler=self._sampler(),
             pruner=self._pruner(),
             direction=self.sweep.direction,
             load_if_exists=True,
         )
+
+    def open_journal(self, path: Path) -> _Syncer:
+        path.touch()
+        self.journal = _Syncer(os.open(path, os.O_WRONLY | os.O_APPEND))
+        return self.journal
 
     # ---- the loop ----------------------------------------------------------------------
 
@@ -346,6 +411,8 @@ class SweepSupervisor:
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         self.changes = self.store.last_status_change()
         self.study = self.open_study()
+        self.exported = self.export()
+        self.forks = runs.SupervisorForks(self.project, self.folder / "supervisor.log")
         self.recover()
         self.save()
         while True:
@@ -364,9 +431,18 @@ class SweepSupervisor:
             if not any(t.live for t in self.trials.values()) and not self.can_start():
                 self.finish()
                 return
+            self.ready_spares()
             self.save()
             if not busy:
-                time.sleep(POLL_SECONDS)
+                self.pause()
+
+    def pause(self) -> None:
+        """Until the next look at the runs (`POLL_SECONDS`), or a trial's start has
+        returned (so that it is taken up at once)."""
+        if self.starting:
+            wait(list(self.starting), timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+        else:
+            time.sleep(POLL_SECONDS)
 
     def _on_term(self, signum: int, frame: FrameType | None) -> None:
         self.cancel_requested = True
@@ -429,10 +505,75 @@ class SweepSupervisor:
         trial.started = time.time()
         trial.status = "starting"
         self.dirty = True
-        future = self.starters.submit(
-            runs.start_run, self.project, spec, commit=self.commit, tags=tags
+        ahead = self.spares.pop(0) if self.spares else None  # (the oldest: the readiest)
+        self.starting[self.starters.submit(self._start, spec, tags, ahead)] = trial
+
+    def _start(self, spec: RunSpec, tags: dict[str, str], ahead: runs.Ahead | None) -> Run:
+        """(On a starter thread) a trial's run: `runs.start_run` with a spare supervisor,
+        else one forked now, from the snapshot exported once."""
+        if ahead is None:
+            ahead = runs.start_ahead(self.project, forks=self.forks)
+        return runs.start_run(
+            self.project, spec, commit=self.commit, tags=tags, ahead=ahead, exported=self.exported
         )
-        self.starting[future] = trial
+
+    # ---- what every trial's start shares: the exported snapshot, spare supervisors -----
+
+    def export(self) -> Path | None:
+        """The snapshot's tree, exported once (`EXPORTED`): each trial's working copy is
+        a copy of it. One a previous supervisor left is whole (`runs.export_working_copy`
+        renames it into place). None when it cannot be exported: then each trial's start
+        exports (and says what is wrong)."""
+        dest = self.folder / EXPORTED
+        if dest.is_dir():
+            return dest
+        try:
+            runs.export_working_copy(self.project, self.commit, dest)
+        except (RunyardError, OSError) as exc:
+            detail = getattr(exc, "message", None) or str(exc)
+            self.say(f"the snapshot was not exported once for all trials ({detail})")
+            return None
+        return dest
+
+    def ready_spares(self) -> None:
+        """Keep run supervisors started ahead (`runs.start_ahead`) for the trials still
+        to start, as many as the slots (`SPARES` at most), so that a trial's start does
+        not wait for its supervisor's interpreter. They are started while no trial is
+        starting (those come first); those no trial will take are let go."""
+        for future in [f for f in self.readying if f.done()]:
+            self.readying.discard(future)
+            with contextlib.suppress(Exception):  # (none: the trial starts its own)
+                self.spares.append(future.result())
+        wanted = 0
+        if not self.cancel_requested and self.usable_targets():
+            wanted = min(SPARES, sum(self.parallel.values()), self.max_trials - self.asked())
+        while len(self.spares) > max(0, wanted):
+            self.spares.pop().abandon()
+        if self.starting:
+            return
+        for _ in range(wanted - len(self.spares) - len(self.readying)):
+            self.readying.add(
+                self.starters.submit(runs.start_ahead, self.project, True, self.forks)
+            )
+
+    def drop_spares(self) -> None:
+        """Let every spare supervisor go (each ends, and removes its run's folder)."""
+        for future in self.readying:
+            with contextlib.suppress(Exception):
+                self.spares.append(future.result())
+        self.readying.clear()
+        while self.spares:
+            self.spares.pop().abandon()
+
+    def done_with_files(self) -> None:
+        """The sweep has ended: the exported tree goes, the journal is synced, the
+        fork server of supervisors ends."""
+        self.drop_spares()
+        if self.forks is not None:
+            self.forks.close()
+        shutil.rmtree(self.folder / EXPORTED, ignore_errors=True)
+        if self.journal is not None:
+            self.journal.close()
 
     def collect_starts(self, wait: bool = False) -> bool:
         """Take up the runs whose start has returned (all of them, with `wait`). True
@@ -752,6 +893,7 @@ class SweepSupervisor:
             )
 
     def finish(self) -> None:
+        self.drop_spares()
         self.starters.shutdown()
         trials = list(self.trials.values())
         completed = [t for t in trials if t.status == "completed" and t.value is not None]
@@ -779,11 +921,13 @@ class SweepSupervisor:
             self.say(f"sweep failed: {self.reason} ({len(trials)} trials: {summary or 'none'})")
         self.dirty = True
         self.save(ended=time.time())
+        self.done_with_files()
 
     def cancel(self) -> None:
         """Cancel every live trial's run, follow them to their end, then end canceled."""
         self.cancel_requested = True
         self.collect_starts(wait=True)
+        self.drop_spares()
         self.starters.shutdown()
         live = [t for t in self.trials.values() if t.live]
         self.say(f"canceling the sweep: {len(live)} live trial{'s' * (len(live) != 1)}")
@@ -815,6 +959,7 @@ class SweepSupervisor:
         self.say("sweep canceled")
         self.dirty = True
         self.save(ended=time.time())
+        self.done_with_files()
 
 
 def main(argv: list[str]) -> int:
