@@ -291,7 +291,7 @@ def test_notebook_run_on_an_ssh_target(
 
 def test_the_notebook_runner_keeps_to_python_3_8_and_the_kernels_packages() -> None:
     """The runner is shipped into runs like the tracking client, but imports nbclient
-    (which the run's environment gets): the same checks as the tracking client's, with
+    (which the run's environment gets) and, on a Spark target, pyspark: the same checks as the tracking client's, with
     Jupyter's packages allowed besides the standard library."""
     import ast
     import sys
@@ -307,7 +307,8 @@ def test_the_notebook_runner_keeps_to_python_3_8_and_the_kernels_packages() -> N
         if isinstance(node, ast.Import | ast.ImportFrom)
     }
     allowed = set(sys.stdlib_module_names) | {"__future__", "runyard"}
-    assert imported - allowed == {"nbclient", "nbformat", "jupyter_client"}
+    # pyspark: only as a Spark application's driver, whose environment has it
+    assert imported - allowed == {"nbclient", "nbformat", "jupyter_client", "pyspark"}
     visitor = _RunTimeTyping()
     visitor.visit(tree)
     assert visitor.found == []

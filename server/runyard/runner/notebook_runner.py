@@ -3,8 +3,11 @@
 `runyard submit analysis.ipynb -p lr=0.1` makes the run's command
 `python -m runyard_notebook_runner analysis.ipynb -p lr=0.1` (`RunSpec.argv`): this
 file, copied into every run's `lib/` beside the tracking client (`runs._write_tracking_shim`)
-and started by every target type that runs Python (local, docker, ssh) exactly where a
-script would be, in the run's environment, with the run's variables. The environment
+and started by every target type that runs Python (local, docker, ssh, ray) exactly where a
+script would be, in the run's environment, with the run's variables; a spark target
+submits it as the application's driver program (`targets/spark.py`), and the kernel,
+which inherits spark-submit's Py4J gateway (`PYSPARK_GATEWAY_PORT`), gets that
+application's SparkSession from `SparkSession.builder.getOrCreate()`. The environment
 has nbclient, nbformat and ipykernel besides the project's own dependencies (the
 submitter adds them: `runs.notebook_requirements`). So it runs where Runyard is not
 installed: it imports the standard library, the shipped `runyard.tracking` and
@@ -29,6 +32,10 @@ What it does:
   cell's last expression too (its text), and a note for rich output;
 - keeps the executed notebook, rewritten after each cell (at most once a second, and at
   the end: a canceled or killed run keeps what ran), as `<outputs>/<notebook name>.ipynb`;
+- on a Spark target, writes its pid where `RUNYARD_NOTEBOOK_PID_FILE` says (a cancel
+  signals it alone, `targets/spark.py`) and, once the kernel is done, stops the
+  application's SparkContext before its last words, so that the application's end is
+  logged before them and they end the run's log (a failed run's reason);
 - ends 0 when every cell ran; 1 when a cell raised (said with its number, its first
   line and its traceback, without colour codes); 1 when the kernel died, with its exit
   status where the kernel manager knows it; 2 when it could not start at all (a bad
@@ -53,6 +60,7 @@ KERNEL = "python3"  # ipykernel's own kernel: this interpreter
 STARTUP_TIMEOUT = 180  # seconds for the kernel to start on a loaded machine
 MAX_RESULT_LINES = 40  # of a cell's last value shown in the log
 SAVE_EVERY = 1.0  # seconds: the executed notebook is rewritten after a cell at most this often
+PID_FILE_VAR = "RUNYARD_NOTEBOOK_PID_FILE"  # set by spark targets (see the module docstring)
 NO_KERNEL_PACKAGES = (
     "runyard: this run's environment cannot run notebooks: {what}.\n"
     "  Runyard adds nbclient, nbformat and ipykernel to the environments it builds; an "
@@ -118,6 +126,7 @@ def kernel_env(tmpdir: str) -> tuple[dict[str, str], Relay | None]:
 
     env = dict(os.environ)
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # a debugger notice per start
+    env.pop(PID_FILE_VAR, None)  # this program's, not the kernel's
     relay = None
     if env.get(ENV_TRACKING_URI, "").strip() == STREAM_URI:
         path = os.path.join(tmpdir, "tracking.jsonl")
@@ -243,6 +252,42 @@ def error_of(cell: Any) -> str:
     return ""
 
 
+def on_spark() -> bool:
+    """Whether this program is a Spark application's driver (spark-submit started it, with
+    its JVM's Py4J gateway in the environment, which the kernel inherits)."""
+    return bool(os.environ.get("PYSPARK_GATEWAY_PORT"))
+
+
+def write_pid() -> None:
+    path = os.environ.get(PID_FILE_VAR)
+    if not path:
+        return
+    try:
+        with open(path + ".tmp", "w") as f:
+            f.write(str(os.getpid()))
+        os.replace(path + ".tmp", path)
+    except OSError as exc:  # a cancel then stops the whole application at once
+        say(f"runyard: could not write {path}: {exc}", sys.stderr)
+
+
+def stop_spark() -> None:
+    """Stop the Spark application's SparkContext, which the kernel's SparkSession used, in
+    spark-submit's JVM (nothing when there is none)."""
+    if not on_spark():
+        return
+    try:
+        from pyspark import SparkContext  # type: ignore[import-not-found, unused-ignore]
+
+        SparkContext._ensure_initialized()  # connects to spark-submit's gateway
+        # `getActive` is on SparkContext's Scala companion object, reached as `MODULE$`
+        companion = getattr(getattr(SparkContext._jvm.org.apache.spark, "SparkContext$"), "MODULE$")
+        active = companion.getActive()
+        if active.isDefined():
+            active.get().stop()
+    except Exception as exc:  # (the JVM's shutdown hook stops it anyway)
+        say(f"runyard: the Spark application was not stopped here: {exc}", sys.stderr)
+
+
 def main(argv: list[str]) -> int:
     if not argv:
         say("usage: python -m runyard_notebook_runner NOTEBOOK [-p NAME=VALUE ...]", sys.stderr)
@@ -252,6 +297,7 @@ def main(argv: list[str]) -> int:
         if reconfigure is not None:
             reconfigure(errors="backslashreplace")
     notebook, args = argv[0], argv[1:]
+    write_pid()
     try:
         params = notebooks.parse_parameters(args, notebook)
         data = notebooks.read_notebook(notebook)
@@ -279,7 +325,8 @@ def main(argv: list[str]) -> int:
     out = outputs_path(notebook)
     folder = os.path.dirname(os.path.abspath(notebook))
     code = len(numbered(nb))
-    say(f"runyard: running {notebook} ({code} code cells) in a {KERNEL} kernel")
+    spark = ", the Spark application's driver" if on_spark() else ""
+    say(f"runyard: running {notebook} ({code} code cells) in a {KERNEL} kernel{spark}")
     with tempfile.TemporaryDirectory(prefix="runyard-nb-") as tmpdir:
         # the kernel's connection file: here, not in a HOME that may not be writable
         os.environ.setdefault("JUPYTER_RUNTIME_DIR", tmpdir)
@@ -335,6 +382,7 @@ def execute(
             client.execute(env=env, stdout=sink, stderr=sink)
     except CellExecutionError:
         save()
+        stop_spark()
         index = client.current
         cell = nb.cells[index] if index is not None else {}
         say(error_of(cell), sys.stderr)
@@ -346,6 +394,7 @@ def execute(
         return 1
     except DeadKernelError:
         save()
+        stop_spark()
         if client.stopped:
             say(
                 f"runyard: stopped {describe_cell(nb, client.current)} (the run was canceled); "
@@ -367,6 +416,7 @@ def execute(
         say(NO_KERNEL_PACKAGES.format(what="ipykernel is not installed"), sys.stderr)
         return 2
     save()
+    stop_spark()
     say(f"runyard: ran {notebook} in {time.monotonic() - started:.1f}s; executed notebook: {shown}")
     return 0
 

@@ -7,6 +7,15 @@ where the master puts them: in the driver's JVM (`local[N]`), on a standalone cl
 (`spark://host:port`), YARN or Kubernetes. The project's Python files travel to them as
 a zip on `--py-files`.
 
+A notebook (`runyard submit analysis.ipynb -p lr=0.1`) is a Spark application too: its
+driver program is the notebook runner shipped into the run's `lib/`
+(`runner/notebook_runner.py`), given the notebook and its parameters. spark-submit
+starts the driver with its JVM's Py4J gateway in the environment
+(`PYSPARK_GATEWAY_PORT`, `PYSPARK_GATEWAY_SECRET`), the Jupyter kernel the runner starts
+inherits it, and so `SparkSession.builder.getOrCreate()` in a cell attaches to this
+application's JVM, with the target's master and `conf`; the application's id, UI and
+event log are found as for a script.
+
 `spark-submit` is, by default, the one the `pyspark` package installs into the run's
 environment; `spark_submit:` names another. The driver's log is read as it is written
 for the application's id and UI address, recorded on the run as the tags
@@ -24,7 +33,11 @@ says why (``runyard runs show`` prints it on the lock's line).
 
 Canceling stops spark-submit's process group (the driver JVM and its Python process),
 which ends the application; a standalone master that still lists the application
-afterwards is asked to kill it through its web UI.
+afterwards is asked to kill it through its web UI. A notebook's runner is asked first,
+alone (it writes its pid where `NOTEBOOK_PID_VAR` says): it shuts its kernel down, keeps
+the executed notebook, stops the application and says at which cell it stopped, all
+while the JVM that carries its output to the run's log still runs; the process group
+gets SIGKILL if it does not end within the target's grace period.
 """
 
 from __future__ import annotations
@@ -50,7 +63,7 @@ from runyard.core.errors import RunyardError, UsageError
 from runyard.targets.base import Check, RunContext
 from runyard.targets.common import process_env, signal_group
 from runyard.targets.local import prepare_env, read_env_lock
-from runyard.targets.spec import SparkOptions
+from runyard.targets.spec import NOTEBOOK_RUNNER, SparkOptions
 
 CONNECT_TIMEOUT = 5.0
 STANDALONE_PORT = 7077
@@ -79,6 +92,9 @@ _DRIVER_HOST_PATTERN = re.compile(rb"TransferService: Server created on (\S+):\d
 _EVENT_LOG_ID = re.compile(
     r"(app-\d{14}-\d{4,}|local-\d{10,}|application_\d+_\d+|spark-[0-9a-f]{16,})"
 )
+# Where a notebook's runner writes its pid (its file in the run's `spark/` folder).
+NOTEBOOK_PID_VAR = "RUNYARD_NOTEBOOK_PID_FILE"
+NOTEBOOK_PID_FILE = "notebook-runner.pid"
 LOCK_TAG = "spark.lock"  # why a Spark run's lock is partial, or missing
 _JAVA_VERSION = re.compile(r'version "(\d+)(?:\.(\d+))?[^"]*"')
 _SPARK_VERSION = re.compile(r"version (\d+\.\d+\.\d+\S*)")
@@ -274,8 +290,10 @@ class SparkExecution:
         driver_log: DriverLog,
         ctx: RunContext,
         ui: str | None,
+        runner_pid_file: Path | None = None,
     ) -> None:
         self.proc = proc
+        self.runner_pid_file = runner_pid_file
         self.pid: int | None = proc.pid
         self.driver_log = driver_log
         self.ctx = ctx
@@ -319,9 +337,34 @@ class SparkExecution:
 
     def terminate(self) -> None:
         """Stop spark-submit and the driver: the JVM's shutdown hook stops the
-        SparkContext, which ends the application and its executors."""
+        SparkContext, which ends the application and its executors. A notebook's runner
+        is asked alone (module docstring), once it runs."""
         self.canceling = True
+        runner = self._notebook_runner()
+        if runner is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(runner, signal.SIGTERM)
+                return
         signal_group(self.proc, signal.SIGTERM)
+
+    def _notebook_runner(self) -> int | None:
+        """The pid of the notebook runner this spark-submit started, while both run."""
+        if self.runner_pid_file is None or self.proc.poll() is not None:
+            return None
+        try:
+            pid = int(self.runner_pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None  # not started yet
+        try:  # (where /proc tells) a child of this spark-submit, not a reused pid
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            if int(stat.rsplit(")", 1)[1].split()[1]) != self.proc.pid:
+                return None
+        except FileNotFoundError:
+            if Path("/proc/self").exists():
+                return None  # gone
+        except (OSError, ValueError, IndexError):
+            pass
+        return pid
 
     def kill(self) -> None:
         self.canceling = True
@@ -411,6 +454,13 @@ class SparkBackend:
                 hint="remove `deploy_mode: cluster` from the target file (client mode runs "
                 "the driver here, with live metrics)",
             )
+        if options.deploy_mode == "cluster" and self._is_notebook(ctx):
+            raise UsageError(
+                f"{ctx.spec.script} is a notebook: its kernel runs beside the driver, which "
+                "cluster deploy mode would put in the cluster.",
+                hint="remove `deploy_mode: cluster` from the target file (client mode runs "
+                "the driver and the kernel here)",
+            )
         env = prepare_env(ctx)
         self.python, self.prefix, self.installer = env.python, env.prefix, env.installer
         if options.spark_submit:
@@ -493,9 +543,25 @@ class SparkBackend:
                 )
             py_files.append(str(path))
         cmd += ["--py-files", ",".join(py_files)]
+        return [*cmd, *self._program(ctx)]
+
+    def _program(self, ctx: RunContext) -> list[str]:
+        """The driver program and its arguments: the script, a launcher for a module, or
+        for a notebook the notebook runner shipped into the run's `lib/` (module
+        docstring), given the notebook and its parameters."""
         spec = ctx.spec
-        main = str(self._module_launcher(ctx, spec.module) if spec.module else spec.script)
-        return [*cmd, main, *spec.args]
+        if spec.module:
+            return [str(self._module_launcher(ctx, spec.module)), *spec.args]
+        if not self._is_notebook(ctx):
+            return [str(spec.script), *spec.args]
+        argv = spec.argv("python")
+        runner = ctx.run_dir / "lib" / f"{NOTEBOOK_RUNNER}.py"
+        if not runner.is_file():
+            raise RunyardError(
+                f"The notebook runner is missing from the run's folder ({runner.name}).",
+                hint="submit the notebook again: the submission puts it there",
+            )
+        return [str(runner), *argv[3:]]
 
     def environment(self, ctx: RunContext, master: Master) -> dict[str, str]:
         conf = _conf(SparkOptions.of(ctx.spec))
@@ -513,7 +579,17 @@ class SparkBackend:
                 env.pop("PYSPARK_PYTHON", None)  # the workers' own python3
         # The master the script's own SparkSession.builder.master(...) may read.
         env["SPARK_MASTER"] = master.url
+        if self._is_notebook(ctx):
+            env[NOTEBOOK_PID_VAR] = str(self._runner_pid_file(ctx))
         return env
+
+    @staticmethod
+    def _is_notebook(ctx: RunContext) -> bool:
+        return ctx.spec.argv("python")[1:3] == ["-m", NOTEBOOK_RUNNER]
+
+    @staticmethod
+    def _runner_pid_file(ctx: RunContext) -> Path:
+        return ctx.run_dir / "spark" / NOTEBOOK_PID_FILE
 
     def start(self, ctx: RunContext) -> SparkExecution:
         options = SparkOptions.of(ctx.spec)
@@ -531,6 +607,8 @@ class SparkBackend:
                 "target's `conf` to choose another"
             )
         ctx.log("spark-submit --master " + master.url)
+        with contextlib.suppress(OSError):
+            self._runner_pid_file(ctx).unlink()  # (only the runner this start starts)
         read_fd, write_fd = os.pipe()
         try:
             proc = subprocess.Popen(
@@ -554,7 +632,9 @@ class SparkBackend:
         self._read_lock(ctx, options, env)
         events = ctx.run_dir / EVENTS_FOLDER
         driver_log = DriverLog(read_fd, ctx.log_fd, events if events.is_dir() else None)
-        return SparkExecution(proc, driver_log, ctx, master_ui(options.raw, master))
+        runner_pid = self._runner_pid_file(ctx) if self._is_notebook(ctx) else None
+        ui = master_ui(options.raw, master)
+        return SparkExecution(proc, driver_log, ctx, ui, runner_pid)
 
     def _read_lock(self, ctx: RunContext, options: SparkOptions, env: dict[str, str]) -> None:
         """Start reading the driver's lock, and tag the run with what it does not cover
