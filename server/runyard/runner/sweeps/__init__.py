@@ -14,9 +14,10 @@ runyard sweep start NAME ── control.start_sweep: check, resolve a spec per t
         sweep supervisor (python -m runyard.runner.sweeps.supervisor), detached,
         holding <sweep dir>/supervisor.lock: asks Optuna, starts trials with
         runs.start_run, follows their status and metrics, prunes, tells Optuna
-                                                                      │ one per trial
-                                                                      ▼
-                       run supervisors (runner/supervisor.py), the runs themselves
+                                                                      │ one per trial,
+                                                                      ▼ forked by
+        a fork server of run supervisors (runner/supervisor.py --forks), spares
+        waiting for the next trials ──▶ run supervisors, the runs themselves
 ```
 
 - `state`: the sweep's folder (`.runyard/state/sweeps/<id>/`), its record and state

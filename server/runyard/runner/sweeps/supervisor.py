@@ -30,6 +30,17 @@ storage, `optuna.journal`) and loops:
 
 Everything a reader needs is in `state.json` (see `state`), replaced at each change.
 
+**Starting a trial, cheaply.** What every trial's start shares is made once: the
+snapshot's tree is exported once (`EXPORTED`, removed when the sweep ends) and each
+trial's working copy is a copy of it (`runs.start_run(exported=...)`); its run's
+supervisor is a fork of one server that imported what a supervisor needs once
+(`runs.SupervisorForks`, `supervisor.serve_forks`), and spares of them wait for the
+next trials (`ready_spares`: as many as the slots, started while no trial starts; each
+writes its run's tracking shim as it waits), so a trial's start does not wait for an
+interpreter. Each trial is still a full run: its own supervisor, working copy, lock,
+tracking, cancel. The journal is appended by this process alone and synced to disk in
+the background (`_journal`), so that no ask or tell waits for the disk.
+
 **Crashes.** Kill it (-9) and nothing is lost: the runs go on under their own
 supervisors; the journal holds every trial. `resume` starts a new supervisor, which
 tells the study about runs that ended meanwhile, follows the live ones again (the
