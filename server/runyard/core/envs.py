@@ -861,15 +861,18 @@ def freeze_command(python: str | Path, installer: str | None, paths: bool = Fals
 # with its `paths`, without the host facts, which are the machine's, not the
 # environment's), so that the next runs need not start its interpreter to list it.
 LOCK_CACHE = ".runyard-lock.json"
-LOCK_CACHE_FORMAT = 1
+LOCK_CACHE_FORMAT = 2
 
 
 def cached_lock(prefix: Path, installer: str | None) -> EnvLock | None:
     """The lock kept in environment `prefix` (`LOCK_CACHE`), when it still tells what
     the environment holds: written for the same installer, and every folder its
-    interpreter looked in, and the interpreter, with the time it had then (installing
-    or removing a distribution changes its folder's). None otherwise (no such file, or
+    interpreter looked in, and the interpreter, with the stamp it had then
+    (`freeze.stamp`: installing or removing a distribution changes its folder's). None
+    otherwise (no such file, or
     one unreadable, stale or of another format): the lock is then read again."""
+    from runyard.core.freeze import stamp
+
     try:
         doc = json.loads((prefix / LOCK_CACHE).read_text(encoding="utf-8"))
         if not isinstance(doc, dict) or doc.get("format") != LOCK_CACHE_FORMAT:
@@ -877,13 +880,8 @@ def cached_lock(prefix: Path, installer: str | None) -> EnvLock | None:
         stamps = doc["paths"]
         if doc.get("installer") != installer or not isinstance(stamps, dict) or not stamps:
             return None
-        for path, mtime in stamps.items():
-            try:
-                now: int | None = os.stat(path).st_mtime_ns
-            except OSError:
-                now = None
-            if now != mtime:
-                return None
+        if any(stamp(path) != then for path, then in stamps.items()):
+            return None
         return EnvLock.from_json(json.dumps({**doc, "host": None}))
     except (OSError, ValueError, TypeError, KeyError):
         return None

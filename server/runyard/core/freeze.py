@@ -23,11 +23,13 @@ there is no nvidia-smi or it fails: a machine without NVIDIA GPUs). A fact it ca
 read is null, never a guess. ``--host`` prints only these facts (a Docker run measures
 them in its own container as it starts: `runyard.targets.docker`).
 
-``--paths`` adds ``paths``: each folder the distributions were looked for in (the
-interpreter's absolute path entries) and the interpreter itself, with its modification
-time in nanoseconds (null: not there), taken before they are listed. Installing or
-removing a distribution changes its folder's time, so an unchanged set of times says
-the same distributions are there (`runyard.core.envs.cached_lock`).
+``--paths`` adds ``paths``: each place the distributions were looked for in (the
+interpreter's absolute path entries) and the interpreter itself, each with its `stamp`,
+taken before they are listed: of a folder, a digest of the names of the metadata in it
+(``*.dist-info``, ``*.egg-info``, ``*.pth``...: installing, upgrading or removing a
+distribution changes them; bytecode written there does not), of a file its modification
+time, null when it is not there. The same stamps later say the same distributions are
+there (`runyard.core.envs.cached_lock`).
 """
 
 from __future__ import annotations
@@ -135,20 +137,33 @@ def host() -> dict[str, object]:
     }
 
 
-def _mtime(path: str) -> int | None:
+METADATA = (".dist-info", ".egg-info", ".egg-link", ".egg", ".pth")  # what says what is there
+
+
+def stamp(path: str) -> str | None:
+    """What tells whether the distributions found in `path` changed (see the module
+    docstring); None when there is nothing there."""
     try:
-        return os.stat(path).st_mtime_ns
+        names = sorted(n for n in os.listdir(path) if n.endswith(METADATA))
+    except NotADirectoryError:
+        try:
+            return f"file {os.stat(path).st_mtime_ns}"
+        except OSError:
+            return None
     except OSError:
         return None
+    import hashlib
+
+    return hashlib.sha256("\n".join(names).encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def paths() -> dict[str, int | None]:
+def paths() -> dict[str, str | None]:
     """Where the distributions are looked for, and the interpreter (see the module
-    docstring): path -> modification time in nanoseconds, or None."""
-    found: dict[str, int | None] = {}
+    docstring): path -> its `stamp`."""
+    found: dict[str, str | None] = {}
     for entry in [*sys.path, os.path.realpath(sys.executable)]:
         if entry and os.path.isabs(entry):
-            found[entry] = _mtime(entry)
+            found[entry] = stamp(entry)
     return found
 
 

@@ -502,7 +502,8 @@ def start_run(
     supervisor when the caller started them already (`start_ahead`: `submit`, a sweep's
     next trial). `exported` is a folder holding the tree of `commit` exported already
     (`export_working_copy`: a sweep's, once for all its trials): the run's working copy
-    is a copy of it instead of a new export."""
+    is a copy of it instead of a new export, and the run's own snapshot ref is made once
+    the run has gone (`commit` is kept meanwhile by the exporter's: the sweep's)."""
     from dataclasses import replace
 
     from runyard.core import snapshot
@@ -560,12 +561,14 @@ def start_run(
             with contextlib.suppress(OSError):  # (a dead supervisor: "go" says so below)
                 os.write(go_write, b".")
             progress("snapshot")
+            snap: Any = None
             if commit is None:
                 snap = snapshot.take_snapshot(project, run_id, survey)
-            else:
+            elif exported is None:
                 snap = snapshot.reuse_snapshot(project, run_id, commit)
-            store.update_run(run_id, snapshot_ref=snap.ref, snapshot_commit=snap.commit)
-            run.snapshot_ref, run.snapshot_commit = snap.ref, snap.commit
+            if snap is not None:
+                store.update_run(run_id, snapshot_ref=snap.ref, snapshot_commit=snap.commit)
+                run.snapshot_ref, run.snapshot_commit = snap.ref, snap.commit
             if exported is not None:
                 copy_working_copy(exported, run_dir / "work")
             else:
@@ -582,7 +585,6 @@ def start_run(
                 _write_tracking_shim(run_dir)
             progress("start")
             os.write(go_write, b"go")
-            _share_snapshot(project, snap, run_id)
         except BaseException as exc:
             if recorded:
                 reason = (
@@ -595,9 +597,32 @@ def start_run(
                 else:
                     store.set_status(run_id, "failed", reason)
             raise
+        if snap is None:  # (exported: its commit is kept by another ref, a sweep's)
+            snap = _refer_to_snapshot(project, store, run, str(commit))
+        if snap is not None:
+            _share_snapshot(project, snap, run_id)
     finally:
         ahead.abandon()  # without "go" first, the supervisor just exits
     return run
+
+
+def _refer_to_snapshot(project: Project, store: Store, run: Run, commit: str) -> Any:
+    """The run's own snapshot ref to `commit`, made once the run has gone (so that the
+    git processes it takes do not hold up the start), and recorded; None, said in the
+    run's log, when it could not be (the run goes on, its commit kept by the ref of
+    whoever exported it)."""
+    from runyard.core import snapshot
+
+    try:
+        snap = snapshot.reuse_snapshot(project, run.id, commit)
+        store.update_run(run.id, snapshot_ref=snap.ref, snapshot_commit=snap.commit)
+    except Exception as exc:
+        detail = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        with contextlib.suppress(OSError), log_path(project, run.id).open("a") as log:
+            log.write(f"[runyard] the run's snapshot ref was not made: {detail}\n")
+        return None
+    run.snapshot_ref, run.snapshot_commit = snap.ref, snap.commit
+    return snap
 
 
 def _share_snapshot(project: Project, snap: Any, run_id: str) -> None:

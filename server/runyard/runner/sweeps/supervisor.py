@@ -658,31 +658,34 @@ class SweepSupervisor:
 
     def read_metrics(self) -> None:
         """Report the live trials' new objective points to the study; prune."""
-
-        assert self.study is not None
         for trial in list(self.trials.values()):
-            if trial.status != "running" or trial.run_id is None or trial.pruned:
+            if trial.status == "running" and trial.run_id is not None and not trial.pruned:
+                self.read_points(trial)
+
+    def read_points(self, trial: Trial, prune: bool = True) -> None:
+        """Report `trial`'s new objective points to the study; with `prune`, ask the
+        pruner at each (and prune)."""
+        assert self.study is not None and trial.run_id is not None
+        cursor, steps, _times, values = self.store.metric_columns(
+            trial.run_id, self.sweep.metric, after=trial.cursor
+        )
+        trial.cursor = cursor
+        if not steps:
+            return
+        self.dirty = True
+        handle = self.handle(trial)
+        for step, value in zip(steps, values, strict=True):
+            trial.latest = value
+            if step in trial.reported or not math.isfinite(value) or step < 0:
                 continue
-            cursor, steps, _times, values = self.store.metric_columns(
-                trial.run_id, self.sweep.metric, after=trial.cursor
-            )
-            trial.cursor = cursor
-            if not steps:
-                continue
-            self.dirty = True
-            handle = self.handle(trial)
-            for step, value in zip(steps, values, strict=True):
-                trial.latest = value
-                if step in trial.reported or not math.isfinite(value) or step < 0:
-                    continue
-                trial.reported.add(step)
-                handle.report(value, step)
-                # the pruner looks at the trial's latest step: asked at each one, in
-                # order, it decides as if it had seen the points live, however late
-                # they were read
-                if handle.should_prune():
-                    self.prune(trial, step, value)
-                    break
+            trial.reported.add(step)
+            handle.report(value, step)
+            # the pruner looks at the trial's latest step: asked at each one, in
+            # order, it decides as if it had seen the points live, however late
+            # they were read
+            if prune and handle.should_prune():
+                self.prune(trial, step, value)
+                break
 
     def prune(self, trial: Trial, step: int, value: float) -> None:
         assert trial.run_id is not None
@@ -719,6 +722,11 @@ class SweepSupervisor:
         trial.ended = run.ended or time.time()
         self.dirty = True
         metric = self.sweep.metric
+        if self.sweep.early_stopping.rule != "none" and trial.pruned is None:
+            # the points not read while it ran (a short trial's, all of them): the
+            # pruner judges the next trials against this one's steps too
+            with contextlib.suppress(RunyardError):
+                self.read_points(trial, prune=False)
         trial.latest = run.metrics.get(metric, trial.latest)
         if trial.pruned is not None:
             step, value = trial.pruned
