@@ -2,7 +2,8 @@
 // offers typed requests and pushes (ServerApi) to the rest of the extension. The
 // server comes from the extension's own bundled/ folder (a packaged .vsix); in a
 // development checkout without it, from `python -m runyard.lsp`.
-import { existsSync } from "node:fs";
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, statSync } from "node:fs";
 import * as path from "node:path";
 import * as vscode from "vscode";
 import {
@@ -26,6 +27,8 @@ type Handler = (params: unknown) => void;
 
 export class RunyardClient implements ServerApi, vscode.Disposable {
   private client: LanguageClient | undefined;
+  /** The server's process, started by doStart (the client is handed it). */
+  private process: ChildProcess | undefined;
   private readonly handlers = new Map<string, Set<Handler>>();
   private readonly stateEmitter = new vscode.EventEmitter<ServerState>();
   readonly onDidChangeState = this.stateEmitter.event;
@@ -77,13 +80,18 @@ export class RunyardClient implements ServerApi, vscode.Disposable {
       throw err;
     }
     this.python = python.command;
-    this.log.info(`Starting the Runyard server with ${python.command} (Python ${python.version}, from ${python.source})`);
     const bundled = path.join(this.context.extensionPath, "bundled", "runyard_server.py");
     const args = existsSync(bundled) ? [bundled] : ["-m", "runyard.lsp"];
-    const serverOptions: ServerOptions = {
-      command: python.command,
-      args,
-      options: { env: { ...process.env, PYTHONUNBUFFERED: "1" } },
+    // The process starts now, before the language client is even made: its imports
+    // (most of its start) overlap with setting up the client. It reads `initialize`
+    // from stdin once it is ready; what it writes before the client listens is kept.
+    // A restart by the client (after a crash) starts a new one.
+    let first: Promise<ChildProcess> | undefined = this.spawn(python.command, args);
+    this.log.info(`Starting the Runyard server with ${python.command} (Python ${python.version}, from ${python.source})`);
+    const serverOptions: ServerOptions = () => {
+      const started = first ?? this.spawn(python.command, args);
+      first = undefined;
+      return started;
     };
     const clientOptions: LanguageClientOptions = {
       documentSelector: [
@@ -116,6 +124,7 @@ export class RunyardClient implements ServerApi, vscode.Disposable {
       const trace = vscode.workspace.getConfiguration("runyard").get<string>("trace.server", "off");
       await client.setTrace(Trace.fromString(trace));
     } catch (err) {
+      if (this.process) endSoon(this.process);
       this.setState("failed");
       this.reportStartFailure(
         `The Runyard server did not start with ${python.command}: ${err instanceof Error ? err.message : String(err)}`,
@@ -125,6 +134,12 @@ export class RunyardClient implements ServerApi, vscode.Disposable {
     this.startMs = Date.now() - t0;
     this.log.info(`Runyard server ready in ${this.startMs} ms`);
     this.setState("ready");
+  }
+
+  private spawn(command: string, args: string[]): Promise<ChildProcess> {
+    const spawned = spawnServer(command, args);
+    this.process = spawned.process;
+    return spawned.started;
   }
 
   private reportStartFailure(message: string): void {
@@ -152,7 +167,9 @@ export class RunyardClient implements ServerApi, vscode.Disposable {
 
   async stop(): Promise<void> {
     const client = this.client;
+    const child = this.process;
     this.client = undefined;
+    this.process = undefined;
     this.readyPromise = undefined;
     this.setState("stopped");
     if (client) {
@@ -162,6 +179,9 @@ export class RunyardClient implements ServerApi, vscode.Disposable {
         this.log.warn(`Stopping the server: ${String(err)}`);
       }
     }
+    // The client ends a process it started itself; this one it was handed, so a
+    // server that did not exit after shutdown and exit is ended here.
+    if (child) endSoon(child);
   }
 
   async restart(): Promise<void> {
@@ -204,4 +224,44 @@ export class RunyardClient implements ServerApi, vscode.Disposable {
     void this.stop();
     this.stateEmitter.dispose();
   }
+}
+
+/**
+ * Starts `command args` (the server) with piped stdio. `started` resolves with the
+ * process once it is running and rejects if it could not be started (a missing
+ * executable), as the language client would had it started the process itself.
+ */
+function spawnServer(command: string, args: string[]): { process: ChildProcess; started: Promise<ChildProcess> } {
+  const child = spawn(command, args, {
+    cwd: workingDir(),
+    env: { ...process.env, PYTHONUNBUFFERED: "1" },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  const started = new Promise<ChildProcess>((resolve, reject) => {
+    child.once("spawn", () => resolve(child));
+    // kept for the process's life: an 'error' event nobody listens to would throw
+    child.on("error", (err) => reject(new Error(`Launching the server with ${command} failed: ${err.message}`)));
+  });
+  started.catch(() => undefined); // the client reports it
+  return { process: child, started };
+}
+
+/** Where the server runs: the first workspace folder, as the language client would start it. */
+function workingDir(): string | undefined {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  if (folder?.uri.scheme !== "file") return undefined;
+  try {
+    return statSync(folder.uri.fsPath).isDirectory() ? folder.uri.fsPath : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Ends `child` if it has not exited within 2 s. */
+function endSoon(child: ChildProcess): void {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const timer = setTimeout(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill();
+  }, 2000);
+  child.once("exit", () => clearTimeout(timer));
 }

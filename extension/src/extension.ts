@@ -19,6 +19,12 @@ export function activate(context: vscode.ExtensionContext): void {
   const activated = Date.now();
   const log = vscode.window.createOutputChannel("Runyard", { log: true });
   client = new RunyardClient(context, log);
+  // The server starts first, before the views and commands are made: its own start
+  // (Python importing its libraries) is the longest part of the way to the first rows,
+  // and runs meanwhile. Nothing it says can arrive before activate() returns, so the
+  // views below still hear it from the start.
+  const trusted = vscode.workspace.isTrusted;
+  if (trusted) void client.start();
   const projects = new Projects(client);
   const targets = new TargetsView(client, projects);
   const runs = new RunsView(client, projects);
@@ -66,7 +72,7 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
   );
   void vscode.commands.executeCommand("setContext", "runyard.hasRuns", false);
-  if (!vscode.workspace.isTrusted) {
+  if (!trusted) {
     // Nothing runs until the user trusts the folder: not even the server.
     projects.setState("untrusted");
     log.info("Untrusted workspace: the Runyard server is not started.");
@@ -79,7 +85,6 @@ export function activate(context: vscode.ExtensionContext): void {
     );
   } else {
     projects.setState("starting");
-    void client.start();
     void offerImports(context, client, projects);
   }
   log.info(`Runyard extension activated in ${Date.now() - activated} ms`);

@@ -80,15 +80,22 @@ async function versionOf(command: string, state: vscode.Memento | undefined): Pr
   return version;
 }
 
+/**
+ * The candidates in order, each looked up only when the ones before it did not do: the
+ * Python extension is not asked (nor activated, which can take seconds) when the
+ * setting names a Python that runs.
+ */
+async function* candidates(): AsyncGenerator<{ command: string; source: PythonChoice["source"] }> {
+  const setting = vscode.workspace.getConfiguration("runyard").get<string>("pythonPath", "").trim();
+  if (setting) yield { command: setting, source: "setting" };
+  const fromExt = await fromPythonExtension();
+  if (fromExt) yield { command: fromExt, source: "python extension" };
+  yield { command: "python3", source: "PATH" };
+}
+
 export async function findPython(state?: vscode.Memento): Promise<PythonChoice> {
   const tried: string[] = [];
-  const candidates: { command: string; source: PythonChoice["source"] }[] = [];
-  const setting = vscode.workspace.getConfiguration("runyard").get<string>("pythonPath", "").trim();
-  if (setting) candidates.push({ command: setting, source: "setting" });
-  const fromExt = await fromPythonExtension();
-  if (fromExt) candidates.push({ command: fromExt, source: "python extension" });
-  candidates.push({ command: "python3", source: "PATH" });
-  for (const c of candidates) {
+  for await (const c of candidates()) {
     const version = await versionOf(c.command, state);
     if (version === null) {
       tried.push(`${c.command} (${c.source}): does not run`);

@@ -32,6 +32,8 @@ export class RunsView implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
   private readonly runs = new Map<string, Map<string, RunInfo>>(); // project -> id -> run
   private error: string | null = null;
   private loaded = false;
+  /** The lists asked for by the last reload, until the tree takes them. */
+  private pending: Promise<void> | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
   private tick: NodeJS.Timeout | undefined;
   private readonly subscriptions: vscode.Disposable[] = [];
@@ -67,6 +69,10 @@ export class RunsView implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
   /** Fetch the run lists again (a new project, a refresh command). */
   reload(): void {
     this.loaded = false;
+    // Asked for now, at the same time as the other views ask for theirs, not once the
+    // tree asks for its rows after the redraw below; getChildren waits for this answer.
+    this.pending = this.projects.state === "ready" ? this.load() : undefined;
+    this.pending?.catch(() => undefined);
     this.changed();
   }
 
@@ -215,8 +221,10 @@ export class RunsView implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
     if (node) return [];
     if (this.projects.state !== "ready") return [];
     if (!this.loaded) {
+      const pending = this.pending;
+      this.pending = undefined;
       try {
-        await this.load();
+        await (pending ?? this.load());
       } catch (err) {
         this.error = asRunyardError(err).withHint;
       }

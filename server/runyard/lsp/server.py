@@ -19,9 +19,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import importlib
 import logging
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlparse
@@ -129,6 +130,10 @@ class RunyardProtocol(LanguageServerProtocol):
             self._send_response(message.id, error=message.error.to_response_error())
             return
         super().handle_message(message)
+        if getattr(message, "method", None) == types.INITIALIZE:
+            server = self._server
+            if isinstance(server, RunyardServer):
+                server.warm_up()
 
 
 class RunyardServer(LanguageServer):
@@ -149,6 +154,22 @@ class RunyardServer(LanguageServer):
         #: starts the live feed of a project the server meets (set by the lifecycle feature)
         self.follow: Callable[[Project], None] | None = None
         self._settings_ready: asyncio.Event | None = None
+        self._warm: Future[None] | None = None
+
+    def warm_up(self) -> None:
+        """Once `initialize` is answered, import on the I/O pool what the first requests
+        of the views (server info, the targets and runs lists) will import, while the
+        client sets itself up and the settings are asked for; requests on the pool start
+        after it. Only in a workspace that holds a Runyard project."""
+        if self._warm is not None:
+            return
+        projects = self.projects()
+        if not projects:
+            return
+        names = list(FIRST_VIEWS_MODULES)
+        if any(not p.state_dir.is_dir() for p in projects):
+            names += CONFIG_CHECK_MODULES  # no cache of checked files: the list checks them
+        self._warm = self.blocking_pool.submit(_import_modules, names)
 
     def settings_ready(self) -> asyncio.Event:
         if self._settings_ready is None:
@@ -215,7 +236,12 @@ class RunyardServer(LanguageServer):
     # ---- blocking work ------------------------------------------------------------------
 
     async def blocking(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run `fn(*args)` on the I/O pool, never on the event loop."""
+        """Run `fn(*args)` on the I/O pool, never on the event loop (once the warm-up's
+        imports are done: two threads importing the same modules at once can see each
+        other's half-run modules)."""
+        warm = self._warm
+        if warm is not None and not warm.done():
+            await asyncio.wrap_future(warm)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.blocking_pool, functools.partial(fn, *args))
 
@@ -244,6 +270,24 @@ class RunyardServer(LanguageServer):
             self.settings = settings
             for callback in self.on_settings_changed:
                 await callback()
+
+
+#: Imported by the warm-up (`RunyardServer.warm_up`): what answering the views' first
+#: requests needs beyond the server itself (the store, the config files' loaders, the
+#: targets' operations).
+FIRST_VIEWS_MODULES = ("runyard.runner.operations", "runyard.core.config")
+#: What checking a target file needs, imported by the warm-up only where the project has
+#: no state folder: elsewhere its files may be in the cache of files that checked
+#: cleanly (`runyard.core.config.cache`), read without them.
+CONFIG_CHECK_MODULES = ("yaml", "jsonschema")
+
+
+def _import_modules(names: list[str]) -> None:
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # the request that needs it says what is wrong
+            log.warning("warm-up: could not import %s: %s", name, exc)
 
 
 def parse_settings(raw: Any) -> protocol.Settings:

@@ -9,10 +9,14 @@ opened for review. The folder becomes a project, so its live feed starts.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from runyard.core.errors import UsageError
-from runyard.core.importers import Note
 from runyard.lsp import protocol as p
 from runyard.lsp.server import RunyardServer, request, uri_to_path
+
+if TYPE_CHECKING:
+    from runyard.core.importers import Note
 
 
 def _note(note: Note) -> p.ImportNote:
