@@ -628,18 +628,19 @@ def _refer_to_snapshot(project: Project, store: Store, run: Run, commit: str) ->
 def _share_snapshot(project: Project, snap: Any, run_id: str) -> None:
     """Once the run goes: its snapshot (and those still pending) pushed to the team's
     `snapshots_remote` by a detached `git push` (`snapshot.push_in_background`), when
-    one is set. A bad setting is the run's log's to say, never the submit's."""
+    one is set. A bad setting, or a push that could not be started, is the run's log's
+    to say, never the submit's: the run has started by then."""
     from runyard.core import snapshot
     from runyard.core.config.settings import team_settings
 
     try:
         remote = team_settings(project.root).snapshots_remote
-    except RunyardError as exc:
+        if remote:
+            snapshot.push_in_background(project, snap, run_id, remote)
+    except Exception as exc:  # the run has gone: whatever this is, it is the log's to say
+        detail = str(exc) if isinstance(exc, RunyardError) else f"{type(exc).__name__}: {exc}"
         with contextlib.suppress(OSError), log_path(project, run_id).open("a") as log:
-            log.write(f"[runyard] the snapshot was not pushed: {exc}\n")
-        return
-    if remote:
-        snapshot.push_in_background(project, snap, run_id, remote)
+            log.write(f"[runyard] the snapshot was not pushed: {detail}\n")
 
 
 def export_working_copy(project: Project, commit: str, dest: Path) -> None:
