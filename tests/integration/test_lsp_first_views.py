@@ -4,11 +4,17 @@ client (`RunyardServer.warm_up`), and each still gets its full answer."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from pygls.exceptions import JsonRpcMethodNotFound
 
+from runyard.lsp.features import AT_START, REQUEST_FEATURES
+from runyard.lsp.server import create_server
 from tests.integration.lsp_session import Session
 
 pytestmark = pytest.mark.integration
@@ -44,3 +50,26 @@ async def test_first_requests_get_full_answers_in_a_folder_that_is_no_project(
         assert made["root"] == str(tmp_path)
         targets = await session.request("runyard/targets/list", {})
     assert [t["name"] for t in targets["targets"]] == ["local"]
+
+
+def test_the_server_answers_initialize_without_the_requests_features_or_protocol_types() -> None:
+    code = (
+        "import sys, runyard.lsp.server as s; s.create_server(); "
+        "print(sorted(m for m in sys.modules if m == 'runyard.lsp.protocol' "
+        "or m.startswith(('runyard.lsp.features.', 'runyard.runner', 'runyard.core.store'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    loaded = ast.literal_eval(out.strip())
+    assert loaded == [f"runyard.lsp.features.{name}" for name in sorted(AT_START)]
+
+
+def test_a_request_that_comes_before_the_warm_up_registers_the_requests_itself() -> None:
+    server = create_server()
+    assert "runyard/runs/list" not in server.protocol.fm.features
+    handler = server.protocol._get_handler("runyard/runs/list")
+    assert handler is server.protocol.fm.features["runyard/runs/list"]
+    assert all(f"runyard.lsp.features.{name}" in sys.modules for name in REQUEST_FEATURES)
+    with pytest.raises(JsonRpcMethodNotFound):
+        server.protocol._get_handler("runyard/no/such/request")

@@ -1,7 +1,8 @@
 """The Runyard language server: one pygls server, assembled from feature modules.
 
-Each feature module (the list `runyard.lsp.features.FEATURES`, one module per noun) has
-a ``register(server)`` function that `create_server` calls; this file holds what they
+Each feature module (named in `runyard.lsp.features`, one module per noun) has a
+``register(server)`` function that `create_server` (or, for the custom requests, the
+warm-up once ``initialize`` is answered) calls; this file holds what they
 share: settings pulled with ``workspace/configuration``, finding the project a request
 is about, running blocking work off the event loop, and turning Runyard's errors into
 JSON-RPC errors. Starting it imports pygls and nothing heavy:
@@ -24,20 +25,22 @@ import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urlparse
 
 import attrs
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcMethodNotFound
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
 from runyard import __version__
 from runyard.core.errors import NotFoundError, RunyardError, UsageError
 from runyard.core.project import Project, find_project
-from runyard.lsp import protocol
 from runyard.lsp.convert import structure_params, unstructure, wire_converter
+
+if TYPE_CHECKING:
+    from runyard.lsp import protocol
 
 log = logging.getLogger("runyard.lsp")
 
@@ -135,6 +138,16 @@ class RunyardProtocol(LanguageServerProtocol):
             if isinstance(server, RunyardServer):
                 server.warm_up()
 
+    def _get_handler(self, feature_name: str) -> Any:
+        try:
+            return super()._get_handler(feature_name)
+        except JsonRpcMethodNotFound:
+            # a request of the views that came before the warm-up registered them
+            server = self._server
+            if not (isinstance(server, RunyardServer) and server.register_requests()):
+                raise
+        return super()._get_handler(feature_name)
+
 
 class RunyardServer(LanguageServer):
     def __init__(self) -> None:
@@ -145,7 +158,8 @@ class RunyardServer(LanguageServer):
             converter_factory=wire_converter,
             protocol_cls=RunyardProtocol,
         )
-        self.settings = protocol.Settings()
+        self._settings: protocol.Settings | None = None
+        self._requests_registered = False
         self.blocking_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="runyard-io")
         self.feeds: dict[Path, Any] = {}  # project root -> live.LiveFeed
         self.on_settings_changed: list[Callable[[], Awaitable[None]]] = []
@@ -156,20 +170,62 @@ class RunyardServer(LanguageServer):
         self._settings_ready: asyncio.Event | None = None
         self._warm: Future[None] | None = None
 
+    @property
+    def settings(self) -> protocol.Settings:
+        """The client's ``runyard`` settings (the defaults until they are pulled)."""
+        if self._settings is None:
+            from runyard.lsp.protocol import Settings
+
+            self._settings = Settings()
+        return self._settings
+
+    @settings.setter
+    def settings(self, value: protocol.Settings) -> None:
+        self._settings = value
+
+    def register_requests(self) -> bool:
+        """Register the custom requests' features (`features.REQUEST_FEATURES`), which
+        imports them and the protocol's types, unless done already; True if done now."""
+        if self._requests_registered:
+            return False
+        self._requests_registered = True
+        from runyard.lsp.features import REQUEST_FEATURES, load
+
+        for feature in load(REQUEST_FEATURES):
+            feature.register(self)
+        return True
+
     def warm_up(self) -> None:
-        """Once `initialize` is answered, import on the I/O pool what the first requests
-        of the views (server info, the targets and runs lists) will import, while the
-        client sets itself up and the settings are asked for; requests on the pool start
-        after it. Only in a workspace that holds a Runyard project."""
+        """Once `initialize` is answered, import on the I/O pool, while the client sets
+        itself up and the settings are asked for: the custom requests' features (then
+        registered on the event loop; a request that comes sooner registers them
+        itself), and, in a workspace that holds a Runyard project, what the views'
+        first requests (server info, the targets and runs lists) import. Requests on the
+        pool start after it."""
         if self._warm is not None:
             return
+        from runyard.lsp.features import REQUEST_FEATURES
+
+        first = [f"runyard.lsp.features.{name}" for name in REQUEST_FEATURES]
+        then: list[str] = []
         projects = self.projects()
-        if not projects:
-            return
-        names = list(FIRST_VIEWS_MODULES)
-        if any(not p.state_dir.is_dir() for p in projects):
-            names += CONFIG_CHECK_MODULES  # no cache of checked files: the list checks them
-        self._warm = self.blocking_pool.submit(_import_modules, names)
+        if projects:
+            then += FIRST_VIEWS_MODULES
+            if any(not p.state_dir.is_dir() for p in projects):
+                then += CONFIG_CHECK_MODULES  # no cache of checked files: the list checks them
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # not serving (a test driving the protocol by hand)
+            loop = None
+            self.register_requests()
+
+        def work() -> None:
+            _import_modules(first)
+            if loop is not None:
+                loop.call_soon_threadsafe(self.register_requests)
+            _import_modules(then)
+
+        self._warm = self.blocking_pool.submit(work)
 
     def settings_ready(self) -> asyncio.Event:
         if self._settings_ready is None:
@@ -293,6 +349,8 @@ def _import_modules(names: list[str]) -> None:
 def parse_settings(raw: Any) -> protocol.Settings:
     """Settings from the client, keeping the defaults for fields it left out or got
     wrong (a bad value is reported in the log, not fatal)."""
+    from runyard.lsp import protocol
+
     if not isinstance(raw, dict):
         return protocol.Settings()
     known = {
@@ -330,6 +388,8 @@ def request(server: RunyardServer, method: str) -> Callable[[Handler], Handler]:
     """Register a custom request: params are checked against the method's params type
     from `protocol.REQUESTS` (an error names the bad field), Runyard errors become
     JSON-RPC errors with the message and the next step, results go out camelCase."""
+    from runyard.lsp import protocol
+
     params_type, _result_type = protocol.REQUESTS[method]
 
     def decorate(fn: Handler) -> Handler:
@@ -352,9 +412,12 @@ def request(server: RunyardServer, method: str) -> Callable[[Handler], Handler]:
 
 
 def create_server() -> RunyardServer:
-    from runyard.lsp.features import FEATURES
+    """The server with the features its capabilities come from (`features.AT_START`);
+    the custom requests' features are registered once `initialize` is answered (see
+    `RunyardServer.warm_up`): they and the protocol's types are not needed to answer it."""
+    from runyard.lsp.features import AT_START, load
 
     server = RunyardServer()
-    for feature in FEATURES:
+    for feature in load(AT_START):
         feature.register(server)
     return server

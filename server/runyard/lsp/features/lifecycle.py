@@ -9,8 +9,6 @@ from typing import Any
 from lsprotocol import types
 
 from runyard.core.project import Project
-from runyard.lsp import protocol
-from runyard.lsp.live import LiveFeed
 from runyard.lsp.server import RunyardServer
 
 log = logging.getLogger("runyard.lsp")
@@ -18,6 +16,8 @@ log = logging.getLogger("runyard.lsp")
 
 def _sender(server: RunyardServer) -> Callable[[str, dict[str, Any]], None]:
     """Send a push, and tell the client what it should ask for again because of it."""
+
+    from runyard.lsp import protocol
 
     def send(method: str, payload: dict[str, Any]) -> None:
         server.protocol.notify(method, payload)
@@ -48,6 +48,8 @@ def follow(server: RunyardServer, project: Project) -> None:
     """Start the live feed of `project` unless it runs already."""
     if project.root in server.feeds:
         return
+    from runyard.lsp.live import LiveFeed
+
     feed = LiveFeed(project, _sender(server), lambda: server.settings.live_interval_ms / 1000)
     server.feeds[project.root] = feed
     feed.start()
