@@ -129,7 +129,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         module=args.module,
         cwd=Path.cwd(),
     )
-    run = runs.submit(project, req, show_warnings)
+    run = runs.submit(project, req, show_warnings, fork=True)
     return _follow(project, run, args.detach)
 
 

@@ -535,10 +535,11 @@ def _build_tree(project: Project, where: _Where, tmp: Path, survey: Survey | Non
         # We hold the shadow lock, so a leftover index.lock is from a killed snapshot.
         with contextlib.suppress(FileNotFoundError):
             Path(f"{index}.lock").unlink()
-    else:
-        index = tmp / "index"
-        _seed_index(project, where, index)
     for_add, for_tracked = _runyard_patterns(where, Path(os.path.realpath(project.root)))
+    fresh = False  # the kept index, built by the last snapshot with the same patterns
+    if not where.shadow:
+        index = tmp / "index"
+        fresh = _seed_index(project, where, index, for_tracked)
     runyard_file = tmp / "runyardignore"
     runyard_file.write_bytes(for_tracked.encode("utf-8", "surrogateescape"))
     excludes_file = tmp / "excludes"
@@ -554,13 +555,16 @@ def _build_tree(project: Project, where: _Where, tmp: Path, survey: Survey | Non
         index=index,
     )
     # Tracked files matched by .runyardignore (or inside .runyard/state/) stay in the index
-    # after `git add -A`: drop them from the snapshot's index.
-    out = _git(
-        where,
-        ["ls-files", "-z", "-c", "-i", f"--exclude-from={runyard_file}", "--", pathspec],
-        index=index,
-    )
-    _drop_from_index(where, index, {p for p in out.split("\0") if p}, tmp / "dropped")
+    # after `git add -A`: drop them from the snapshot's index. A fresh kept index has
+    # none: the last snapshot dropped them with the same patterns, the user's index has
+    # not changed since, and `git add -A` adds no file those patterns match.
+    if not fresh:
+        out = _git(
+            where,
+            ["ls-files", "-z", "-c", "-i", f"--exclude-from={runyard_file}", "--", pathspec],
+            index=index,
+        )
+        _drop_from_index(where, index, {p for p in out.split("\0") if p}, tmp / "dropped")
     status, tree, err = _git_try(where, ["write-tree"], index=index)
     if status != 0 and where.prefix:
         # Unmerged entries outside the project (a merge in progress elsewhere in the
@@ -582,25 +586,32 @@ def _build_tree(project: Project, where: _Where, tmp: Path, survey: Survey | Non
             hint="check the repository with `git status`; resolve any merge conflict first",
         )
     if not where.shadow:
-        _keep_index(project, where, index)
+        _keep_index(project, where, index, for_tracked)
     return tree.strip()
 
 
-def _seed_index(project: Project, where: _Where, index: Path) -> None:
+def _seed_index(project: Project, where: _Where, index: Path, patterns: str) -> bool:
     """Start the temporary index from our own copy kept from the last snapshot, so files
     git does not track (data the user has not ignored) are hashed once, not on every
     run; re-seed it from the user's index whenever that one changed, so what the user
     tracks stays exactly what the snapshot captures. Copies keep their mtime, which
-    git's racy-clean checks rely on."""
+    git's racy-clean checks rely on. True when the kept copy was used and was built
+    with the same `.runyardignore` `patterns` (for tracked files) as now."""
     kept = project.state_dir / KEPT_INDEX_NAME
     try:
-        stamp = kept.with_suffix(".src").read_text()
-    except OSError:
-        stamp = None
-    if stamp is not None and stamp == _index_stamp(where) and kept.exists():
-        shutil.copy2(kept, index)
-    elif where.index.exists():
+        stamp, _, kept_patterns = kept.with_suffix(".src").read_text().partition("\n")
+    except (OSError, UnicodeDecodeError):
+        stamp = kept_patterns = ""
+    if stamp and stamp == _index_stamp(where):
+        try:
+            shutil.copy2(kept, index)
+        except FileNotFoundError:
+            pass
+        else:
+            return kept_patterns == patterns
+    if where.index.exists():
         shutil.copy2(where.index, index)
+    return False
 
 
 def _index_stamp(where: _Where) -> str:
@@ -611,15 +622,20 @@ def _index_stamp(where: _Where) -> str:
     return f"{where.index} {st.st_mtime_ns} {st.st_size} {st.st_ino}"
 
 
-def _keep_index(project: Project, where: _Where, index: Path) -> None:
-    """Keep the index a snapshot built for the next one (best effort, atomic)."""
+def _keep_index(project: Project, where: _Where, index: Path, patterns: str) -> None:
+    """Keep the index a snapshot built for the next one (best effort, atomic), with the
+    user's index it started from and the `patterns` it was built with."""
     kept = project.state_dir / KEPT_INDEX_NAME
+    src = kept.with_suffix(".src")
     try:
         kept.parent.mkdir(parents=True, exist_ok=True)
+        src.unlink(missing_ok=True)  # (a stamp never describes another index)
         tmp = kept.with_name(f"{KEPT_INDEX_NAME}.{os.getpid()}.tmp")
         shutil.copy2(index, tmp)
         os.replace(tmp, kept)
-        kept.with_suffix(".src").write_text(_index_stamp(where))
+        tmp_src = src.with_name(f"{src.name}.{os.getpid()}.tmp")
+        tmp_src.write_text(f"{_index_stamp(where)}\n{patterns}")
+        os.replace(tmp_src, src)
     except OSError:
         pass  # only a cache: the next snapshot re-seeds from the user's index
 
@@ -702,24 +718,50 @@ def _survey_of(project: Project, survey: Survey | None) -> Survey:
     return Survey(project)
 
 
-def take_snapshot(project: Project, run_id: str, survey: Survey | None = None) -> Snapshot:
+def take_snapshot(
+    project: Project, run_id: str, survey: Survey | None = None, ref: bool = True
+) -> Snapshot:
     """Commit the project folder as it is now to `refs/runyard/runs/<run_id>` (with what
-    `survey`, taken for this submission, already knows)."""
+    `survey`, taken for this submission, already knows). `ref=False` leaves the ref to
+    `make_ref`, once the run has gone: the commit is written, and kept by git until it
+    is pruned (two weeks, by default), so the run's start need not wait for it."""
     _check_run_id(run_id)
     survey = _survey_of(project, survey)
     where = survey.where
-    ref = RUNS_REF_PREFIX + run_id
+    name = RUNS_REF_PREFIX + run_id
     with _tree_of_working_folder(project, where, survey) as tree:
         args = ["commit-tree", "--no-gpg-sign", tree, "-m", f"runyard run {run_id}"]
         commit = _git(where, args).strip() if where.shadow else _commit_on_head(where, args)
-        _git(where, ["update-ref", "-m", f"runyard run {run_id}", ref, commit])
+        if ref:
+            _git(where, ["update-ref", "-m", f"runyard run {run_id}", name, commit])
     return Snapshot(
         commit=commit,
-        ref=ref,
+        ref=name,
         git_dir=where.common_dir,
         prefix=where.prefix,
         shadow=where.shadow,
         tree=tree if not where.prefix else "",
+    )
+
+
+def make_ref(project: Project, snap: Snapshot, run_id: str) -> None:
+    """Point the ref of `snap` (from `take_snapshot(ref=False)`) at its commit."""
+    where = _where_of(project, snap)
+    _git(where, ["update-ref", "-m", f"runyard run {run_id}", snap.ref, snap.commit])
+
+
+def _where_of(project: Project, snap: Snapshot) -> _Where:
+    """The repository `snap` lives in, for commands that need neither a work tree's
+    index nor a linked worktree's own folder (its refs and objects are shared)."""
+    root = Path(os.path.realpath(project.root))
+    return _Where(
+        cwd=root,
+        git_dir=snap.git_dir,
+        common_dir=snap.git_dir,
+        work_tree=root,
+        prefix=snap.prefix,
+        shadow=snap.shadow,
+        index=snap.git_dir / "index",  # never used: no command here reads an index
     )
 
 
@@ -1047,16 +1089,7 @@ def export_snapshot(project: Project, commit: str | Snapshot, dest: Path) -> Non
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     if isinstance(commit, Snapshot) and commit.tree:
-        root = Path(os.path.realpath(project.root))
-        where = _Where(
-            cwd=root,
-            git_dir=commit.git_dir,
-            common_dir=commit.git_dir,
-            work_tree=root,
-            prefix=commit.prefix,
-            shadow=commit.shadow,
-            index=commit.git_dir / "index",  # never used: the export has its own index
-        )
+        where = _where_of(project, commit)  # (the export has its own index)
         tree: str | None = commit.tree
     else:
         where, sha = _find_commit(

@@ -332,7 +332,9 @@ def _untracked_secrets_warning(project: Project, survey: Any = None) -> str | No
     )
 
 
-def submit(project: Project, req: SubmitRequest, progress: Progress = _quiet) -> Run:
+def submit(
+    project: Project, req: SubmitRequest, progress: Progress = _quiet, fork: bool = False
+) -> Run:
     """Snapshot the project, record a queued run and start its supervisor.
 
     Returns once the supervisor runs; the run goes on without the caller. Files that look
@@ -342,10 +344,12 @@ def submit(project: Project, req: SubmitRequest, progress: Progress = _quiet) ->
     Git is asked once where the snapshot goes and for its settings (`snapshot.Survey`):
     the secrets check, the snapshot and the run's identity share the answers. The run's
     supervisor is started first (`start_ahead`), so that its start-up overlaps all of
-    this; a request found wrong leaves no run behind."""
+    this; a request found wrong leaves no run behind. `fork`: the supervisor is a fork
+    of this process (`start_ahead(fork=True)`): only for a caller that runs no other
+    thread and holds no store, the CLI."""
     from runyard.core import snapshot
 
-    ahead = start_ahead(project)
+    ahead = start_ahead(project, fork=fork)
     try:
         try:
             survey: Any = snapshot.Survey(project)
@@ -394,29 +398,46 @@ class Ahead:
 
 
 def start_ahead(
-    project: Project, spare: bool = False, forks: SupervisorForks | None = None
+    project: Project,
+    spare: bool = False,
+    forks: SupervisorForks | None = None,
+    fork: bool = False,
 ) -> Ahead:
     """A new run's folder, locked, with its supervisor started and waiting (`Ahead`):
     `start_run` takes it up; `Ahead.abandon` lets it go (nothing is left behind). A
     sweep keeps some started for its next trials, so that a trial's start does not
-    wait for its supervisor's interpreter, and has them forked by `forks`."""
+    wait for its supervisor's interpreter, and has them forked by `forks`.
+
+    `fork` (the CLI's submit): the supervisor is a fork of this very process
+    (`_fork_supervisor_here`), which has most of what a supervisor imports already,
+    instead of a new interpreter importing it all again while the submission, on the
+    same few cores, is under way. Only for a process that runs no other thread and has
+    no store open (a connection must not cross a fork): the store is opened after the
+    fork, and the supervisor opens its own only once that is done (a new store is still
+    created once, by this process). Where this process cannot fork, the supervisor is
+    started as a new process."""
     run_id = new_run_id()
     run_dir = project.run_dir(run_id)
     try:
         run_dir.mkdir(parents=True)
     except OSError as exc:
         raise _state_error(project, exc) from exc
-    lock_fd = go_read = go_write = -1
+    lock_fd = go_read = go_write = ready = -1
     store: Store | None = None
     try:
         lock_fd = os.open(run_dir / "supervisor.lock", os.O_RDWR | os.O_CREAT, 0o644)
         fcntl.flock(lock_fd, fcntl.LOCK_EX)
-        store = None if spare else open_store(project)
         go_read, go_write = os.pipe()
-        if forks is None or not forks.fork(run_id, lock_fd, go_read, spare):
-            _spawn_supervisor(project, run_id, lock_fd, go_read, spare)
+        if fork and not spare and forks is None and hasattr(os, "fork"):
+            ready = _fork_supervisor_here(project, run_id, lock_fd, go_read)
+            store = open_store(project)
+            os.write(ready, b".")  # the store exists: the supervisor may open it
+        else:
+            store = None if spare else open_store(project)
+            if forks is None or not forks.fork(run_id, lock_fd, go_read, spare):
+                _spawn_supervisor(project, run_id, lock_fd, go_read, spare)
     except BaseException:
-        for fd in (go_write, lock_fd):
+        for fd in (go_write, lock_fd, ready):
             if fd >= 0:
                 os.close(fd)
         if store is not None:
@@ -426,6 +447,8 @@ def start_ahead(
     finally:
         if go_read >= 0:
             os.close(go_read)
+    if ready >= 0:
+        os.close(ready)
     return Ahead(run_id, run_dir, lock_fd, go_write, store, spare)
 
 
@@ -562,8 +585,9 @@ def start_run(
                 os.write(go_write, b".")
             progress("snapshot")
             snap: Any = None
+            ref_later = commit is None  # (made once the run has gone: `_make_ref`)
             if commit is None:
-                snap = snapshot.take_snapshot(project, run_id, survey)
+                snap = snapshot.take_snapshot(project, run_id, survey, ref=False)
             elif exported is None:
                 snap = snapshot.reuse_snapshot(project, run_id, commit)
             if snap is not None:
@@ -599,6 +623,8 @@ def start_run(
             raise
         if snap is None:  # (exported: its commit is kept by another ref, a sweep's)
             snap = _refer_to_snapshot(project, store, run, str(commit))
+        elif ref_later:
+            snap = _make_ref(project, store, run, snap)
         if snap is not None:
             _share_snapshot(project, snap, run_id)
     finally:
@@ -622,6 +648,30 @@ def _refer_to_snapshot(project: Project, store: Store, run: Run, commit: str) ->
             log.write(f"[runyard] the run's snapshot ref was not made: {detail}\n")
         return None
     run.snapshot_ref, run.snapshot_commit = snap.ref, snap.commit
+    return snap
+
+
+def _make_ref(project: Project, store: Store, run: Run, snap: Any) -> Any:
+    """The run's snapshot ref (recorded with the run before it went), made once the run
+    has gone, so that the git process it takes does not hold up the start; SIGINT is
+    held back meanwhile (a Ctrl-C right after the start still leaves the ref behind).
+    None when it could not be made: said in the run's log, and the run's record then
+    names no ref (the commit is still recorded)."""
+    from runyard.core import snapshot
+
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        snapshot.make_ref(project, snap, run.id)
+    except Exception as exc:
+        detail = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        with contextlib.suppress(OSError), log_path(project, run.id).open("a") as log:
+            log.write(f"[runyard] the run's snapshot ref was not made: {detail}\n")
+        with contextlib.suppress(Exception):
+            store.update_run(run.id, snapshot_ref=None)
+        run.snapshot_ref = None
+        return None
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
     return snap
 
 
@@ -706,6 +756,69 @@ def _spawn_supervisor(
         (lock_fd, go_fd),
         project.root,
     )
+
+
+def _fork_supervisor_here(project: Project, run_id: str, lock_fd: int, go_fd: int) -> int:
+    """Fork run `run_id`'s supervisor from this process (`start_ahead(fork=True)`): in a
+    session of its own, its output appended to `<run dir>/supervisor.log`, in the
+    project folder, holding only the run's lock and the read end of its "go" pipe of
+    this process's descriptors (0 to 2 aside), as `_spawn_supervisor` starts one. It
+    imports the rest of what it needs while this process goes on, then waits for a byte
+    on the returned descriptor (this process has opened the store) before it opens the
+    store itself; closed without it, it ends (whoever closed it cleans up)."""
+    log = project.run_dir(run_id) / "supervisor.log"
+    out = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    ready_read, ready_write = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        pid = os.fork()
+    except BaseException:
+        for fd in (out, ready_read, ready_write):
+            os.close(fd)
+        raise
+    if pid:
+        os.close(out)
+        os.close(ready_read)
+        return ready_write
+    code = 1
+    try:  # the supervisor (the child): never returns
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        keep = sorted((lock_fd, go_fd, ready_read))
+        low = 3
+        for fd in keep:  # every other descriptor: the submitter's pipes above all
+            os.closerange(low, fd)
+            low = fd + 1
+        os.closerange(low, _maxfd())
+        os.chdir(project.root)
+        from runyard.runner import supervisor  # (while the submitter goes on)
+
+        if os.read(ready_read, 1) != b".":
+            code = 0  # the submission ended before the store was open: nothing to do
+        else:
+            os.close(ready_read)
+            code = supervisor.main([str(project.root), run_id, str(lock_fd), str(go_fd)])
+    except BaseException:
+        with contextlib.suppress(BaseException):
+            import traceback
+
+            traceback.print_exc()
+    finally:
+        with contextlib.suppress(BaseException):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+def _maxfd() -> int:
+    try:
+        return max(int(os.sysconf("SC_OPEN_MAX")), 256)
+    except (ValueError, OSError):
+        return 256
 
 
 class SupervisorForks:

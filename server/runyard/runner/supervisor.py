@@ -58,6 +58,7 @@ import shutil
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -259,10 +260,18 @@ class Supervisor:
         execution: Execution = backend.start(ctx)
         self.phase = "running"
         self.store.set_status(self.run_id, "running", None, pid=execution.pid)
-        self._record_lock(backend, ctx)
         self.resumable = ResumableStore(self.store, run.id, tracking)
         ingester = TrackingIngester(self.resumable.store, run.id, tracking, log=self.log)
-        self._follow(run, backend, ctx, execution, ingester)
+
+        # A backend that reads the lock on this machine (`lock_later`) reads it once the
+        # run has had its first poll to start (`_watch`), not while its interpreter starts.
+        def record() -> None:
+            self._record_lock(backend, ctx)
+
+        if not getattr(backend, "lock_later", False):
+            record()
+        later = record if getattr(backend, "lock_later", False) else None
+        self._follow(run, backend, ctx, execution, ingester, later)
 
     def _record_lock(self, backend: Backend, ctx: RunContext) -> None:
         """Record the run's lock, the exact resolved set of the environment the backend
@@ -338,9 +347,11 @@ class Supervisor:
         ctx: RunContext,
         execution: Execution,
         ingester: TrackingIngester,
+        started: Callable[[], None] | None = None,
     ) -> None:
-        """Watch a started run to its end, ingesting, and record the outcome."""
-        code = self._watch(execution, ingester, ctx.spec.cancel_grace_seconds)
+        """Watch a started run to its end, ingesting, and record the outcome; `started`
+        is called once the run has had its first poll to start (or once it ended)."""
+        code = self._watch(execution, ingester, ctx.spec.cancel_grace_seconds, started)
         self._ingest(ingester)
         if ingester.bad_lines:
             self.log(f"{ingester.bad_lines} tracking records could not be read and were skipped")
@@ -378,7 +389,13 @@ class Supervisor:
         line = text.strip().splitlines()[0].strip() if text.strip() else ""
         return line[:1000] if line else default + when
 
-    def _watch(self, execution: Execution, ingester: TrackingIngester, grace: float) -> int:
+    def _watch(
+        self,
+        execution: Execution,
+        ingester: TrackingIngester,
+        grace: float,
+        started: Callable[[], None] | None = None,
+    ) -> int:
         from runyard.runner.runs import CancelRequests  # (from another machine, by the store)
 
         cancel_file = self.run_dir / "cancel"
@@ -386,6 +403,9 @@ class Supervisor:
         deadline: float | None = None
         while True:
             code = execution.wait(POLL_SECONDS)
+            if started is not None:
+                started()
+                started = None
             if code is not None:
                 return code
             if not self.cancel_requested and (cancel_file.exists() or asked()):

@@ -336,6 +336,10 @@ def read_env_lock(ctx: RunContext, reader: envs.LockReader | None) -> envs.EnvLo
 
 
 class LocalBackend:
+    # The supervisor asks for the lock once the run has had its first poll to start
+    # (`_read_lock`), not as it starts.
+    lock_later = True
+
     def __init__(self) -> None:
         self.python: Path | None = None
         self.prefix: Path | None = None
@@ -357,6 +361,8 @@ class LocalBackend:
         envs.find_uv()
 
     def env_lock(self, ctx: RunContext) -> envs.EnvLock | None:
+        if self.lock_reader is None:
+            self._read_lock(ctx)
         return read_env_lock(ctx, self.lock_reader)
 
     def command(self, ctx: RunContext) -> list[str]:
@@ -370,10 +376,15 @@ class LocalBackend:
         # its own process group, so cancel reaches children too
         proc = Wrapper(spawn_wrapper(self.command(ctx), ctx.workdir, env, ctx.log_fd, exit_file))
         self._record_process(ctx, proc.pid)
-        # The lock is read while the run starts (`env_lock` collects it): once the
-        # script is on its way, and at the lowest priority, so that listing the
-        # packages does not slow the script's interpreter as it starts.
-        assert self.python is not None
+        return LocalExecution(proc, ctx.run_dir)
+
+    def _read_lock(self, ctx: RunContext) -> None:
+        """Start reading the environment's lock (`env_lock` collects it): asked once the
+        run has started (the supervisor asks after the run's first poll, or at its end),
+        the reader's process at the lowest priority, so that neither checking the kept
+        lock nor listing the packages slows the script's interpreter as it starts."""
+        if self.python is None:
+            return
         try:
             self.lock_reader = envs.LockReader(self.python, self.installer, cache=self.prefix)
         except OSError as exc:  # the run has started: a line in its log, not its outcome
@@ -382,7 +393,6 @@ class LocalBackend:
             if self.lock_reader.proc is not None:
                 with contextlib.suppress(OSError):  # (gone already: no matter)
                     os.setpriority(os.PRIO_PROCESS, self.lock_reader.proc.pid, 19)
-        return LocalExecution(proc, ctx.run_dir)
 
     def _record_process(self, ctx: RunContext, pid: int) -> None:
         """Write down who the run's process is, for a supervisor that takes it over."""
