@@ -3,6 +3,10 @@
 Time from starting `runyard submit train.py` to the script's first line on the
 terminal, against a bare `python train.py` started the same way (the peer). Prints
 medians and the difference (goal: at most 0.1 s). No assertions: this is a measurement.
+The run's supervisor is a fork of the CLI (`runs.start_ahead(fork=True)`): what it
+imports beyond the CLI's modules is the difference of the last two lines of the
+breakdown. On a machine shared with other work, compare CPU time too (`perf stat -e
+task-clock` around a submit counts its supervisor, git and the script as well).
 
     .venv/bin/python tests/bench/bench_submit.py [--repeat 15] [--against DIR]
 
@@ -124,6 +128,10 @@ def main() -> None:
             ("the CLI's modules for submit", "import runyard.cli.common, runyard.cli.submit"),
             ("the snapshot module", "import runyard.core.snapshot"),
             ("the supervisor's modules", "import runyard.runner.supervisor"),
+            (
+                "  the CLI's and the supervisor's",  # (the supervisor is a fork of the CLI)
+                "import runyard.cli.common, runyard.cli.submit, runyard.runner.supervisor",
+            ),
         ):
             print(f"  {label:32}{median_run([sys.executable, '-c', code], root, env):>9.3f}s")
 
