@@ -201,6 +201,8 @@ def measure(server: CodeServer, browser: object, folder: Path, loads: int, submi
         f"(median; {', '.join(map(str, server_ms))})"
     )
 
+    if submits < 1:
+        return
     to_row: list[float] = []
     page = wb.page
     since = time.time()
