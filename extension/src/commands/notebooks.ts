@@ -7,6 +7,8 @@
 // kernel in the run's environment, and keeps the executed notebook in the run's
 // outputs (the run details panel lists and opens it). Warnings (a parameter the
 // notebook's `parameters` cell does not set) show in the submission's progress.
+// A run's executed notebook (under .runyard/, which no snapshot takes) is not offered:
+// the toolbar and the Explorer leave the command out there, and the command says why.
 import * as path from "node:path";
 import * as vscode from "vscode";
 import type { RunyardClient } from "../client";
@@ -46,6 +48,15 @@ async function submitNotebook(parts: NotebookCommandParts, arg: unknown, pick: b
   if (!project) {
     const init = await vscode.window.showWarningMessage(`${name} is not inside a Runyard project.`, "Initialize Runyard Here");
     if (init) await vscode.commands.executeCommand("runyard.init");
+    return;
+  }
+  // A run's executed notebook (opened from its details) lies in the project's state,
+  // which no snapshot takes: say so before asking anything.
+  const inState = path.relative(path.join(project.root, ".runyard"), uri.fsPath);
+  if (!inState.startsWith("..") && !path.isAbsolute(inState)) {
+    void vscode.window.showInformationMessage(
+      `${name} is a run's output (inside .runyard/, which is not snapshotted). Submit the notebook in the project, or rerun the run.`,
+    );
     return;
   }
   let target: string | undefined;
