@@ -389,7 +389,7 @@ export class MetricChart {
         alpha: smooth ? 0.3 : 1,
         class: smooth ? "raw" : "line",
         spanGaps: false,
-        points: { show: false },
+        points: { show: lonePoint, size: 6 },
         value: (_u, v) => formatValue(v),
       });
       if (smooth) {
@@ -612,4 +612,14 @@ export function metricsSection(
 
 function compareKeys(a: string, b: string): number {
   return a.localeCompare(b, undefined, { numeric: true, sensitivity: "base" }) || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+/** A line draws no segment for a point that has no neighbour in view: mark the points
+ * when the visible part of a series holds fewer than two (a metric logged once). */
+function lonePoint(u: uPlot, seriesIdx: number, idx0: number, idx1: number): boolean {
+  const values = u.data[seriesIdx];
+  if (!values) return false;
+  let seen = 0;
+  for (let i = idx0; i <= idx1 && seen < 2; i++) if (values[i] != null) seen++;
+  return seen === 1;
 }
