@@ -761,6 +761,12 @@ class Workbench:
 
     def context_menu(self, row: Any, item: str) -> None:
         """Right-click a tree row and choose `item` from its context menu."""
+        # A row's hover (its tooltip) can lie over the rows below it and take the click.
+        self.page.mouse.move(1, 1)
+        with contextlib.suppress(Exception):
+            self.page.locator(".monaco-hover, .workbench-hover").first.wait_for(
+                state="hidden", timeout=5_000
+            )
         row.click(button="right")
         entry = self.page.locator(".context-view .monaco-menu .action-item").filter(
             has=self.page.locator(".action-label", has_text=re.compile(rf"^{re.escape(item)}$"))

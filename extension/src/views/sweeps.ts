@@ -86,15 +86,23 @@ export class SweepsView implements vscode.TreeDataProvider<SweepNode>, vscode.Di
     this.emitter.fire(undefined);
   }
 
-  /** Refresh within a second, at most once a second whatever the pushes' rate. */
+  /** Refresh within a second, at most once a second whatever the pushes' rate. The
+   * sweeps are fetched first and the tree redrawn after, from what was fetched: a
+   * redraw that waited on the server would leave VS Code without the rows' elements
+   * meanwhile, and a context menu chosen then would run its command without its row. */
   refreshSoon(): void {
     if (this.refreshTimer) return;
     const wait = Math.max(0, this.lastRefresh + THROTTLE_MS - Date.now());
     this.refreshTimer = setTimeout(() => {
-      this.refreshTimer = undefined;
       this.lastRefresh = Date.now();
-      this.loaded = false;
-      this.emitter.fire(undefined);
+      this.load()
+        .catch((err: unknown) => {
+          this.error = asRunyardError(err).withHint;
+        })
+        .finally(() => {
+          this.refreshTimer = undefined;
+          this.emitter.fire(undefined);
+        });
     }, wait);
   }
 
