@@ -399,7 +399,7 @@ export class MetricChart {
           width: 2,
           class: "smoothed",
           spanGaps: false,
-          points: { show: false },
+          points: { show: lonePoint, size: 7, fill: line.color },
           value: (_u, v) => formatValue(v),
         });
       }
