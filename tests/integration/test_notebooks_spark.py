@@ -10,18 +10,17 @@ Under CI=true a missing Java, pyspark or master fails these tests."""
 from __future__ import annotations
 
 import json
-import shutil
-import socket
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.helpers import git, missing, run_logs, runyard, submit_run, until, wait_run
-from tests.integration.test_spark_target import MASTER, MASTER_UI, MEMORY, SPARK_SUBMIT
+from tests.helpers import git, run_logs, runyard, submit_run, until, wait_run
+from tests.integration import test_spark_target as spark_target
+from tests.integration.test_spark_target import MASTER, MEMORY, _master_state
 
 pytestmark = pytest.mark.integration
+cluster = spark_target.cluster  # the same master's fixture: under CI=true, no master fails
 
 
 def _cell(source: str, tags: list[str] | None = None) -> dict[str, Any]:
@@ -73,29 +72,6 @@ SLOW = _notebook(
     ),
 )
 HELPERS = "def square(x):\n    return x * x\n"
-
-
-def _master_state() -> dict[str, Any]:
-    with urllib.request.urlopen(f"{MASTER_UI}/json/", timeout=5) as response:
-        data: dict[str, Any] = json.load(response)
-    return data
-
-
-@pytest.fixture(scope="module")
-def cluster() -> str:
-    if shutil.which("java") is None:
-        missing("java", "install openjdk-17-jre-headless, or run scripts/spark-setup.sh as root")
-    if not SPARK_SUBMIT.is_file():
-        missing("pyspark for the Spark master", "run scripts/spark-setup.sh")
-    host, port = MASTER.removeprefix("spark://").rsplit(":", 1)
-    try:
-        socket.create_connection((host, int(port)), timeout=5).close()
-        state = _master_state()
-    except OSError:
-        missing(f"a Spark master at {MASTER}", "run scripts/spark-setup.sh")
-    if not any(w.get("state") == "ALIVE" for w in state.get("workers", [])):
-        missing(f"a live worker on {MASTER}", "run scripts/spark-setup.sh")
-    return MASTER
 
 
 @pytest.fixture(scope="module")
