@@ -17,6 +17,7 @@ import pytest
 
 from tests.helpers import git, run_logs, runyard, submit_run, until, wait_run
 from tests.integration import test_spark_target as spark_target
+from tests.integration.test_notebooks import _texts
 from tests.integration.test_spark_target import MASTER, MEMORY, _master_state
 
 pytestmark = pytest.mark.integration
@@ -99,14 +100,6 @@ def _executed(run: dict[str, Any], name: str) -> dict[str, Any]:
     data = json.loads(Path(run["outputs_dir"], name).read_text())
     assert isinstance(data, dict)
     return data
-
-
-def _texts(cell: dict[str, Any]) -> str:
-    out = []
-    for output in cell.get("outputs", []):
-        text = output.get("text") or output.get("data", {}).get("text/plain") or ""
-        out.append(text if isinstance(text, str) else "".join(text))
-    return "".join(out)
 
 
 def test_a_notebook_on_a_standalone_master_gets_its_spark_session_and_records_metrics(
