@@ -6,6 +6,7 @@ Runyard run (runyard.tracking.mlflow_endpoint, started by the run's sitecustomiz
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -245,7 +246,11 @@ def test_an_mlflow_script_on_an_ssh_target_lands_in_the_runyard_run(
     (project / "requirements.txt").write_text("mlflow-skinny\n")
     (project / "basic.py").write_text(BASIC)
     commit_all(project, "basic mlflow script")
-    helpers.add_ssh_target(project, env, tmp_path / "remote" / "runyard")
+    # the remote interpreter is this one, whose uv package the probe finds: the
+    # environment is built with uv there (a pip build there: test_env_shared_remote.py)
+    helpers.add_ssh_target(
+        project, env, tmp_path / "remote" / "runyard", "--python", sys.executable
+    )
     run_id = submit_run(project, "--target", "vm", "basic.py", env=env, timeout=900)
     show = wait_run(project, run_id, env=env, timeout=900)
     log = run_logs(project, run_id, env=env)
