@@ -10,6 +10,7 @@ package index the environments use. Under CI=true a missing engine or sshd fails
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -281,7 +282,9 @@ def test_notebook_run_on_an_ssh_target(
 ) -> None:
     env = helpers.ssh_user(tmp_path / "home")
     workdir = tmp_path_factory.mktemp("remote") / "runyard"
-    helpers.add_ssh_target(proj, env, workdir)
+    # the remote interpreter is this one, whose uv package the probe finds: the kernel's
+    # packages are installed there with uv (a pip build there: test_env_shared_remote.py)
+    helpers.add_ssh_target(proj, env, workdir, "--python", sys.executable)
     run_id = submit_run(
         proj, "--target", "vm", "analysis.ipynb", "-p", "lr=0.2", "-p", "label=x",
         env=env, timeout=600,

@@ -21,6 +21,7 @@ import base64
 import io
 import json
 import os
+import sys
 import tarfile
 import time
 import zipfile
@@ -171,7 +172,11 @@ def test_an_ssh_run_brings_back_event_files_written_anywhere(project: Path, tmp_
     env = helpers.ssh_user(tmp_path / "home")
     shared = tmp_path / "shared"  # on the "remote machine" (this one), outside the run
     _project(project)
-    helpers.add_ssh_target(project, env, tmp_path / "remote" / "runyard")
+    # the remote interpreter is this one, whose uv package the probe finds: tensorboard is
+    # installed there with uv (a pip build there: test_env_shared_remote.py)
+    helpers.add_ssh_target(
+        project, env, tmp_path / "remote" / "runyard", "--python", sys.executable
+    )
     run_id = helpers.submit_run(
         project, "--target", "vm", "write_tb.py", str(shared), str(STEPS), "wait", env=env,
         timeout=900,
