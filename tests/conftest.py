@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import git, runyard
+
+# The tests mean the plain `runyard` process when they signal or kill it, so the warm
+# submit server (runyard.cli.quick) is off unless a run of the suite asks for it;
+# tests/integration/test_submit_server.py turns it on for what it tests.
+os.environ.setdefault("RUNYARD_SUBMIT_SERVER", "0")
 
 
 @pytest.fixture(autouse=True)

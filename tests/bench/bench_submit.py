@@ -3,6 +3,9 @@
 Time from starting `runyard submit train.py` to the script's first line on the
 terminal, against a bare `python train.py` started the same way (the peer). Prints
 medians and the difference (goal: at most 0.1 s). No assertions: this is a measurement.
+Submits in a row go through the submit server (`runyard.cli.quick`: the second plain
+submit starts it, the warm-up here does), as they do for users; the plain command
+(`RUNYARD_SUBMIT_SERVER=0`: a fresh interpreter importing the CLI) is timed beside it.
 The run's supervisor is a fork of the CLI (`runs.start_ahead(fork=True)`): what it
 imports beyond the CLI's modules is the difference of the last two lines of the
 breakdown. On a machine shared with other work, compare CPU time too (`perf stat -e
@@ -94,6 +97,8 @@ def main() -> None:
             subprocess.run(
                 [*RUNYARD, "submit", "train.py"], cwd=root, check=True, capture_output=True, env=env
             )
+        time.sleep(1.0)  # the submit server the second one started, importing the CLI
+        plain_env = {**env, "RUNYARD_SUBMIT_SERVER": "0"}
         other = with_path(env, str(Path(args.against).resolve())) if args.against else None
         if other is not None:
             subprocess.run(
@@ -106,15 +111,20 @@ def main() -> None:
         bare: list[float] = []
         submit: list[float] = []
         against: list[float] = []
+        plain: list[float] = []
         for _ in range(args.repeat):
             bare.append(time_to_first_line([sys.executable, "train.py"], root, env))
             submit.append(time_to_first_line([*RUNYARD, "submit", "train.py"], root, env))
+            plain.append(time_to_first_line([*RUNYARD, "submit", "train.py"], root, plain_env))
             if other is not None:
                 against.append(time_to_first_line([*RUNYARD, "submit", "train.py"], root, other))
         b, s = statistics.median(bare), statistics.median(submit)
         print(f"{'':34}{'median':>10}{'min':>10}")
         print(f"{'bare python train.py':34}{b:>9.3f}s{min(bare):>9.3f}s")
         print(f"{'runyard submit train.py':34}{s:>9.3f}s{min(submit):>9.3f}s")
+        p = statistics.median(plain)
+        print(f"{'  the same, plain (no server)':34}{p:>9.3f}s{min(plain):>9.3f}s")
+        print(f"overhead of the plain command (median difference): {p - b:.3f}s")
         if against:
             a = statistics.median(against)
             print(f"{'  the same, --against Runyard':34}{a:>9.3f}s{min(against):>9.3f}s")
@@ -122,7 +132,7 @@ def main() -> None:
         verdict = "met" if s - b <= 0.1 else "NOT met"
         print(f"submit overhead (median difference): {s - b:.3f}s   (goal: <= 0.1 s: {verdict})")
         print(f"ratio submit / bare: {s / b:.1f}x   ({args.repeat} runs each)")
-        print("where it goes (each in a fresh interpreter, median of 5):")
+        print("where the plain command's time goes (each in a fresh interpreter, median of 5):")
         for label, code in (
             ("interpreter start", "pass"),
             ("the CLI's modules for submit", "import runyard.cli.common, runyard.cli.submit"),

@@ -1,5 +1,5 @@
 import sys
 
-from runyard.cli.main import main
+from runyard.cli.entry import main
 
 sys.exit(main())
