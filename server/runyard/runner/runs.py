@@ -388,6 +388,7 @@ class Ahead:
     go_write: int
     store: Store | None
     spare: bool = False
+    shim_by_supervisor: bool = False  # a spare's or a forked supervisor writes it
 
     def abandon(self) -> None:
         """Let go: without "go" first, the supervisor ends (and cleans up)."""
@@ -447,9 +448,10 @@ def start_ahead(
     finally:
         if go_read >= 0:
             os.close(go_read)
-    if ready >= 0:
+    forked = ready >= 0
+    if forked:
         os.close(ready)
-    return Ahead(run_id, run_dir, lock_fd, go_write, store, spare)
+    return Ahead(run_id, run_dir, lock_fd, go_write, store, spare, spare or forked)
 
 
 # A rerun's environment is built from its original's lock: the pins, written as a
@@ -605,7 +607,7 @@ def start_run(
             for rel, data in files.items():
                 (run_dir / "work" / rel).parent.mkdir(parents=True, exist_ok=True)
                 (run_dir / "work" / rel).write_bytes(data)
-            if not ahead.spare:  # (a spare's supervisor has written it)
+            if not ahead.shim_by_supervisor:
                 _write_tracking_shim(run_dir)
             progress("start")
             os.write(go_write, b"go")
@@ -801,7 +803,10 @@ def _fork_supervisor_here(project: Project, run_id: str, lock_fd: int, go_fd: in
             code = 0  # the submission ended before the store was open: nothing to do
         else:
             os.close(ready_read)
-            code = supervisor.main([str(project.root), run_id, str(lock_fd), str(go_fd)])
+            # ("spare": it writes the run's tracking shim itself as it waits, as a
+            # sweep's spare does, while the submitter takes the snapshot)
+            args = [str(project.root), run_id, str(lock_fd), str(go_fd), "spare"]
+            code = supervisor.main(args)
     except BaseException:
         with contextlib.suppress(BaseException):
             import traceback

@@ -17,7 +17,7 @@ when it reads "go" from GO_FD, and exits quietly if the pipe closes without it (
 submitter recorded why; a run never recorded has its folder removed). A `spare` (a
 sweep's, started before its trial is known: `runs.start_ahead`) writes the run's
 tracking shim (`runs._write_tracking_shim`) as it waits, which the submitter does
-otherwise.
+otherwise; so does a supervisor forked from the CLI's submit.
 
 A supervisor that dies (kill -9, the OOM killer) does not lose the run: the next client
 that reconciles starts one with `attach`, which asks the backend for the run again (a
