@@ -111,8 +111,11 @@ def submit(argv: list[str]) -> int | None:
     path = socket_path()
     if path is None:
         return None
+    try:
+        fields = [TAG, os.fsencode(os.getcwd())]
+    except OSError:  # (a folder deleted under the shell: the plain command says so)
+        return None
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-    fields = [TAG, os.fsencode(os.getcwd())]
     mask = os.umask(0o022)
     os.umask(mask)
     fields += [str(mask).encode(), str(len(argv)).encode(), *map(os.fsencode, argv)]
@@ -191,6 +194,9 @@ def after_plain_submit() -> None:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
             close_fds=True,
+            # in the folder holding this runyard package (`-m` puts it first on sys.path),
+            # none of the user's
+            cwd=os.path.dirname(_PACKAGE),
         )
     except OSError:
         return
