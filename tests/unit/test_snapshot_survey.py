@@ -83,9 +83,11 @@ def test_a_shared_survey_takes_the_same_snapshot_in_fewer_git_processes(
     assert sorted(files) == [".env", "data.csv", "train.py"]  # no *.secretlog
     head = git(repo, "rev-parse", "HEAD").strip()
     assert git(repo, "rev-parse", f"{snap_shared.commit}^").strip() == head
-    # rev-parse, config, ls-files --others, add, write-tree, commit-tree, update-ref: each
-    # once (no ls-files -ci: the index kept by the first snapshot is fresh).
-    assert together == 7, calls[:together]
+    # config, ls-files --others, add, write-tree, commit-tree, update-ref: each once (no
+    # rev-parse: the project is the top of a plain repository; no ls-files -ci: the index
+    # kept by the first snapshot is fresh).
+    assert together == 6, calls[:together]
+    assert not [c for c in calls[:together] if "rev-parse" in c]
     assert together < apart
 
 
@@ -118,3 +120,42 @@ def test_a_fresh_kept_index_still_leaves_out_the_tracked_files_runyardignore_nam
     (repo / ".runyardignore").write_text("train.py\n")
     later = files("other-patterns")
     assert "train.py" not in later and "secret.cfg" in later and "more.cfg" in later
+
+
+def _asked(root: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, Path] | None:
+    """What rev-parse answers for `root` (the shortcut turned off)."""
+    with monkeypatch.context() as m:
+        m.setattr(snapshot, "_top_of_plain_repository", lambda _root: None)
+        return snapshot._repository_of(root)
+
+
+def test_the_top_of_a_plain_repository_is_found_without_git_as_rev_parse_finds_it(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "one")
+    top = Path(repo).resolve()
+    assert snapshot._top_of_plain_repository(top) == _asked(top, monkeypatch)
+    assert _asked(top, monkeypatch) == (top, top / ".git", top / ".git")
+    # where it does not apply, rev-parse is asked: a sub-folder, a linked worktree, a
+    # repository whose config moves or removes the work tree
+    sub = top / "sub"
+    sub.mkdir()
+    assert snapshot._top_of_plain_repository(sub) is None
+    linked = tmp_path / "linked"
+    git(repo, "worktree", "add", "-q", str(linked))
+    assert snapshot._top_of_plain_repository(linked.resolve()) is None
+    assert _asked(linked.resolve(), monkeypatch) is not None
+    for setting in ("core.bare true", "core.worktree " + str(tmp_path)):
+        other = tmp_path / f"other-{setting.split()[0]}"
+        other.mkdir()
+        git(other, "init", "-q")
+        git(other, "config", *setting.split())
+        assert snapshot._top_of_plain_repository(other.resolve()) is None
+    plain = tmp_path / "plain-false"
+    plain.mkdir()
+    git(plain, "init", "-q")
+    git(plain, "config", "core.bare", "false")  # (every new repository says so)
+    assert snapshot._top_of_plain_repository(plain.resolve()) == _asked(
+        plain.resolve(), monkeypatch
+    )

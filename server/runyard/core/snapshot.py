@@ -169,9 +169,37 @@ def _rev_parse(root: Path, *args: str) -> tuple[int, list[str], str]:
     return status, out.splitlines(), err
 
 
+def _top_of_plain_repository(root: Path) -> tuple[Path, Path, Path] | None:
+    """`_repository_of(root)` without a git process, in the common case only: `root` is
+    the top of a repository whose `.git` is a folder (not a linked worktree's or a
+    submodule's file) of this user's, as `root` is, with HEAD and objects, and whose
+    config sets no `bare` or `worktree` (which move the work tree). None otherwise:
+    rev-parse is asked."""
+    dot_git = root / ".git"
+    uid = os.getuid()
+    try:
+        st = os.lstat(dot_git)
+        if not stat_mod.S_ISDIR(st.st_mode) or st.st_uid != uid or os.stat(root).st_uid != uid:
+            return None
+        if not (dot_git / "HEAD").is_file() or not (dot_git / "objects").is_dir():
+            return None
+        config = (dot_git / "config").read_bytes().lower()
+    except OSError:
+        return None
+    if _BARE.search(config) or b"worktree" in config or (dot_git / "commondir").exists():
+        return None
+    return root, dot_git, dot_git
+
+
+_BARE = re.compile(rb"^\s*bare\s*(=\s*(true|yes|on|1)\s*)?$", re.MULTILINE)  # (not `= false`)
+
+
 def _repository_of(root: Path) -> tuple[Path, Path, Path] | None:
     """(work tree, git dir, common dir) of the repository `root` is in; None when it is
     in none or in a bare one. A repository git cannot use is an error."""
+    plain = _top_of_plain_repository(root)
+    if plain is not None:
+        return plain
     # One process in the common case (a work tree); a bare repository, a folder inside
     # a .git folder or no repository at all fail the work-tree question and are told
     # apart by the two questions below.
