@@ -162,12 +162,15 @@ def _json(project: Path, *args: str) -> Any:
 
 @pytest.mark.timeout(SUBMIT_TIMEOUT + 600)
 @pytest.mark.parametrize("sample", SAMPLES)
-def test_sample_runs_for_real(sample: str, tmp_path: Path) -> None:
-    if sample == "pyspark-mllib" and shutil.which("java") is None:
-        why = "PySpark needs a Java runtime (apt-get install default-jre-headless)"
-        if IN_CI:
-            pytest.fail(why)
-        pytest.skip(why)
+def test_sample_runs_for_real(sample: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    if sample == "pyspark-mllib":
+        if shutil.which("java") is None:
+            why = "PySpark needs a Java runtime (apt-get install default-jre-headless)"
+            if IN_CI:
+                pytest.fail(why)
+            pytest.skip(why)
+        # its environment finds pyspark's wheel too (not built from source again)
+        request.getfixturevalue("pyspark_from_a_wheel")
     entry = _entry(sample)
     project = _copy_template(sample, tmp_path)
 

@@ -76,8 +76,11 @@ HELPERS = "def square(x):\n    return x * x\n"
 
 
 @pytest.fixture(scope="module")
-def proj(tmp_path_factory: pytest.TempPathFactory, cluster: str) -> Path:
-    """One project for the module, so the notebooks' environment is built once."""
+def proj(
+    tmp_path_factory: pytest.TempPathFactory, cluster: str, pyspark_from_a_wheel: None
+) -> Path:
+    """One project for the module, so the notebooks' environment is built once (from
+    pyspark's wheel: conftest's `pyspark_from_a_wheel`)."""
     root = tmp_path_factory.mktemp("spark-notebooks") / "proj"
     root.mkdir()
     git(root, "init", "-q", "-b", "main")

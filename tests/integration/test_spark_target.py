@@ -77,8 +77,11 @@ def cluster() -> str:
 
 
 @pytest.fixture(scope="module")
-def proj(tmp_path_factory: pytest.TempPathFactory, cluster: str) -> Path:
-    """One project for the module, so the run environment (pyspark) is built once."""
+def proj(
+    tmp_path_factory: pytest.TempPathFactory, cluster: str, pyspark_from_a_wheel: None
+) -> Path:
+    """One project for the module, so the run environment (pyspark) is built once (from
+    pyspark's wheel: conftest's `pyspark_from_a_wheel`)."""
     root = tmp_path_factory.mktemp("spark") / "proj"
     root.mkdir()
     git(root, "init", "-q", "-b", "main")
