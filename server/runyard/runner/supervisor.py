@@ -54,6 +54,7 @@ import contextlib
 import json
 import os
 import posixpath
+import re
 import shutil
 import signal
 import sys
@@ -99,21 +100,34 @@ class Canceled(Exception):
     pass
 
 
+# A JVM's own INFO/DEBUG/TRACE lines (log4j's default layout, as Spark writes them:
+# `26/12/07 04:47:06 INFO SparkContext: ...`): a Spark driver's shutdown says a dozen
+# of them after the script's traceback, and none is why the run failed.
+_JVM_CHATTER = re.compile(rb"^\d\d/\d\d/\d\d \d\d:\d\d:\d\d (INFO|DEBUG|TRACE) ")
+
+
 def last_log_line(log_path: Path) -> str | None:
-    """The last non-empty line of a log, for failure reasons."""
+    """The last non-empty line of a log, for failure reasons: not Runyard's own, and
+    not a JVM's INFO chatter (unless there is nothing else)."""
     try:
         with log_path.open("rb") as f:
             f.seek(0, os.SEEK_END)
             size = f.tell()
-            f.seek(max(0, size - 8192))
+            f.seek(max(0, size - 65536))
             tail = f.read()
     except OSError:
         return None
+    chatter: str | None = None
     for raw in reversed(tail.splitlines()):
         line = raw.decode("utf-8", "replace").strip()
-        if line and not line.startswith("[runyard]"):
-            return line if len(line) <= 240 else line[:237] + "..."
-    return None
+        if not line or line.startswith("[runyard]"):
+            continue
+        line = line if len(line) <= 240 else line[:237] + "..."
+        if _JVM_CHATTER.match(raw.strip()):
+            chatter = chatter or line
+            continue
+        return line
+    return chatter
 
 
 class Supervisor:
