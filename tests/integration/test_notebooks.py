@@ -364,3 +364,15 @@ def test_parameters_are_typed_as_papermill_types_them_and_injected_once() -> Non
     assert notebooks.inject(with_ids, [("lr", 1)])[0]["cells"][2]["id"] == "injected-parameters"
     magic = "%matplotlib inline\nlr: float = 0.1\n(a, b) = 1, 2\nn += 1"
     assert sorted(notebooks.assigned_names(magic) or []) == ["a", "b", "lr", "n"]
+
+
+def test_a_notebook_saved_without_cell_ids_runs_without_nbformat_s_warning(proj: Path) -> None:
+    data = json.loads(_notebook(_cell("x = 1", ["parameters"]), _cell("print('x is', x)")))
+    data["nbformat_minor"] = 5  # cell ids are asked for from 4.5, and this one has none
+    (proj / "noids.ipynb").write_text(json.dumps(data))
+    run = wait_run(proj, submit_run(proj, "noids.ipynb", "-p", "x=2"), timeout=600)
+    log = run_logs(proj, run["id"])
+    assert run["status"] == "completed", log
+    assert "x is 2" in log and "MissingIDFieldWarning" not in log
+    ids = [cell.get("id") for cell in _executed(proj, run["id"], "noids.ipynb")["cells"]]
+    assert all(ids) and len(set(ids)) == len(ids)

@@ -157,6 +157,28 @@ def write_notebook(nb: Any, path: str) -> None:
     os.replace(tmp, path)
 
 
+def with_cell_ids(data: Any) -> Any:
+    """`data` (a notebook's JSON) with an id on each cell that has none, where its format
+    (4.5 and later) asks for one, as Jupyter adds them when it opens such a notebook:
+    nbformat would warn about each in the run's log ("MissingIDFieldWarning")."""
+    cells = data.get("cells") if isinstance(data, dict) else None
+    if (
+        data.get("nbformat") != 4
+        or data.get("nbformat_minor", 0) < 5
+        or not isinstance(cells, list)
+    ):
+        return data
+    taken = {c.get("id") for c in cells if isinstance(c, dict)}
+    n = 0
+    for cell in cells:
+        if isinstance(cell, dict) and not cell.get("id"):
+            while f"cell-{n}" in taken:
+                n += 1
+            cell["id"] = f"cell-{n}"
+            taken.add(cell["id"])
+    return data
+
+
 def numbered(nb: Any) -> list[int]:
     """The indexes of the notebook's own code cells, the cells the log numbers (as its
     author counts them: the injected parameters are not one of them)."""
@@ -315,7 +337,7 @@ def main(argv: list[str]) -> int:
         return 2
     import json
 
-    nb = nbformat.reads(json.dumps(data), as_version=4)
+    nb = nbformat.reads(json.dumps(with_cell_ids(data)), as_version=4)
     if params:
         import runyard
 
