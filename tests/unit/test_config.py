@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -658,8 +659,15 @@ def test_cache_keys_follow_the_content(project: Project) -> None:
 
 
 def test_cache_problems_never_fail_a_load(project: Project) -> None:
-    load_target(project, "local")  # no state folder: nothing cached, no error
+    ignore = project.root / ".runyard" / ".gitignore"
+    kept = ignore.read_text()
+    ignore.unlink()
+    load_target(project, "local")  # no state folder git ignores: nothing cached, no error
     assert not project.state_dir.exists()
+    ignore.write_text(kept)  # as `runyard init` wrote it: the cache may make the folder
+    load_target(project, "local")
+    assert len(json.loads(_cache_file(project).read_text())) == 1
+    shutil.rmtree(project.state_dir)
     project.state_dir.mkdir()
     (project.state_dir / "cache").write_text("not a folder")
     assert load_target(project, "local").type == "local"

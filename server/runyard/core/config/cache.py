@@ -7,6 +7,8 @@ other files, which `validate_document` adds for the editor): a cached result can
 stale when another file changes. `_CACHE_VERSION` is bumped whenever the checks change,
 so results of an older version are not trusted. At most `_CACHE_MAX` entries are kept
 (the newest). Reading or writing it never fails a command: problems just mean no caching.
+The state folder is made for it only where `.runyard/.gitignore` ignores it (a project
+`runyard init` made), so a project that never ran keeps it too.
 hashlib is imported when a key is first computed, not with the package.
 """
 
@@ -72,6 +74,18 @@ class ValidCache:
             keys[key] = data
             self._dirty = True
 
+    def _state_ignored(self) -> bool:
+        """Whether `.runyard/.gitignore` (as `runyard init` writes it) ignores the state
+        folder: then the cache may create it before the project's first run (say, for
+        the language server's start), without anything new showing in `git status`."""
+        try:
+            lines = (self.state_dir.parent / ".gitignore").read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return False
+        return any(
+            line.strip() in ("state/", "state", "/state/", "/state") for line in lines.splitlines()
+        )
+
     def save(self) -> None:
         if not self._dirty or self._keys is None:
             return
@@ -80,9 +94,9 @@ class ValidCache:
         if len(keys) > _CACHE_MAX:
             keys = dict(list(keys.items())[-_CACHE_MAX:])
         try:
-            if not self.state_dir.is_dir():
+            if not self.state_dir.is_dir() and not self._state_ignored():
                 return
-            self.path.parent.mkdir(exist_ok=True)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_name(f".{CACHE_FILE}.{os.getpid()}.tmp")
             tmp.write_text(json.dumps(keys), encoding="utf-8")
             os.replace(tmp, self.path)
