@@ -698,3 +698,42 @@ def test_export_from_a_fresh_snapshot_object(tmp_path: Path) -> None:
     export_snapshot(Project(root), snap, dest)
     assert (dest / "pkg/m.py").read_text() == "x = 1\n"
     assert os.access(dest / "run.sh", os.X_OK)
+
+
+def _tree_files(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.mark.parametrize(
+    "layout", ["repository top", "sub-folder of a repository", "no repository"]
+)
+def test_a_snapshot_exported_as_it_is_taken_writes_what_a_later_export_writes(
+    tmp_path: Path, layout: str
+) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    if layout != "no repository":
+        git(repo, "init", "-q")
+    root = repo / "proj" if layout == "sub-folder of a repository" else repo
+    if root != repo:
+        write(repo / "outside.txt", "not the project's\n")
+    write(root / "train.py", "print('hi')\n")
+    write(root / "data" / "rows.csv", "a,b\n1,2\n")
+    write(root / "run.sh", "#!/bin/sh\n", mode=0o755)
+    if layout != "no repository":
+        git(repo, "add", "-A")
+        git(repo, "commit", "-qm", "one")
+    write(root / "notes.md", "untracked, taken too\n")
+    project = Project(root)
+    during = tmp_path / "during"
+    snap = take_snapshot(project, "r1", export_to=during)
+    after = tmp_path / "after"
+    export_snapshot(project, snap.commit, after)
+    assert _tree_files(during) == _tree_files(after)
+    assert {"train.py", "data/rows.csv", "run.sh", "notes.md"} <= set(_tree_files(during))
+    assert "outside.txt" not in _tree_files(during)
+    assert os.access(during / "run.sh", os.X_OK)

@@ -91,6 +91,17 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return p
 
 
+_PARSERS: dict[str | None, argparse.ArgumentParser] = {}
+
+
+def parser_for(command: str | None) -> argparse.ArgumentParser:
+    """`build_parser(command)`, built once per process: the submit server (`quick`)
+    builds the submit command's before it forks a child per submit."""
+    if command not in _PARSERS:
+        _PARSERS[command] = build_parser(command)
+    return _PARSERS[command]
+
+
 def command_word(argv: Sequence[str]) -> str | None:
     """The command `argv` names, when it can be told without parsing (None otherwise)."""
     args = iter(argv)
@@ -108,7 +119,7 @@ def command_word(argv: Sequence[str]) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else argv
-    parser = build_parser(command_word(words))
+    parser = parser_for(command_word(words))
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))

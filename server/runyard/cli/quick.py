@@ -381,7 +381,9 @@ def serve(path: str) -> int:
     import runyard.cli.submit
     import runyard.core.config
     import runyard.core.snapshot
-    import runyard.runner.supervisor  # noqa: F401
+    import runyard.runner.supervisor
+
+    runyard.cli.main.parser_for("submit")
 
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     server = _Server(path)

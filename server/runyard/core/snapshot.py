@@ -47,6 +47,7 @@ import stat as stat_mod
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -747,22 +748,43 @@ def _survey_of(project: Project, survey: Survey | None) -> Survey:
 
 
 def take_snapshot(
-    project: Project, run_id: str, survey: Survey | None = None, ref: bool = True
+    project: Project,
+    run_id: str,
+    survey: Survey | None = None,
+    ref: bool = True,
+    export_to: Path | None = None,
 ) -> Snapshot:
     """Commit the project folder as it is now to `refs/runyard/runs/<run_id>` (with what
     `survey`, taken for this submission, already knows). `ref=False` leaves the ref to
     `make_ref`, once the run has gone: the commit is written, and kept by git until it
-    is pruned (two weeks, by default), so the run's start need not wait for it."""
+    is pruned (two weeks, by default), so the run's start need not wait for it.
+    `export_to`: the snapshot's tree is also written into that folder (`export_snapshot`),
+    as the commit is made, by a git process of its own beside it."""
     _check_run_id(run_id)
     survey = _survey_of(project, survey)
     where = survey.where
     name = RUNS_REF_PREFIX + run_id
+    exporting: threading.Thread | None = None
+    failed: list[BaseException] = []
     with _tree_of_working_folder(project, where, survey) as tree:
-        args = ["commit-tree", "--no-gpg-sign", tree, "-m", f"runyard run {run_id}"]
-        commit = _git(where, args).strip() if where.shadow else _commit_on_head(where, args)
-        if ref:
-            _git(where, ["update-ref", "-m", f"runyard run {run_id}", name, commit])
-    return Snapshot(
+        if export_to is not None and not where.prefix:
+            early = Snapshot(commit="", ref=name, git_dir=where.common_dir, prefix="",
+                             shadow=where.shadow, tree=tree)  # fmt: skip
+            exporting = threading.Thread(
+                target=_export_into, args=(project, early, export_to, failed), daemon=True
+            )
+            exporting.start()
+        try:
+            args = ["commit-tree", "--no-gpg-sign", tree, "-m", f"runyard run {run_id}"]
+            commit = _git(where, args).strip() if where.shadow else _commit_on_head(where, args)
+            if ref:
+                _git(where, ["update-ref", "-m", f"runyard run {run_id}", name, commit])
+        finally:
+            if exporting is not None:
+                exporting.join()
+    if failed:
+        raise failed[0]
+    snap = Snapshot(
         commit=commit,
         ref=name,
         git_dir=where.common_dir,
@@ -770,6 +792,16 @@ def take_snapshot(
         shadow=where.shadow,
         tree=tree if not where.prefix else "",
     )
+    if export_to is not None and exporting is None:
+        export_snapshot(project, snap, export_to)
+    return snap
+
+
+def _export_into(project: Project, snap: Snapshot, dest: Path, failed: list[BaseException]) -> None:
+    try:
+        export_snapshot(project, snap, dest)
+    except BaseException as exc:  # (raised on the caller's thread)
+        failed.append(exc)
 
 
 def make_ref(project: Project, snap: Snapshot, run_id: str) -> None:

@@ -662,8 +662,10 @@ def start_run(
             progress("snapshot")
             snap: Any = None
             ref_later = commit is None  # (made once the run has gone: `_make_ref`)
-            if commit is None:
-                snap = snapshot.take_snapshot(project, run_id, survey, ref=False)
+            if commit is None:  # (its tree written into the working copy as it is made)
+                snap = snapshot.take_snapshot(
+                    project, run_id, survey, ref=False, export_to=run_dir / "work"
+                )
             elif exported is None:
                 snap = snapshot.reuse_snapshot(project, run_id, commit)
             if snap is not None:
@@ -671,7 +673,7 @@ def start_run(
                 run.snapshot_ref, run.snapshot_commit = snap.ref, snap.commit
             if exported is not None:
                 copy_working_copy(exported, run_dir / "work")
-            else:
+            elif commit is not None:
                 snapshot.export_snapshot(project, snap, run_dir / "work")
             if make_env_file:
                 rel = str(spec.requirements)
