@@ -26,4 +26,4 @@ node --test dist/test/
 bash scripts/build-vsix.sh
 RUNYARD_VSIX="$PWD/runyard-$(node -p 'require("./package.json").version').vsix"
 export RUNYARD_VSIX
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+exec .venv/bin/python -m pytest -q -p no:cacheprovider --durations=30 "$@"
