@@ -212,3 +212,19 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
     except OSError:
         return "Z"
+
+
+def test_a_caller_that_connects_and_says_nothing_holds_up_no_one(
+    scripts: Path, quick_env: dict[str, str]
+) -> None:
+    import socket as sockets
+
+    path = _start_server(scripts, quick_env)
+    silent = sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM)
+    silent.connect(str(path))  # and never sends its request
+    try:
+        proc = runyard(scripts, "submit", "hello.py", env=quick_env, timeout=60)
+    finally:
+        silent.close()
+    assert proc.returncode == 0 and "hello []" in proc.stdout, proc.stderr
+    assert [line.split(" ", 1)[1] for line in _served(quick_env)] == ["submit hello.py"]

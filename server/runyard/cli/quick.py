@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 TAG = b"runyard-submit-1"
 REPEAT_WINDOW = 60.0  # seconds: a second plain submit within this starts a server
 IDLE_SECONDS = 120.0
+ANSWER_SECONDS = 10.0  # a caller waits this long for its child's pid, then runs plainly
 # what differs between two commands of one shell without meaning anything to Runyard
 _VOLATILE = frozenset({"_", "PWD", "OLDPWD", "SHLVL"})
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -122,12 +123,13 @@ def submit(argv: list[str]) -> int | None:
     fields += [os.fsencode(f"{k}={v}") for k, v in os.environ.items()]
     body = b"\0".join(fields)
     fds = b"".join(fd.to_bytes(4, sys.byteorder) for fd in (0, 1, 2))
+    data = len(body).to_bytes(4, "big") + body
     try:
+        sock.settimeout(ANSWER_SECONDS)  # (a server stuck elsewhere: the plain command)
         sock.connect(path)
-        sock.sendmsg(
-            [len(body).to_bytes(4, "big") + body],
-            [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)],
-        )
+        sent = sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
+        if sent < len(data):
+            sock.sendall(data[sent:])
         first = _read_line(sock)
     except OSError:
         sock.close()
@@ -135,6 +137,7 @@ def submit(argv: list[str]) -> int | None:
     if not first.startswith(b"pid "):
         sock.close()
         return None
+    sock.settimeout(None)
     return _wait(sock, int(first[4:]))
 
 
@@ -215,15 +218,20 @@ def _recv_request(conn: _socket.socket) -> tuple[bytes, list[int]]:
     for level, kind, data in ancillary:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
             fds.frombytes(data[: len(data) - (len(data) % fds.itemsize)])
-    if len(head) != 4:
-        raise OSError("short request")
-    want = int.from_bytes(head, "big")
     body = b""
-    while len(body) < want:
-        chunk = conn.recv(min(1 << 16, want - len(body)))
-        if not chunk:
+    try:
+        if len(head) != 4:
             raise OSError("short request")
-        body += chunk
+        want = int.from_bytes(head, "big")
+        while len(body) < want:
+            chunk = conn.recv(min(1 << 16, want - len(body)))
+            if not chunk:
+                raise OSError("short request")
+            body += chunk
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
     return body, list(fds)
 
 
@@ -280,7 +288,9 @@ def _peer_uid(conn: _socket.socket) -> int:
 
 def _serve_one(server: _Server, listener: _socket.socket, conn: _socket.socket) -> bool:
     """Answer one request; False when the server must leave (its code changed)."""
+    conn.settimeout(ANSWER_SECONDS / 2)  # (a caller that never sends holds no one up)
     body, fds = _recv_request(conn)
+    conn.settimeout(None)
     try:
         fields = body.split(b"\0")
         if fields[0] != TAG or len(fds) != 3:
