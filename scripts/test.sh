@@ -8,6 +8,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --dev
+# The tests build many environments with uv; on a machine that keeps its caches between
+# runs, uv's cache keeps what no build can reach any more (a source distribution built
+# again, say) and grows by gigabytes. Drop only that before each run.
+.venv/bin/python -c 'import subprocess, uv
+subprocess.run([uv.find_uv_bin(), "cache", "prune", "--quiet"], check=False)' || true
 in_ci=false
 case "${CI:-}" in 1 | true | TRUE | yes) in_ci=true ;; esac
 for part in docker-setup sshd-setup spark-setup ray-setup postgres-setup vscode-setup; do
