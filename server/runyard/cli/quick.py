@@ -238,10 +238,14 @@ def _recv_request(conn: _socket.socket) -> tuple[bytes, list[int]]:
 class _Server:
     def __init__(self, path: str) -> None:
         self.path = path
-        self.idle = float(os.environ.get("RUNYARD_SUBMIT_SERVER_IDLE") or IDLE_SECONDS)
+        try:
+            self.idle = float(os.environ.get("RUNYARD_SUBMIT_SERVER_IDLE") or IDLE_SECONDS)
+        except ValueError:  # (not a number: the default)
+            self.idle = IDLE_SECONDS
         self.environ = {k: v for k, v in os.environ.items() if k not in _VOLATILE}
         self.files = self._runyard_files()
-        self.log = open(path + ".log", "a", buffering=1)  # noqa: SIM115 (the server's life)
+        # this server's own life only (a new one for the same socket starts it afresh)
+        self.log = open(path + ".log", "w", buffering=1)  # noqa: SIM115 (the server's life)
         self.log.write(f"server {os.getpid()}\n")
 
     @staticmethod
