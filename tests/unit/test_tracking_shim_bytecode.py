@@ -37,11 +37,6 @@ def test_each_run_gets_the_plain_shim_s_files_with_bytecode_its_interpreter_uses
         (state / "runs" / run_id).mkdir(parents=True)
         runs._write_tracking_shim(state / "runs" / run_id)
     [template] = [p for p in (state / runs.SHIM_DIR).iterdir()]
-    elsewhere = tmp_path / "somewhere" / "run"  # not a run folder of a state folder
-    elsewhere.mkdir(parents=True)
-    runs._write_tracking_shim(elsewhere)
-    assert _files(elsewhere / "lib") == _files(plain)
-    assert not (tmp_path / runs.SHIM_DIR).exists()  # no template beside it
     for run_id in ("r1", "r2"):
         lib = state / "runs" / run_id / "lib"
         assert _files(lib) == _files(plain)

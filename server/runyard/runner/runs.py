@@ -287,9 +287,7 @@ def _write_tracking_shim(run_dir: Path) -> None:
     (`tracking/azureml`), so scripts written for either record into the run unchanged;
     and the notebook runner (`runner/notebook_runner.py`), a notebook run's program."""
     lib = run_dir / "lib"
-    # (a run's folder is <state>/runs/<id>: the template lives in <state>/shim)
-    in_state = run_dir.parent.name == "runs" and run_dir.parent.parent.name == "state"
-    template = _shim_template(run_dir.parent.parent) if in_state else None
+    template = _shim_template(run_dir.parent.parent)
     if template is not None:
         try:
             shutil.copytree(template, lib, ignore=shutil.ignore_patterns(SHIM_DONE))
