@@ -286,84 +286,10 @@ def _write_tracking_shim(run_dir: Path) -> None:
     through `tracking/mlflow_endpoint.py`) and Azure ML Workbench's `azureml.logging`
     (`tracking/azureml`), so scripts written for either record into the run unchanged;
     and the notebook runner (`runner/notebook_runner.py`), a notebook run's program."""
+    import runyard
+
+    src = Path(runyard.__file__).parent
     lib = run_dir / "lib"
-    template = _shim_template(run_dir.parent.parent)
-    if template is not None:
-        try:
-            shutil.copytree(template, lib, ignore=shutil.ignore_patterns(SHIM_DONE))
-            return
-        except OSError:
-            shutil.rmtree(lib, ignore_errors=True)
-    _build_tracking_shim(lib)
-
-
-SHIM_DIR = "shim"  # in the state folder: one compiled shim per Runyard and Python version
-SHIM_DONE = ".complete"
-
-
-def _shim_sources() -> list[tuple[Path, str]]:
-    """The shim's files: (source, path in the run's lib folder)."""
-    import runyard
-
-    src = Path(runyard.__file__).parent
-    found = [(src / "__init__.py", "runyard/__init__.py")]
-    for path in sorted((src / "tracking").rglob("*.py")):
-        rel = path.relative_to(src / "tracking")
-        if rel.parts[0] != "azureml" and rel.name != "site_hook.py":
-            found.append((path, f"runyard/tracking/{rel.as_posix()}"))
-        elif rel.parts[0] == "azureml":
-            found.append((path, rel.as_posix()))
-    found.append((src / "tracking" / "site_hook.py", "sitecustomize.py"))
-    found.append((src / "runner" / "notebook_runner.py", f"{NOTEBOOK_RUNNER}.py"))
-    return found
-
-
-def _shim_template(state_dir: Path) -> Path | None:
-    """The tracking shim as a run's lib folder gets it, with bytecode compiled for this
-    Python (`<state>/shim/<key>`, made once per Runyard and Python version): a run's
-    interpreter then reads `sitecustomize` and `runyard` from bytecode instead of
-    compiling them as the script starts. A copy keeps the files' times, which the
-    bytecode is checked against; an interpreter of another version compiles its own,
-    as before. None when it cannot be made (the run then gets the plain files)."""
-    import py_compile
-    import zlib
-
-    try:
-        sources = _shim_sources()
-        facts = [f"{sys.implementation.cache_tag}"]
-        for path, rel in sources:
-            st = path.stat()
-            facts.append(f"{rel}\0{st.st_mtime_ns}\0{st.st_size}")
-        key = f"{zlib.crc32(chr(1).join(facts).encode()):08x}"
-        shims = state_dir / SHIM_DIR
-        final = shims / key
-        if (final / SHIM_DONE).is_file():
-            return final
-        shims.mkdir(parents=True, exist_ok=True)
-        tmp = shims / f".{key}.{os.getpid()}.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        for path, rel in sources:
-            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, tmp / rel)
-            py_compile.compile(str(tmp / rel), doraise=True)
-        (tmp / SHIM_DONE).write_text(key)
-        try:
-            os.rename(tmp, final)
-        except OSError:  # another run made it meanwhile
-            shutil.rmtree(tmp, ignore_errors=True)
-        for old in shims.iterdir():  # (templates of an older Runyard: nothing needs them)
-            if old.name != key and not old.name.startswith("."):
-                shutil.rmtree(old, ignore_errors=True)
-        return final if (final / SHIM_DONE).is_file() else None
-    except (OSError, py_compile.PyCompileError):
-        return None
-
-
-def _build_tracking_shim(lib: Path) -> None:
-    """The tracking shim's plain files in `lib` (`_write_tracking_shim` without a template)."""
-    import runyard
-
-    src = Path(runyard.__file__).parent
     dest = lib / "runyard"
     (dest).mkdir(parents=True, exist_ok=True)
     shutil.copy2(src / "__init__.py", dest / "__init__.py")
