@@ -14,6 +14,11 @@ from tests.helpers import git, runyard
 # submit server (runyard.cli.quick) is off unless a run of the suite asks for it;
 # tests/integration/test_submit_server.py turns it on for what it tests.
 os.environ.setdefault("RUNYARD_SUBMIT_SERVER", "0")
+# Likewise the language server's warm server (runyard.lsp.warm): the tests that start
+# `python -m runyard.lsp` mean that process. The extension's tests in a real VS Code
+# (tests/e2e) run with it on, as users do: their harness keeps RUNYARD_* variables away
+# from code-server.
+os.environ.setdefault("RUNYARD_SERVER_WARM", "0")
 
 
 @pytest.fixture(autouse=True)

@@ -93,12 +93,19 @@ def main():
     inherited = os.environ.get("PYTHONPATH", "").split(os.pathsep)
     os.environ["PYTHONPATH"] = os.pathsep.join([libs] + [p for p in inherited if p and p != libs])
     os.environ["RUNYARD_BUNDLED_LIBS"] = libs
+    # A warm server of this same environment (started after an earlier plain start)
+    # checked all of the below when it started: it serves at once.
+    from runyard.lsp import warm
+
+    served = warm.attach(sys.argv[1:])
+    if served is not None:
+        return served
     problem = check_dependencies(libs)
     if problem:
         return fail(problem)
     from runyard.lsp.__main__ import main as serve
 
-    return serve(sys.argv[1:])
+    return serve(sys.argv[1:], attach=False)
 
 
 if __name__ == "__main__":

@@ -234,7 +234,14 @@ export class RunyardClient implements ServerApi, vscode.Disposable {
 function spawnServer(command: string, args: string[]): { process: ChildProcess; started: Promise<ChildProcess> } {
   const child = spawn(command, args, {
     cwd: workingDir(),
-    env: { ...process.env, PYTHONUNBUFFERED: "1" },
+    env: {
+      ...process.env,
+      PYTHONUNBUFFERED: "1",
+      // runyard.lsp.warm: the server forked from a warm one unless the setting is off
+      ...(vscode.workspace.getConfiguration("runyard").get<boolean>("server.warmStart", true)
+        ? {}
+        : { RUNYARD_SERVER_WARM: "0" }),
+    },
     stdio: ["pipe", "pipe", "pipe"],
   });
   const started = new Promise<ChildProcess>((resolve, reject) => {

@@ -12,6 +12,8 @@ or built by scripts/build-vsix.sh. Prints:
    Compute Targets view showing the `local` target; the difference is what Runyard adds;
    next to it the extension's own log: "activated in N ms" and "Runyard server ready
    in N ms" (its Python server's start, measured by the extension);
+   and per window, with how many servers the warm server (runyard.lsp.warm) forked:
+   the first window's starts the plain way;
 3. submit: "Runyard: Submit Run" chosen in the palette to the run's row in the Runs
    view, the first (builds the run's environment) and the median of the rest, each
    run waited on until it completes before the next.
@@ -194,6 +196,16 @@ def measure(server: CodeServer, browser: object, folder: Path, loads: int, submi
         f"  the target shows {ours - base:+.2f} s after Git's branch "
         f"({ours / base:.2f}x the time to a built-in extension's first UI)"
     )
+    # per window: the first starts its server the plain way (and starts the warm
+    # server, runyard.lsp.warm); the later ones are forked from it where it is ready
+    gaps = [
+        t - g for t, g in zip(marks[MILESTONES["local"]], marks[MILESTONES["git"]], strict=False)
+    ]
+    print(f"  per window, target after Git's branch: {', '.join(f'{g:+.2f}' for g in gaps)} s")
+    served = sum(len(log.read_text().splitlines()) - 1 for log in server.warm_logs())
+    print(f"  windows whose server the warm server forked: {served} of {loads}")
+    if len(gaps) > 1:
+        print(f"  later windows (median): {statistics.median(gaps[1:]):+.2f} s")
     if activate_ms:
         print(f"  extension log: activate() took {statistics.median(activate_ms)} ms (median)")
     print(

@@ -26,6 +26,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -243,6 +244,10 @@ class CodeServer:
         self.user_data = self.home / "user-data"
         self.log_path = self.home / "code-server.log"
         self._log: IO[bytes] | None = None
+        # The Runyard servers' warm server (runyard.lsp.warm) keeps its socket here: a
+        # short path of this code-server's own (a socket's path has a length limit), so
+        # stop() ends the warm servers it started and no other.
+        self.runtime = Path(tempfile.mkdtemp(prefix="ry-run-"))
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RUNYARD_")}
@@ -260,6 +265,8 @@ class CodeServer:
         env["XDG_CONFIG_HOME"] = str(self.home / "xdg-config")
         env["XDG_DATA_HOME"] = str(self.home / "xdg-data")
         env["XDG_CACHE_HOME"] = str(self.home / "xdg-cache")
+        self.runtime.mkdir(mode=0o700, exist_ok=True)
+        env["XDG_RUNTIME_DIR"] = str(self.runtime)
         return env
 
     def install(self) -> None:
@@ -367,9 +374,31 @@ class CodeServer:
                 self.proc.wait(timeout=10)
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pgid, signal.SIGKILL)  # any straggler of the group
+        self.stop_warm_servers()
         if self._log is not None:
             self._log.close()
             self._log = None
+
+    def warm_logs(self) -> list[Path]:
+        """The logs of the Runyard servers' warm servers this code-server started."""
+        return sorted(self.runtime.glob("runyard-*/lsp-*.sock.log"))
+
+    def stop_warm_servers(self) -> None:
+        """End the warm servers (detached, so outside code-server's process group) and
+        what they forked, each checked by its command line first."""
+        for log in self.warm_logs():
+            for line in log.read_text(errors="replace").splitlines():
+                pid = line.split()[-1] if line.startswith("server ") else line.split(" ")[0]
+                if not pid.isdigit():
+                    continue
+                try:
+                    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+                except OSError:
+                    continue
+                if b"runyard.lsp.warm" in cmdline:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(int(pid), signal.SIGKILL)
+        shutil.rmtree(self.runtime, ignore_errors=True)
 
     def log_files(self, pattern: str) -> list[Path]:
         """Output-channel and window logs VS Code wrote, newest session first."""

@@ -20,8 +20,9 @@ MISSING: Any = object()
 
 
 class RawServer:
-    def __init__(self, root: Path, stderr: Path) -> None:
+    def __init__(self, root: Path, stderr: Path, env: dict[str, str] | None = None) -> None:
         self.root = root
+        self.env = env
         self.stderr_path = stderr
         self.proc: asyncio.subprocess.Process | None = None
         self.answers: dict[int | str, asyncio.Future[dict[str, Any]]] = {}
@@ -32,7 +33,7 @@ class RawServer:
 
     async def start(self) -> dict[str, Any]:
         self._stderr = self.stderr_path.open("wb")
-        env = dict(os.environ)
+        env = dict(os.environ) if self.env is None else self.env
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",

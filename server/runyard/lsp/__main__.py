@@ -1,5 +1,9 @@
 """``python -m runyard.lsp``: the Runyard language server over stdio (``--tcp HOST:PORT``
-to debug it from a client that connects over a socket)."""
+to debug it from a client that connects over a socket).
+
+Over stdio it first tries this environment's warm server (`warm.py`), which forks a
+server that has everything imported; without one it starts the plain way, then starts
+a warm server for the next start."""
 
 from __future__ import annotations
 
@@ -7,8 +11,18 @@ import argparse
 import logging
 import sys
 
+from runyard.lsp import warm as warm_start
 
-def main(argv: list[str] | None = None) -> int:
+
+def main(argv: list[str] | None = None, attach: bool = True, prepare: bool = True) -> int:
+    """The server; `attach`: first through a warm server, `prepare`: after a plain start,
+    start a warm server for the next."""
+    if argv is None:
+        argv = sys.argv[1:]
+    if attach:
+        code = warm_start.attach(argv)
+        if code is not None:
+            return code
     parser = argparse.ArgumentParser(prog="python -m runyard.lsp", description=__doc__)
     parser.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (default)")
     parser.add_argument("--tcp", metavar="HOST:PORT", help="listen on a TCP socket instead")
@@ -29,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     if host:
         server.start_tcp(host, port)
     else:
+        if prepare:
+            warm_start.prepare_next(argv)
         server.start_io()
     return 0
 
