@@ -1,6 +1,7 @@
 """Benchmark: the packaged extension in a real VS Code (code-server in headless Chromium).
 
 Run:  .venv/bin/python tests/bench/bench_extension.py [--loads 3] [--submits 5]
+                                                       [--no-warm-start]
 
 Uses what the end-to-end tests use (tests/e2e/harness.py): code-server from
 RUNYARD_VSCODE_DIR, Chromium, the `playwright` package, and the vsix from RUNYARD_VSIX
@@ -128,6 +129,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--loads", type=int, default=3)
     parser.add_argument("--submits", type=int, default=5)
+    parser.add_argument(
+        "--no-warm-start",
+        action="store_true",
+        help="every window starts its server the plain way (runyard.server.warmStart off)",
+    )
     args = parser.parse_args()
     try:
         harness.check_playwright()
@@ -142,7 +148,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         folder = harness.make_project(home / "proj", {"train.py": harness.train_py(0.1)})
-        server = CodeServer(home=home / "code-server", vsix=vsix, python=python)
+        server = CodeServer(
+            home=home / "code-server",
+            vsix=vsix,
+            python=python,
+            settings={"runyard.server.warmStart": False} if args.no_warm_start else {},
+        )
         # a closed window's extension host (and Runyard server) ends soon after, so
         # earlier loads do not compete with later ones
         with (

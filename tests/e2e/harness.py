@@ -235,6 +235,8 @@ class CodeServer:
     # False: every folder is trusted (--disable-workspace-trust). True: VS Code's workspace
     # trust is on and a new folder opens in Restricted Mode, without asking.
     workspace_trust: bool = False
+    # more user settings, over the harness's own
+    settings: dict[str, Any] = field(default_factory=dict)
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path = field(init=False)
@@ -309,6 +311,7 @@ class CodeServer:
                     "runyard.pythonPath": self.python,
                     # the DOM renderer keeps the terminal's text readable in the page
                     "terminal.integrated.gpuAcceleration": "off",
+                    **self.settings,
                 },
                 indent=2,
             )
