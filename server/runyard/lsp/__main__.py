@@ -37,9 +37,13 @@ def main(argv: list[str] | None = None, attach: bool = True, prepare: bool = Tru
         if not host or not port_text.isdigit():
             parser.error(f"--tcp expects HOST:PORT, like 127.0.0.1:2087, got {args.tcp!r}")
         port = int(port_text)
+    from runyard.lsp import codecache
+
+    generated = codecache.install()  # before lsprotocol's ~550 classes are made
     from runyard.lsp.server import create_server
 
     server = create_server()
+    generated.save()
     if host:
         server.start_tcp(host, port)
     else:

@@ -80,6 +80,9 @@ def serve(path: str, delay: float) -> int:
     # what a server start imports; one server made and dropped resolves lsprotocol's
     # types once (most of making one, some 60 ms), and starts no thread
     import runyard.lsp.__main__  # noqa: F401
+    from runyard.lsp import codecache
+
+    codecache.install()
     from runyard.lsp.server import create_server
 
     create_server()
