@@ -106,3 +106,24 @@ def test_a_cache_that_cannot_be_written_changes_nothing(tmp_path: Path) -> None:
     assert _compiled_here(cache, SOURCE)[0] is not None
     cache.save()  # a file where its folder would be: nothing written, no error
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_a_process_that_has_a_cache_installed_keeps_using_it(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "from runyard.lsp import codecache\n"
+        "first = codecache.install(sys.argv[1])\n"
+        "import lsprotocol.types\n"
+        "first.save()\n"
+        "again = codecache.install()\n"  # as a server forked by the warm server does
+        "print(again is first, again.compiled)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(SERVER_ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "code.marshal")],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "0"]

@@ -111,9 +111,13 @@ class CodeCache:
 
 def install(path: str | None = None) -> CodeCache:
     """Answer attrs' and cattrs' `compile` from the cache at `path` (`cache_file()`):
-    call before lsprotocol is imported. Returns the cache, to `save` once started."""
+    call before lsprotocol is imported. Returns the cache, to `save` once started. In a
+    process that has one already (a server forked by the warm server), that one."""
     import importlib
 
+    installed = getattr(getattr(sys.modules.get(_GENERATORS[0]), "compile", None), "__self__", None)
+    if isinstance(installed, CodeCache) and path in (None, installed.path):
+        return installed
     cache = CodeCache(path or cache_file())
     for name in _GENERATORS:
         try:

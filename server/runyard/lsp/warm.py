@@ -82,10 +82,11 @@ def serve(path: str, delay: float) -> int:
     import runyard.lsp.__main__  # noqa: F401
     from runyard.lsp import codecache
 
-    codecache.install()
+    generated = codecache.install()
     from runyard.lsp.server import create_server
 
     create_server()
+    generated.save()  # (what is new from here on is each forked server's to keep)
     return warm.serve(KIND, path, _run)
 
 
