@@ -200,3 +200,57 @@ def test_an_unchanged_telemetry_sample_moves_the_newest_one_instead_of_adding(
     store.add_deployment_stats("web", 140.0, 4, 1, 2.0, 9.5)
     assert store.deployment_stats("web", limit=1)[0]["requests"] == 4
     assert len(store.deployment_stats("web")) == 3
+
+
+STEP_SHAPES = {  # steps, and whether they are a stride (kept as their ends)
+    "counting up": (list(range(7, 7 + 300)), True),
+    "by a stride": (list(range(-50, 10 * 300 - 50, 10)), True),
+    "counting down": (list(range(300, 0, -1)), True),
+    "one step logged again and again": ([4] * 300, True),
+    "huge": ([2**62 + i for i in range(300)], True),
+    "a gap": ([*range(100), *range(150, 350)], False),
+    "out of order": ([*range(1, 300), 0], False),
+    "ends of a stride, not one": ([0, 1, 3, 4], False),
+    "two points": ([5, 9], False),
+    "one point": ([3], False),
+}
+
+
+@pytest.mark.parametrize("shape", list(STEP_SHAPES))
+def test_steps_round_trip_whatever_their_shape_and_window(shape: str) -> None:
+    from runyard.core.store.metrics import pack_steps, unpack_steps
+    from runyard.core.store.sqlite import pack, unpack
+
+    steps, arithmetic = STEP_SHAPES[shape]
+    n = len(steps)
+    blob = pack_steps(pack, steps)
+    assert len(blob) == (16 if arithmetic else 8 * n)
+    assert unpack_steps(unpack, blob, n) == steps
+    for a, b in [(0, n), (0, 1), (n - 1, n), (n // 3, n // 2), (1, n), (n // 2, n // 2)]:
+        assert unpack_steps(unpack, blob, n, a, b) == steps[a:b], (a, b)
+    assert unpack_steps(unpack, blob, n, n // 2) == steps[n // 2 :]
+
+
+def test_a_stride_is_stored_as_its_ends_and_every_step_reads_back(store: Store) -> None:
+    store.create_run(make_run("r1"))
+    store.add_metrics("r1", [("loss", 10 * i, float(i), 1.0 / (i + 1)) for i in range(1000)])
+    store.add_metrics("r1", [("loss", 1, 0.0, 0.0), ("loss", 3, 0.0, 0.0), ("loss", 2, 0.0, 0.0)])
+    sizes = store._read("SELECT n, length(steps) FROM metric_chunks ORDER BY id", ())
+    assert [tuple(r) for r in sizes] == [(1000, 16), (3, 24)]
+    _, steps, _, _ = store.metric_columns("r1", "loss")
+    assert steps == [10 * i for i in range(1000)] + [1, 3, 2]
+    assert [p[2] for p in store.metric_points("r1", limit=3)] == [0, 10, 20]
+    cut = store.metric_series("r1", "loss", 50, steps=(4000, 4100))
+    assert cut.steps == list(range(4000, 4101, 10))
+
+
+def test_a_stride_packed_in_full_by_an_earlier_version_reads_the_same(store: Store) -> None:
+    from runyard.core.store.sqlite import pack
+
+    store.create_run(make_run("r1"))
+    store.add_metrics("r1", [("loss", i, float(i), float(i)) for i in range(500)])
+    with store._tx() as db:  # as versions before the (first, last) form wrote it
+        db.execute("UPDATE metric_chunks SET steps = ?", (pack("q", range(500)),))
+    _, steps, _, values = store.metric_columns("r1", "loss")
+    assert steps == list(range(500)) and values[499] == 499.0
+    assert store.metric_series("r1", "loss", 20, steps=(100, 110)).steps == list(range(100, 111))

@@ -111,7 +111,7 @@ def _pack_metrics(db: Connection) -> None:
             n INTEGER NOT NULL,        -- points in the chunk
             min_value REAL,            -- ignoring NaN; NULL when every value is NaN
             max_value REAL,
-            steps BLOB NOT NULL,       -- n little-endian int64
+            steps BLOB NOT NULL,       -- n little-endian int64 (or first, last: pack_steps)
             times BLOB NOT NULL,       -- n little-endian float64 (seconds since the epoch)
             vals BLOB NOT NULL         -- n little-endian float64, NaN kept
         )

@@ -13,7 +13,8 @@
 * The schema version is `PRAGMA user_version`.
 * SQLite's SQL: `rowid` orders rows by insertion, `NOT INDEXED` makes the planner walk
   a table in rowid order (`metrics._chunks`), `strftime('%s', 'now')` is the time now.
-* Metric chunks are BLOBs of packed little-endian columns (int64 steps, float64 times
+* Metric chunks are BLOBs of packed little-endian columns (int64 steps, or the first
+  and last of a stride as `metrics.pack_steps` keeps them; float64 times
   and values, NaN kept), whatever this machine's byte order.
 * Driver errors become a `RunyardError` naming the store and what to do (read-only,
   disk full, locked, damaged), never a traceback.
