@@ -54,12 +54,14 @@ import struct
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import truediv
 from pathlib import Path
 from typing import Any
 
 from runyard.core.store import Store
 from runyard.runner.ingest_resume import ResumableStore
-from runyard.tracking.wire import INT64_MAX, decode_points
+from runyard.tracking.wire import INT64_MAX, NO_STEP, decode_columns, decode_points
 
 MAX_WARNINGS = 50
 """Bad records named in the log per ingester; the rest are only counted."""
@@ -228,28 +230,12 @@ class TrackingIngester:
     ) -> None:
         """Add what `record` holds that can be stored; skip (and name) the rest."""
         problems: list[str] = []
-        line_points: list[Point] = []
+        line_points = self._packed_points(record)
+        if line_points is None:
+            line_points = self._points(record, where, problems)
         line_params: dict[str, str] = {}
         line_tags: dict[str, str] = {}
         line_artifacts: list[tuple[str, int]] = []
-        next_step = self._next_step
-        for key, value, step, wall_ns in decode_points(record, problems):
-            if not key or not self._text(key):
-                problems.append(f"metric {key!a}: {_why_text(key, 'name')}")
-                continue
-            if step is None:
-                step = next_step.get(key, 0)
-                if step > INT64_MAX:
-                    step = INT64_MAX
-                    if key not in self._capped:
-                        self._capped.add(key)
-                        self._warn(
-                            where,
-                            f"metric {key!a}: no step is left after {INT64_MAX}; its points "
-                            f"without a step are stored at {INT64_MAX}",
-                        )
-            line_points.append((key, step, wall_ns / 1e9, value))
-            next_step[key] = step + 1
         for kind, what, target in (("p", "param", line_params), ("t", "tag", line_tags)):
             values = record.get(kind)
             if values is None:
@@ -282,6 +268,63 @@ class TrackingIngester:
         artifacts.extend(line_artifacts)
         for problem in problems:
             self._skip(where, problem)
+
+    def _points(
+        self, record: dict[str, Any], where: tuple[int, int], problems: list[str]
+    ) -> list[Point]:
+        """The storable points of a line, one by one (steps given or counted on per
+        key); what cannot be stored is named in `problems`."""
+        points: list[Point] = []
+        next_step = self._next_step
+        for key, value, step, wall_ns in decode_points(record, problems):
+            if not key or not self._text(key):
+                problems.append(f"metric {key!a}: {_why_text(key, 'name')}")
+                continue
+            if step is None:
+                step = next_step.get(key, 0)
+                if step > INT64_MAX:
+                    step = INT64_MAX
+                    if key not in self._capped:
+                        self._capped.add(key)
+                        self._warn(
+                            where,
+                            f"metric {key!a}: no step is left after {INT64_MAX}; its points "
+                            f"without a step are stored at {INT64_MAX}",
+                        )
+            points.append((key, step, wall_ns / 1e9, value))
+            next_step[key] = step + 1
+        return points
+
+    def _packed_points(self, record: dict[str, Any]) -> list[Point] | None:
+        """The points of a line whose points are one packed group, every step given and
+        every name storable (what `runyard.log_metric` writes), made column by column
+        with no Python code run per point; None for any other line, which the per-point
+        path reads (and whose problems it names)."""
+        packed = record.get("mc")
+        if packed is None or "m" in record:
+            return None
+        try:
+            names, ks, vs, ss, ts = decode_columns(packed)
+        except (TypeError, ValueError, KeyError, OverflowError, AttributeError):
+            return None
+        n = len(ks)
+        if not n or min(ss) == NO_STEP or max(ks) >= len(names):
+            return None
+        if not all(name and self._text(name) for name in names):
+            return None
+        walls = map(truediv, ts, repeat(1e9))  # as the per-point path: wall_ns / 1e9
+        if len(names) == 1:
+            self._next_step[names[0]] = ss[-1] + 1
+            return list(zip(repeat(names[0], n), ss, walls, vs, strict=True))
+        left = set(range(len(names)))
+        for i in range(n - 1, -1, -1):  # each key's last step, from the end
+            k = ks[i]
+            if k in left:
+                left.discard(k)
+                self._next_step[names[k]] = ss[i] + 1
+                if not left:
+                    break
+        return list(zip(map(names.__getitem__, ks), ss, walls, vs, strict=True))
 
     def _artifact(self, art: object) -> tuple[str, int] | str:
         """An ``{"path", "size"}`` item as (path, size), or why it cannot be stored."""

@@ -48,6 +48,24 @@ def _column(code: str, text: str, n: int) -> array[Any]:
     return col
 
 
+def decode_columns(
+    packed: Any,
+) -> tuple[list[str], array[int], array[float], array[int], array[int]]:
+    """A packed group (``record["mc"]``) as (names, key indexes, values, steps, wall times
+    in ns), each column an array of the same length. Raises ValueError (or TypeError,
+    KeyError, OverflowError, AttributeError) for a damaged group; key indexes are not
+    checked against the names."""
+    n = int(packed["n"])
+    names = [str(k) for k in packed["keys"]]
+    return (
+        names,
+        _column("I", packed["k"], n),
+        _column("d", packed["v"], n),
+        _column("q", packed["s"], n),
+        _column("q", packed["t"], n),
+    )
+
+
 def decode_points(record: dict[str, Any], problems: list[str] | None = None) -> list[Point]:
     """The metric points of one line, in the order they were logged.
 
@@ -61,12 +79,8 @@ def decode_points(record: dict[str, Any], problems: list[str] | None = None) -> 
     packed = record.get("mc")
     if packed is not None:
         try:
-            n = int(packed["n"])
-            names = [str(k) for k in packed["keys"]]
-            ks = _column("I", packed["k"], n)
-            vs = _column("d", packed["v"], n)
-            ss = _column("q", packed["s"], n)
-            ts = _column("q", packed["t"], n)
+            names, ks, vs, ss, ts = decode_columns(packed)
+            n = len(ks)
         except (TypeError, ValueError, KeyError, OverflowError, AttributeError) as exc:
             if problems is None:
                 raise
