@@ -254,3 +254,42 @@ def test_only_a_spec_that_cannot_be_met_stops_uv_from_handing_over_to_pip() -> N
         "  cause: invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))",
     ]
     assert not envs.spec_error(tls)
+
+
+def test_the_lookup_before_a_local_build_asks_no_index_and_the_docker_one_may(
+    tmp_path: Path,
+) -> None:
+    """The local lookup of an environment of the same set resolves from uv's cache alone
+    (an empty one cannot say: the build goes ahead); the Docker target's falls back to
+    the index. A real uv against a real HTTP index that counts what it is asked."""
+    import http.server
+    import threading
+
+    uv = envs.find_uv()
+    if uv is None:
+        pytest.fail("uv is a dependency of Runyard's install; it is missing here")
+    asked: list[str] = []
+
+    class Index(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            self.send_error(404)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Index)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        index = f"http://127.0.0.1:{server.server_address[1]}/simple"
+        work = tmp_path / "work"
+        work.mkdir()
+        (work / "requirements.txt").write_text("six\n")
+        base = _environ(tmp_path, UV_CACHE_DIR=str(tmp_path / "uv-cache"))
+        python = ["--python", sys.executable]
+        local = envs.resolve_pins(uv, SPEC, work, python, index, base, online=False)
+        assert local is None and asked == []
+        remote = envs.resolve_pins(uv, SPEC, work, python, index, base)
+        assert remote is None and any("six" in path for path in asked), asked
+    finally:
+        server.shutdown()
