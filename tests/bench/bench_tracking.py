@@ -13,7 +13,7 @@ A plain script (no assertions): prints a table of µs per call and the ratios.
 Then the store's side of the same points:
 
 * ingest: the tracking file written above read into a run's store by the supervisor's
-  `TrackingIngester` (points/s, decoding included), and the same points handed to
+  `TrackingIngester` through its `ResumableStore` (points/s, decoding included), and the same points handed to
   `Store.add_metrics` in the ingester's slices of 50,000 (goal: >= 2,000,000 points/s);
 * size: the store's bytes per point (its file after a checkpoint, chunks and summaries
   both) beside MLflow's SQLite store holding MLFLOW_N points logged by ``log_batch``.
@@ -101,6 +101,7 @@ def bench_ingest(n: int) -> tuple[float, float, float]:
 
     from runyard.core.store import Run, Store
     from runyard.runner.ingest import SLICE_POINTS, TrackingIngester
+    from runyard.runner.ingest_resume import ResumableStore
 
     def new_store(folder: Path) -> Store:
         store = Store(folder / "runyard.db")
@@ -120,7 +121,9 @@ def bench_ingest(n: int) -> tuple[float, float, float]:
 
     (WORK / "a").mkdir()
     with new_store(WORK / "a") as store:
-        ingester = TrackingIngester(store, "bench", TRACKING, log=lambda line: None)
+        # as a run's supervisor reads it: through the store that keeps the checkpoint
+        resumable = ResumableStore(store, "bench", TRACKING)
+        ingester = TrackingIngester(resumable.store, "bench", TRACKING, log=lambda line: None)
         start = time.perf_counter()
         got = ingester.poll()
         through_file = got / (time.perf_counter() - start)

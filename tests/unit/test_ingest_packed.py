@@ -77,3 +77,43 @@ def test_a_packed_line_continues_the_steps_of_each_of_its_keys(tmp_path: Path) -
     points, _ = _ingest(tmp_path, "p", [_packed(g) for g in lines])
     last = {key: step for key, step, _w, _v in points}  # (each key's chunks in order)
     assert last == {"acc": 333, "loss": 333, "lr": 333}
+
+
+@pytest.mark.parametrize("n_keys", [1, 3, 12])
+def test_point_columns_group_by_key_as_points_one_by_one_do(n_keys: int) -> None:
+    from runyard.core.store.metrics import PointColumns, _columns
+
+    points = [(f"k{(i * 7) % n_keys}", i, 1000.0 + i, i / 3) for i in range(500)]
+    columns = PointColumns()
+    columns.extend(points[:100])  # one by one, then as columns
+    rest = points[100:]
+    columns.extend_columns(*(list(c) for c in zip(*rest, strict=True)))
+    assert list(columns) == points and columns[7] == points[7] and len(columns) == 500
+    part = columns[123:456]
+    assert isinstance(part, PointColumns) and list(part) == points[123:456]
+    assert part.by_key() == _columns(points[123:456])
+    assert list(part.by_key()) == list(dict.fromkeys(p[0] for p in points[123:456]))
+
+
+def test_the_supervisors_checkpoint_counts_packed_lines_as_it_counts_plain_ones(
+    tmp_path: Path,
+) -> None:
+    from runyard.runner.ingest_resume import ResumableStore
+
+    groups = LINES["keys interleaved, then steps counted on"]
+    seen = []
+    for name, line in (("packed", _packed), ("plain", _plain)):
+        folder = tmp_path / name
+        folder.mkdir()
+        store = Store(folder / "runyard.db")
+        store.create_run(make_run("r1"))
+        tracking = folder / "tracking.jsonl"
+        tracking.write_bytes(b"".join(line(g) for g in groups))
+        resumable = ResumableStore(store, "r1", tracking)
+        TrackingIngester(resumable.store, "r1", tracking, log=lambda line: None).poll()
+        seen.append((resumable.counts, resumable.last))
+    assert (
+        seen[0]
+        == seen[1]
+        == ({"loss": 334, "acc": 334, "lr": 334}, {"loss": 333, "acc": 333, "lr": 333})
+    )

@@ -52,7 +52,7 @@ from __future__ import annotations
 import json
 import struct
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import truediv
@@ -60,6 +60,7 @@ from pathlib import Path
 from typing import Any
 
 from runyard.core.store import Store
+from runyard.core.store.metrics import Point, PointColumns
 from runyard.runner.ingest_resume import ResumableStore
 from runyard.tracking.wire import INT64_MAX, NO_STEP, decode_columns, decode_points
 
@@ -77,7 +78,9 @@ transactions stay short."""
 # What a store call raises for values it cannot hold (as opposed to a database error).
 _DATA_ERRORS = (ValueError, TypeError, OverflowError, struct.error)
 
-Point = tuple[str, int, float, float]  # key, step, wall time (s), value: what the store takes
+# Points as columns (keys, steps, wall times, values), as `PointColumns.extend_columns` takes them.
+_Columns = tuple[Iterable[str], Iterable[int], Iterable[float], Iterable[float]]
+_Items = list[Any] | PointColumns  # what one part of a batch holds: params, ..., points
 
 
 def _stderr(line: str) -> None:
@@ -223,14 +226,14 @@ class TrackingIngester:
         self,
         record: dict[str, Any],
         where: tuple[int, int],
-        points: list[Point],
+        points: PointColumns,
         params: dict[str, str],
         tags: dict[str, str],
         artifacts: list[tuple[str, int]],
     ) -> None:
         """Add what `record` holds that can be stored; skip (and name) the rest."""
         problems: list[str] = []
-        line_points = self._packed_points(record)
+        line_points: list[Point] | _Columns | None = self._packed_points(record)
         if line_points is None:
             line_points = self._points(record, where, problems)
         line_params: dict[str, str] = {}
@@ -262,7 +265,10 @@ class TrackingIngester:
                         problems.append(found)
                     else:
                         line_artifacts.append(found)
-        points.extend(line_points)
+        if isinstance(line_points, list):
+            points.extend(line_points)
+        else:
+            points.extend_columns(*line_points)
         params.update(line_params)
         tags.update(line_tags)
         artifacts.extend(line_artifacts)
@@ -295,11 +301,11 @@ class TrackingIngester:
             next_step[key] = step + 1
         return points
 
-    def _packed_points(self, record: dict[str, Any]) -> list[Point] | None:
+    def _packed_points(self, record: dict[str, Any]) -> _Columns | None:
         """The points of a line whose points are one packed group, every step given and
-        every name storable (what `runyard.log_metric` writes), made column by column
-        with no Python code run per point; None for any other line, which the per-point
-        path reads (and whose problems it names)."""
+        every name storable (what `runyard.log_metric` writes), as columns (keys, steps,
+        wall times, values), with no Python code run per point; None for any other line,
+        which the per-point path reads (and whose problems it names)."""
         packed = record.get("mc")
         if packed is None or "m" in record:
             return None
@@ -315,7 +321,7 @@ class TrackingIngester:
         walls = map(truediv, ts, repeat(1e9))  # as the per-point path: wall_ns / 1e9
         if len(names) == 1:
             self._next_step[names[0]] = ss[-1] + 1
-            return list(zip(repeat(names[0], n), ss, walls, vs, strict=True))
+            return repeat(names[0], n), ss, walls, vs
         left = set(range(len(names)))
         for i in range(n - 1, -1, -1):  # each key's last step, from the end
             k = ks[i]
@@ -324,7 +330,7 @@ class TrackingIngester:
                 self._next_step[names[k]] = ss[i] + 1
                 if not left:
                     break
-        return list(zip(map(names.__getitem__, ks), ss, walls, vs, strict=True))
+        return map(names.__getitem__, ks), ss, walls, vs
 
     def _artifact(self, art: object) -> tuple[str, int] | str:
         """An ``{"path", "size"}`` item as (path, size), or why it cannot be stored."""
@@ -357,7 +363,7 @@ class TrackingIngester:
 
     def _store(self, batch: _Batch) -> None:
         """Store the parts of `batch` its cursors have not passed yet, in order."""
-        parts: list[tuple[list[Any], Callable[[list[Any]], None], str]] = [
+        parts: list[tuple[_Items, Callable[[Any], None], str]] = [
             (
                 list(batch.params.items()),
                 lambda items: self.store.set_params(self.run_id, dict(items)),
@@ -390,9 +396,9 @@ class TrackingIngester:
 
     def _in_halves(
         self,
-        items: list[Any],
+        items: _Items,
         done: int,
-        put: Callable[[list[Any]], None],
+        put: Callable[[Any], None],
         what: str,
         batch: _Batch,
     ) -> None:
@@ -465,7 +471,7 @@ class _Batch:
 
     end: int  # the byte after its last line
     lines: int | None = None  # lines before `end`, when known
-    points: list[Point] = field(default_factory=list)
+    points: PointColumns = field(default_factory=PointColumns)
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     artifacts: list[tuple[str, int]] = field(default_factory=list)

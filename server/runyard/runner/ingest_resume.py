@@ -33,8 +33,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from runyard.core.store import Store
-
-Point = tuple[str, int, float, float]
+from runyard.core.store.metrics import Point, PointColumns
 
 
 def _offset_path(tracking: Path) -> Path:
@@ -115,7 +114,7 @@ class ResumableStore:
             return dict(self._steps)
         return self._store.last_steps(run_id)
 
-    def add_metrics(self, run_id: str, points: Sequence[Point]) -> None:
+    def add_metrics(self, run_id: str, points: Sequence[Point] | PointColumns) -> None:
         if not self._skip:
             self._store.add_metrics(run_id, points)
         else:
@@ -131,6 +130,11 @@ class ResumableStore:
                 self._store.add_metrics(run_id, kept)  # one transaction: all of it, or none
             self._skip = {k: n for k, n in skip.items() if n}
         # (the points left out are in the store too)
+        if isinstance(points, PointColumns):
+            for key, (steps, _times, _values) in points.by_key().items():
+                self.counts[key] = self.counts.get(key, 0) + len(steps)
+                self.last[key] = steps[-1]
+            return
         for key, n in Counter(p[0] for p in points).items():
             self.counts[key] = self.counts.get(key, 0) + n
         self.last.update({p[0]: p[1] for p in points})

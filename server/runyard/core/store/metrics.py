@@ -56,9 +56,9 @@ from __future__ import annotations
 import math
 import operator
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import compress, repeat
-from typing import Any
+from typing import Any, overload
 
 from runyard.core.series import (
     SeriesCut,
@@ -206,8 +206,112 @@ def unpack_steps(
 _KEY, _STEP, _WALL, _VALUE = (operator.itemgetter(i) for i in range(4))
 
 
-def _columns(points: Sequence[tuple[str, int, float, float]]) -> dict[str, Columns]:
+Point = tuple[str, int, float, float]  # key, step, wall time (s), value
+
+
+class PointColumns:
+    """Metric points (key, step, wall_time, value) in arrival order, kept as four
+    columns: what the ingester makes of packed tracking lines and hands to `add_metrics`
+    with no tuple made per point. A slice is a `PointColumns`; an item, and iteration,
+    give tuples (for the rare per-point reader). Read-only once handed on."""
+
+    __slots__ = ("_groups", "keys", "steps", "values", "walls")
+
+    def __init__(
+        self,
+        keys: list[str] | None = None,
+        steps: list[int] | None = None,
+        walls: list[float] | None = None,
+        values: list[float] | None = None,
+    ) -> None:
+        self.keys = [] if keys is None else keys
+        self.steps = [] if steps is None else steps
+        self.walls = [] if walls is None else walls
+        self.values = [] if values is None else values
+        self._groups: dict[str, Columns] | None = None
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @overload
+    def __getitem__(self, i: int) -> Point: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> PointColumns: ...
+
+    def __getitem__(self, i: int | slice) -> Point | PointColumns:
+        if isinstance(i, slice):
+            return PointColumns(self.keys[i], self.steps[i], self.walls[i], self.values[i])
+        return (self.keys[i], self.steps[i], self.walls[i], self.values[i])
+
+    def __iter__(self) -> Iterator[Point]:
+        return zip(self.keys, self.steps, self.walls, self.values, strict=True)
+
+    def extend(self, points: Iterable[Point]) -> None:
+        """Append points given one by one."""
+        for key, step, wall, value in points:
+            self.keys.append(key)
+            self.steps.append(step)
+            self.walls.append(wall)
+            self.values.append(value)
+        self._groups = None
+
+    def extend_columns(
+        self,
+        keys: Iterable[str],
+        steps: Iterable[int],
+        walls: Iterable[float],
+        values: Iterable[float],
+    ) -> None:
+        """Append points given as columns of one length."""
+        self.keys.extend(keys)
+        self.steps.extend(steps)
+        self.walls.extend(walls)
+        self.values.extend(values)
+        self._groups = None
+
+    def by_key(self) -> dict[str, Columns]:
+        """The points as columns per key, in order (the lists themselves where every
+        point has one key)."""
+        if self._groups is None:
+            self._groups = _columns_of(self.keys, self.steps, self.walls, self.values)
+        return self._groups
+
+
+def _columns_of(
+    keys: list[str], steps: list[int], walls: list[float], values: list[float]
+) -> dict[str, Columns]:
+    if not keys:
+        return {}
+    first = keys[0]
+    if keys.count(first) == len(keys):
+        return {first: (steps, walls, values)}
+    distinct = dict.fromkeys(keys)
+    if len(distinct) <= 8:  # a few keys: one C-speed pass per key and column
+        out: dict[str, Columns] = {}
+        for key in distinct:
+            mine = list(map(operator.eq, repeat(key), keys))
+            out[key] = (
+                list(compress(steps, mine)),
+                list(compress(walls, mine)),
+                list(compress(values, mine)),
+            )
+        return out
+    by_key: dict[str, Columns] = {}
+    for key, step, wall, value in zip(keys, steps, walls, values, strict=True):
+        columns = by_key.get(key)
+        if columns is None:
+            columns = by_key[key] = ([], [], [])
+        columns[0].append(step)
+        columns[1].append(wall)
+        columns[2].append(value)
+    return by_key
+
+
+def _columns(points: Sequence[Point] | PointColumns) -> dict[str, Columns]:
     """Points (key, step, wall_time, value) as columns per key, in order."""
+    if isinstance(points, PointColumns):
+        return points.by_key()
     keys = list(map(_KEY, points))
     first = keys[0]
     if keys.count(first) == len(keys):  # one key: the common case, no grouping
@@ -654,9 +758,9 @@ def latest_values(tables: Tables, run_ids: Sequence[str]) -> dict[str, dict[str,
 class MetricTables(Tables):
     """`Store`'s metric calls."""
 
-    def add_metrics(self, run_id: str, points: Sequence[tuple[str, int, float, float]]) -> None:
-        """Append points (key, step, wall_time, value): their chunks, their summaries and
-        `latest_metrics`, in one transaction."""
+    def add_metrics(self, run_id: str, points: Sequence[Point] | PointColumns) -> None:
+        """Append points (key, step, wall_time, value), one by one or as `PointColumns`:
+        their chunks, their summaries and `latest_metrics`, in one transaction."""
         if not points:
             return
         series = _columns(points)
