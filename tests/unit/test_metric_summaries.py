@@ -270,7 +270,8 @@ def test_a_long_series_is_cut_from_summaries_alone(tmp_path: Path) -> None:
         assert len(cut.positions) > 1900
         assert cut.points_read == 1
         k = bucket_count(2000)
-        assert cut.rows_read <= 4 * 2 * k + 1  # the level's rows and the length's
+        # the level's values, the rows of the blocks picked, the last block's and the length's
+        assert cut.rows_read <= 4 * 2 * k + 2 * k + 2
 
 
 # --------------------------------------------------------------------------- step ranges
@@ -379,3 +380,15 @@ def test_an_unknown_key_or_empty_range_cuts_to_nothing(tmp_path: Path) -> None:
         empty = store.metric_series("r1", "loss", 100, steps=(20, 30))
         assert empty.positions == [] and empty.total == 0
         assert store.metric_series("r1", "loss", 100, steps=(5, 1)).total == 0
+
+
+def test_summaries_with_a_block_missing_are_named_as_damaged(tmp_path: Path) -> None:
+    from runyard.core.errors import RunyardError
+
+    with make_store(tmp_path / "s.db", "r1") as store:
+        store.add_metrics("r1", [("loss", i, float(i), math.sin(i)) for i in range(300_000)])
+        with store._tx() as db:  # a damaged store: one summary row of level 0 gone
+            db.execute("DELETE FROM metric_summaries WHERE level = 0 AND block = 77")
+        with pytest.raises(RunyardError, match="r1, key 'loss' miss blocks of level 0") as info:
+            store.metric_series("r1", "loss", 2000)
+        assert "move the store aside" in (info.value.hint or "")

@@ -36,7 +36,10 @@ as points arrive. Out-of-order steps and a step logged twice are kept as they ar
 for the rule: the first and last points and each bucket's minimum and maximum):
 
 * the whole series: one read of the coarsest level that still gives every bucket at
-  least two blocks, about 2,000 to 8,000 rows whatever the length; a short series
+  least two blocks, about 2,000 to 8,000 rows whatever the length, of their minimum
+  and maximum values only (the last block's whole row first: every block below it is
+  full, so the two reads agree), then where the minimum and maximum of the blocks each
+  bucket picks lie (at most two blocks a bucket, by block number); a short series
   (under 256 points a bucket) is read point by point, as before;
 * a step range (a chart zoomed in): from a level of at most ~256 blocks down, a block
   wholly inside the range is kept as it is, one wholly outside is skipped, one that
@@ -60,6 +63,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import compress, repeat
 from typing import Any, overload
 
+from runyard.core.errors import RunyardError
 from runyard.core.series import (
     SeriesCut,
     assemble,
@@ -1095,35 +1099,26 @@ class _SeriesReader:
             found = {i: (*step_time(i), values[i]) for i in kept}
             return self.cut(kept, found, len(values), edges)
         size = summary_size(level)
-        rows = self.level_rows(level, f"n, {_POINT_COLUMNS}, last_step, last_time, last_value")
-        # The rows are one snapshot: the series may have grown since its length was read.
-        n = (len(rows) - 1) * size + rows[-1][1]
-        (
-            _block,
-            _count,
-            min_pos,
-            min_step,
-            min_time,
-            min_value,
-            max_pos,
-            max_step,
-            max_time,
-            max_value,
-            *_,
-        ) = zip(*rows, strict=True)
-        bmin = [INF if v is None else v for v in min_value]
-        bmax = [-INF if v is None else v for v in max_value]
+        blocks = self.level_blocks(level)
+        if blocks is None:  # the series is gone
+            return self.cut([], {}, 0, [])
+        bmin, bmax, last = blocks
+        # (the blocks' rows are one snapshot: the series may have grown since its length
+        # was read; everything below the last block read was full, and stays as read)
+        n = (len(bmin) - 1) * size + last[1]
         full = n // size
         cuts = [(i * full) // k for i in range(k)]
-        cuts.append(len(rows))  # the last bucket also takes the growing block
+        cuts.append(len(bmin))  # the last bucket also takes the growing block
+        reduced = reduce_blocks(bmin, bmax, cuts)
+        where = self.block_points(level, [b for lo, hi, _ in reduced for b in (lo, hi)], last)
         points: dict[int, tuple[int, float, float]] = {}
         picks: list[tuple[int, int]] = []
-        for lo_block, hi_block, _real in reduce_blocks(bmin, bmax, cuts):
-            i, j = min_pos[lo_block], max_pos[hi_block]
-            points[i] = (min_step[lo_block], min_time[lo_block], value_out(min_value[lo_block]))
-            points[j] = (max_step[hi_block], max_time[hi_block], value_out(max_value[hi_block]))
+        for lo_block, hi_block, _real in reduced:
+            i, step, time, value = where[lo_block][:4]
+            points[i] = (step, time, value_out(value))
+            j, step, time, value = where[hi_block][4:]
+            points[j] = (step, time, value_out(value))
             picks.append((i, j))
-        last = rows[-1]
         points[n - 1] = (last[-3], last[-2], value_out(last[-1]))
         if 0 not in points:
             steps, times, values = self.points(0, 1)
@@ -1131,6 +1126,59 @@ class _SeriesReader:
         edges = [c * size for c in cuts[:-1]]
         edges.append(n)
         return self.cut(assemble(n, picks), points, n, edges)
+
+    def level_blocks(self, level: int) -> tuple[list[float], list[float], tuple[Any, ...]] | None:
+        """Every block of one level as its minimum and maximum (+inf and -inf for an
+        all-NaN block, as `reduce_blocks` takes them), and the last block's whole row
+        (block, n, the point columns, last step, time and value); None when the level
+        has no block. Only the two values are read for all but the last block (a third
+        of the row's cost): where the picked ones lie is read after, for them alone."""
+        columns = f"n, {_POINT_COLUMNS}, last_step, last_time, last_value"
+        rows = self.read(
+            f"SELECT block, {columns} FROM metric_summaries "
+            "WHERE run_id = ? AND key = ? AND level = ? ORDER BY block DESC LIMIT 1",
+            (self.run_id, self.key, level),
+        )
+        if not rows:
+            return None
+        last = tuple(rows[0])
+        below = self.read(
+            "SELECT min_value, max_value FROM metric_summaries "
+            "WHERE run_id = ? AND key = ? AND level = ? AND block < ? ORDER BY block",
+            (self.run_id, self.key, level, last[0]),
+        )
+        if len(below) != last[0]:  # blocks missing: a damaged store
+            raise RunyardError(
+                f"The metric summaries of run {self.run_id}, key {self.key!r} miss blocks "
+                f"of level {level} ({len(below)} of {last[0]}).",
+                hint="move the store aside to start a new one (runs' files under "
+                ".runyard/state/runs are kept)",
+            )
+        bmin = [INF if r[0] is None else r[0] for r in below]
+        bmax = [-INF if r[1] is None else r[1] for r in below]
+        bmin.append(INF if last[5] is None else last[5])
+        bmax.append(-INF if last[9] is None else last[9])
+        return bmin, bmax, last
+
+    def block_points(
+        self, level: int, blocks: list[int], last: tuple[Any, ...]
+    ) -> dict[int, tuple[Any, ...]]:
+        """The point columns (min_pos, min_step, min_time, min_value, max_pos, max_step,
+        max_time, max_value) of the given blocks of one level; the last block's from its
+        row `last`, as read with the others' values."""
+        out: dict[int, tuple[Any, ...]] = {last[0]: last[2:10]}
+        wanted = sorted(set(blocks) - {last[0]})
+        sql = (
+            f"SELECT block, {_POINT_COLUMNS} FROM metric_summaries "
+            "WHERE run_id = ? AND key = ? AND level = ? AND block IN "
+        )
+        for i in range(0, len(wanted), 500):
+            part = wanted[i : i + 500]
+            rows = self.read(
+                sql + f"({', '.join('?' * len(part))})", (self.run_id, self.key, level, *part)
+            )
+            out.update((r[0], tuple(r[1:])) for r in rows)
+        return out
 
     # ---- a step range ---------------------------------------------------------------------
 
