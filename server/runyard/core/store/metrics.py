@@ -288,7 +288,7 @@ def _columns_of(
     if not keys:
         return {}
     first = keys[0]
-    if keys.count(first) == len(keys):
+    if keys.count(first) == len(keys):  # one key: the common case, no grouping
         return {first: (steps, walls, values)}
     distinct = dict.fromkeys(keys)
     if len(distinct) <= 8:  # a few keys: one C-speed pass per key and column
@@ -316,32 +316,12 @@ def _columns(points: Sequence[Point] | PointColumns) -> dict[str, Columns]:
     """Points (key, step, wall_time, value) as columns per key, in order."""
     if isinstance(points, PointColumns):
         return points.by_key()
-    keys = list(map(_KEY, points))
-    first = keys[0]
-    if keys.count(first) == len(keys):  # one key: the common case, no grouping
-        return {
-            first: (list(map(_STEP, points)), list(map(_WALL, points)), list(map(_VALUE, points)))
-        }
-    distinct = dict.fromkeys(keys)
-    if len(distinct) <= 4:  # a few keys: one C-speed pass per key and column
-        out: dict[str, Columns] = {}
-        for key in distinct:
-            mine = list(map(operator.eq, repeat(key), keys))
-            out[key] = (
-                list(compress(map(_STEP, points), mine)),
-                list(compress(map(_WALL, points), mine)),
-                list(compress(map(_VALUE, points), mine)),
-            )
-        return out
-    by_key: dict[str, Columns] = {}
-    for key, step, wall, value in points:
-        columns = by_key.get(key)
-        if columns is None:
-            columns = by_key[key] = ([], [], [])
-        columns[0].append(step)
-        columns[1].append(wall)
-        columns[2].append(value)
-    return by_key
+    return _columns_of(
+        list(map(_KEY, points)),
+        list(map(_STEP, points)),
+        list(map(_WALL, points)),
+        list(map(_VALUE, points)),
+    )
 
 
 def _summarize(
