@@ -41,6 +41,7 @@ import zlib
 TYPE_CHECKING = False  # (not typing's: importing typing costs the caller some 10 ms)
 if TYPE_CHECKING:
     import _socket
+    import subprocess
     from collections.abc import Callable
 
 ANSWER_SECONDS = 10.0  # a caller waits this long for its child's pid, then runs plainly
@@ -114,17 +115,18 @@ def _folder(create: bool) -> str | None:
     return folder
 
 
-def start(kind: Kind, module: str, *extra: str) -> None:
+def start(kind: Kind, module: str, *extra: str) -> subprocess.Popen[bytes] | None:
     """Start `kind`'s server, detached: `python -m MODULE serve SOCKET EXTRA...`, in the
     folder holding this runyard package (`-m` puts it first on sys.path), none of the
-    user's. Nothing happens where there is no fit folder for its socket."""
+    user's; its process, or None where there is no fit folder for its socket. It is
+    this process's child until it leaves: a caller that outlives it reaps it."""
     path = kind.socket_path(create=True)
     if path is None:
-        return
+        return None
     import subprocess
 
     try:
-        subprocess.Popen(
+        return subprocess.Popen(
             [sys.executable, "-m", module, "serve", path, *extra],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -134,7 +136,7 @@ def start(kind: Kind, module: str, *extra: str) -> None:
             cwd=os.path.dirname(PACKAGE),
         )
     except OSError:
-        return
+        return None
 
 
 # ---------------------------------------------------------------- the caller's side

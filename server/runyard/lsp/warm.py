@@ -59,9 +59,14 @@ def attach(argv: list[str]) -> int | None:
 
 def prepare_next(argv: list[str]) -> None:
     """After a plain start: start the warm server for the next one (detached; it waits
-    `DELAY_SECONDS` before its imports)."""
+    `DELAY_SECONDS` before its imports). A thread of this server reaps it when it leaves
+    first (idle, or stale), so it does not stay a zombie while this server runs."""
     if KIND.enabled() and _stdio(argv):
-        warm.start(KIND, "runyard.lsp.warm", str(DELAY_SECONDS))
+        proc = warm.start(KIND, "runyard.lsp.warm", str(DELAY_SECONDS))
+        if proc is not None:
+            import threading
+
+            threading.Thread(target=proc.wait, name="runyard-warm-reaper", daemon=True).start()
 
 
 def _run(argv: list[str]) -> int:
