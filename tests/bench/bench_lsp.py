@@ -384,7 +384,11 @@ class Bench:
             shutil.rmtree(runtime, ignore_errors=True)
 
     def import_report(self) -> None:
-        code = "import runyard.lsp.server; runyard.lsp.server.create_server()"
+        # as a plain start makes it: the code cache first (`runyard.lsp.__main__`)
+        code = (
+            "from runyard.lsp import codecache; generated = codecache.install(); "
+            "import runyard.lsp.server; runyard.lsp.server.create_server(); generated.save()"
+        )
         proc = subprocess.run(
             [sys.executable, "-X", "importtime", "-c", code],
             cwd=self.root,
