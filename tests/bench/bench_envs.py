@@ -26,13 +26,13 @@ slow, both installers wait on the disk, and the ratio says more about the disk t
 installers. The benchmark prints the kernel time of each build's installer processes,
 measures what making a file costs where it builds (the kernel's time for 2,000 small
 files), counts the files a uv-built environment holds, and prints the share of any
-cold build there those two set. `--dir` puts
-everything (caches, environments, the installers' temporary files) on another file
-system, for example `--dir /dev/shm` (memory) beside a run on the disk. Every build
-is kept until the end (about 1.5 GB a repeat): deleting one just before the next would
-slow the next, since ext4 without a journal looks past each inode freed in the last
-half minute whenever it makes a file (10,000 files freed made each new one cost about
-1 ms of kernel time instead of 0.1-0.3 ms).
+cold build there those two set. `--dir` puts everything (caches, environments, the
+installers' temporary files) on another file system, for example `--dir /dev/shm`
+(memory) beside a run on the disk. Every build is kept until the end (about 1.5 GB a
+repeat): deleting one just before the next would slow the next, since ext4 without a
+journal looks past each inode freed in the last half minute whenever it makes a file
+(10,000 files freed made each new one cost about 1 ms of kernel time instead of
+0.1-0.3 ms).
 """
 
 from __future__ import annotations
@@ -221,11 +221,11 @@ def main() -> None:
                 "unpacking the wheels (which any installer does)"
             )
         cores = os.cpu_count() or 1
-        floor = created * cost / cores
+        disk = created * cost / cores  # 0 where the probe was under the clock's tick
         print(
             f"the disk's share: {created} files in the environment x {cost * 1e6:.0f} µs "
-            f"/ {cores} cores = {floor:.2f} s of any cold build here, which no installer "
-            f"avoids (pip/that {med[('pip', 'cold')] / floor:.1f}x)"
+            f"/ {cores} cores = {disk:.2f} s of any cold build here, which no installer "
+            "avoids" + (f" (pip/that {med[('pip', 'cold')] / disk:.1f}x)" if disk > 0 else "")
         )
         shared, built = shared_by_lock(base, work)
         print(
